@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Idempotent set-up for cluster_mgr on Debian 12 with Node 20: installs the real servers the manager,
+# its node agent, the playground and the tests start (MariaDB, PostgreSQL 15, nats-server, etcd for the
+# Raft benchmark), runs `npm ci` when package-lock.json changed, and builds. A second run costs seconds.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+say() { printf '[setup] %s\n' "$*"; }
+t0=$(date +%s%N)
+
+need=()
+command -v mariadbd >/dev/null 2>&1 || need+=(mariadb-server)
+command -v mariadb-backup >/dev/null 2>&1 || need+=(mariadb-backup)
+command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+if [ "${#need[@]}" -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    say "missing Debian packages: ${need[*]} (run this script as root, or: sudo apt-get install ${need[*]})"
+    exit 1
+  fi
+  say "installing Debian packages: ${need[*]}"
+  # Keep the packages' own services from starting: cluster_mgr starts its servers itself, in their own dirs.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' >"$policy"; chmod +x "$policy"; made_policy=1; fi
+  trap '[ "$made_policy" = 1 ] && rm -f "$policy"' EXIT
+  export DEBIAN_FRONTEND=noninteractive
+  if ! apt-get install -y -qq --no-install-recommends "${need[@]}" >/tmp/cluster-mgr-apt.log 2>&1; then
+    apt-get update -qq >>/tmp/cluster-mgr-apt.log 2>&1
+    apt-get install -y -qq --no-install-recommends "${need[@]}" >>/tmp/cluster-mgr-apt.log 2>&1 \
+      || { say "apt-get install failed; see /tmp/cluster-mgr-apt.log"; tail -20 /tmp/cluster-mgr-apt.log; exit 1; }
+  fi
+fi
+
+# npm ci only when the lock file is not the one node_modules was installed from.
+lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
+stamp=node_modules/.cluster-mgr-lock-hash
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+  say "installing npm dependencies (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+  echo "$lock_hash" >"$stamp"
+fi
+
+npx tsc -b
+say "ready in $(( ($(date +%s%N) - t0) / 1000000 )) ms"

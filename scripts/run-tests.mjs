@@ -1,0 +1,69 @@
+#!/usr/bin/env node
+// Runs the compiled test files with tap, saves the raw TAP stream, and ends with the one line CI reads:
+// "N passed, N failed". It also fails the run when a server process started by the suite outlived it.
+import { spawnSync, execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+
+const root = new URL('..', import.meta.url).pathname;
+process.chdir(root);
+
+const build = spawnSync('npx', ['tsc', '-b'], { stdio: 'inherit' });
+if (build.status !== 0) {
+  console.log('0 passed, 1 failed');
+  process.exit(1);
+}
+
+const args = process.argv.slice(2);
+const files = args.filter((a) => !a.startsWith('-'));
+const flags = args.filter((a) => a.startsWith('-'));
+const targets = files.length > 0 ? files.map(toDist) : ['dist/test'];
+mkdirSync('.tap', { recursive: true });
+const raw = join('.tap', 'last-run.tap');
+const started = Date.now();
+const run = spawnSync(
+  'npx',
+  ['tap', '--reporter=terse', `--output-file=${raw}`, '--include=**/*.test.js', ...flags, ...targets],
+  { stdio: 'inherit', env: { ...process.env, CLUSTER_MGR_TEST: '1' } },
+);
+
+let passed = 0;
+let failed = 0;
+if (existsSync(raw)) {
+  // tap closes its stream with "# { total: N, pass: N, fail: N, ... }" counting every assertion.
+  const m = /^# (\{ total: .*\})\s*$/m.exec(readFileSync(raw, 'utf8'));
+  if (m) {
+    const summary = m[1];
+    const num = (k) => Number((new RegExp(`\\b${k}: (\\d+)`).exec(summary) ?? [])[1] ?? 0);
+    passed = num('pass');
+    failed = num('fail');
+  }
+}
+if (run.status !== 0 && failed === 0) failed = 1;
+
+const leftovers = strayServers();
+if (leftovers.length > 0) {
+  console.error(`server processes left running after the suite:\n${leftovers.join('\n')}`);
+  failed += 1;
+}
+const secs = ((Date.now() - started) / 1000).toFixed(1);
+console.log(`tests finished in ${secs}s`);
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 ? 1 : 0);
+
+function toDist(f) {
+  if (f.startsWith('dist/')) return f;
+  return join('dist', f.replace(/\.ts$/, '.js'));
+}
+
+function strayServers() {
+  try {
+    const out = execFileSync('pgrep', ['-a', '-f', '/cmgr-'], { encoding: 'utf8' });
+    return out
+      .split('\n')
+      .filter((l) => l.trim() !== '' && !l.includes('pgrep'))
+      .filter((l) => /mariadbd|postgres|nats-server|etcd/.test(l));
+  } catch {
+    return [];
+  }
+}
