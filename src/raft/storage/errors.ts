@@ -1,0 +1,37 @@
+// Errors that stop a member from starting: the operator must see which file and where.
+
+/** A record in the middle of the WAL (or a snapshot file) is damaged; refusing to guess. */
+export class CorruptionError extends Error {
+  override readonly name = 'CorruptionError';
+  constructor(
+    readonly file: string,
+    readonly offset: number,
+    readonly reason: string,
+  ) {
+    super(`corrupt raft storage: ${file} at offset ${offset}: ${reason}`);
+  }
+}
+
+/** The storage failed an earlier write or fsync; its on-disk state is unknown until restart. */
+export class StorageFailedError extends Error {
+  override readonly name = 'StorageFailedError';
+  constructor(cause: unknown) {
+    super(`raft storage failed: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** Requested entries were compacted into a snapshot. */
+export class CompactedError extends Error {
+  override readonly name = 'CompactedError';
+  constructor(readonly index: number, readonly firstIndex: number) {
+    super(`raft log index ${index} is compacted (first available ${firstIndex})`);
+  }
+}
+
+/** Requested entries are beyond the last index. */
+export class UnavailableError extends Error {
+  override readonly name = 'UnavailableError';
+  constructor(readonly index: number, readonly lastIndex: number) {
+    super(`raft log index ${index} is unavailable (last ${lastIndex})`);
+  }
+}

@@ -1,0 +1,199 @@
+// Durable Raft log storage: the WAL and snapshot files on disk, with every entry since the last
+// compaction kept in memory so the core's synchronous reads never touch the disk.
+//
+// Layout of a data dir:   <dir>/wal/<seq>-<firstIndex>.wal    <dir>/snap/<index>-<term>.snap
+// Writes update memory at once (in call order) and return a promise that settles when durable.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import type { ConfState, Entry, HardState, Snapshot } from '../types.js';
+import { CompactedError, UnavailableError } from './errors.js';
+import { silentLogger, type RaftLogger } from './logger.js';
+import { loadNewestSnapshot, removeSnapshotsBefore, writeSnapshotFile } from './snapshot-file.js';
+import { Wal, type WalOptions, type WalStats } from './wal.js';
+
+export type WalStorageOptions = WalOptions;
+
+const EMPTY_CONF: ConfState = { voters: [], learners: [] };
+const ENTRY_OVERHEAD = 32;
+
+export class WalStorage {
+  /** Index of the entry just before ents[0] (the compaction point), and its term. */
+  private offset: number;
+  private offsetTerm: number;
+  private ents: Entry[];
+  private hs: HardState;
+  private snap: Snapshot;
+  private readonly snapDir: string;
+  private readonly logger: RaftLogger;
+
+  private constructor(
+    readonly dir: string,
+    private readonly wal: Wal,
+    snap: Snapshot,
+    entries: Entry[],
+    hardState: HardState | null,
+    logger: RaftLogger,
+  ) {
+    this.snap = snap;
+    this.offset = snap.meta.index;
+    this.offsetTerm = snap.meta.term;
+    this.ents = entries;
+    this.snapDir = path.join(dir, 'snap');
+    this.logger = logger;
+    const hs = hardState ?? { term: 0, vote: null, commit: 0 };
+    // A snapshot is committed by definition; the commit can never point past the log.
+    const commit = Math.min(Math.max(hs.commit, snap.meta.index), this.lastIndex());
+    this.hs = { ...hs, commit };
+  }
+
+  /** Opens or creates the storage in `dir`, recovering the log from the snapshot and the WAL. */
+  static async open(dir: string, opts: WalStorageOptions = {}): Promise<WalStorage> {
+    const logger = opts.logger ?? silentLogger;
+    const snapDir = path.join(dir, 'snap');
+    fs.mkdirSync(snapDir, { recursive: true });
+    const snap = loadNewestSnapshot(snapDir) ?? {
+      meta: { index: 0, term: 0, conf: EMPTY_CONF },
+      data: new Uint8Array(0),
+    };
+    const { wal, replay } = await Wal.open(path.join(dir, 'wal'), snap.meta.index, snap.meta.term, opts);
+    const storage = new WalStorage(dir, wal, snap, replay.entries, replay.hardState, logger);
+    logger.info(
+      { dir, snapshot: snap.meta.index, first: storage.firstIndex(), last: storage.lastIndex(), term: storage.hs.term },
+      'raft storage recovered',
+    );
+    return storage;
+  }
+
+  // ---- synchronous reads (served from memory) ----
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: { ...this.hs }, confState: this.snap.meta.conf };
+  }
+
+  hardState(): HardState {
+    return { ...this.hs };
+  }
+
+  firstIndex(): number {
+    return this.offset + 1;
+  }
+
+  lastIndex(): number {
+    return this.offset + this.ents.length;
+  }
+
+  term(index: number): number {
+    if (index === this.offset) return this.offsetTerm;
+    if (index < this.offset) throw new CompactedError(index, this.firstIndex());
+    const e = this.ents[index - this.offset - 1];
+    if (!e) throw new UnavailableError(index, this.lastIndex());
+    return e.term;
+  }
+
+  /** Entries [lo, hi), at most `maxBytes` of payload but always at least one. */
+  entries(lo: number, hi: number, maxBytes = Infinity): Entry[] {
+    if (lo <= this.offset) throw new CompactedError(lo, this.firstIndex());
+    if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
+    const start = lo - this.offset - 1;
+    const end = hi - this.offset - 1;
+    if (maxBytes === Infinity) return this.ents.slice(start, end);
+    const out: Entry[] = [];
+    let bytes = 0;
+    for (let i = start; i < end; i++) {
+      const e = this.ents[i] as Entry;
+      bytes += e.data.length + ENTRY_OVERHEAD;
+      if (out.length > 0 && bytes > maxBytes) break;
+      out.push(e);
+    }
+    return out;
+  }
+
+  snapshot(): Snapshot {
+    return this.snap;
+  }
+
+  // ---- writes (memory now, disk by the returned promise) ----
+
+  /**
+   * Appends entries (replacing any suffix from the first entry's index) and records the hard state;
+   * resolves once both are fsynced. Concurrent calls are group-committed.
+   */
+  save(entries: readonly Entry[], hardState: HardState | null): Promise<void> {
+    let ents = entries;
+    const first = ents[0];
+    if (first) {
+      if (first.index > this.lastIndex() + 1) {
+        return Promise.reject(new Error(`raft storage: append at ${first.index} leaves a gap after ${this.lastIndex()}`));
+      }
+      // Entries at or below the compaction point are committed and already in a snapshot.
+      if (first.index <= this.offset) ents = ents.slice(this.offset + 1 - first.index);
+      const f = ents[0];
+      if (f) {
+        this.ents.length = f.index - this.offset - 1;
+        for (const e of ents) this.ents.push(e);
+      }
+    }
+    if (hardState) this.hs = { ...hardState };
+    return this.wal.append(ents, hardState);
+  }
+
+  /**
+   * Replaces the whole log with a snapshot received from the leader. The snapshot file is made
+   * durable before the WAL records the reset, and later saves are ordered after it.
+   */
+  applySnapshot(snap: Snapshot, hardState: HardState | null = null): Promise<void> {
+    if (snap.meta.index <= this.snap.meta.index) {
+      return Promise.reject(new Error(`raft storage: snapshot ${snap.meta.index} is not newer than ${this.snap.meta.index}`));
+    }
+    this.snap = snap;
+    this.offset = snap.meta.index;
+    this.offsetTerm = snap.meta.term;
+    this.ents = [];
+    if (hardState) this.hs = { ...hardState };
+    if (this.hs.commit < snap.meta.index) this.hs = { ...this.hs, commit: snap.meta.index };
+    const fileDurable = writeSnapshotFile(this.snapDir, snap).then(() => undefined);
+    const walDurable = this.wal.resetToSnapshot(snap.meta.index, snap.meta.term, hardState, fileDurable);
+    return walDurable.then(() => this.cleanup(snap.meta.index));
+  }
+
+  /**
+   * Records a snapshot of the state machine as of `index` (which must be applied locally), then
+   * drops WAL segments and older snapshot files it covers. In-memory entries stay until compact().
+   */
+  async createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
+    if (index <= this.snap.meta.index) throw new Error(`raft storage: snapshot ${index} is not newer than ${this.snap.meta.index}`);
+    if (index > this.hs.commit) throw new Error(`raft storage: snapshot ${index} is past the commit index ${this.hs.commit}`);
+    const snap: Snapshot = { meta: { index, term: this.term(index), conf }, data };
+    await writeSnapshotFile(this.snapDir, snap);
+    // Only a newer snapshot may replace ours (one from the leader can land while we were writing).
+    if (index > this.snap.meta.index) {
+      this.snap = snap;
+      await this.cleanup(index);
+    }
+    return snap;
+  }
+
+  /** Drops in-memory entries up to `index` (which must be covered by the snapshot). */
+  compact(index: number): void {
+    if (index <= this.offset) return;
+    if (index > this.snap.meta.index) throw new Error(`raft storage: cannot compact to ${index}, snapshot is at ${this.snap.meta.index}`);
+    this.offsetTerm = this.term(index);
+    this.ents = this.ents.slice(index - this.offset);
+    this.offset = index;
+  }
+
+  stats(): WalStats & { segmentFiles: string[]; memoryEntries: number } {
+    return { ...this.wal.getStats(), memoryEntries: this.ents.length };
+  }
+
+  close(): Promise<void> {
+    return this.wal.close();
+  }
+
+  private async cleanup(snapIndex: number): Promise<void> {
+    await removeSnapshotsBefore(this.snapDir, snapIndex);
+    const removed = await this.wal.releaseTo(snapIndex);
+    if (removed > 0) this.logger.debug({ removed, snapIndex }, 'raft storage: released WAL segments');
+  }
+}
