@@ -334,7 +334,7 @@ function applyEntry(st: ReplayState, e: Entry, file: string, offset: number): vo
   // An entry at or below the last index replaces that suffix (the leader overwrote a conflict).
   replay.entries.length = e.index - replay.baseIndex - 1;
   // A hole (undefined) can only come from released segments and must be overwritten later.
-  const prev = replay.entries[replay.entries.length - 1] as Entry | undefined;
+  const prev = replay.entries[replay.entries.length - 1];
   const prevTerm = prev ? prev.term : replay.entries.length === 0 ? st.baseEntryTerm : null;
   if (typeof prevTerm === 'number' && e.term < prevTerm) {
     throw new CorruptionError(file, offset, `entry ${e.index} has term ${e.term}, below the previous entry's term ${prevTerm}`);
