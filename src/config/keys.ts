@@ -1,0 +1,127 @@
+// Every configuration key cluster_mgr accepts: the original cluster_mgr.cnf keys (same names, types and
+// ranges, so an existing file loads unchanged) plus the keys this implementation adds. One table drives
+// parsing, validation, defaults, the shipped sample file's check and the docs.
+
+export type KeyType =
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'string'; nonEmpty?: boolean; pattern?: RegExp; patternHelp?: string }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'bool' };
+
+export interface KeyDef {
+  name: string;
+  type: KeyType;
+  default: string;
+  help: string;
+  /** Never logged or printed: the value is replaced by "<redacted>". */
+  secret?: boolean;
+  /** Accepted because the original cluster_mgr accepts it, but has no effect here; says why. */
+  ignored?: string;
+  origin: 'original' | 'new';
+}
+
+const int = (min: number, max: number): KeyType => ({ kind: 'int', min, max });
+const str = (nonEmpty = false): KeyType => ({ kind: 'string', nonEmpty });
+const hostPortList = {
+  kind: 'string',
+  pattern: /^$|^[A-Za-z0-9.\-:[\]]+:\d{1,5}(,[A-Za-z0-9.\-:[\]]+:\d{1,5})*,?$/,
+  patternHelp: 'a comma-separated list of host:port',
+} as const satisfies KeyType;
+
+export const KEYS: readonly KeyDef[] = [
+  // --- keys of the original cluster_mgr.cnf -------------------------------------------------------
+  { name: 'meta_group_seeds', type: hostPortList, default: '', origin: 'original',
+    help: 'metadata shard nodes, host:port,… (1 for no_rep, 3 or more for rbr)' },
+  { name: 'meta_user', type: str(true), default: 'clustmgr', origin: 'original',
+    help: 'account on the metadata shard, also used on storage nodes' },
+  { name: 'meta_pwd', type: str(), default: '', origin: 'original', secret: true,
+    help: 'password of meta_user' },
+  { name: 'mysql_connect_timeout', type: int(1, 1_000_000), default: '10', origin: 'original',
+    help: 'MySQL connect timeout, seconds' },
+  { name: 'mysql_read_timeout', type: int(1, 1_000_000), default: '20', origin: 'original',
+    help: 'MySQL statement timeout, seconds' },
+  { name: 'mysql_write_timeout', type: int(1, 1_000_000), default: '20', origin: 'original',
+    help: 'MySQL write timeout, seconds', ignored: 'mysql2 has one statement timeout: mysql_read_timeout' },
+  { name: 'mysql_max_packet_size', type: int(65_535, 1_073_741_824), default: '1073741824', origin: 'original',
+    help: 'largest MySQL packet, bytes', ignored: 'the server side max_allowed_packet governs' },
+  { name: 'max_log_file_size', type: int(10, 10_000), default: '100', origin: 'original',
+    help: 'log file size before it is rotated, MB' },
+  { name: 'num_worker_threads', type: int(1, 100), default: '3', origin: 'original',
+    help: 'worker threads of the maintenance loops',
+    ignored: 'work is asynchronous on one event loop; concurrency is bounded per shard instead' },
+  { name: 'check_shard_interval', type: int(1, 100), default: '3', origin: 'original',
+    help: 'seconds between shard checks (see probe_interval_ms)' ,
+    ignored: 'probe_interval_ms sets the probe period with sub-second precision' },
+  { name: 'thread_work_interval', type: int(1, 100), default: '3', origin: 'original',
+    help: 'main loop period, seconds', ignored: 'reconcilers react to events instead of polling' },
+  { name: 'storage_sync_interval', type: int(1, 300), default: '60', origin: 'original',
+    help: 'storage statistics sync period, seconds' },
+  { name: 'commit_log_retention_hours', type: int(24, 720), default: '24', origin: 'original',
+    help: 'age after which commit log rows no prepared branch needs are pruned, hours' },
+  { name: 'statement_retries', type: int(1, 10_000), default: '3', origin: 'original',
+    help: 'tries of a statement when the connection breaks' },
+  { name: 'statement_retry_interval_ms', type: int(1, 1_000_000), default: '100', origin: 'original',
+    help: 'pause between statement tries, ms' },
+  { name: 'brpc_http_port', type: int(1000, 65_535), default: '5000', origin: 'original',
+    help: 'HTTP API port (POST /HttpService/Emit, /api/v1, health, metrics)' },
+  { name: 'brpc_raft_port', type: int(1000, 65_535), default: '5001', origin: 'original',
+    help: 'Raft port of this member' },
+  { name: 'raft_group_member_init_config', type: { kind: 'string', nonEmpty: true,
+      pattern: /^([A-Za-z0-9.-]+:\d{1,5}(:\d+)?,)*[A-Za-z0-9.-]+:\d{1,5}(:\d+)?,?$/,
+      patternHelp: 'comma-separated host:raft_port[:index] of every initial member' },
+    default: '127.0.0.1:5001:0,', origin: 'original',
+    help: 'initial Raft members, host:raft_port:0 each, comma-terminated as in the original' },
+  { name: 'cluster_mgr_tmp_data_path', type: str(true), default: './data', origin: 'original',
+    help: 'data directory: Raft log, snapshots (relative paths are relative to the config file)' },
+  { name: 'log_file', type: str(true), default: '-', origin: 'original',
+    help: 'log file path prefix (<prefix>.N.log files, rotated); "-" logs to standard output' },
+  { name: 'global_txn_commit_log_wait_max_sec', type: int(1, 5000), default: '10', origin: 'original',
+    help: 'compute nodes\' commit-log wait; a prepared branch younger than this is never aborted' },
+  { name: 'backup_allow_replica_delay', type: int(1, 65_535), default: '7200', origin: 'original',
+    help: 'largest replica delay accepted for the backup node, seconds' },
+  { name: 'prometheus_path', type: str(), default: '', origin: 'original',
+    help: 'Prometheus binary directory', ignored: 'metrics are served by every member at /metrics' },
+  { name: 'prometheus_port_start', type: int(0, 65_535), default: '57010', origin: 'original',
+    help: 'Prometheus listen port', ignored: 'metrics are served by every member at /metrics' },
+  { name: 'local_ip', type: str(true), default: '127.0.0.1', origin: 'original',
+    help: 'this member\'s address: Raft endpoint and its row in cluster_mgr_nodes' },
+  // --- keys this implementation adds ---------------------------------------------------------------
+  { name: 'http_bind', type: str(), default: '', origin: 'new',
+    help: 'address the HTTP API listens on; empty means local_ip' },
+  { name: 'api_token', type: str(), default: '', origin: 'new', secret: true,
+    help: 'when set, every HTTP route but health checks requires "Authorization: Bearer <token>"' },
+  { name: 'nats_url', type: str(), default: 'nats://127.0.0.1:4222', origin: 'new',
+    help: 'NATS server of the event mirror and status messages; empty turns the mirror off' },
+  { name: 'nats_stream', type: { kind: 'string', nonEmpty: true, pattern: /^[A-Za-z0-9_-]+$/,
+      patternHelp: 'letters, digits, "_" and "-"' },
+    default: 'KUNLUN_EVENTS', origin: 'new', help: 'JetStream stream that mirrors the event log' },
+  { name: 'log_level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] },
+    default: 'info', origin: 'new', help: 'lowest level logged' },
+  { name: 'log_format', type: { kind: 'enum', values: ['auto', 'json', 'pretty'] }, default: 'auto',
+    origin: 'new', help: 'json, pretty (human readable), or auto: pretty on a terminal, json otherwise' },
+  { name: 'raft_tick_ms', type: int(10, 10_000), default: '100', origin: 'new',
+    help: 'Raft tick; heartbeats go every tick' },
+  { name: 'raft_election_ticks', type: int(3, 1000), default: '10', origin: 'new',
+    help: 'ticks without a leader before an election (randomized up to twice this)' },
+  { name: 'raft_snapshot_entries', type: int(100, 100_000_000), default: '10000', origin: 'new',
+    help: 'applied entries between snapshots (and log compaction)' },
+  { name: 'probe_interval_ms', type: int(100, 60_000), default: '1000', origin: 'new',
+    help: 'period of the leader\'s health probes of every storage node' },
+];
+
+export const KEY_BY_NAME: ReadonlyMap<string, KeyDef> = new Map(KEYS.map((k) => [k.name, k]));
+
+/** What a key's type allows, in words for error messages. */
+export function describeAllowed(t: KeyType): string {
+  switch (t.kind) {
+    case 'int':
+      return `an integer from ${t.min} to ${t.max}`;
+    case 'enum':
+      return `one of ${t.values.join(', ')}`;
+    case 'bool':
+      return 'true or false';
+    case 'string':
+      if (t.patternHelp) return t.patternHelp;
+      return t.nonEmpty ? 'a non-empty string' : 'a string';
+  }
+}

@@ -1,0 +1,232 @@
+// Loads the configuration: defaults, then the cnf file, then CLUSTER_MGR_<KEY> environment variables,
+// then `--set key=value` options. Every value is validated against the key table; the first problem
+// stops start-up with one line naming the key, where it was set, the value and what is allowed.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError, parseCnf } from './cnf-file.js';
+import { KEY_BY_NAME, KEYS, describeAllowed, type KeyDef } from './keys.js';
+
+export { ConfigError } from './cnf-file.js';
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+export interface RaftPeer extends HostPort {
+  /** Member id: "host:raft_port", stable and the same on every member. */
+  id: string;
+}
+
+/** Typed values of every key, plus what is derived from them. */
+export interface Config {
+  values: Readonly<Record<string, string | number | boolean>>;
+  /** Where each value came from, for messages ("deploy/cluster_mgr.cnf:12", "env CLUSTER_MGR_X", …). */
+  sources: Readonly<Record<string, string>>;
+  configFile: string | null;
+  metaSeeds: HostPort[];
+  peers: RaftPeer[];
+  selfId: string;
+  dataDir: string;
+  /** Log file path prefix (rotated files are <prefix>.N.log), or null for standard output. */
+  logFile: string | null;
+  int(name: string): number;
+  str(name: string): string;
+}
+
+export interface LoadOptions {
+  file?: string | null;
+  env?: NodeJS.ProcessEnv;
+  /** `key=value` pairs from the command line. */
+  sets?: string[];
+  /** Directory that relative paths are resolved against when there is no file. */
+  cwd?: string;
+}
+
+export const ENV_PREFIX = 'CLUSTER_MGR_';
+
+export function loadConfig(opts: LoadOptions = {}): Config {
+  const file = opts.file ?? null;
+  const raw = new Map<string, { value: string; source: string }>();
+  for (const k of KEYS) raw.set(k.name, { value: k.default, source: 'default' });
+
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
+    }
+    for (const ent of parseCnf(text, file)) {
+      const where = `${file}:${ent.line}`;
+      requireKnown(ent.name, where);
+      raw.set(ent.name, { value: ent.value, source: where });
+    }
+  }
+  const env = opts.env ?? {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
+    const key = name.slice(ENV_PREFIX.length).toLowerCase();
+    // Only keys we know are taken from the environment; others (CLUSTER_MGR_TEST…) belong to tools.
+    if (!KEY_BY_NAME.has(key)) continue;
+    raw.set(key, { value, source: `environment ${name}` });
+  }
+  for (const s of opts.sets ?? []) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--set ${JSON.stringify(s)}: expected key=value`);
+    const key = s.slice(0, eq).trim();
+    requireKnown(key, '--set');
+    raw.set(key, { value: s.slice(eq + 1).trim(), source: '--set' });
+  }
+
+  const values: Record<string, string | number | boolean> = {};
+  const sources: Record<string, string> = {};
+  for (const [name, { value, source }] of raw) {
+    const def = KEY_BY_NAME.get(name)!;
+    values[name] = convert(def, value, source);
+    sources[name] = source;
+  }
+  const base = file ? dirname(resolve(file)) : resolve(opts.cwd ?? process.cwd());
+  const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+
+  const str = (n: string): string => String(values[n]);
+  const int = (n: string): number => values[n] as number;
+  const metaSeeds = parseHostPorts(str('meta_group_seeds'), 'meta_group_seeds', sources);
+  const peers = parsePeers(str('raft_group_member_init_config'), sources);
+  const selfId = `${str('local_ip')}:${int('brpc_raft_port')}`;
+  if (!peers.some((p) => p.id === selfId)) {
+    throw new ConfigError(
+      `key raft_group_member_init_config (${sources.raft_group_member_init_config}): this member ` +
+        `(local_ip:brpc_raft_port = ${selfId}) is not among the members ${peers.map((p) => p.id).join(', ')}`,
+    );
+  }
+  const logFile = str('log_file') === '-' ? null : at(str('log_file'));
+  return {
+    values,
+    sources,
+    configFile: file ? resolve(file) : null,
+    metaSeeds,
+    peers,
+    selfId,
+    dataDir: at(str('cluster_mgr_tmp_data_path')),
+    logFile,
+    int,
+    str,
+  };
+}
+
+/** The effective configuration with secrets hidden, for `cluster-mgr config` and the start-up log. */
+export function describeConfig(cfg: Config): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const k of KEYS) {
+    const v = cfg.values[k.name]!;
+    out[k.name] = k.secret && v !== '' ? '<redacted>' : v;
+  }
+  return out;
+}
+
+function requireKnown(name: string, where: string): void {
+  if (KEY_BY_NAME.has(name)) return;
+  const near = nearest(name);
+  throw new ConfigError(
+    `${where}: unknown key ${JSON.stringify(name)}${near ? ` (did you mean ${near}?)` : ''}; ` +
+      'see deploy/cluster_mgr.cnf for every key',
+  );
+}
+
+function convert(def: KeyDef, value: string, source: string): string | number | boolean {
+  const bad = (why: string): ConfigError =>
+    new ConfigError(
+      `${source}: key ${def.name}: value ${JSON.stringify(def.secret ? '<redacted>' : value)} ${why}; ` +
+        `allowed: ${describeAllowed(def.type)}`,
+    );
+  const t = def.type;
+  switch (t.kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(value)) throw bad('is not an integer');
+      const n = Number(value);
+      if (n < t.min || n > t.max) throw bad('is out of range');
+      return n;
+    }
+    case 'enum':
+      if (!t.values.includes(value)) throw bad('is not allowed');
+      return value;
+    case 'bool':
+      if (value === 'true' || value === 'on' || value === '1') return true;
+      if (value === 'false' || value === 'off' || value === '0') return false;
+      throw bad('is not a boolean');
+    case 'string':
+      if (t.nonEmpty && value === '') throw bad('is empty');
+      if (t.pattern && !t.pattern.test(value)) throw bad('is malformed');
+      return value;
+  }
+}
+
+function parseHostPorts(v: string, key: string, sources: Record<string, string>): HostPort[] {
+  if (v === '') return [];
+  return v
+    .split(',')
+    .filter((s) => s !== '')
+    .map((s) => {
+      const i = s.lastIndexOf(':');
+      const port = Number(s.slice(i + 1));
+      if (i <= 0 || !Number.isInteger(port) || port < 1 || port > 65_535) {
+        throw new ConfigError(`${sources[key]}: key ${key}: ${JSON.stringify(s)} is not host:port with a port 1..65535`);
+      }
+      return { host: s.slice(0, i), port };
+    });
+}
+
+function parsePeers(v: string, sources: Record<string, string>): RaftPeer[] {
+  const peers = v
+    .split(',')
+    .filter((s) => s !== '')
+    .map((s) => {
+      const [host = '', portText = ''] = s.split(':');
+      const port = Number(portText);
+      if (!host || !Number.isInteger(port) || port < 1 || port > 65_535) {
+        throw new ConfigError(
+          `${sources.raft_group_member_init_config}: key raft_group_member_init_config: ${JSON.stringify(s)} ` +
+            'is not host:raft_port[:index]',
+        );
+      }
+      return { host, port, id: `${host}:${port}` };
+    });
+  const ids = new Set<string>();
+  for (const p of peers) {
+    if (ids.has(p.id)) {
+      throw new ConfigError(
+        `${sources.raft_group_member_init_config}: key raft_group_member_init_config: member ${p.id} is listed twice`,
+      );
+    }
+    ids.add(p.id);
+  }
+  return peers;
+}
+
+function nearest(name: string): string | null {
+  let best: string | null = null;
+  let bestD = Infinity;
+  for (const k of KEYS) {
+    const d = distance(name, k.name);
+    if (d < bestD) {
+      bestD = d;
+      best = k.name;
+    }
+  }
+  return bestD <= Math.max(2, Math.floor(name.length / 4)) ? best : null;
+}
+
+function distance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}

@@ -1,0 +1,8 @@
+// The instance launcher: real MariaDB, PostgreSQL and NATS servers in directories of their own.
+export { MariaDbInstance, ensureTemplate, NO_ASYNC_FALLBACK_TIMEOUT_MS, type MariaDbOptions } from './mariadb.js';
+export { PostgresInstance, type PostgresOptions } from './postgres.js';
+export { NatsInstance, type NatsOptions } from './nats.js';
+export { startShard, wireShard, type LaunchedShard, type ShardOptions } from './shard.js';
+export { ManagedProcess, killAllTied, stopAllTied, waitUntil, sleep } from './managed-process.js';
+export { freePort, portOpen } from './ports.js';
+export { makeRunDir } from './run-dir.js';

@@ -1,0 +1,5 @@
+// The version reported by the CLI and the health endpoint: package.json's, read once.
+import { readFileSync } from 'node:fs';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+export const VERSION: string = pkg.version;
