@@ -1,0 +1,81 @@
+// POST /HttpService/Emit: the original's job API. Unlike the original, a request is validated fully
+// before a job exists: a bad request answers "failed" naming the field and nothing is written.
+import type { FastifyInstance } from 'fastify';
+import { E } from './error-codes.js';
+import { accepted, failed, parseEnvelope, serializeAnswer, syncAnswer, EMIT_HEADERS, type EmitAnswer, type Envelope } from './emit-envelope.js';
+import { DEAD_JOB_TYPES, JOB_TYPES } from './job-types.js';
+import { describeFieldError, validateParas, type ParasValue } from './paras-spec.js';
+
+export interface ValidatedJob {
+  jobType: string;
+  paras: Record<string, ParasValue>;
+  envelope: Envelope;
+  /** The request as received, for cluster_general_job_log.job_info (secrets are removed by the backend). */
+  raw: string;
+}
+
+export interface SyncResult {
+  /** done or failed (or a job status for get_status). */
+  status: string;
+  error_code?: number;
+  error_info?: string;
+  job_id?: string;
+  job_type?: string;
+  attachment?: Record<string, unknown> | null;
+}
+
+/** What the endpoint needs from the manager. Errors carry the original's error number. */
+export interface EmitBackend {
+  submit(job: ValidatedJob): Promise<{ jobId: string } | { code: number; info: string }>;
+  sync(job: ValidatedJob): Promise<SyncResult>;
+}
+
+export const EMIT_BODY_LIMIT = 1024 * 1024;
+
+export function registerEmit(app: FastifyInstance, backend: EmitBackend): void {
+  // The body is read as text whatever the content type: XPanel sends application/json, scripts often
+  // send none or text/plain; a parse error must be answered in the envelope, not as HTTP 400.
+  void app.register((scope, _opts, registered) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: EMIT_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    scope.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
+      const tooBig = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE';
+      const answer = failed(E.INVALID_REQUEST, tooBig ? `request body larger than ${EMIT_BODY_LIMIT} bytes` : `bad request: ${err.message}`);
+      void reply.code(200).headers(EMIT_HEADERS).send(serializeAnswer(answer));
+    });
+    scope.options('/HttpService/Emit', async (_req, reply) => reply.code(200).headers(EMIT_HEADERS).send(''));
+    scope.get('/HttpService/Emit', async (_req, reply) =>
+      reply.code(200).headers(EMIT_HEADERS).send(serializeAnswer(failed(E.INVALID_REQUEST, 'only POST is served on /HttpService/Emit'))),
+    );
+    scope.post('/HttpService/Emit', async (req, reply) => {
+      const raw = typeof req.body === 'string' ? req.body : '';
+      const answer = await handleEmit(raw, backend);
+      return reply.code(200).headers(EMIT_HEADERS).send(serializeAnswer(answer));
+    });
+    registered();
+  });
+}
+
+export async function handleEmit(raw: string, backend: EmitBackend): Promise<EmitAnswer> {
+  const parsed = parseEnvelope(raw);
+  if (!parsed.ok) return parsed.answer;
+  const env = parsed.env;
+  const def = JOB_TYPES[env.job_type];
+  if (!def) {
+    if (DEAD_JOB_TYPES.has(env.job_type)) return failed(E.INVALID_REQUEST, `job type ${env.job_type} is not supported`);
+    return failed(E.INVALID_REQUEST, `Unrecongnized job type: ${JSON.stringify(env.job_type).slice(0, 80)}`);
+  }
+  const v = validateParas(env.paras, def.paras, def.missingParas);
+  if (!v.ok) {
+    const extra = def.sync ? { job_id: env.job_id, job_type: env.job_type } : {};
+    return failed(v.error.code, describeFieldError(v.error), extra);
+  }
+  const job: ValidatedJob = { jobType: env.job_type, paras: v.value, envelope: env, raw };
+  if (def.sync) {
+    const r = await backend.sync(job);
+    return syncAnswer({ job_type: env.job_type, ...r });
+  }
+  const r = await backend.submit(job);
+  if ('jobId' in r) return accepted(r.jobId);
+  return failed(r.code, r.info);
+}

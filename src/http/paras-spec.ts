@@ -1,0 +1,153 @@
+// Declarative specs of each job type's `paras`: one table drives validation (with the original's error
+// number per field and a message naming the field and the reason), the typed result, and the JSON
+// Schema published in the OpenAPI document. Numbers are accepted as JSON strings (what XPanel and the
+// original's clients send) and as JSON numbers.
+import { ERROR_BASE, errorMessage } from './error-codes.js';
+
+export type FieldSpec =
+  | { kind: 'int'; min: number; max: number; required?: boolean; def?: number; missing?: number; bad?: number; help?: string }
+  | { kind: 'enum'; values: readonly string[]; required?: boolean; def?: string; missing?: number; bad?: number; help?: string }
+  | { kind: 'string'; maxLen: number; pattern?: RegExp; patternHelp?: string; required?: boolean; def?: string; missing?: number; bad?: number; secret?: boolean; help?: string }
+  | { kind: 'host'; required?: boolean; missing?: number; bad?: number; help?: string }
+  | { kind: 'hostList'; required?: boolean; missing?: number; bad?: number; help?: string }
+  | { kind: 'ipPort'; required?: boolean; missing?: number; bad?: number; help?: string }
+  | { kind: 'idOrAll'; required?: boolean; missing?: number; bad?: number; help?: string };
+
+export type ParasSpec = Readonly<Record<string, FieldSpec>>;
+
+export interface FieldError {
+  code: number;
+  field: string;
+  reason: string;
+}
+
+export type ParasValue = string | number | string[] | undefined;
+
+/** Hostnames and IPv4/IPv6 literals; nothing that could carry shell or SQL syntax. */
+export const HOST_RE = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9A-Fa-f:.]{2,45}$/;
+
+export function validateParas(
+  raw: unknown,
+  spec: ParasSpec,
+  missingParasCode: number,
+): { ok: true; value: Record<string, ParasValue> } | { ok: false; error: FieldError } {
+  if (raw === undefined || raw === null) {
+    if (Object.values(spec).some((f) => f.required)) {
+      return fail(missingParasCode, 'paras', 'is missing');
+    }
+    raw = {};
+  }
+  // PHP turns an empty object into [], so an empty array means "no paras".
+  if (Array.isArray(raw) && raw.length === 0) raw = {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) return fail(missingParasCode, 'paras', 'must be a JSON object');
+  const obj = raw as Record<string, unknown>;
+  const out: Record<string, ParasValue> = {};
+  for (const [name, f] of Object.entries(spec)) {
+    const r = checkField(name, obj[name], f);
+    if ('error' in r) return { ok: false, error: r.error };
+    if (r.value !== undefined) out[name] = r.value;
+  }
+  return { ok: true, value: out };
+}
+
+function fail(code: number, field: string, reason: string): { ok: false; error: FieldError } {
+  return { ok: false, error: { code, field, reason } };
+}
+
+function checkField(name: string, v: unknown, f: FieldSpec): { value: ParasValue } | { error: FieldError } {
+  const field = `paras.${name}`;
+  const missingCode = f.missing ?? ERROR_BASE + 5;
+  const badCode = f.bad ?? f.missing ?? ERROR_BASE + 5;
+  const bad = (reason: string) => ({ error: { code: badCode, field, reason } });
+  if (v === undefined || v === null || v === '') {
+    if (f.required) return { error: { code: missingCode, field, reason: 'is required' } };
+    return { value: 'def' in f ? f.def : undefined };
+  }
+  const shown = JSON.stringify(v).slice(0, 80);
+  switch (f.kind) {
+    case 'int': {
+      const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,15}$/.test(v) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n)) return bad(`must be a whole number (digits, as a string or a number), got ${shown}`);
+      if (n < f.min || n > f.max) return bad(`must be from ${f.min} to ${f.max}, got ${n}`);
+      return { value: n };
+    }
+    case 'enum':
+      if (typeof v !== 'string' || !f.values.includes(v)) return bad(`must be one of ${f.values.join(', ')}, got ${shown}`);
+      return { value: v };
+    case 'string': {
+      if (typeof v !== 'string') return bad(`must be a string, got ${typeof v}`);
+      if (v.length > f.maxLen) return bad(`must be at most ${f.maxLen} characters, got ${v.length}`);
+      if ([...v].some((ch) => ch.charCodeAt(0) < 0x20)) return bad('must not contain control characters');
+      if (f.pattern && !f.pattern.test(v)) return bad(`must be ${f.patternHelp ?? `like ${f.pattern.source}`}, got ${f.secret ? 'a value that is not' : shown}`);
+      return { value: v };
+    }
+    case 'host':
+      if (typeof v !== 'string' || !HOST_RE.test(v)) return bad(`must be a host name or IP address, got ${shown}`);
+      return { value: v };
+    case 'hostList': {
+      if (!Array.isArray(v)) return bad(`must be an array of host addresses, got ${typeof v}`);
+      if (v.length > 1024) return bad('has more than 1024 hosts');
+      for (const [i, h] of v.entries()) {
+        if (typeof h !== 'string' || !HOST_RE.test(h)) {
+          return { error: { code: badCode, field: `${field}[${i}]`, reason: `must be a host name or IP address, got ${JSON.stringify(h).slice(0, 80)}` } };
+        }
+      }
+      return { value: [...new Set(v as string[])] };
+    }
+    case 'ipPort': {
+      // The original's "ip_port" notation (e.g. "10.0.0.5_57001").
+      const m = typeof v === 'string' ? /^(.+)_(\d{1,5})$/.exec(v) : null;
+      const port = m ? Number(m[2]) : 0;
+      if (!m || !HOST_RE.test(m[1]!) || port < 1 || port > 65_535) return bad(`must be "host_port" (e.g. "10.0.0.5_57001"), got ${shown}`);
+      return { value: v as string };
+    }
+    case 'idOrAll': {
+      if (v === 'all') return { value: 'all' };
+      const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,15}$/.test(v) ? Number(v) : NaN;
+      if (!Number.isSafeInteger(n) || n < 0) return bad(`must be a whole number or "all", got ${shown}`);
+      return { value: n };
+    }
+  }
+}
+
+/** error_info for a field error: the original's message for the code, then what exactly is wrong. */
+export function describeFieldError(e: FieldError): string {
+  return `${errorMessage(e.code)}: ${e.field} ${e.reason}`;
+}
+
+/** JSON Schema of a paras spec, for the OpenAPI document. */
+export function parasJsonSchema(spec: ParasSpec): Record<string, unknown> {
+  const properties: Record<string, unknown> = {};
+  const required: string[] = [];
+  for (const [name, f] of Object.entries(spec)) {
+    if (f.required) required.push(name);
+    const description = f.help;
+    switch (f.kind) {
+      case 'int':
+        properties[name] = {
+          oneOf: [{ type: 'string', pattern: '^[0-9]+$' }, { type: 'integer', minimum: f.min, maximum: f.max }],
+          description: `${description ?? ''} (${f.min}..${f.max})`.trim(),
+        };
+        break;
+      case 'enum':
+        properties[name] = { type: 'string', enum: [...f.values], description };
+        break;
+      case 'string':
+        properties[name] = { type: 'string', maxLength: f.maxLen, description, ...(f.secret ? { format: 'password' } : {}) };
+        break;
+      case 'host':
+        properties[name] = { type: 'string', description: description ?? 'host name or IP address' };
+        break;
+      case 'hostList':
+        properties[name] = { type: 'array', items: { type: 'string' }, description };
+        break;
+      case 'ipPort':
+        properties[name] = { type: 'string', pattern: '^.+_[0-9]{1,5}$', description: description ?? '"host_port"' };
+        break;
+      case 'idOrAll':
+        properties[name] = { oneOf: [{ type: 'string' }, { type: 'integer' }], description: description ?? 'an id or "all"' };
+        break;
+    }
+  }
+  return { type: 'object', properties, ...(required.length ? { required } : {}) };
+}
