@@ -70,15 +70,17 @@ export class PeerLink {
     if (this.socket) this.socket.destroy(); // reconnects to the new address
   }
 
-  enqueue(payload: Buffer, critical: boolean): void {
-    if (this.closed) return;
-    const d = this.queue.push({ payload, critical });
-    if (d.messages > 0) this.countDrop(d);
+  /** Queues a frame; false when the queue's policy dropped it at once. */
+  enqueue(payload: Buffer, critical: boolean): boolean {
+    if (this.closed) return false;
+    const { accepted, dropped } = this.queue.push({ payload, critical });
+    if (dropped.messages > 0) this.countDrop(dropped);
     if (this.ready && !this.flushScheduled && !this.waitingDrain) {
       this.flushScheduled = true;
       // Coalesce everything sent in this turn of the event loop into one write.
       queueMicrotask(() => this.flush());
     }
+    return accepted;
   }
 
   metrics(): PeerMetrics {

@@ -30,23 +30,26 @@ export class SendQueue {
     return this.bytes;
   }
 
-  /** Adds a frame, dropping as the policy says; returns what was dropped (possibly the new frame). */
-  push(frame: QueuedFrame): DropCount {
+  /**
+   * Adds a frame, dropping as the policy says. `accepted` tells whether the new frame is queued;
+   * `dropped` counts every frame dropped, the new one included.
+   */
+  push(frame: QueuedFrame): { accepted: boolean; dropped: DropCount } {
     const size = frame.payload.length + FRAME_OVERHEAD;
     const dropped: DropCount = { messages: 0, bytes: 0 };
     // One oversized message (a snapshot) may go through an empty queue, otherwise it could never be sent.
     if (this.bytes + size > this.maxBytes && this.length > 0) {
-      if (!frame.critical) return { messages: 1, bytes: size };
+      if (!frame.critical) return { accepted: false, dropped: { messages: 1, bytes: size } };
       this.evict(size, dropped);
       if (this.bytes + size > this.maxBytes && this.length > 0) {
         dropped.messages++;
         dropped.bytes += size;
-        return dropped;
+        return { accepted: false, dropped };
       }
     }
     this.items.push(frame);
     this.bytes += size;
-    return dropped;
+    return { accepted: true, dropped };
   }
 
   shift(): QueuedFrame | undefined {

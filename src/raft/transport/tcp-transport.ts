@@ -129,14 +129,17 @@ export class TcpTransport<M> {
     return this.links.has(id);
   }
 
-  /** Queues a message for a peer; never blocks, never throws for a slow or dead peer. */
-  send(to: string, msg: M): void {
+  /**
+   * Queues a message for a peer; never blocks, never throws for a slow or dead peer. Returns false
+   * when the message was dropped at once (unknown peer, or its queue is full).
+   */
+  send(to: string, msg: M): boolean {
     const link = this.links.get(to);
     if (!link) {
       this.logger.debug({ to }, 'raft transport: message for an unknown peer dropped');
-      return;
+      return false;
     }
-    link.enqueue(this.packr.pack(msg), this.isCritical(msg));
+    return link.enqueue(this.packr.pack(msg), this.isCritical(msg));
   }
 
   metrics(): TransportMetrics {

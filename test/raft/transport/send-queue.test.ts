@@ -5,9 +5,9 @@ const frame = (n: number, critical = false, tag = 0) => ({ payload: Buffer.alloc
 
 void t.test('non-critical messages are dropped once the queue is full', (t) => {
   const q = new SendQueue(1000);
-  for (let i = 0; i < 9; i++) t.same(q.push(frame(96)), { messages: 0, bytes: 0 });
+  for (let i = 0; i < 9; i++) t.same(q.push(frame(96)), { accepted: true, dropped: { messages: 0, bytes: 0 } });
   t.equal(q.queuedBytes, 900);
-  t.same(q.push(frame(196)), { messages: 1, bytes: 200 }, 'the new message is dropped');
+  t.same(q.push(frame(196)), { accepted: false, dropped: { messages: 1, bytes: 200 } }, 'the new message is dropped');
   t.equal(q.length, 9);
   t.ok(q.queuedBytes <= 1000);
   t.end();
@@ -18,7 +18,7 @@ void t.test('a critical message evicts the oldest non-critical ones', (t) => {
   q.push(frame(96, true, 1));
   for (let i = 0; i < 8; i++) q.push(frame(96, false, 2 + i));
   const d = q.push(frame(296, true, 99));
-  t.same(d, { messages: 2, bytes: 200 });
+  t.same(d, { accepted: true, dropped: { messages: 2, bytes: 200 } });
   const order: number[] = [];
   for (let f = q.shift(); f; f = q.shift()) order.push(f.payload[0]!);
   t.same(order, [1, 4, 5, 6, 7, 8, 9, 99], 'the critical one stays, the two oldest non-critical are gone');
@@ -40,8 +40,8 @@ void t.test('with only critical messages queued, the oldest critical ones go', (
 
 void t.test('one oversized message passes through an empty queue', (t) => {
   const q = new SendQueue(100);
-  t.same(q.push(frame(5000)), { messages: 0, bytes: 0 });
-  t.same(q.push(frame(10)), { messages: 1, bytes: 14 });
+  t.same(q.push(frame(5000)), { accepted: true, dropped: { messages: 0, bytes: 0 } });
+  t.same(q.push(frame(10)), { accepted: false, dropped: { messages: 1, bytes: 14 } });
   t.equal(q.shift()?.payload.length, 5000);
   t.end();
 });
