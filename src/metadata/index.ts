@@ -1,0 +1,30 @@
+// The metadata shard: schema, topology model, reader (adoption input), projection (exactly once),
+// idempotent audit appends, per-cluster commit/DDL log tables.
+export * from './topology.js';
+export { createSchema, schemaVersion, SchemaError, type SchemaOptions, type SchemaResult } from './schema.js';
+export { SCHEMA_VERSION, TABLES, type TableSpec, type ColumnSpec, type KeySpec } from './schema-spec.js';
+export { readTopology, type ReadOptions, type ReadResult } from './read.js';
+export {
+  projectTopology,
+  getProjectionState,
+  StaleTermError,
+  type ProjectionPosition,
+  type ProjectionState,
+  type ProjectionResult,
+  type ProjectOptions,
+  type TableChange,
+} from './project.js';
+export { validateTopology, TopologyError } from './validate.js';
+export { appendFailoverRow, AppendError, type FailoverRow, type AppendResult, type AppendOptions } from './append.js';
+export { newJob, updateJob, jobInfoText, jobMemoText, INTERNAL_USER, type NewJob } from './jobs.js';
+export {
+  ensureClusterLogTables,
+  ensureCommitLogPartition,
+  dropCommitLogPartition,
+  dropClusterLogTables,
+  commitLogPartitions,
+  ensureLogTablesFor,
+  type EnsureLogTablesResult,
+  type LogTableOptions,
+} from './log-tables.js';
+export { DEFAULT_DATABASE, commitLogTable, ddlLogTable, partitionName, IdentifierError } from './ident.js';

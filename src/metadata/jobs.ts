@@ -1,0 +1,54 @@
+// cluster_general_job_log rows as XPanel and get_status read them: job_info is the request JSON, memo
+// a JSON object with error_code/error_info and progress, user_name as sent ('internal_user' for jobs a
+// job starts). Secrets never reach the table: both texts are redacted (the original stored the compute
+// password in create_cluster's memo; API reference §11.14).
+import { redactSecrets } from '../log/redact.js';
+import type { Job, JobStatus } from './topology.js';
+
+export const INTERNAL_USER = 'internal_user';
+
+/** The request, compact JSON, secrets redacted: what job_info holds. */
+export function jobInfoText(request: unknown): string {
+  return JSON.stringify(redactSecrets(request));
+}
+
+/** A memo object as compact JSON, secrets redacted. */
+export function jobMemoText(memo: Record<string, unknown>): string {
+  return JSON.stringify(redactSecrets(memo));
+}
+
+export interface NewJob {
+  id: number;
+  jobType: string;
+  /** The whole request envelope as received (version, job_type, user_name, paras, ...). */
+  request: unknown;
+  userName: string | null;
+  /** Leader-stamped time the job was accepted, epoch ms. */
+  startedAt: number;
+  /** related_id: '0', or the table_move_jobs id of an expand_cluster job. */
+  relatedId?: string;
+}
+
+/** The row of a job just accepted: not_started, no memo yet. */
+export function newJob(j: NewJob): Job {
+  return {
+    id: j.id,
+    jobId: null,
+    relatedId: j.relatedId ?? '0',
+    jobType: j.jobType,
+    status: 'not_started',
+    memo: null,
+    whenStarted: j.startedAt,
+    whenEnded: null,
+    jobInfo: jobInfoText(j.request),
+    userName: j.userName,
+  };
+}
+
+/**
+ * A job's row after progress or its end. As in the original, when_ended moves with every memo update
+ * (XPanel shows it as the last change), so pass the time of this update.
+ */
+export function updateJob(job: Job, status: JobStatus, memo: Record<string, unknown>, at: number): Job {
+  return { ...job, status, memo: jobMemoText(memo), whenEnded: at };
+}
