@@ -22,13 +22,13 @@ function machine(i: number): DomainEvent {
   return {
     type: 'machine.registered', v: 1, agg: `machine/10.0.0.${i}`, at: 1_700_000_000_000 + i, cause: { user: 'admin' },
     data: { role: 'storage', rackId: '0', datadir: '/data', logdir: '/log', walLogDir: '/wal', compDatadir: null, portRange: { lo: 57000, hi: 58000 }, totalMemMB: 1024, totalCpuCores: 8, agentPort: null },
-  } as DomainEvent;
+  };
 }
 function cluster(i: number): DomainEvent {
   return {
     type: 'cluster.created', v: 1, agg: `cluster/${i}`, at: 1_700_000_000_000, cause: { user: 'admin', job: 1 },
     data: { name: `cluster_${i}`, nickName: 'c', haMode: 'rbr', owner: 'abc', business: 'kunlun', maxStorageSizeGB: 20, maxConnections: 6, cpuCores: 8, innodbSizeMB: 1, dbcfg: 0, compUser: 'abc', compPassword: 'very-secret-pw' },
-  } as DomainEvent;
+  };
 }
 
 /** A Raft log of batches: entry 1 is a no-op (as after an election), then batches of 1..3 events. */
