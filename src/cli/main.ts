@@ -1,5 +1,6 @@
 // The `cluster-mgr` command.
 import { Command, Option } from 'commander';
+import { registerAgentCommand } from '../agent/cli.js';
 import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { startMember } from '../member/member.js';
@@ -82,5 +83,7 @@ function loadOrExit(opts: { config?: string; set?: string[] }) {
     throw e;
   }
 }
+
+registerAgentCommand(program);
 
 await program.parseAsync(process.argv);

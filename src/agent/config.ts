@@ -1,0 +1,276 @@
+// The node agent's configuration: its own file in the cnf format of node_mgr.cnf / cluster_mgr.cnf
+// (`name = value` lines), then `--set key=value` options. node_mgr's own keys are accepted so an
+// existing node_mgr.cnf loads; the ones that have no meaning here are listed as ignored, with why.
+// The first problem stops start-up with one line naming the key, where it was set and what is allowed.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, resolve } from 'node:path';
+import { ConfigError, parseCnf } from '../config/cnf-file.js';
+
+export { ConfigError } from '../config/cnf-file.js';
+
+type KeyType =
+  | { kind: 'int'; min: number; max: number }
+  | { kind: 'string'; nonEmpty?: boolean; pattern?: RegExp; patternHelp?: string }
+  | { kind: 'enum'; values: readonly string[] }
+  | { kind: 'bool' };
+
+export interface AgentKeyDef {
+  name: string;
+  type: KeyType;
+  default: string;
+  help: string;
+  secret?: boolean;
+  /** node_mgr key that is accepted but has no effect here; says why. */
+  ignored?: string;
+  origin: 'node_mgr' | 'new';
+}
+
+const int = (min: number, max: number): KeyType => ({ kind: 'int', min, max });
+const anyStr: KeyType = { kind: 'string' };
+const host: KeyType = {
+  kind: 'string',
+  nonEmpty: true,
+  pattern: /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$|^[0-9a-fA-F:]{2,39}$/,
+  patternHelp: 'an IPv4/IPv6 address or a host name',
+};
+const accounts: KeyType = {
+  kind: 'string',
+  pattern: /^$|^[A-Za-z_][A-Za-z0-9_]{0,31}:[^,\s]{1,128}(,[A-Za-z_][A-Za-z0-9_]{0,31}:[^,\s]{1,128})*$/,
+  patternHelp: 'a comma-separated list of user:password (user: letters, digits, "_"; password without "," or spaces)',
+};
+const NO_METADATA = 'the agent keeps its own registry and never reads or writes the metadata shard';
+const NO_SCRIPTS = 'instances are started by the built-in launcher, not by install scripts from a package';
+
+export const AGENT_KEYS: readonly AgentKeyDef[] = [
+  // --- node_mgr.cnf keys that work here ---------------------------------------------------------------
+  { name: 'brpc_http_port', type: int(1, 65_535), default: '5011', origin: 'node_mgr',
+    help: 'port of POST /HttpService/Emit (the manager finds it in server_nodes.nodemgr_port)' },
+  { name: 'local_ip', type: host, default: '127.0.0.1', origin: 'node_mgr',
+    help: 'this machine\'s address: storage instances bind to it; it is the ip in answers ("Extra")' },
+  { name: 'log_file', type: { kind: 'string', nonEmpty: true }, default: '-', origin: 'node_mgr',
+    help: 'log file path prefix (<prefix>.N.log, rotated); "-" logs to standard output' },
+  { name: 'max_log_file_size', type: int(10, 10_000), default: '100', origin: 'node_mgr',
+    help: 'log file size before it is rotated, MB' },
+  // --- node_mgr.cnf keys accepted so an existing file loads, without effect ---------------------------
+  { name: 'meta_group_seeds', type: anyStr, default: '', origin: 'node_mgr', help: 'metadata shard seeds',
+    ignored: NO_METADATA },
+  { name: 'meta_user', type: anyStr, default: '', origin: 'node_mgr', help: 'metadata account', ignored: NO_METADATA },
+  { name: 'meta_pwd', type: anyStr, default: '', origin: 'node_mgr', secret: true, help: 'metadata password',
+    ignored: NO_METADATA },
+  { name: 'nodemgr_tcp_port', type: int(0, 65_535), default: '5012', origin: 'node_mgr',
+    help: 'raw TCP port for streaming backups', ignored: 'rebuild_node (the only user) is not supported' },
+  { name: 'program_binaries_path', type: anyStr, default: '', origin: 'node_mgr', help: 'package dir',
+    ignored: NO_SCRIPTS },
+  { name: 'instance_binaries_path', type: anyStr, default: '', origin: 'node_mgr',
+    help: 'per-instance package copies', ignored: `${NO_SCRIPTS}; see instance_base_dir` },
+  { name: 'storage_prog_package_name', type: anyStr, default: '', origin: 'node_mgr', help: 'storage package',
+    ignored: NO_SCRIPTS },
+  { name: 'computer_prog_package_name', type: anyStr, default: '', origin: 'node_mgr', help: 'compute package',
+    ignored: NO_SCRIPTS },
+  { name: 'node_mgr_util_path', type: anyStr, default: '', origin: 'node_mgr', help: 'utility programs',
+    ignored: 'execute_command (which runs them) is not supported' },
+  { name: 'node_mgr_tmp_data_path', type: anyStr, default: '', origin: 'node_mgr', help: 'file service root',
+    ignored: '/FileService is not served' },
+  { name: 'prometheus_path', type: anyStr, default: '', origin: 'node_mgr', help: 'exporters',
+    ignored: 'exporters are not installed' },
+  { name: 'prometheus_port_start', type: int(0, 65_535), default: '57010', origin: 'node_mgr',
+    help: 'node_exporter port', ignored: 'exporters are not installed' },
+  { name: 'kl_server_file', type: anyStr, default: '', origin: 'node_mgr', help: 'kl_server config',
+    ignored: 'rebuild_node is not supported' },
+  { name: 'thread_work_interval', type: int(1, 100), default: '3', origin: 'node_mgr',
+    help: 'auto pull-up period, seconds', ignored: 'keepalive_interval_ms sets the period' },
+  { name: 'num_worker_threads', type: int(1, 100), default: '3', origin: 'node_mgr', help: 'worker threads',
+    ignored: 'jobs run concurrently on one event loop, serialized per port' },
+  { name: 'statement_retries', type: int(1, 10_000), default: '3', origin: 'node_mgr', help: 'SQL retries',
+    ignored: NO_METADATA },
+  { name: 'statement_retry_interval_ms', type: int(1, 1_000_000), default: '500', origin: 'node_mgr',
+    help: 'pause between SQL retries', ignored: NO_METADATA },
+  { name: 'mysql_connect_timeout', type: int(1, 1_000_000), default: '10', origin: 'node_mgr',
+    help: 'MySQL connect timeout', ignored: NO_METADATA },
+  { name: 'mysql_read_timeout', type: int(1, 1_000_000), default: '20', origin: 'node_mgr',
+    help: 'MySQL read timeout', ignored: NO_METADATA },
+  { name: 'mysql_write_timeout', type: int(1, 1_000_000), default: '20', origin: 'node_mgr',
+    help: 'MySQL write timeout', ignored: NO_METADATA },
+  { name: 'mysql_max_packet_size', type: int(1, 1_073_741_824), default: '1073741824', origin: 'node_mgr',
+    help: 'MySQL packet size', ignored: NO_METADATA },
+  // --- keys of this agent ---------------------------------------------------------------------------
+  { name: 'instance_base_dir', type: { kind: 'string', nonEmpty: true }, default: './instances', origin: 'new',
+    help: 'every instance lives under <dir>/storage/<port> or <dir>/computer/<port>, with the registry ' +
+      'file; the agent never touches a path outside it (relative to the config file)' },
+  { name: 'http_bind', type: anyStr, default: '', origin: 'new',
+    help: 'address the HTTP server listens on; empty means local_ip' },
+  { name: 'keepalive', type: { kind: 'bool' }, default: 'true', origin: 'new',
+    help: 'restart instances that died (node_mgr\'s auto pull-up); also switchable per instance' },
+  { name: 'keepalive_interval_ms', type: int(100, 600_000), default: '3000', origin: 'new',
+    help: 'how often the keepalive checks every instance' },
+  { name: 'keepalive_backoff_ms', type: int(0, 3_600_000), default: '9000', origin: 'new',
+    help: 'least time between two restarts of the same instance (node_mgr waits 9 s)' },
+  { name: 'default_storage_accounts', type: accounts, default: '', secret: true, origin: 'new',
+    help: 'accounts created on every storage instance (user:password,…), so a manager that sends no ' +
+      'account (the original cluster_mgr expects e.g. pgx and clustmgr) can log in; the first is the admin ' +
+      'when install_mysql carries no user/password' },
+  { name: 'postgres_os_user', type: { kind: 'string', nonEmpty: true, pattern: /^[a-z_][a-z0-9_-]{0,31}$/,
+      patternHelp: 'an OS account name' },
+    default: 'postgres', origin: 'new', help: 'OS account PostgreSQL runs as when the agent runs as root' },
+  { name: 'instance_start_timeout_ms', type: int(1_000, 3_600_000), default: '120000', origin: 'new',
+    help: 'how long an instance may take to accept connections after a start' },
+  { name: 'max_body_bytes', type: int(1_024, 64 * 1024 * 1024), default: '1048576', origin: 'new',
+    help: 'largest request body accepted' },
+  { name: 'log_level', type: { kind: 'enum', values: ['trace', 'debug', 'info', 'warn', 'error', 'fatal'] },
+    default: 'info', origin: 'new', help: 'lowest level logged' },
+  { name: 'log_format', type: { kind: 'enum', values: ['auto', 'json', 'pretty'] }, default: 'auto',
+    origin: 'new', help: 'json, pretty, or auto: pretty on a terminal, json otherwise' },
+];
+
+const KEY_BY_NAME: ReadonlyMap<string, AgentKeyDef> = new Map(AGENT_KEYS.map((k) => [k.name, k]));
+
+export interface Account {
+  user: string;
+  password: string;
+}
+
+export interface AgentConfig {
+  configFile: string | null;
+  values: Readonly<Record<string, string | number | boolean>>;
+  sources: Readonly<Record<string, string>>;
+  httpPort: number;
+  httpHost: string;
+  localIp: string;
+  baseDir: string;
+  logFile: string | null;
+  keepalive: boolean;
+  keepaliveIntervalMs: number;
+  keepaliveBackoffMs: number;
+  defaultStorageAccounts: Account[];
+  postgresOsUser: string;
+  startTimeoutMs: number;
+  maxBodyBytes: number;
+  logLevel: string;
+  logFormat: 'auto' | 'json' | 'pretty';
+  maxLogFileMb: number;
+}
+
+export interface AgentLoadOptions {
+  file?: string | null;
+  sets?: string[];
+  cwd?: string;
+}
+
+export function loadAgentConfig(opts: AgentLoadOptions = {}): AgentConfig {
+  const file = opts.file ?? null;
+  const raw = new Map<string, { value: string; source: string }>();
+  for (const k of AGENT_KEYS) raw.set(k.name, { value: k.default, source: 'default' });
+  if (file) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read agent config file ${file}: ${(e as Error).message}`);
+    }
+    for (const ent of parseCnf(text, file)) {
+      const where = `${file}:${ent.line}`;
+      requireKnown(ent.name, where);
+      raw.set(ent.name, { value: ent.value, source: where });
+    }
+  }
+  for (const s of opts.sets ?? []) {
+    const eq = s.indexOf('=');
+    if (eq <= 0) throw new ConfigError(`--set ${JSON.stringify(s)}: expected key=value`);
+    const key = s.slice(0, eq).trim();
+    requireKnown(key, '--set');
+    raw.set(key, { value: s.slice(eq + 1).trim(), source: '--set' });
+  }
+  const values: Record<string, string | number | boolean> = {};
+  const sources: Record<string, string> = {};
+  for (const [name, { value, source }] of raw) {
+    values[name] = convert(KEY_BY_NAME.get(name)!, value, source);
+    sources[name] = source;
+  }
+  const base = file ? dirname(resolve(file)) : resolve(opts.cwd ?? process.cwd());
+  const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const s = (n: string): string => String(values[n]);
+  const n = (k: string): number => values[k] as number;
+  return {
+    configFile: file ? resolve(file) : null,
+    values,
+    sources,
+    httpPort: n('brpc_http_port'),
+    httpHost: s('http_bind') === '' ? s('local_ip') : s('http_bind'),
+    localIp: s('local_ip'),
+    baseDir: at(s('instance_base_dir')),
+    logFile: s('log_file') === '-' ? null : at(s('log_file')),
+    keepalive: values.keepalive as boolean,
+    keepaliveIntervalMs: n('keepalive_interval_ms'),
+    keepaliveBackoffMs: n('keepalive_backoff_ms'),
+    defaultStorageAccounts: parseAccounts(s('default_storage_accounts')),
+    postgresOsUser: s('postgres_os_user'),
+    startTimeoutMs: n('instance_start_timeout_ms'),
+    maxBodyBytes: n('max_body_bytes'),
+    logLevel: s('log_level'),
+    logFormat: s('log_format') as 'auto' | 'json' | 'pretty',
+    maxLogFileMb: n('max_log_file_size'),
+  };
+}
+
+/** The effective values with secrets hidden, for the start-up log. */
+export function describeAgentConfig(cfg: AgentConfig): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const k of AGENT_KEYS) {
+    if (k.ignored && cfg.sources[k.name] === 'default') continue;
+    const v = cfg.values[k.name]!;
+    out[k.name] = k.secret && v !== '' ? '<redacted>' : v;
+  }
+  return out;
+}
+
+function parseAccounts(v: string): Account[] {
+  if (v === '') return [];
+  return v.split(',').map((pair) => {
+    const i = pair.indexOf(':');
+    return { user: pair.slice(0, i), password: pair.slice(i + 1) };
+  });
+}
+
+function requireKnown(name: string, where: string): void {
+  if (KEY_BY_NAME.has(name)) return;
+  throw new ConfigError(`${where}: unknown agent key ${JSON.stringify(name)}; see docs/agent.md for every key`);
+}
+
+function convert(def: AgentKeyDef, value: string, source: string): string | number | boolean {
+  const shown = def.secret ? '<redacted>' : value;
+  const bad = (why: string): ConfigError =>
+    new ConfigError(`${source}: key ${def.name}: value ${JSON.stringify(shown)} ${why}; allowed: ${allowed(def.type)}`);
+  const t = def.type;
+  switch (t.kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(value)) throw bad('is not an integer');
+      const n = Number(value);
+      if (n < t.min || n > t.max) throw bad('is out of range');
+      return n;
+    }
+    case 'enum':
+      if (!t.values.includes(value)) throw bad('is not allowed');
+      return value;
+    case 'bool':
+      if (value === 'true' || value === 'on' || value === '1') return true;
+      if (value === 'false' || value === 'off' || value === '0') return false;
+      throw bad('is not a boolean');
+    case 'string':
+      if (t.nonEmpty && value === '') throw bad('is empty');
+      if (t.pattern && !t.pattern.test(value)) throw bad('is malformed');
+      return value;
+  }
+}
+
+function allowed(t: KeyType): string {
+  switch (t.kind) {
+    case 'int':
+      return `an integer from ${t.min} to ${t.max}`;
+    case 'enum':
+      return `one of ${t.values.join(', ')}`;
+    case 'bool':
+      return 'true or false';
+    case 'string':
+      return t.patternHelp ?? (t.nonEmpty ? 'a non-empty string' : 'a string');
+  }
+}

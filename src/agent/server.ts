@@ -1,0 +1,62 @@
+// The agent's HTTP side, as node_mgr serves it: POST /HttpService/Emit takes the job as the raw body
+// (whatever the content type says), holds the call open until the job is done and answers text/plain
+// JSON. Also GET /healthz. Requests that never reach a job (too large, unreadable) still get a
+// node_mgr-shaped `failed` answer.
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Logger } from '../log/logger.js';
+import { VERSION } from '../version.js';
+import { Agent } from './agent.js';
+import type { AgentConfig } from './config.js';
+import { formatAnswer } from './protocol.js';
+
+export interface RunningAgent {
+  agent: Agent;
+  app: FastifyInstance;
+  /** http://host:port */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function runAgent(cfg: AgentConfig, log: Logger): Promise<RunningAgent> {
+  const agent = new Agent(cfg, log);
+  await agent.open();
+  const app = Fastify({ logger: false, bodyLimit: cfg.maxBodyBytes, forceCloseConnections: false });
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+
+  app.post('/HttpService/Emit', async (req, reply) => {
+    const text = await agent.handle(typeof req.body === 'string' ? req.body : '');
+    return reply.type('text/plain').send(text);
+  });
+  app.get('/healthz', async (_req, reply) =>
+    reply.send({ status: 'ok', service: 'cluster-mgr agent', version: VERSION, local_ip: cfg.localIp }),
+  );
+  app.setErrorHandler(async (err: { statusCode?: number; message?: string; code?: string }, req, reply) => {
+    const info =
+      err.code === 'FST_ERR_CTP_BODY_TOO_LARGE'
+        ? `request body is larger than ${cfg.maxBodyBytes} bytes (max_body_bytes)`
+        : `request refused: ${err.message ?? 'unknown error'}`;
+    log.warn({ url: req.url, code: err.code, info }, 'refused a request before it reached a job');
+    return reply
+      .code(err.statusCode && err.statusCode < 500 ? err.statusCode : 500)
+      .type('text/plain')
+      .send(formatAnswer('', '', { status: 'failed', info }));
+  });
+  try {
+    await app.listen({ host: cfg.httpHost, port: cfg.httpPort });
+  } catch (e) {
+    await agent.close();
+    throw new Error(`agent cannot listen on ${cfg.httpHost}:${cfg.httpPort}: ${(e as Error).message}`, { cause: e });
+  }
+  const url = `http://${cfg.httpHost.includes(':') ? `[${cfg.httpHost}]` : cfg.httpHost}:${cfg.httpPort}`;
+  log.info({ url, base_dir: cfg.baseDir, instances: agent.registry.all().length }, 'agent listening');
+  return {
+    agent,
+    app,
+    url,
+    async close() {
+      await app.close();
+      await agent.close();
+    },
+  };
+}
