@@ -20,18 +20,6 @@ export class StorageFailedError extends Error {
   }
 }
 
-/** Requested entries were compacted into a snapshot. */
-export class CompactedError extends Error {
-  override readonly name = 'CompactedError';
-  constructor(readonly index: number, readonly firstIndex: number) {
-    super(`raft log index ${index} is compacted (first available ${firstIndex})`);
-  }
-}
-
-/** Requested entries are beyond the last index. */
-export class UnavailableError extends Error {
-  override readonly name = 'UnavailableError';
-  constructor(readonly index: number, readonly lastIndex: number) {
-    super(`raft log index ${index} is unavailable (last ${lastIndex})`);
-  }
-}
+// The core decides by class what to do when an index is gone (send a snapshot) or not there yet, so
+// storage throws the core's own classes.
+export { CompactedError, UnavailableError } from '../core/errors.js';

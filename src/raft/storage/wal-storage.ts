@@ -6,6 +6,8 @@
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { limitSize } from '../core/entries.js';
+import type { InitialState, LogStorage } from '../core/storage.js';
 import type { ConfState, Entry, HardState, Snapshot } from '../types.js';
 import { CompactedError, UnavailableError } from './errors.js';
 import { silentLogger, type RaftLogger } from './logger.js';
@@ -15,9 +17,8 @@ import { Wal, type WalOptions, type WalStats } from './wal.js';
 export type WalStorageOptions = WalOptions;
 
 const EMPTY_CONF: ConfState = { voters: [], learners: [] };
-const ENTRY_OVERHEAD = 32;
 
-export class WalStorage {
+export class WalStorage implements LogStorage {
   /** Index of the entry just before ents[0] (the compaction point), and its term. */
   private offset: number;
   private offsetTerm: number;
@@ -67,8 +68,9 @@ export class WalStorage {
 
   // ---- synchronous reads (served from memory) ----
 
-  initialState(): { hardState: HardState; confState: ConfState } {
-    return { hardState: { ...this.hs }, confState: this.snap.meta.conf };
+  initialState(): InitialState {
+    const c = this.snap.meta.conf;
+    return { hardState: { ...this.hs }, conf: { voters: [...c.voters], learners: [...c.learners] } };
   }
 
   hardState(): HardState {
@@ -85,28 +87,21 @@ export class WalStorage {
 
   term(index: number): number {
     if (index === this.offset) return this.offsetTerm;
-    if (index < this.offset) throw new CompactedError(index, this.firstIndex());
+    if (index < this.offset) throw new CompactedError(`index ${index} is compacted (first index ${this.firstIndex()})`);
     const e = this.ents[index - this.offset - 1];
-    if (!e) throw new UnavailableError(index, this.lastIndex());
+    if (!e) throw new UnavailableError(`index ${index} is after the last index ${this.lastIndex()}`);
     return e.term;
   }
 
-  /** Entries [lo, hi), at most `maxBytes` of payload but always at least one. */
+  /** Entries [lo, hi), at most `maxBytes` (as the core counts them) but always at least one. */
   entries(lo: number, hi: number, maxBytes = Infinity): Entry[] {
-    if (lo <= this.offset) throw new CompactedError(lo, this.firstIndex());
-    if (hi > this.lastIndex() + 1) throw new UnavailableError(hi - 1, this.lastIndex());
-    const start = lo - this.offset - 1;
-    const end = hi - this.offset - 1;
-    if (maxBytes === Infinity) return this.ents.slice(start, end);
-    const out: Entry[] = [];
-    let bytes = 0;
-    for (let i = start; i < end; i++) {
-      const e = this.ents[i] as Entry;
-      bytes += e.data.length + ENTRY_OVERHEAD;
-      if (out.length > 0 && bytes > maxBytes) break;
-      out.push(e);
+    if (lo <= this.offset) throw new CompactedError(`index ${lo} is compacted (first index ${this.firstIndex()})`);
+    if (hi > this.lastIndex() + 1) {
+      throw new UnavailableError(`entries up to ${hi - 1} requested, last index is ${this.lastIndex()}`);
     }
-    return out;
+    if (lo >= hi) return [];
+    const ents = this.ents.slice(lo - this.offset - 1, hi - this.offset - 1);
+    return maxBytes === Infinity ? ents : limitSize(ents, maxBytes);
   }
 
   snapshot(): Snapshot {
@@ -117,9 +112,10 @@ export class WalStorage {
 
   /**
    * Appends entries (replacing any suffix from the first entry's index) and records the hard state;
-   * resolves once both are fsynced. Concurrent calls are group-committed.
+   * resolves once both are fsynced. Concurrent calls are group-committed. With `sync` false and no
+   * entries, the hard state is written with the next synced write instead (Ready.mustSync false).
    */
-  save(entries: readonly Entry[], hardState: HardState | null): Promise<void> {
+  save(entries: readonly Entry[], hardState: HardState | null, sync = true): Promise<void> {
     let ents = entries;
     const first = ents[0];
     if (first) {
@@ -135,6 +131,11 @@ export class WalStorage {
       }
     }
     if (hardState) this.hs = { ...hardState };
+    if (!sync && ents.length === 0) {
+      // Raft does not need this on disk before going on (a commit index can be learned again).
+      if (hardState) this.wal.appendLazy(hardState);
+      return Promise.resolve();
+    }
     return this.wal.append(ents, hardState);
   }
 
@@ -163,7 +164,7 @@ export class WalStorage {
    */
   async createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
     if (index <= this.snap.meta.index) throw new Error(`raft storage: snapshot ${index} is not newer than ${this.snap.meta.index}`);
-    if (index > this.hs.commit) throw new Error(`raft storage: snapshot ${index} is past the commit index ${this.hs.commit}`);
+    if (index > this.lastIndex()) throw new Error(`raft storage: snapshot ${index} is past the last index ${this.lastIndex()}`);
     const snap: Snapshot = { meta: { index, term: this.term(index), conf }, data };
     await writeSnapshotFile(this.snapDir, snap);
     // Only a newer snapshot may replace ours (one from the leader can land while we were writing).

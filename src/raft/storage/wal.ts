@@ -9,7 +9,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Entry, HardState } from '../types.js';
 import { CorruptionError, StorageFailedError } from './errors.js';
-import { close, fdatasync, fsyncDir, open, writevAll } from './fsio.js';
+import { close, fdatasync, fsyncDir, fsyncDirSync, open, writevAll } from './fsio.js';
 import { silentLogger, type RaftLogger } from './logger.js';
 import { encodeBatch, encodeHardState, encodeSegmentHeader, encodeSnapshotReset, RecordType } from './record.js';
 import { listSegments, scanSegment, segmentFileName, type SegmentFile } from './segment.js';
@@ -19,6 +19,13 @@ export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 export interface WalOptions {
   /** Roll to a new segment once the current one reaches this size. */
   segmentBytes?: number;
+  /**
+   * 'inline' (default): write and fdatasync on the calling thread, so an append costs no hand-off to
+   * libuv's thread pool and back (two thread wake-ups, which dominate latency on a busy machine);
+   * the event loop waits for the disk meanwhile. 'threadpool': write and sync in the background,
+   * group-committing whatever is appended meanwhile; better when fsync is slow (spinning disks).
+   */
+  syncMode?: 'inline' | 'threadpool';
   logger?: RaftLogger;
 }
 
@@ -57,6 +64,8 @@ export interface WalStats {
 
 export class Wal {
   private queue: Pending[] = [];
+  /** A commit-only hard state waiting to ride along with the next synced write. */
+  private lazy: Pending | null = null;
   private flushing: Promise<void> | null = null;
   private failed: StorageFailedError | null = null;
   private closed = false;
@@ -75,6 +84,7 @@ export class Wal {
     hardState: HardState | null,
     private readonly segmentBytes: number,
     private readonly logger: RaftLogger,
+    private readonly inline: boolean,
   ) {
     this.writtenHardState = hardState;
     this.writtenNext = nextIndex;
@@ -170,7 +180,8 @@ export class Wal {
       fd = fs.openSync(last.path, 'r+');
       pos = lastValidEnd;
     }
-    const wal = new Wal(dir, segments, fd, pos, lastIndex + 1, replay.hardState, segmentBytes, logger);
+    const inline = (opts.syncMode ?? 'inline') === 'inline';
+    const wal = new Wal(dir, segments, fd, pos, lastIndex + 1, replay.hardState, segmentBytes, logger, inline);
     return { wal, replay };
   }
 
@@ -187,6 +198,26 @@ export class Wal {
       this.nextIndex = (entries[entries.length - 1] as Entry).index + 1;
     }
     return this.enqueue([encodeBatch(entries, hardState)], minIndex, hardState, null);
+  }
+
+  /**
+   * Records a hard state without forcing a write of its own: it goes out with the next synced write
+   * (or at close). For changes Raft need not sync, such as a commit index moving forward.
+   */
+  appendLazy(hardState: HardState): void {
+    if (this.failed || this.closed) return;
+    const p: Pending = {
+      bufs: [encodeHardState(hardState)],
+      nextAfter: this.nextIndex,
+      minIndex: Infinity,
+      hardState,
+      before: null,
+      resolve: () => {},
+      reject: () => {},
+    };
+    // Behind queued writes it keeps its place in line; otherwise it leads the next batch.
+    if (this.queue.length > 0) this.queue.push(p);
+    else this.lazy = p;
   }
 
   /**
@@ -224,6 +255,11 @@ export class Wal {
   /** Waits for queued writes, then closes the file. Further appends fail. */
   async close(): Promise<void> {
     if (this.closed) return;
+    if (this.lazy && !this.failed) {
+      this.queue.push(this.lazy);
+      this.lazy = null;
+      if (!this.flushing) this.flushing = this.flushLoop();
+    }
     this.closed = true;
     while (this.flushing) await this.flushing.catch(() => {});
     await close(this.fd);
@@ -236,11 +272,56 @@ export class Wal {
   private enqueue(bufs: Buffer[], minIndex: number, hardState: HardState | null, before: Promise<void> | null): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new Error('raft WAL is closed'));
+    if (this.inline && !this.flushing && this.queue.length === 0 && before === null) {
+      // Nothing ahead of us in line: write and sync now, on this thread.
+      this.stats.appends++;
+      const item: Pending = { bufs, nextAfter: this.nextIndex, minIndex, hardState, before, resolve: () => {}, reject: () => {} };
+      try {
+        this.writeInline(item);
+      } catch (err) {
+        this.failed = new StorageFailedError(err);
+        this.logger.error({ err: String(err) }, 'raft WAL: write failed; storage is now unusable');
+        return Promise.reject(this.failed);
+      }
+      return Promise.resolve();
+    }
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ bufs, nextAfter: this.nextIndex, minIndex, hardState, before, resolve, reject });
       this.stats.appends++;
       if (!this.flushing) this.flushing = this.flushLoop();
     });
+  }
+
+  private writeInline(item: Pending): void {
+    const batch = this.lazy ? [this.lazy, item] : [item];
+    this.lazy = null;
+    if (this.pos >= this.segmentBytes) this.rolloverSync();
+    const { bufs, bytes, minIndex, hs } = gather(batch);
+    const seg = this.segments[this.segments.length - 1] as Segment;
+    seg.minIndex = Math.min(seg.minIndex, minIndex);
+    writevAllSync(this.fd, bufs, this.pos);
+    this.pos += bytes;
+    fs.fdatasyncSync(this.fd);
+    if (hs) this.writtenHardState = hs;
+    this.writtenNext = item.nextAfter;
+    this.stats.batches++;
+    this.stats.bytes += bytes;
+  }
+
+  private rolloverSync(): void {
+    const seg = this.nextSegment();
+    const { fd, pos } = createSegmentSync(seg, this.writtenHardState);
+    fs.closeSync(this.fd);
+    this.fd = fd;
+    this.pos = pos;
+    this.segments.push(seg);
+    this.stats.segments++;
+  }
+
+  private nextSegment(): Segment {
+    const prev = this.segments[this.segments.length - 1] as Segment;
+    const firstIndex = this.writtenNext;
+    return { seq: prev.seq + 1, firstIndex, path: path.join(this.dir, segmentFileName(prev.seq + 1, firstIndex)), minIndex: Infinity };
   }
 
   private async flushLoop(): Promise<void> {
@@ -249,20 +330,13 @@ export class Wal {
       while (this.queue.length > 0) {
         batch = this.queue;
         this.queue = [];
+        if (this.lazy) {
+          batch.unshift(this.lazy);
+          this.lazy = null;
+        }
         for (const p of batch) if (p.before) await p.before;
         if (this.pos >= this.segmentBytes) await this.rollover();
-        const bufs: Buffer[] = [];
-        let bytes = 0;
-        let minIndex = Infinity;
-        let hs: HardState | null = null;
-        for (const p of batch) {
-          for (const b of p.bufs) {
-            bufs.push(b);
-            bytes += b.length;
-          }
-          minIndex = Math.min(minIndex, p.minIndex);
-          if (p.hardState) hs = p.hardState;
-        }
+        const { bufs, bytes, minIndex, hs } = gather(batch);
         const seg = this.segments[this.segments.length - 1] as Segment;
         // Record the lowest index before writing: a smaller minIndex only ever makes release more
         // conservative for earlier segments, never less.
@@ -291,14 +365,7 @@ export class Wal {
   }
 
   private async rollover(): Promise<void> {
-    const prev = this.segments[this.segments.length - 1] as Segment;
-    const firstIndex = this.writtenNext;
-    const seg: Segment = {
-      seq: prev.seq + 1,
-      firstIndex,
-      path: path.join(this.dir, segmentFileName(prev.seq + 1, firstIndex)),
-      minIndex: Infinity,
-    };
+    const seg = this.nextSegment();
     const { fd, pos } = await createSegment(seg, this.writtenHardState);
     await close(this.fd);
     this.fd = fd;
@@ -340,6 +407,41 @@ function applyEntry(st: ReplayState, e: Entry, file: string, offset: number): vo
     throw new CorruptionError(file, offset, `entry ${e.index} has term ${e.term}, below the previous entry's term ${prevTerm}`);
   }
   replay.entries.push(e);
+}
+
+function gather(batch: Pending[]): { bufs: Buffer[]; bytes: number; minIndex: number; hs: HardState | null } {
+  const bufs: Buffer[] = [];
+  let bytes = 0;
+  let minIndex = Infinity;
+  let hs: HardState | null = null;
+  for (const p of batch) {
+    for (const b of p.bufs) {
+      bufs.push(b);
+      bytes += b.length;
+    }
+    minIndex = Math.min(minIndex, p.minIndex);
+    if (p.hardState) hs = p.hardState;
+  }
+  return { bufs, bytes, minIndex, hs };
+}
+
+function writevAllSync(fd: number, bufs: Buffer[], position: number): void {
+  let total = 0;
+  for (const b of bufs) total += b.length;
+  let done = fs.writevSync(fd, bufs, position);
+  while (done < total) done += fs.writeSync(fd, Buffer.concat(bufs).subarray(done), 0, total - done, position + done);
+}
+
+function createSegmentSync(seg: SegmentFile, hardState: HardState | null): { fd: number; pos: number } {
+  const fd = fs.openSync(seg.path, 'w', 0o600);
+  const bufs = [encodeSegmentHeader(seg.seq, seg.firstIndex)];
+  if (hardState) bufs.push(encodeHardState(hardState));
+  let pos = 0;
+  for (const b of bufs) pos += b.length;
+  writevAllSync(fd, bufs, 0);
+  fs.fdatasyncSync(fd);
+  fsyncDirSync(path.dirname(seg.path));
+  return { fd, pos };
 }
 
 function checkNoHoles(replay: WalReplay, file: string): void {

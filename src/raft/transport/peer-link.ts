@@ -83,6 +83,11 @@ export class PeerLink {
     return accepted;
   }
 
+  /** Writes what is queued now instead of at the end of this turn (before blocking on a disk sync). */
+  flushNow(): void {
+    if (this.ready && !this.waitingDrain && this.queue.length > 0) this.flush();
+  }
+
   metrics(): PeerMetrics {
     return { connected: this.ready, ...this.m, queued: this.queue.length, queuedBytes: this.queue.queuedBytes };
   }

@@ -142,6 +142,14 @@ export class TcpTransport<M> {
     return link.enqueue(this.packr.pack(msg), this.isCritical(msg));
   }
 
+  /**
+   * Hands everything queued to the sockets now. Sends are otherwise coalesced until the end of the
+   * current turn of the event loop; call this before blocking the loop (an inline fsync).
+   */
+  flush(): void {
+    for (const link of this.links.values()) link.flushNow();
+  }
+
   metrics(): TransportMetrics {
     const peers: Record<string, PeerMetrics> = {};
     const t = { sent: 0, sentBytes: 0, dropped: 0, droppedBytes: 0, reconnects: 0 };

@@ -13,7 +13,7 @@ void t.test('random appends, overwrites, snapshots and reopens match a model', a
   for (let seed = 1; seed <= SEEDS; seed++) {
     const rand = rng(seed);
     const dir = tempDir(t);
-    const opts = { segmentBytes: 1500 };
+    const opts = { segmentBytes: 1500, syncMode: seed % 2 === 0 ? ('inline' as const) : ('threadpool' as const) };
     let s = await WalStorage.open(dir, opts);
     let model: Entry[] = []; // model[i] is the entry at index i+1
     let term = 1;

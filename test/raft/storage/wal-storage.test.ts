@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
-import { CorruptionError, WalStorage } from '../../../src/raft/storage/index.js';
+import { CorruptionError, UnavailableError, WalStorage } from '../../../src/raft/storage/index.js';
 import { writeSnapshotFile } from '../../../src/raft/storage/snapshot-file.js';
 import type { Entry } from '../../../src/raft/types.js';
 import { describe, entry, range, tempDir, walFiles } from './helpers.js';
@@ -24,15 +24,15 @@ void t.test('entries and hard state survive a reopen', async (t) => {
   t.equal(r.lastIndex(), 20);
   t.same(describe(r.entries(1, 21)), describe([...range(1, 10, 1), ...range(11, 20, 2)]));
   t.same(r.initialState().hardState, { term: 2, vote: 'm2', commit: 15 });
-  t.throws(() => r.entries(1, 22), /unavailable/);
+  t.throws(() => r.entries(1, 22), UnavailableError);
   t.equal(r.entries(1, 21, 100).length, 2, 'maxBytes limits a read');
   t.equal(r.entries(1, 21, 1).length, 1, 'but always returns one entry');
   await r.close();
 });
 
-void t.test('concurrent saves are group-committed and all durable', async (t) => {
+void t.test('threadpool mode: concurrent saves are group-committed and all durable', async (t) => {
   const dir = tempDir(t);
-  const s = await WalStorage.open(dir);
+  const s = await WalStorage.open(dir, { syncMode: 'threadpool' });
   const saves: Promise<void>[] = [];
   for (let i = 1; i <= 200; i++) saves.push(s.save([entry(i, 1, 256)], { term: 1, vote: 'm1', commit: i - 1 }));
   await Promise.all(saves);
@@ -43,6 +43,24 @@ void t.test('concurrent saves are group-committed and all durable', async (t) =>
   const r = await WalStorage.open(dir);
   t.equal(r.lastIndex(), 200);
   t.equal(r.hardState().commit, 199);
+  await r.close();
+});
+
+void t.test('inline mode: each save is one write and one fsync, done when save returns', async (t) => {
+  const dir = tempDir(t);
+  const s = await WalStorage.open(dir, { syncMode: 'inline' });
+  const before = s.stats().batches;
+  const p = s.save(range(1, 100, 1), { term: 1, vote: 'm1', commit: 0 });
+  t.equal(s.stats().batches, before + 1, 'written and synced before save() returned');
+  await p;
+  // A save behind a pending snapshot install waits its turn, in order.
+  const installed = s.applySnapshot({ meta: { index: 120, term: 2, conf: { voters: ['m1'], learners: [] } }, data: Buffer.from('s') });
+  const after = s.save(range(121, 125, 2), null);
+  await Promise.all([installed, after]);
+  await s.close();
+  const r = await WalStorage.open(dir);
+  t.equal(r.firstIndex(), 121);
+  t.equal(r.lastIndex(), 125);
   await r.close();
 });
 
@@ -89,7 +107,7 @@ void t.test('snapshot and compaction remove covered segments; reopen starts at t
   t.equal(r.term(250), 1);
   t.same(Buffer.from(r.snapshot().data), data);
   t.same(r.snapshot().meta, { index: 250, term: 1, conf });
-  t.same(r.initialState().confState, conf);
+  t.same(r.initialState().conf, conf);
   t.same(describe(r.entries(251, 311)), describe([...range(251, 300, 1, 64), ...range(301, 310, 2)]));
   t.same(r.hardState(), { term: 2, vote: 'm3', commit: 305 });
   // A second snapshot replaces the first file.
@@ -263,5 +281,26 @@ void t.test('a new segment whose header never reached disk is rewritten', async 
   await r.close();
   const r2 = await WalStorage.open(dir, { segmentBytes: 500 });
   t.equal(r2.lastIndex(), n + 1);
+  await r2.close();
+});
+
+void t.test('a commit-only hard state rides with the next synced write, or is flushed at close', async (t) => {
+  const dir = tempDir(t);
+  const s = await WalStorage.open(dir);
+  await s.save(range(1, 5, 1), { term: 1, vote: 'm1', commit: 0 });
+  const before = s.stats().batches;
+  await s.save([], { term: 1, vote: 'm1', commit: 3 }, false);
+  t.equal(s.stats().batches, before, 'no write of its own');
+  t.equal(s.hardState().commit, 3, 'visible at once');
+  await s.save(range(6, 6, 1), null);
+  await s.save([], { term: 1, vote: 'm1', commit: 6 }, false);
+  await s.close();
+  const r = await WalStorage.open(dir);
+  t.same(r.hardState(), { term: 1, vote: 'm1', commit: 6 }, 'flushed at close');
+  await r.save([], { term: 1, vote: 'm1', commit: 6 }, false);
+  await r.save(range(7, 7, 2), { term: 2, vote: null, commit: 6 });
+  await r.close();
+  const r2 = await WalStorage.open(dir);
+  t.same(r2.hardState(), { term: 2, vote: null, commit: 6 }, 'the later synced hard state wins');
   await r2.close();
 });
