@@ -45,6 +45,8 @@ export interface AgentClientOptions {
   timeouts?: Partial<Record<string, number>>;
   /** Largest answer accepted, bytes. */
   maxAnswerBytes?: number;
+  /** Sent as "Authorization: Bearer …" to an agent with api_token set (an original node_mgr ignores it). */
+  token?: string;
 }
 
 /** Defaults: liveness answers fast; installs may wait for a slow disk (the original waits 83 min). */
@@ -323,7 +325,12 @@ export class AgentClient {
           path: '/HttpService/Emit',
           // Short connections, as the original manager uses with node_mgr.
           agent: false,
-          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), connection: 'close' },
+          headers: {
+            'content-type': 'application/json',
+            'content-length': Buffer.byteLength(body),
+            connection: 'close',
+            ...(this.opts.token ? { authorization: `Bearer ${this.opts.token}` } : {}),
+          },
         },
         (res) => {
           const chunks: Buffer[] = [];

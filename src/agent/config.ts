@@ -99,6 +99,13 @@ export const AGENT_KEYS: readonly AgentKeyDef[] = [
       'file; the agent never touches a path outside it (relative to the config file)' },
   { name: 'http_bind', type: anyStr, default: '', origin: 'new',
     help: 'address the HTTP server listens on; empty means local_ip' },
+  { name: 'allowed_clients', type: { kind: 'string', pattern: /^$|^[0-9A-Fa-f.:]{2,45}(,[0-9A-Fa-f.:]{2,45})*$/,
+      patternHelp: 'empty, or a comma-separated list of IP addresses' },
+    default: '', origin: 'new',
+    help: 'when set, only these addresses (the managers) may call the agent; works with an original cluster_mgr' },
+  { name: 'api_token', type: anyStr, default: '', secret: true, origin: 'new',
+    help: 'when set, every Emit call needs "Authorization: Bearer <token>" (our manager sends it; an original ' +
+      'cluster_mgr cannot, so use allowed_clients with it)' },
   { name: 'keepalive', type: { kind: 'bool' }, default: 'true', origin: 'new',
     help: 'restart instances that died (node_mgr\'s auto pull-up); also switchable per instance' },
   { name: 'keepalive_interval_ms', type: int(100, 600_000), default: '3000', origin: 'new',
@@ -142,6 +149,10 @@ export interface AgentConfig {
   keepaliveIntervalMs: number;
   keepaliveBackoffMs: number;
   defaultStorageAccounts: Account[];
+  /** Empty: anyone who can reach the port. */
+  allowedClients: string[];
+  /** Empty: no token needed. */
+  apiToken: string;
   postgresOsUser: string;
   startTimeoutMs: number;
   maxBodyBytes: number;
@@ -203,6 +214,8 @@ export function loadAgentConfig(opts: AgentLoadOptions = {}): AgentConfig {
     keepaliveIntervalMs: n('keepalive_interval_ms'),
     keepaliveBackoffMs: n('keepalive_backoff_ms'),
     defaultStorageAccounts: parseAccounts(s('default_storage_accounts')),
+    allowedClients: s('allowed_clients') === '' ? [] : s('allowed_clients').split(','),
+    apiToken: s('api_token'),
     postgresOsUser: s('postgres_os_user'),
     startTimeoutMs: n('instance_start_timeout_ms'),
     maxBodyBytes: n('max_body_bytes'),

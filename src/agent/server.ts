@@ -2,7 +2,8 @@
 // (whatever the content type says), holds the call open until the job is done and answers text/plain
 // JSON. Also GET /healthz. Requests that never reach a job (too large, unreadable) still get a
 // node_mgr-shaped `failed` answer.
-import Fastify, { type FastifyInstance } from 'fastify';
+import { timingSafeEqual } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '../log/logger.js';
 import { VERSION } from '../version.js';
 import { Agent } from './agent.js';
@@ -25,6 +26,11 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<RunningAg
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.post('/HttpService/Emit', async (req, reply) => {
+    const refusal = refuse(cfg, req);
+    if (refusal) {
+      log.warn({ client: req.socket.remoteAddress, why: refusal.info }, 'refused a caller');
+      return reply.code(refusal.http).type('text/plain').send(formatAnswer('', '', { status: 'failed', info: refusal.info }));
+    }
     const text = await agent.handle(typeof req.body === 'string' ? req.body : '');
     return reply.type('text/plain').send(text);
   });
@@ -59,4 +65,25 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<RunningAg
       await agent.close();
     },
   };
+}
+
+/** "::ffff:10.0.0.1" is how an IPv4 caller looks on a dual-stack socket. */
+function plainAddress(a: string | undefined): string {
+  return (a ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
+}
+
+/** Why this caller may not call the agent, or null. Checked before the body is looked at. */
+function refuse(cfg: AgentConfig, req: FastifyRequest): { http: number; info: string } | null {
+  const from = plainAddress(req.socket.remoteAddress);
+  if (cfg.allowedClients.length > 0 && !cfg.allowedClients.includes(from)) {
+    return { http: 403, info: `caller ${from} is not in the agent's allowed_clients` };
+  }
+  if (cfg.apiToken !== '') {
+    const got = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    const want = Buffer.from(cfg.apiToken);
+    if (got.length !== want.length || !timingSafeEqual(got, want)) {
+      return { http: 401, info: 'missing or wrong bearer token (the agent has api_token set)' };
+    }
+  }
+  return null;
 }

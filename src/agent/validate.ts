@@ -132,8 +132,9 @@ export const seedList = matching(
   'empty or a comma-separated list of host:port',
 );
 
+// The original reads it from /proc/sys/kernel/random/uuid, which ends with a line break.
 export const uuidOrEmpty = matching(
-  /^$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+  /^$|^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\n?$/,
   'empty or a UUID',
 );
 

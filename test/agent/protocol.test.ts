@@ -200,3 +200,27 @@ t.test('client: typed calls, and errors that name the agent and the job', async 
   t.match((e4 as Error).message, /ping_pong: bad answer \(HTTP 200\): not JSON: hello/);
   garbage.close();
 });
+
+t.test('access control: allowed_clients and api_token refuse other callers before any job', async (t) => {
+  const mk = async (name: string, sets: string[]): Promise<{ a: RunningAgent; port: number }> => {
+    const p = await freePort();
+    const cfg = loadAgentConfig({ sets: [`brpc_http_port=${p}`, `instance_base_dir=${dir}/${name}`, ...sets] });
+    return { a: await runAgent(cfg, createLogger({ level: 'error', stream: sink })), port: p };
+  };
+  const fenced = await mk('fenced', ['allowed_clients=10.9.9.9']);
+  t.teardown(() => fenced.a.close());
+  const r1 = await emit(fenced.port, 'ping_pong', {});
+  t.equal(r1.http, 403);
+  t.match(r1.json, { status: 'failed', info: "caller 127.0.0.1 is not in the agent's allowed_clients" });
+
+  const tokened = await mk('tokened', [`api_token=${SECRET}`, 'allowed_clients=127.0.0.1']);
+  t.teardown(() => tokened.a.close());
+  const r2 = await emit(tokened.port, 'ping_pong', {});
+  t.equal(r2.http, 401);
+  t.match(r2.json, { status: 'failed', info: /missing or wrong bearer token/ });
+  const wrong = await new AgentClient({ host: '127.0.0.1', port: tokened.port, token: 'nope' }).ping().catch((e: unknown) => e);
+  t.match(wrong, { kind: 'failed' }, 'a wrong token is refused');
+  await new AgentClient({ host: '127.0.0.1', port: tokened.port, token: SECRET }).ping();
+  t.pass('the right token is accepted');
+  t.notOk(logLines.join('').includes(SECRET), 'the token never reached the log');
+});
