@@ -469,6 +469,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.sm.restore(rd.snapshot.data);
       this.appliedIndex = rd.snapshot.meta.index;
       this.snapshotIndex = rd.snapshot.meta.index;
+      // Entries the snapshot covers are never applied one by one here: their terms are unknown.
+      for (const [index, w] of this.waiters) {
+        if (index <= rd.snapshot.meta.index) {
+          this.waiters.delete(index);
+          w.reject(new LeadershipLostError(this.core.leader, index));
+        }
+      }
       this.logger.info({ index: rd.snapshot.meta.index, term: rd.snapshot.meta.term }, 'raft node: installed a snapshot from the leader');
     }
     if (rd.committedEntries.length > 0 && this.apply(rd.committedEntries) && rd.entries.length > 0) {
