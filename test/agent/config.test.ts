@@ -3,9 +3,11 @@
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { makeRunDir } from '../../src/launcher/index.js';
-import { loadAgentConfig, describeAgentConfig } from '../../src/agent/config.js';
+import { AGENT_KEYS, loadAgentConfig, describeAgentConfig } from '../../src/agent/config.js';
+import { JOBS, UNSUPPORTED } from '../../src/agent/jobs.js';
 import { bin, removeDir } from './helpers.js';
 
 const dir = makeRunDir('agent-config');
@@ -84,5 +86,12 @@ t.test('bad values name the key, the value and what is allowed; secrets stay hid
     t.throws(() => loadAgentConfig({ sets: [set] }), re, set);
   }
   t.throws(() => loadAgentConfig({ sets: ['nokey'] }), /--set "nokey": expected key=value/);
+  t.end();
+});
+
+t.test('docs/agent.md lists every key and every job', (t) => {
+  const doc = readFileSync(fileURLToPath(new URL('../../../docs/agent.md', import.meta.url)), 'utf8');
+  for (const k of AGENT_KEYS) t.ok(doc.includes(`\`${k.name}\``), `key ${k.name} is documented`);
+  for (const j of [...Object.keys(JOBS), ...Object.keys(UNSUPPORTED)]) t.ok(doc.includes(`\`${j}\``), `job ${j} is documented`);
   t.end();
 });
