@@ -77,8 +77,8 @@ export function parseEnvelope(body: string): Envelope {
     bad(`job_type must be a job name (lower-case letters and "_"), got ${describe(r.job_type)}`);
   }
   let paras = r.paras;
-  // Some tools send an empty array for "no paras".
-  if (Array.isArray(paras) && paras.length === 0) paras = {};
+  // "No paras" arrives as null (the original manager's ping_pong sends a default jsoncpp value) or as [].
+  if (paras === null || (Array.isArray(paras) && paras.length === 0)) paras = {};
   if (paras === null || typeof paras !== 'object' || Array.isArray(paras)) {
     bad(`paras must be a JSON object, got ${describe(paras)}`);
   }

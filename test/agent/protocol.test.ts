@@ -54,6 +54,9 @@ t.test('ping_pong answers exactly like node_mgr: sorted keys, text/plain, ids ec
   const num = await emitRaw(port, '{"cluster_mgr_request_id":77,"job_type":"ping_pong","paras":[]}');
   t.equal(num.text, '{"cluster_mgr_request_id":"77","info":"success","status":"success","task_spec_info":""}',
     'a numeric id is echoed as a string, [] paras accepted, missing task_spec_info echoed empty');
+  // The original manager's liveness ping: a default-constructed jsoncpp value serializes as null.
+  const orig = await emitRaw(port, '{"cluster_mgr_request_id":"ping_pong","job_type":"ping_pong","paras":null,"task_spec_info":"ping_pong"}');
+  t.equal(orig.text, '{"cluster_mgr_request_id":"ping_pong","info":"success","status":"success","task_spec_info":"ping_pong"}');
 });
 
 interface Bad {
