@@ -87,6 +87,8 @@ export interface NodeMetrics {
   proposals: number;
   proposalBatches: number;
   applied: number;
+  /** Entries applied while our own write was still in flight (threadpool sync mode). */
+  appliedEarly: number;
   snapshots: number;
   storage: ReturnType<WalStorage['stats']>;
   transport: TransportMetrics;
@@ -142,11 +144,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private readyReads: Array<{ index: number; waiters: ReadWaiter[] }> = [];
   private readSeq = 0;
   private confSettles: Entry[] = [];
+  /** True while the loop waits for its write: commits learned meanwhile may be applied early. */
+  private writing = false;
 
   private snapshotIndex: number;
   private snapshotting = false;
   private appliedIndex: number;
-  private readonly m = { readies: 0, proposals: 0, proposalBatches: 0, applied: 0, snapshots: 0 };
+  private readonly m = { readies: 0, proposals: 0, proposalBatches: 0, applied: 0, appliedEarly: 0, snapshots: 0 };
 
   private constructor(o: RaftNodeOptions, storage: WalStorage, core: RaftCore, transport: TcpTransport<Message>, logger: RaftLogger) {
     super();
@@ -373,7 +377,35 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       return;
     }
     this.core.step(asMessage(msg));
+    if (this.writing) this.applyEarly();
     this.kick();
+  }
+
+  /**
+   * While our own write is in flight (threadpool sync mode), a leader that learns of new commits
+   * applies them and answers clients at once instead of after its write. Only on the leader: its log
+   * is never rewritten, and each entry is checked against the core's term for its index. Stops at a
+   * conf entry, which the core must apply first (at advance()).
+   */
+  private applyEarly(): void {
+    if (this.core.role !== 'leader') return;
+    const upTo = Math.min(this.core.commitIndex, this.storage.lastIndex());
+    if (upTo <= this.appliedIndex) return;
+    let ents: Entry[];
+    try {
+      ents = this.storage.entries(this.appliedIndex + 1, upTo + 1);
+    } catch {
+      return;
+    }
+    let n = 0;
+    for (const e of ents) {
+      if (e.kind === 'conf' || this.core.termOf(e.index) !== e.term) break;
+      n++;
+    }
+    if (n === 0) return;
+    this.apply(n === ents.length ? ents : ents.slice(0, n));
+    this.m.appliedEarly += n;
+    this.serveReads();
   }
 
   private unreachable(peer: string): void {
@@ -486,7 +518,12 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (rd.snapshot) writes.push(this.storage.applySnapshot(rd.snapshot, rd.hardState ?? null));
     if (rd.entries.length > 0 || rd.hardState) writes.push(this.storage.save(rd.entries, rd.hardState ?? null, rd.mustSync));
     const written = writes.length === 1 ? writes[0] : Promise.all(writes);
-    await written;
+    this.writing = true;
+    try {
+      await written;
+    } finally {
+      this.writing = false;
+    }
     this.sendAll(rd.messagesAfterPersist);
     for (const rs of rd.readStates) {
       const batch = this.reads.get(rs.ctx);
@@ -517,6 +554,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     let i = 0;
     while (i < entries.length) {
       const e = entries[i] as Entry;
+      if (e.index <= this.appliedIndex) {
+        i++; // applied early, while our write was in flight
+        continue;
+      }
       if (e.kind === 'conf') {
         // The core applies membership at advance(): settle after it, so the caller sees the change.
         this.confSettles.push(e);
@@ -536,7 +577,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       i = j;
     }
     const last = entries[entries.length - 1] as Entry;
-    this.appliedIndex = last.index;
+    this.appliedIndex = Math.max(this.appliedIndex, last.index);
     this.m.applied += entries.length;
     return this.waiters.size < waiting;
   }

@@ -8,8 +8,9 @@ import { makeCluster, put, until } from './cluster.js';
 
 const text = (b: Uint8Array | undefined) => (b ? Buffer.from(b).toString() : undefined);
 
-void t.test('three members elect a leader; proposals commit and apply everywhere', async (t) => {
-  const c = await makeCluster(t, ['a', 'b', 'c']);
+for (const walSyncMode of ['inline', 'threadpool'] as const) {
+void t.test(`three members elect a leader; proposals commit and apply everywhere (${walSyncMode} sync)`, async (t) => {
+  const c = await makeCluster(t, ['a', 'b', 'c'], { walSyncMode });
   const leader = await c.waitLeader();
   const results = await Promise.all(Array.from({ length: 50 }, (_, i) => leader.node.propose(put(`k${i}`, `v${i}`))));
   const indexes = results.map((r) => r.index);
@@ -27,7 +28,13 @@ void t.test('three members elect a leader; proposals commit and apply everywhere
   const mt = leader.node.metrics();
   t.ok(mt.proposalBatches < mt.proposals, `proposals were batched (${mt.proposals} in ${mt.proposalBatches})`);
   t.ok(mt.storage.batches > 0);
+  // A steady stream of concurrent proposals: every one resolves with its own entry, in order.
+  const stream = await Promise.all(Array.from({ length: 300 }, (_, i) => leader.node.propose(put(`s${i}`, `v${i}`))));
+  t.same(stream.map((r) => r.index), stream.map((_, i) => (stream[0]?.index ?? 0) + i), 'consecutive indexes');
+  await until('all applied', () => [...c.members.values()].every((m) => m.node.applied >= (stream[299]?.index ?? 0)));
+  for (const m of c.members.values()) t.equal(text(m.sm.get('s299')), 'v299', `${m.id} applied the stream`);
 });
+}
 
 void t.test('a follower refuses proposals at once, naming the leader', async (t) => {
   const c = await makeCluster(t, ['a', 'b', 'c']);
