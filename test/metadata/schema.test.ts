@@ -67,17 +67,17 @@ t.test('fresh creation: every table, the pseudo server row, the procedure, the v
   const r = await createSchema(c, { metaHaMode: 'rbr' });
   t.equal(r.origin, 'fresh');
   t.equal(r.version, SCHEMA_VERSION);
-  t.same(r.created.filter((x) => !x.endsWith('()')).sort(), TABLES.map((x) => x.name).sort(), 'all tables created');
+  t.strictSame(r.created.filter((x) => !x.endsWith('()')).sort(), TABLES.map((x) => x.name).sort(), 'all tables created');
   t.ok(r.created.includes('append_ddl_log_entry()'));
   t.equal(await schemaVersion(c), SCHEMA_VERSION);
 
   const [pseudo] = await c.query<RowDataPacket[]>(`SELECT id, hostaddr, machine_type FROM ${DB}.server_nodes`);
-  t.same(pseudo.map((x) => ({ ...x })), [{ id: 1, hostaddr: 'pseudo_server_useless', machine_type: null }]);
+  t.strictSame(pseudo.map((x) => ({ ...x })), [{ id: 1, hostaddr: 'pseudo_server_useless', machine_type: null }]);
   // XPanel reads the meta HA mode as the first row of an unordered SELECT.
   const [gc] = await c.query<RowDataPacket[]>(`SELECT value FROM ${DB}.global_configuration`);
   t.equal(gc[0]!.value, 'rbr');
   const [proj] = await c.query<RowDataPacket[]>(`SELECT applied_index, term FROM ${DB}.cluster_mgr_projection WHERE id = 1`);
-  t.same({ ...proj[0] }, { applied_index: 0, term: 0 });
+  t.strictSame({ ...proj[0] }, { applied_index: 0, term: 0 });
 });
 
 t.test('enum values are in the original order for every enum column', async (t) => {
@@ -106,13 +106,13 @@ t.test('commit_log_template_table: LIST by compute node with pplaceholder, 32 ha
       'FROM information_schema.PARTITIONS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? GROUP BY 1, 2, 3, 4',
     [DB, 'commit_log_template_table'],
   );
-  t.same(parts.map((x) => ({ ...x })), [{ p: 'pplaceholder', m: 'LIST', sm: 'HASH', d: 'NULL', n: 32 }]);
+  t.strictSame(parts.map((x) => ({ ...x })), [{ p: 'pplaceholder', m: 'LIST', sm: 'HASH', d: 'NULL', n: 32 }]);
   const [keys] = await c.query<RowDataPacket[]>(
     'SELECT INDEX_NAME AS k, NON_UNIQUE AS nu, GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX) AS cols ' +
       'FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = ? AND TABLE_NAME = ? GROUP BY 1, 2 ORDER BY 1',
     [DB, 'commit_log_template_table'],
   );
-  t.same(keys.map((x) => ({ ...x })), [
+  t.strictSame(keys.map((x) => ({ ...x })), [
     { k: 'comp_node_txn', nu: 0, cols: 'comp_node_id,txn_id' },
     { k: 'PRIMARY', nu: 0, cols: 'id,comp_node_id,txn_id' },
   ]);
@@ -122,9 +122,9 @@ t.test('running it again changes nothing', async (t) => {
   const before = await snapshot(c, DB);
   const r = await createSchema(c, { metaHaMode: 'mgr' });
   t.equal(r.origin, 'ours');
-  t.same(r.created, [], 'nothing created');
+  t.strictSame(r.created, [], 'nothing created');
   t.match(r.notes.join('\n'), /meta_ha_mode is rbr; left as it is/);
-  t.same(await snapshot(c, DB), before, 'every table definition, every row and the procedure are as they were');
+  t.strictSame(await snapshot(c, DB), before, 'every table definition, every row and the procedure are as they were');
 });
 
 t.test('names are case-insensitive, as compute nodes and the original scripts use them', async (t) => {
@@ -137,7 +137,7 @@ t.test('names are case-insensitive, as compute nodes and the original scripts us
   const r = await createSchema(c, { database: 'Kunlun_Metadata_DB' });
   t.equal(r.database, 'kunlun_metadata_db');
   t.equal(r.origin, 'ours', 'the mixed-case name finds the same schema');
-  t.same(r.created, []);
+  t.strictSame(r.created, []);
 });
 
 t.test('an unknown or newer recorded version is refused, and so is a missing one', async (t) => {
@@ -189,20 +189,20 @@ t.test('a schema made by the original scripts (as Kunlun_Metadata_DB) is adopted
   t.ok(r.created.includes('shard_nodes') && r.created.includes('cluster_mgr_projection'), 'missing tables added');
   t.match(r.notes.join('\n'), /meta_ha_mode is mgr; left as it is/);
   const [rows] = await c.query<RowDataPacket[]>('SELECT name FROM kmeta_adopt.db_clusters');
-  t.same(rows.map((x) => String(x.name)), ['c1']);
+  t.strictSame(rows.map((x) => String(x.name)), ['c1']);
   t.equal(await schemaVersion(c, 'kmeta_adopt'), SCHEMA_VERSION);
   const again = await createSchema(c, { database: 'kmeta_adopt' });
   t.equal(again.origin, 'ours');
-  t.same(again.created, []);
+  t.strictSame(again.created, []);
 });
 
 t.test('per-cluster commit and DDL logs; a compute node partition; duplicate (comp_node_id, txn_id) fails', async (t) => {
-  t.same((await ensureClusterLogTables(c, CLUSTER)).sort(), [`commit_log_${CLUSTER}`, `ddl_ops_log_${CLUSTER}`]);
-  t.same(await ensureClusterLogTables(c, CLUSTER), [], 'idempotent');
-  t.same(await commitLogPartitions(c, CLUSTER), [], 'only the placeholder');
+  t.strictSame((await ensureClusterLogTables(c, CLUSTER)).sort(), [`commit_log_${CLUSTER}`, `ddl_ops_log_${CLUSTER}`]);
+  t.strictSame(await ensureClusterLogTables(c, CLUSTER), [], 'idempotent');
+  t.strictSame(await commitLogPartitions(c, CLUSTER), [], 'only the placeholder');
   t.equal(await ensureCommitLogPartition(c, CLUSTER, 5), true);
   t.equal(await ensureCommitLogPartition(c, CLUSTER, 5), false, 'idempotent');
-  t.same(await commitLogPartitions(c, CLUSTER), [5]);
+  t.strictSame(await commitLogPartitions(c, CLUSTER), [5]);
 
   const table = `${DB}.commit_log_${CLUSTER}`;
   const txn = 2 ** 40 + 7;
@@ -217,11 +217,11 @@ t.test('per-cluster commit and DDL logs; a compute node partition; duplicate (co
   t.equal(await ensureCommitLogPartition(c, CLUSTER, 6), true);
   await c.query(`INSERT INTO ${table} (comp_node_id, txn_id, next_txn_cmd) VALUES (?, ?, ?)`, [6, txn, 'abort']);
   const [rows] = await c.query<RowDataPacket[]>(`SELECT comp_node_id, next_txn_cmd FROM ${table} ORDER BY comp_node_id`);
-  t.same(rows.map((x) => ({ ...x })), [{ comp_node_id: 5, next_txn_cmd: 'commit' }, { comp_node_id: 6, next_txn_cmd: 'abort' }]);
+  t.strictSame(rows.map((x) => ({ ...x })), [{ comp_node_id: 5, next_txn_cmd: 'commit' }, { comp_node_id: 6, next_txn_cmd: 'abort' }]);
 
   t.equal(await dropCommitLogPartition(c, CLUSTER, 5), true);
   t.equal(await dropCommitLogPartition(c, CLUSTER, 5), false);
-  t.same(await commitLogPartitions(c, CLUSTER), [6]);
+  t.strictSame(await commitLogPartitions(c, CLUSTER), [6]);
   const [left] = await c.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${table}`);
   t.equal(Number(left[0]!.n), 1, "compute node 5's rows went with its partition");
 
@@ -245,7 +245,7 @@ t.test('append_ddl_log_entry: needs the DDL lock, refuses a table name that is n
   await t.rejects(c.query(call, args('shards')), /invalid DDL log table name/);
   await c.query("SELECT RELEASE_LOCK('DDL')");
   const [rows] = await c.query<RowDataPacket[]>(`SELECT id, objname, optype, objtype, txn_id, initiator FROM ${DB}.ddl_ops_log_${CLUSTER} ORDER BY id`);
-  t.same(rows.map((x) => ({ ...x })), [
+  t.strictSame(rows.map((x) => ({ ...x })), [
     { id: 1, objname: 't1', optype: 'create', objtype: 'table', txn_id: 777, initiator: 5 },
     { id: 2, objname: 't1', optype: 'create', objtype: 'table', txn_id: 777, initiator: 5 },
   ]);
