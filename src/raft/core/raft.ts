@@ -946,7 +946,8 @@ export class RaftCore {
     // Already superseded by a snapshot received meanwhile: the tracker has a newer membership.
     if (e.index <= this.confIndex) return;
     this.confIndex = e.index;
-    this.trk.setConf(cloneConf(this.appliedConf), this.log.lastIndex() + 1);
+    // A new member starts probed at our last index, so there is an entry to send it right away.
+    this.trk.setConf(cloneConf(this.appliedConf), this.log.lastIndex());
     if (this._role !== 'leader') return;
     if (!this.trk.voters.has(this.id)) {
       // Removed (or demoted): the change is committed, so the others go on without us.

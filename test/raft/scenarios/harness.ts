@@ -34,6 +34,7 @@ export class Cluster {
   readonly delivered: Message[] = [];
   private inflight: Message[] = [];
   private cut = new Set<string>();
+  private dropRule: ((m: Message) => boolean) | null = null;
   private seed = 1;
 
   constructor(
@@ -94,8 +95,14 @@ export class Cluster {
     this.cut.add(`${from}>${to}`);
   }
 
+  /** Drops every message for which `rule` holds (until heal()). */
+  drop(rule: (m: Message) => boolean): void {
+    this.dropRule = rule;
+  }
+
   heal(): void {
     this.cut.clear();
+    this.dropRule = null;
   }
 
   /** Stops a member. Everything it handled was persisted (stabilize persists synchronously). */
@@ -138,7 +145,7 @@ export class Cluster {
       const batch = this.inflight;
       this.inflight = [];
       for (const msg of batch) {
-        if (this.cut.has(`${msg.from}>${msg.to}`)) continue;
+        if (this.cut.has(`${msg.from}>${msg.to}`) || this.dropRule?.(msg) === true) continue;
         const to = this.members.get(msg.to);
         if (to?.core == null) continue;
         this.delivered.push(msg);
