@@ -33,8 +33,14 @@ export function pidIs(pid: number, programs: readonly string[], cwd: string): bo
   return exe !== null && programs.includes(basename(exe)) && link(`/proc/${pid}/cwd`) === cwd;
 }
 
-/** Every live process whose working dir is `dir` or below it (server processes and their helpers). */
-export function processesUnder(dir: string): number[] {
+/** Programs the agent may kill when they work in an instance's dir: the servers and their set-up tools. */
+export const SERVER_PROGRAMS = ['mariadbd', 'mysqld', 'mariadb-install-db', 'postgres', 'initdb', 'pg_ctl', 'setpriv'] as const;
+
+/**
+ * Every live process whose working dir is `dir` or below it; with `programs`, only those running one
+ * of them (so an operator's shell that happens to sit in a data dir is never killed).
+ */
+export function processesUnder(dir: string, programs?: readonly string[]): number[] {
   const out: number[] = [];
   let entries: string[];
   try {
@@ -47,7 +53,12 @@ export function processesUnder(dir: string): number[] {
     const pid = Number(e);
     if (pid === process.pid) continue;
     const cwd = link(`/proc/${e}/cwd`);
-    if (cwd !== null && (cwd === dir || cwd.startsWith(`${dir}/`)) && pidAlive(pid)) out.push(pid);
+    if (cwd === null || (cwd !== dir && !cwd.startsWith(`${dir}/`)) || !pidAlive(pid)) continue;
+    if (programs) {
+      const exe = link(`/proc/${e}/exe`);
+      if (exe === null || !programs.includes(basename(exe))) continue;
+    }
+    out.push(pid);
   }
   return out;
 }
@@ -71,9 +82,9 @@ export async function waitGone(pids: number[], timeoutMs: number): Promise<boole
 }
 
 /**
- * Graceful stop: `sig` to the server, then SIGKILL after `timeoutMs`; afterwards no process may be
- * left with its working dir under `dir` (a PostgreSQL backend keeps shared memory attached, and a
- * new postmaster refuses to start while one lives).
+ * Graceful stop: `sig` to the server, then SIGKILL after `timeoutMs`; afterwards no server process may
+ * be left working under `dir` (a PostgreSQL backend keeps shared memory attached, and a new postmaster
+ * refuses to start while one lives).
  */
 export async function stopProcess(pid: number | null, sig: NodeJS.Signals, dir: string, timeoutMs: number): Promise<void> {
   if (pid !== null && pidAlive(pid)) {
@@ -86,17 +97,17 @@ export async function stopProcess(pid: number | null, sig: NodeJS.Signals, dir: 
   await killUnder(dir);
 }
 
-/** kill -9 of everything working under `dir`; resolves when it is all gone. */
+/** kill -9 of every server process working under `dir`; resolves when they are all gone. */
 export async function killUnder(dir: string): Promise<void> {
   for (let round = 0; round < 5; round++) {
-    const left = processesUnder(dir);
+    const left = processesUnder(dir, SERVER_PROGRAMS);
     if (left.length === 0) return;
     // Give helpers that exit by themselves (backends after their postmaster died) a moment first.
     if (round === 0 && (await waitGone(left, 2_000))) continue;
     for (const p of left) signal(p, 'SIGKILL');
     await waitGone(left, 5_000);
   }
-  const still = processesUnder(dir);
+  const still = processesUnder(dir, SERVER_PROGRAMS);
   if (still.length > 0) throw new Error(`processes ${still.join(', ')} under ${dir} do not exit`);
 }
 

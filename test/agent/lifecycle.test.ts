@@ -4,6 +4,7 @@
 // kill rolled back, the keepalive restarting a killed server and leaving it down when switched off or
 // fenced, and uninstall leaving no process or directory.
 import t from 'tap';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
@@ -196,12 +197,18 @@ t.test('agent lifecycle on real servers', async (t) => {
 
   phase('fenced');
   // --- uninstall ---------------------------------------------------------------------------------------
+  // An operator's shell sitting in the data dir is not a server: uninstall must not kill it.
+  const bystander = spawn('sleep', ['60'], { cwd: join(myDir, 'data'), stdio: 'ignore' });
+  t.teardown(() => bystander.kill('SIGKILL'));
   const u1 = await c.uninstallMysql({ port: myPort });
   t.match(u1, { status: 'success', extra: `127.0.0.1_${myPort}` });
   const u2 = await c.uninstallPostgres({ pgPort, bindAddress: '127.0.0.1' });
   t.match(u2, { status: 'success', extra: `127.0.0.1_${pgPort}` });
   t.same((await c.listInstances()).instances, [], 'nothing registered');
   t.notOk(existsSync(myDir) || existsSync(pgDir), 'no instance dir is left');
+  t.ok(bystander.exitCode === null && bystander.signalCode === null && pidAlive(bystander.pid!), 'the bystander lives');
+  bystander.kill('SIGKILL');
+  await new Promise((r) => bystander.once('exit', r));
   t.same(processesUnder(base), [], 'no process is left under the base dir');
   t.same(JSON.parse(readFileSync(registryOf(base), 'utf8')), { format: 1, instances: [] });
 
