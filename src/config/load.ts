@@ -16,6 +16,8 @@ export interface HostPort {
 export interface RaftPeer extends HostPort {
   /** Member id: "host:raft_port", stable and the same on every member. */
   id: string;
+  /** The member's HTTP port: the 4th field of its entry, or this member's brpc_http_port. */
+  httpPort: number;
 }
 
 /** Typed values of every key, plus what is derived from them. */
@@ -92,7 +94,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const str = (n: string): string => String(values[n]);
   const int = (n: string): number => values[n] as number;
   const metaSeeds = parseHostPorts(str('meta_group_seeds'), 'meta_group_seeds', sources);
-  const peers = parsePeers(str('raft_group_member_init_config'), sources);
+  const peers = parsePeers(str('raft_group_member_init_config'), sources, int('brpc_http_port'));
   const selfId = `${str('local_ip')}:${int('brpc_raft_port')}`;
   if (!peers.some((p) => p.id === selfId)) {
     throw new ConfigError(
@@ -177,20 +179,24 @@ function parseHostPorts(v: string, key: string, sources: Record<string, string>)
     });
 }
 
-function parsePeers(v: string, sources: Record<string, string>): RaftPeer[] {
+function parsePeers(v: string, sources: Record<string, string>, defaultHttpPort: number): RaftPeer[] {
+  const bad = (s: string) =>
+    new ConfigError(
+      `${sources.raft_group_member_init_config}: key raft_group_member_init_config: ${JSON.stringify(s)} ` +
+        'is not host:raft_port[:index[:http_port]]',
+    );
+  const isPort = (n: number) => Number.isInteger(n) && n >= 1 && n <= 65_535;
   const peers = v
     .split(',')
     .filter((s) => s !== '')
     .map((s) => {
-      const [host = '', portText = ''] = s.split(':');
+      // The original's entries are host:raft_port:index; a 4th field gives the member's HTTP port
+      // when it differs from ours (several members on one host).
+      const [host = '', portText = '', index = '0', httpText] = s.split(':');
       const port = Number(portText);
-      if (!host || !Number.isInteger(port) || port < 1 || port > 65_535) {
-        throw new ConfigError(
-          `${sources.raft_group_member_init_config}: key raft_group_member_init_config: ${JSON.stringify(s)} ` +
-            'is not host:raft_port[:index]',
-        );
-      }
-      return { host, port, id: `${host}:${port}` };
+      const httpPort = httpText === undefined ? defaultHttpPort : Number(httpText);
+      if (!host || !isPort(port) || !/^\d+$/.test(index) || !isPort(httpPort)) throw bad(s);
+      return { host, port, id: `${host}:${port}`, httpPort };
     });
   const ids = new Set<string>();
   for (const p of peers) {

@@ -1,14 +1,16 @@
-// One cluster_mgr member process: configuration, logging, its data directory and its HTTP server.
-// The Raft group, the event world, reconcilers and the API are attached to this as they are built.
+// One cluster_mgr member process: configuration, logging, its data directory, the manager runtime
+// (Raft + world + reconcilers + mirror) and its HTTP server.
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/load.js';
 import { describeConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { DataDirLock } from './data-dir.js';
+import { ManagerRuntime } from './runtime.js';
 import { VERSION } from '../version.js';
 
 export interface MemberHandle {
   http: FastifyInstance;
+  runtime: ManagerRuntime;
   url: string;
   stop(): Promise<void>;
 }
@@ -17,28 +19,59 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
   const lock = DataDirLock.acquire(cfg.dataDir);
   const startedAt = Date.now();
   log.info({ config_file: cfg.configFile, config: describeConfig(cfg) }, 'cluster_mgr member starting');
+  let runtime: ManagerRuntime;
+  try {
+    runtime = await ManagerRuntime.start(cfg, log);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
   const http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  const httpUrlOf = (memberId: string | null): string | null => {
+    if (!memberId) return null;
+    const m = runtime.world.manager(memberId);
+    const p = cfg.peers.find((x) => x.id === memberId);
+    const host = m?.host ?? p?.host;
+    const port = m?.httpPort ?? p?.httpPort;
+    return host && port ? `http://${host}:${port}` : null;
+  };
   http.get('/healthz', () => ({
     status: 'ok',
     member: cfg.selfId,
     version: VERSION,
     uptime_s: Math.round((Date.now() - startedAt) / 1000),
   }));
+  // Ready: the group has a leader and this member has applied what it knows to be committed.
+  http.get('/readyz', async (_req, reply) => {
+    const d = runtime.describe();
+    const ready = d.leader !== null && d.applied >= d.commit;
+    return reply.code(ready ? 200 : 503).send({ ready, leader: d.leader, applied: d.applied, commit: d.commit });
+  });
+  // For load balancers and clients that must reach the leader (writes go there).
+  http.get('/api/v1/leader', async (_req, reply) => {
+    const leader = runtime.node.leader;
+    const body = { is_leader: runtime.isLeader, leader, leader_url: httpUrlOf(leader), term: runtime.node.term };
+    return reply.code(runtime.isLeader ? 200 : 503).send(body);
+  });
+  http.get('/api/v1/member', () => ({ ...runtime.describe(), digest: runtime.world.digest() }));
   const host = cfg.str('http_bind') || cfg.str('local_ip');
   const port = cfg.int('brpc_http_port');
   try {
     await http.listen({ host, port });
   } catch (e) {
+    await runtime.stop();
     lock.release();
     throw new Error(`cannot listen on ${host}:${port} (brpc_http_port, ${cfg.sources.brpc_http_port}): ${(e as Error).message}`, { cause: e });
   }
   const url = `http://${host}:${port}`;
-  log.info({ url, data_dir: cfg.dataDir }, 'cluster_mgr member serving HTTP');
+  log.info({ url, data_dir: cfg.dataDir, raft: cfg.selfId, peers: cfg.peers.map((p) => p.id) }, 'cluster_mgr member serving HTTP');
   return {
     http,
+    runtime,
     url,
     async stop() {
       await http.close();
+      await runtime.stop();
       lock.release();
       log.info('cluster_mgr member stopped');
     },

@@ -46,7 +46,7 @@ t.test('the original shipped cnf format loads unchanged', (t) => {
   );
   const cfg = loadConfig({ file: p });
   t.equal(cfg.metaSeeds.length, 3);
-  t.same(cfg.peers, [{ host: '192.168.0.128', port: 8110, id: '192.168.0.128:8110' }]);
+  t.same(cfg.peers, [{ host: '192.168.0.128', port: 8110, id: '192.168.0.128:8110', httpPort: 8010 }]);
   t.equal(cfg.logFile, join(dir, '../log/sys_cluster_mgr'));
   t.end();
 });
@@ -113,6 +113,11 @@ t.test('this member must be one of the Raft members, listed once', (t) => {
   });
   t.same(cfg.peers.map((p) => p.id), ['127.0.0.1:5001', '127.0.0.1:5011', '127.0.0.1:5021']);
   t.equal(cfg.selfId, '127.0.0.1:5011');
+  const many = loadConfig({
+    sets: ['raft_group_member_init_config=127.0.0.1:5001:0:6001,127.0.0.1:5011:0:6011,', 'brpc_raft_port=5011', 'brpc_http_port=6011'],
+  });
+  t.same(many.peers.map((p) => p.httpPort), [6001, 6011], 'a 4th field gives each member its HTTP port');
+  t.throws(() => loadConfig({ sets: ['raft_group_member_init_config=127.0.0.1:5001:0:99999,'] }), /raft_group_member_init_config/);
   t.end();
 });
 

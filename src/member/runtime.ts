@@ -1,0 +1,152 @@
+// A running manager member: the Raft node with the World as its state machine, the command path
+// (check against the world on the leader, stamp, propose, wait for apply), the leader-only
+// reconcilers and the JetStream mirror. Followers apply the log and serve reads; only the leader acts.
+import { checkCommand, IdAllocator, type ApplyResult, type Command, type Refusal } from '../actors/index.js';
+import type { Config } from '../config/load.js';
+import { encodeBatch, type Cause } from '../events/index.js';
+import type { Logger } from '../log/logger.js';
+import { JetStreamMirror } from '../mirror/jetstream-mirror.js';
+import { NotLeaderError, RaftNode, type LeaderChange } from '../raft/node/index.js';
+import { ReconcilerHost, type Reconciler } from '../reconcile/host.js';
+import { ManagerMembersReconciler } from './members-reconciler.js';
+import { WorldMachine } from './world-machine.js';
+
+export type ExecResult =
+  | { ok: true; index: number; result: ApplyResult }
+  | { ok: false; kind: 'refused'; refusal: Refusal }
+  | { ok: false; kind: 'not_leader'; leader: string | null }
+  | { ok: false; kind: 'rejected_at_apply'; index: number; reason: string }
+  | { ok: false; kind: 'unknown_outcome'; reason: string };
+
+export class ManagerRuntime {
+  readonly sm: WorldMachine;
+  readonly host: ReconcilerHost;
+  readonly mirror: JetStreamMirror | null;
+  private ids: IdAllocator | null = null;
+  private pending = 0;
+  private leaderTerm = 0;
+
+  private constructor(
+    readonly cfg: Config,
+    readonly log: Logger,
+    readonly node: RaftNode,
+    sm: WorldMachine,
+  ) {
+    this.sm = sm;
+    this.host = new ReconcilerHost(log.child({ part: 'reconcilers' }));
+    const url = cfg.str('nats_url');
+    this.mirror = url
+      ? new JetStreamMirror({ url, stream: cfg.str('nats_stream'), log: log.child({ part: 'mirror' }), source: sm })
+      : null;
+    sm.onChange((changed) => {
+      this.mirror?.notify();
+      if (changed.has('*')) this.host.changed(new Set(this.allAggs()));
+      else this.host.changed(changed);
+    });
+    node.on('leaderChange', (c) => this.onLeaderChange(c));
+    node.on('fatal', (e) => log.fatal({ err: e }, 'raft node failed; this member has stopped taking part'));
+    this.host.add(new ManagerMembersReconciler(this));
+  }
+
+  static async start(cfg: Config, log: Logger): Promise<ManagerRuntime> {
+    const sm = new WorldMachine();
+    const peers: Record<string, { host: string; port: number }> = {};
+    for (const p of cfg.peers) if (p.id !== cfg.selfId) peers[p.id] = { host: p.host, port: p.port };
+    const self = cfg.peers.find((p) => p.id === cfg.selfId)!;
+    const node = await RaftNode.start({
+      id: cfg.selfId,
+      clusterId: cfg.str('raft_group_id'),
+      dataDir: cfg.dataDir,
+      listen: { host: self.host, port: self.port },
+      peers,
+      bootstrap: cfg.peers.map((p) => p.id),
+      stateMachine: sm,
+      tickMs: cfg.int('raft_tick_ms'),
+      electionTicks: cfg.int('raft_election_ticks'),
+      snapshotEntries: cfg.int('raft_snapshot_entries'),
+      logger: log.child({ part: 'raft' }),
+    });
+    return new ManagerRuntime(cfg, log, node, sm);
+  }
+
+  get world() {
+    return this.sm.world;
+  }
+
+  get isLeader(): boolean {
+    return this.node.isLeader;
+  }
+
+  addReconciler(r: Reconciler): void {
+    this.host.add(r);
+  }
+
+  /** Checks a command against the world, proposes its events and waits until they are applied. */
+  async execute(cmd: Command, cause: Cause): Promise<ExecResult> {
+    if (!this.node.isLeader) return { ok: false, kind: 'not_leader', leader: this.node.leader };
+    // Ids taken by proposals not yet applied stay taken until all of them are.
+    this.ids ??= new IdAllocator(this.world);
+    const checked = checkCommand(this.world, cmd, { at: Date.now(), cause, ids: this.ids });
+    if (!checked.ok) {
+      if (this.pending === 0) this.ids = null;
+      return { ok: false, kind: 'refused', refusal: checked };
+    }
+    this.pending++;
+    try {
+      const p = await this.node.propose(encodeBatch(checked.events));
+      const result = p.result as ApplyResult;
+      if (!result.ok) return { ok: false, kind: 'rejected_at_apply', index: p.index, reason: result.reason };
+      return { ok: true, index: p.index, result };
+    } catch (e) {
+      if (e instanceof NotLeaderError) return { ok: false, kind: 'not_leader', leader: e.leader ?? null };
+      return { ok: false, kind: 'unknown_outcome', reason: (e as Error).message };
+    } finally {
+      this.pending--;
+      if (this.pending === 0) this.ids = null;
+    }
+  }
+
+  /** The member's view for health and status output. */
+  describe() {
+    const st = this.node.status();
+    return {
+      member: this.cfg.selfId,
+      role: st.role,
+      term: st.term,
+      leader: this.node.leader,
+      commit: st.commit,
+      applied: this.node.applied,
+      world_applied: this.world.applied,
+      events: this.world.seq,
+      head: this.world.head,
+      mirror: this.mirror?.status() ?? null,
+    };
+  }
+
+  async stop(): Promise<void> {
+    await this.host.stop();
+    await this.mirror?.stop();
+    await this.node.stop();
+  }
+
+  private onLeaderChange(c: LeaderChange): void {
+    this.log.info({ leader: c.leader, term: c.term, role: c.role }, c.isLeader ? 'this member is the leader' : 'leadership changed');
+    if (c.isLeader && this.leaderTerm !== c.term) {
+      this.leaderTerm = c.term;
+      this.host.becameLeader(c.term);
+      this.mirror?.start();
+    } else if (!c.isLeader && this.leaderTerm !== 0) {
+      this.leaderTerm = 0;
+      this.host.lostLeadership();
+      void this.mirror?.stop();
+    }
+  }
+
+  private allAggs(): string[] {
+    const out: string[] = [];
+    for (const kind of ['machine', 'cluster', 'shard', 'node', 'comp', 'job', 'manager'] as const) {
+      for (const id of this.world.ids(kind)) out.push(`${kind}/${id}`);
+    }
+    return out;
+  }
+}

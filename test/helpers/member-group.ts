@@ -1,0 +1,104 @@
+// Starts cluster_mgr members as real processes (`cluster-mgr start`) on loopback ports, for tests
+// that kill them with -9 and restart them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { openSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/launcher/ports.js';
+
+const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
+const sample = fileURLToPath(new URL('../../../deploy/cluster_mgr.cnf', import.meta.url));
+
+export interface MemberProc {
+  id: string;
+  httpPort: number;
+  raftPort: number;
+  url: string;
+  dataDir: string;
+  logFile: string;
+  proc: ChildProcess | null;
+}
+
+export class MemberGroup {
+  members: MemberProc[] = [];
+
+  constructor(
+    readonly dir: string,
+    readonly extraSets: string[] = [],
+  ) {}
+
+  async init(n: number): Promise<void> {
+    for (let i = 0; i < n; i++) {
+      const raftPort = await freePort();
+      const httpPort = await freePort();
+      this.members.push({
+        id: `127.0.0.1:${raftPort}`,
+        raftPort,
+        httpPort,
+        url: `http://127.0.0.1:${httpPort}`,
+        dataDir: join(this.dir, `member${i + 1}`),
+        logFile: join(this.dir, `member${i + 1}.log`),
+        proc: null,
+      });
+    }
+  }
+
+  get peersSetting(): string {
+    return this.members.map((m) => `127.0.0.1:${m.raftPort}:0:${m.httpPort}`).join(',') + ',';
+  }
+
+  start(m: MemberProc): void {
+    const sets = [
+      `brpc_http_port=${m.httpPort}`,
+      `brpc_raft_port=${m.raftPort}`,
+      `raft_group_member_init_config=${this.peersSetting}`,
+      `cluster_mgr_tmp_data_path=${m.dataDir}`,
+      'log_format=json',
+      'log_level=debug',
+      ...this.extraSets,
+    ].flatMap((s) => ['--set', s]);
+    const fd = openSync(m.logFile, 'a');
+    m.proc = spawn(process.execPath, [bin, 'start', '-c', sample, ...sets], { stdio: ['ignore', fd, fd] });
+    closeSync(fd);
+  }
+
+  startAll(): void {
+    for (const m of this.members) this.start(m);
+  }
+
+  async kill9(m: MemberProc): Promise<void> {
+    const p = m.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await exited;
+    m.proc = null;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all(this.members.map((m) => this.kill9(m)));
+  }
+
+  async get<T>(m: MemberProc, path: string): Promise<T | null> {
+    try {
+      const r = await fetch(`${m.url}${path}`, { signal: AbortSignal.timeout(2_000) });
+      return (await r.json()) as T;
+    } catch {
+      return null;
+    }
+  }
+
+  alive(): MemberProc[] {
+    return this.members.filter((m) => m.proc !== null);
+  }
+}
+
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false>, ms = 30_000): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn().catch(() => undefined);
+    if (v !== undefined && v !== null && v !== false) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
