@@ -12,6 +12,7 @@ import {
   PSEUDO_SERVER_HOST,
   PSEUDO_SERVER_ID,
   emptyTopology,
+  type EntityKind,
   type HaMode,
   type Topology,
 } from './topology.js';
@@ -28,6 +29,13 @@ export interface ReadResult {
   quirks: string[];
   /** What could not be understood, and what was done about it (a default used, a row left out). */
   warnings: string[];
+  /**
+   * The first id free in each table, above every row and the AUTO_INCREMENT counter (history rows such
+   * as old jobs included; compute ids also above comp_nodes_id_seq): where an adopting manager starts.
+   */
+  nextIds: Record<EntityKind, number>;
+  /** What cluster_mgr_projection records: null when the table is missing, index 0 when never projected. */
+  projection: { index: number; term: number } | null;
 }
 
 /** The column's DEFAULT from the schema, used when a row holds something we cannot read. */
@@ -91,9 +99,11 @@ export async function readTopology(c: Conn, opts: ReadOptions = {}): Promise<Rea
         rowsOf.set(m.kind, await readEntity(c, db, m, have, where, params, warnings));
       }
       topology.metaHaMode = await readMetaHaMode(c, db, columns, warnings);
+      const nextIds = await readNextIds(c, db, columns);
+      const projection = await readProjection(c, db, columns);
       await c.query('COMMIT');
       assemble(topology, rowsOf, quirks, warnings);
-      return { topology, quirks, warnings };
+      return { topology, quirks, warnings, nextIds, projection };
     } catch (e) {
       await c.query('ROLLBACK').catch(() => undefined);
       throw e;
@@ -155,6 +165,29 @@ async function readEntity(
     }
     return out as Row;
   });
+}
+
+async function readNextIds(c: Conn, db: string, columns: Map<string, Set<string>>): Promise<Record<EntityKind, number>> {
+  const [auto] = await c.query<RowDataPacket[]>(
+    'SELECT LOWER(TABLE_NAME) AS t, AUTO_INCREMENT AS a FROM information_schema.TABLES WHERE TABLE_SCHEMA = ?',
+    [db],
+  );
+  const autoOf = new Map(auto.map((r) => [String(r.t), r.a === null ? 0 : Number(r.a)]));
+  const next = async (table: string): Promise<number> => {
+    if (!columns.get(table)?.has('id')) return 1;
+    const [rows] = await c.query<RowDataPacket[]>(`SELECT COALESCE(MAX(${q('id')}), 0) AS m FROM ${qt(db, table)}`);
+    return Math.max(Number(rows[0]!.m) + 1, autoOf.get(table) ?? 0, 1);
+  };
+  const out = {} as Record<EntityKind, number>;
+  for (const m of ENTITY_MAPS) out[m.kind] = await next(m.table);
+  out.computeNodes = Math.max(out.computeNodes, await next('comp_nodes_id_seq'));
+  return out;
+}
+
+async function readProjection(c: Conn, db: string, columns: Map<string, Set<string>>): Promise<ReadResult['projection']> {
+  if (!columns.has('cluster_mgr_projection')) return null;
+  const [rows] = await c.query<RowDataPacket[]>(`SELECT applied_index, term FROM ${qt(db, 'cluster_mgr_projection')} WHERE id = ?`, [1]);
+  return rows[0] ? { index: Number(rows[0].applied_index), term: Number(rows[0].term) } : { index: 0, term: 0 };
 }
 
 async function readMetaHaMode(c: Conn, db: string, columns: Map<string, Set<string>>, warnings: string[]): Promise<HaMode | null> {

@@ -271,6 +271,27 @@ t.test("node_mgr's own server rows and old job history stay; a removed machine g
   await triggerCounts();
 });
 
+t.test('errors leave without the statement values (passwords); a pool is refused', async (t) => {
+  const bad = topologyB();
+  // Valid as far as the validator can tell, refused by the server: utf8_general_ci compares 'ß' equal
+  // to 's', so these two names collide on the (db_cluster_id, name) unique key.
+  bad.computeNodes.push(computeNode(7, 1, { name: 'compß', passwd: 'Very-Secret-9' }), computeNode(8, 1, { name: 'comps', passwd: 'Very-Secret-9' }));
+  let err: (Error & { sql?: string }) | undefined;
+  try {
+    await projectTopology(c, bad, { index: 18, term: 2 });
+  } catch (e) {
+    err = e as Error & { sql?: string };
+  }
+  t.match(err?.message ?? '', /Duplicate entry/);
+  t.notMatch(JSON.stringify({ ...err, message: err?.message, sql: err?.sql }), /Very-Secret-9/, 'no password in the error');
+  t.strictSame(await getProjectionState(c).then((s) => s.index), 17, 'nothing committed');
+  t.strictSame(await triggerCounts(), {}, 'the failed transaction left no row behind');
+  const { createPool } = await import('mysql2/promise');
+  const pool = createPool({ host: meta.server.host, port: meta.server.port, user: 'clustmgr', password: 'clustmgr-pw' });
+  await t.rejects(projectTopology(pool, topologyB(), { index: 18, term: 2 }), /not a pool/);
+  await pool.end();
+});
+
 t.test('failover rows are appended once per idempotency key, also under concurrent retries', async (t) => {
   const row: FailoverRow = {
     host: '10.0.0.2_57004',

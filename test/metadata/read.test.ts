@@ -162,6 +162,12 @@ t.test('the reader returns the topology, names the quirks it normalised and what
   ]);
 });
 
+t.test('the first free ids are above every row, the AUTO_INCREMENT counters and the compute id sequence', async (t) => {
+  const r = await readTopology(c);
+  t.strictSame(r.nextIds, { machines: 5, clusters: 3, shards: 3, storageNodes: 6, computeNodes: 10, managers: 3, metaNodes: 3, replicaMasters: 3, jobs: 4 });
+  t.strictSame(r.projection, { index: 0, term: 0 }, 'never projected: this is an adoption');
+});
+
 t.test('only unfinished jobs, or none, when asked', async (t) => {
   t.strictSame((await readTopology(c, { jobs: 'unfinished' })).topology.jobs.map((j) => j.id), [3]);
   t.strictSame((await readTopology(c, { jobs: 'none' })).topology.jobs, []);
@@ -173,6 +179,8 @@ t.test('a missing table or column is reported, not fatal', async (t) => {
   await c.query("INSERT INTO kmeta_partial.cluster_mgr_nodes (hostaddr, port) VALUES ('10.0.1.7', 58000)");
   const r = await readTopology(c, { database: 'kmeta_partial' });
   t.strictSame(r.topology.managers, [manager(1, { hostaddr: '10.0.1.7', prometheusPort: null, memberState: 'replica' })]);
+  t.equal(r.projection, null, 'not a schema of ours');
+  t.equal(r.nextIds.managers, 2);
   t.ok(r.warnings.includes('table server_nodes does not exist; no machines read'));
   t.ok(r.warnings.includes('cluster_mgr_nodes.member_state does not exist; managers get "replica" for memberState'));
 });
@@ -190,4 +198,6 @@ t.test('adoption: projecting what was read changes only what could not be repres
   t.strictSame(again.topology, read.topology, 'the tables now hold exactly the adopted topology');
   t.equal(again.warnings.length, 4, 'the unreadable rows are gone; what remains is not about rows');
   t.notMatch(again.warnings.join('\n'), /shard_nodes|comp_nodes/);
+  t.strictSame(again.projection, { index: 1, term: 1 });
+  t.equal(again.nextIds.computeNodes, 10, 'a deleted compute id is not handed out again');
 });
