@@ -149,6 +149,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   private snapshotIndex: number;
   private snapshotting = false;
+  private snapshotDone: Promise<void> = Promise.resolve();
   private appliedIndex: number;
   private readonly m = { readies: 0, proposals: 0, proposalBatches: 0, applied: 0, appliedEarly: 0, snapshots: 0 };
 
@@ -352,6 +353,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
     await this.loopDone;
+    await this.snapshotDone;
     this.failAll(this.stoppedError());
     await this.transport.stop();
     await this.storage.close().catch((err: unknown) => {
@@ -618,7 +620,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     const data = this.sm.snapshot();
     const conf = this.core.confState();
     this.snapshotting = true;
-    this.storage
+    this.snapshotDone = this.storage
       .createSnapshot(index, conf, data)
       .then(() => {
         this.snapshotIndex = Math.max(this.snapshotIndex, index);
@@ -628,7 +630,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         if (compactTo >= this.storage.firstIndex()) this.storage.compact(compactTo);
         this.logger.info({ index, compactedTo: Math.max(compactTo, 0) }, 'raft node: snapshot taken, log compacted');
       })
-      .catch((err: unknown) => this.fail(err as Error))
+      .catch((err: unknown) => {
+        if (this.stopped) this.logger.warn({ err: String(err), index }, 'raft node: snapshot abandoned at stop');
+        else this.fail(toError(err));
+      })
       .finally(() => {
         this.snapshotting = false;
       });
