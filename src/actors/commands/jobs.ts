@@ -1,0 +1,449 @@
+// Starting a job: the request (Emit `paras`) is validated in full against the world before the job
+// exists, so a bad request is refused with the field and reason and never reaches the log. Then the
+// job's progress events: steps, and its single ending.
+import type { Json } from '../../events/schema.js';
+import type { World } from '../world.js';
+import { Emitter, refuse, type CommandResult, type Refusal } from './common.js';
+import { ParaError, ParaReader, withoutSecrets, type Paras } from './paras.js';
+
+export type JobCommand =
+  | {
+      kind: 'job.start';
+      jobType: string;
+      request: Paras;
+      /** A child job runs under its parent's lock. */
+      parent?: number;
+    }
+  | { kind: 'job.step_start'; job: number; step: string; index: number; total: number }
+  | { kind: 'job.step_finish'; job: number; step: string; ok: boolean; done: number; total: number; info?: string }
+  | { kind: 'job.finish'; job: number; result?: Json }
+  | { kind: 'job.fail'; job: number; code: number; info: string; result?: Json };
+
+/** What validating a request decides: the stored request, the cluster it concerns, its lock. */
+interface Accepted {
+  request: Json;
+  cluster: number | null;
+  lock: string | null;
+}
+
+type Validator = (world: World, p: ParaReader, e: Emitter, raw: Paras) => Accepted;
+
+const HA_MODES = ['mgr', 'rbr', 'no_rep'] as const;
+const MACHINE_TYPES = ['storage', 'computer'] as const;
+
+function fail(r: Refusal): never {
+  throw new ParaError(r);
+}
+
+function clusterById(world: World, p: ParaReader, key: string, errno: number, missing = errno): number {
+  const id = p.int(key, { min: 1, errno: missing });
+  if (world.cluster(id) === null) fail(refuse('not_found', `cluster ${id} does not exist`, `paras.${key}`, errno));
+  return id;
+}
+
+function shardIn(world: World, p: ParaReader, cluster: number, key: string, errno: number): number {
+  const id = p.int(key, { min: 1, errno });
+  const s = world.shard(id);
+  if (s === null || s.cluster !== cluster) fail(refuse('not_found', `shard ${id} is not in cluster ${cluster}`, `paras.${key}`, errno));
+  return id;
+}
+
+function registeredHosts(world: World, hosts: string[], role: 'storage' | 'computer', key: string, errno: number): void {
+  for (const [i, h] of hosts.entries()) {
+    if (world.machine(h)?.roles[role] === undefined) {
+      fail(refuse('not_found', `${h} is not registered as a ${role} machine`, `paras.${key}[${i}]`, errno));
+    }
+  }
+}
+
+function nodeAt(world: World, shard: number, host: string, port: number, field: string, errno: number): number {
+  const at = world.nodeAt(host, port);
+  const id = at?.startsWith('node/') === true ? Number(at.slice(5)) : null;
+  if (id === null || world.shardOf(id) !== shard) fail(refuse('not_found', `${host}:${port} is not a node of shard ${shard}`, field, errno));
+  return id;
+}
+
+const clusterLock = (id: number): string => `cluster/${id}`;
+
+const VALIDATORS: Record<string, Validator> = {
+  create_cluster(world, p, e) {
+    const haMode = p.oneOf('ha_mode', HA_MODES, { errno: 70071 });
+    const shards = p.int('shards', { min: 1, max: 256, errno: 70072, rangeErrno: 70073 });
+    const nodes = p.int('nodes', { min: 1, max: 256, errno: 70074, rangeErrno: 70075 });
+    const comps = p.int('comps', { min: 1, max: 256, errno: 70076, rangeErrno: 70077 });
+    const maxStorageSize = p.int('max_storage_size', { errno: 70078 });
+    const maxConnections = p.int('max_connections', { errno: 70079 });
+    const cpuCores = p.int('cpu_cores', { errno: 70080 });
+    const innodbSize = p.int('innodb_size', { min: 1, errno: 70081, rangeErrno: 70082 });
+    const dbcfg = p.lenientInt('dbcfg', 0);
+    const nickName = p.optStr('nick_name', '', { max: 128 });
+    const user = p.optStr('computer_user', 'abc', { max: 64, pattern: /^[A-Za-z_][A-Za-z0-9_]*$/ });
+    const password = p.optStr('computer_password', 'abc', { max: 128 });
+    const storageHosts = p.hostList('storage_iplists', 70181);
+    const computerHosts = p.hostList('computer_iplists', 70182);
+    registeredHosts(world, storageHosts, 'storage', 'storage_iplists', 70181);
+    registeredHosts(world, computerHosts, 'computer', 'computer_iplists', 70182);
+    // The cluster row exists from acceptance on (as in the original), so the password is in the log
+    // once, marked secret, and a new leader can finish the job after a failover.
+    const id = e.ids.take('cluster');
+    const name = `cluster_${Math.floor(e.ctx.at / 1000)}_${String(id).padStart(6, '0')}`;
+    if (world.clusterByName(name) !== null) fail(refuse('already_exists', `a cluster named ${name} exists`, 'paras'));
+    e.emit('cluster.created', `cluster/${id}`, {
+      name,
+      nickName,
+      haMode,
+      owner: 'abc',
+      business: 'kunlun',
+      maxStorageSizeGB: maxStorageSize,
+      maxConnections,
+      cpuCores,
+      innodbSizeMB: innodbSize,
+      dbcfg,
+      compUser: user,
+      compPassword: password,
+    });
+    return {
+      request: {
+        cluster_id: id,
+        cluster_name: name,
+        ha_mode: haMode,
+        shards,
+        nodes,
+        comps,
+        max_storage_size: maxStorageSize,
+        max_connections: maxConnections,
+        cpu_cores: cpuCores,
+        innodb_size: innodbSize,
+        dbcfg,
+        nick_name: nickName,
+        computer_user: user,
+        storage_iplists: storageHosts,
+        computer_iplists: computerHosts,
+      },
+      cluster: id,
+      lock: clusterLock(id),
+    };
+  },
+
+  delete_cluster(world, p) {
+    let id: number;
+    if (p.has('cluster_id')) id = clusterById(world, p, 'cluster_id', 70098, 70096);
+    else if (p.has('cluster_name')) {
+      const name = p.str('cluster_name', { errno: 70096 });
+      const c = world.clusterByName(name);
+      if (c === null) fail(refuse('not_found', `cluster ${name} does not exist`, 'paras.cluster_name', 70097));
+      id = c.id;
+    } else return fail(refuse('invalid_argument', 'cluster_id or cluster_name is required', 'paras.cluster_id', 70096));
+    return { request: { cluster_id: id, cluster_name: world.cluster(id)!.name }, cluster: id, lock: clusterLock(id) };
+  },
+
+  add_shards(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70119);
+    const shards = p.int('shards', { min: 1, max: 256, errno: 70120, rangeErrno: 70121 });
+    const nodes = p.int('nodes', { min: 1, max: 256, errno: 70122, rangeErrno: 70123 });
+    const hosts = p.hostList('storage_iplists', 70184);
+    registeredHosts(world, hosts, 'storage', 'storage_iplists', 70184);
+    return { request: { cluster_id: cluster, shards, nodes, storage_iplists: hosts }, cluster, lock: clusterLock(cluster) };
+  },
+
+  delete_shard(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70139);
+    const shard = shardIn(world, p, cluster, 'shard_id', 70140);
+    if (world.shardsOf(cluster).length <= 1) {
+      fail(refuse('last_one', `shard ${shard} is the last shard of cluster ${cluster}`, 'paras.shard_id', 70174));
+    }
+    return { request: { cluster_id: cluster, shard_id: shard }, cluster, lock: clusterLock(cluster) };
+  },
+
+  add_comps(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70109);
+    const comps = p.int('comps', { min: 1, max: 256, errno: 70108, rangeErrno: 70110 });
+    const hosts = p.hostList('computer_iplists', 70185);
+    registeredHosts(world, hosts, 'computer', 'computer_iplists', 70185);
+    return { request: { cluster_id: cluster, comps, computer_iplists: hosts }, cluster, lock: clusterLock(cluster) };
+  },
+
+  delete_comp(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70132);
+    const comp = p.int('comp_id', { min: 1, errno: 70133 });
+    if (world.comp(comp)?.cluster !== cluster) {
+      fail(refuse('not_found', `compute node ${comp} is not in cluster ${cluster}`, 'paras.comp_id', 70134));
+    }
+    if (world.compsOf(cluster).length <= 1) {
+      fail(refuse('last_one', `compute node ${comp} is the last one of cluster ${cluster}`, 'paras.comp_id', 70157));
+    }
+    return { request: { cluster_id: cluster, comp_id: comp }, cluster, lock: clusterLock(cluster) };
+  },
+
+  add_nodes(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70154);
+    const nodes = p.int('nodes', { min: 1, max: 256, errno: 70155, rangeErrno: 70156 });
+    const shard = p.has('shard_id') ? shardIn(world, p, cluster, 'shard_id', 70161) : null;
+    if (shard === null && world.shardsOf(cluster).length === 0) {
+      fail(refuse('not_found', `cluster ${cluster} has no shards`, 'paras.cluster_id', 70161));
+    }
+    const hosts = p.hostList('storage_iplists', 70183);
+    registeredHosts(world, hosts, 'storage', 'storage_iplists', 70183);
+    return { request: { cluster_id: cluster, shard_id: shard, nodes, storage_iplists: hosts }, cluster, lock: clusterLock(cluster) };
+  },
+
+  delete_node(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70168);
+    const shard = shardIn(world, p, cluster, 'shard_id', 70169);
+    const host = p.host('hostaddr', 70170);
+    const port = p.int('port', { min: 1, max: 65535, errno: 70171 });
+    const node = nodeAt(world, shard, host, port, 'paras.hostaddr', 70173);
+    if (world.nodesOf(shard).length <= 1) fail(refuse('last_one', `node ${node} is the last node of shard ${shard}`, 'paras.hostaddr', 70159));
+    if (world.primaryOf(shard) === node) {
+      fail(refuse('invalid_state', `${host}:${port} is the primary of shard ${shard}`, 'paras.hostaddr', 70172));
+    }
+    return { request: { cluster_id: cluster, shard_id: shard, hostaddr: host, port, node_id: node }, cluster, lock: clusterLock(cluster) };
+  },
+
+  rebuild_node(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70025);
+    const shard = shardIn(world, p, cluster, 'shard_id', 70024);
+    const items = p.array('rb_nodes', 70036);
+    const primary = world.primaryOf(shard);
+    const rb = items.map((raw, i) => {
+      const q = new ParaReader(raw);
+      const host = q.host('hostaddr', 70037);
+      const port = q.int('port', { min: 1, max: 65535, errno: 70038 });
+      const node = nodeAt(world, shard, host, port, `paras.rb_nodes[${i}].hostaddr`, 70041);
+      if (node === primary) fail(refuse('invalid_state', `${host}:${port} is the primary, not a replica`, `paras.rb_nodes[${i}]`, 70041));
+      const needBackup = q.flag('need_backup', false);
+      const hdfsHost = needBackup ? q.str('hdfs_host', { errno: 70039 }) : q.optStr('hdfs_host', '');
+      return { hostaddr: host, port, node_id: node, need_backup: needBackup ? 1 : 0, hdfs_host: hdfsHost, pv_limit: q.optInt('pv_limit', 10, { min: 1 }) };
+    });
+    return {
+      request: {
+        cluster_id: cluster,
+        shard_id: shard,
+        rb_nodes: rb,
+        allow_pull_from_master: p.flag('allow_pull_from_master', false) ? 1 : 0,
+        allow_replica_delay: p.optInt('allow_replica_delay', 30),
+      },
+      cluster,
+      lock: clusterLock(cluster),
+    };
+  },
+
+  manual_switch(world, p, e) {
+    const cluster = clusterById(world, p, 'cluster_id', 70026);
+    const shard = shardIn(world, p, cluster, 'shard_id', 70027);
+    const s = world.shard(shard)!;
+    const master = p.hostPort('master_hostaddr', 70028);
+    const from = nodeAt(world, shard, master.host, master.port, 'paras.master_hostaddr', 70031);
+    if (s.primary !== from) fail(refuse('invalid_state', `${master.host}_${master.port} is not the primary (source)`, 'paras.master_hostaddr', 70032));
+    let to: number | null = null;
+    if (p.has('assign_hostaddr')) {
+      const a = p.hostPort('assign_hostaddr', 70029);
+      to = nodeAt(world, shard, a.host, a.port, 'paras.assign_hostaddr', 70033);
+      const n = world.node(to)!;
+      if (n.memberState !== 'replica') fail(refuse('invalid_state', `${a.host}_${a.port} is not a replica`, 'paras.assign_hostaddr', 70033));
+      if (n.health !== 'alive') fail(refuse('invalid_state', `${a.host}_${a.port} is ${n.health}`, 'paras.assign_hostaddr', 70019));
+      if (n.repair !== 'ok') fail(refuse('invalid_state', `${a.host}_${a.port} is ${n.repair}`, 'paras.assign_hostaddr'));
+    }
+    if (s.task !== null) fail(refuse('busy', `shard ${shard} is in failover task ${s.task.task}`, 'paras.shard_id'));
+    if (s.noSwitch !== null && s.noSwitch.until > e.ctx.at) {
+      fail(refuse('no_switch', `shard ${shard} is in a no-switch window until ${s.noSwitch.until}`, 'paras.shard_id', 70014));
+    }
+    return { request: { cluster_id: cluster, shard_id: shard, from, to }, cluster, lock: clusterLock(cluster) };
+  },
+
+  control_instance(world, p) {
+    const host = p.host('hostaddr');
+    const port = p.int('port', { min: 1, max: 65535 });
+    const control = p.oneOf('control', ['stop', 'start', 'restart'] as const);
+    const at = world.nodeAt(host, port);
+    if (at === null) fail(refuse('not_found', `instance ${host}_${port} not found`, 'paras.hostaddr'));
+    const [kind, idText] = at.split('/') as ['node' | 'comp', string];
+    const id = Number(idText);
+    const cluster = kind === 'node' ? world.node(id)!.cluster : world.comp(id)!.cluster;
+    return {
+      request: { hostaddr: host, port, control, machine_type: kind === 'node' ? 'storage' : 'computer', instance: at },
+      cluster,
+      lock: clusterLock(cluster),
+    };
+  },
+
+  expand_cluster(world, p, _e, raw) {
+    const cluster = clusterById(world, p, 'cluster_id', 70098);
+    const src = shardIn(world, p, cluster, 'src_shard_id', 70140);
+    const dst = shardIn(world, p, cluster, 'dst_shard_id', 70140);
+    if (src === dst) fail(refuse('invalid_argument', 'src_shard_id and dst_shard_id are the same', 'paras.dst_shard_id'));
+    const tables: string[] = [];
+    const list = raw.table_list;
+    if (list !== undefined) {
+      if (!Array.isArray(list)) fail(refuse('invalid_argument', 'table_list must be an array', 'paras.table_list'));
+      for (const [i, t] of list.entries()) {
+        if (typeof t !== 'string' || !/^[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+$/.test(t)) {
+          fail(refuse('invalid_argument', 'each table must be db.schema.table', `paras.table_list[${i}]`));
+        }
+        tables.push(t);
+      }
+    }
+    return {
+      request: { cluster_id: cluster, src_shard_id: src, dst_shard_id: dst, table_list: tables, drop_old_table: p.flag('drop_old_table', false) ? 1 : 0 },
+      cluster,
+      lock: clusterLock(cluster),
+    };
+  },
+
+  manual_backup_cluster(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70098);
+    return { request: { cluster_id: cluster }, cluster, lock: null };
+  },
+
+  update_cluster_coldback_time_period(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70098);
+    const period = p.str('time_period', { pattern: /^\d\d:\d\d:\d\d-\d\d:\d\d:\d\d$/ });
+    return { request: { cluster_id: cluster, time_period: period }, cluster, lock: null };
+  },
+
+  create_machine(world, p) {
+    const host = p.host('hostaddr', 70052);
+    const type = p.oneOf('machine_type', MACHINE_TYPES, { errno: 70050, rangeErrno: 70051 });
+    const rack = p.str('rack_id', { errno: 70053, max: 64 });
+    if (world.machine(host)?.roles[type] !== undefined) {
+      fail(refuse('already_exists', `${host} is already registered as ${type}`, 'paras.hostaddr', 70062));
+    }
+    const dirs: Record<string, string> =
+      type === 'storage'
+        ? { datadir: p.str('datadir', { errno: 70054 }), logdir: p.str('logdir', { errno: 70055 }), wal_log_dir: p.str('wal_log_dir', { errno: 70056 }) }
+        : { comp_datadir: p.str('comp_datadir', { errno: 70061 }) };
+    const range = p.optStr('port_range', type === 'storage' ? '57000-58000' : '47000-48000', { pattern: /^\d{1,5}-\d{1,5}$/ });
+    const [lo, hi] = range.split('-').map(Number) as [number, number];
+    if (lo < 1 || hi > 65535 || lo > hi) fail(refuse('invalid_argument', 'port_range must be lo-hi within 1..65535', 'paras.port_range'));
+    return {
+      request: {
+        hostaddr: host,
+        machine_type: type,
+        rack_id: rack,
+        ...dirs,
+        port_range: range,
+        total_mem: p.int('total_mem', { errno: 70057 }),
+        total_cpu_cores: p.int('total_cpu_cores', { errno: 70058 }),
+      },
+      cluster: null,
+      lock: `machine/${host}`,
+    };
+  },
+
+  update_machine(world, p, _e, raw) {
+    const host = p.host('hostaddr', 70052);
+    const type = p.oneOf('machine_type', MACHINE_TYPES, { errno: 70050, rangeErrno: 70051 });
+    if (world.machine(host)?.roles[type] === undefined) {
+      fail(refuse('not_found', `${host} is not registered as ${type}`, 'paras.hostaddr', 70066));
+    }
+    return { request: withoutSecrets(raw), cluster: null, lock: `machine/${host}` };
+  },
+
+  delete_machine(world, p) {
+    const host = p.host('hostaddr', 70067);
+    const type = p.oneOf('machine_type', MACHINE_TYPES, { errno: 70050, rangeErrno: 70051 });
+    const role = world.machine(host)?.roles[type];
+    if (role === undefined) fail(refuse('not_found', `${host} is not registered as ${type}`, 'paras.hostaddr', 70066));
+    if (role.usedPorts.length > 0) {
+      fail(refuse('invalid_state', `${host} still runs instances on ports ${role.usedPorts.join(',')}`, 'paras.hostaddr', 70064));
+    }
+    return { request: { hostaddr: host, machine_type: type }, cluster: null, lock: `machine/${host}` };
+  },
+};
+
+/** Job types a job may start as a child (parent set): their request was validated by the parent. */
+export const INTERNAL_JOB_TYPES = new Set([
+  'internal_add_shard',
+  'internal_add_comps',
+  'internal_del_shard',
+  'internal_del_comp',
+  'internal_rebuild_hosts',
+  'rb_shard_node',
+  'shard_install',
+  'shard_uninstall',
+  'compute_install',
+  'compute_uninstall',
+  'shard_coldbackup',
+  'compute_coldbackup',
+]);
+
+export const PUBLIC_JOB_TYPES: readonly string[] = Object.keys(VALIDATORS).sort();
+
+function getJob(world: World, id: number) {
+  return world.job(id) ?? refuse('not_found', `job ${id} does not exist`, 'job_id', 70104);
+}
+
+export function checkJob(world: World, cmd: JobCommand, e: Emitter): CommandResult {
+  switch (cmd.kind) {
+    case 'job.start':
+      return startJob(world, cmd, e);
+    case 'job.step_start': {
+      const j = getJob(world, cmd.job);
+      if ('ok' in j) return j;
+      if (j.status === 'done' || j.status === 'failed') return refuse('invalid_state', `job ${j.id} has ended (${j.status})`, 'job_id');
+      if (j.step !== null) return refuse('invalid_state', `job ${j.id} is running step ${j.step.name}`, 'step');
+      return e.emit('job.step_started', `job/${j.id}`, { step: cmd.step, index: cmd.index, total: cmd.total }).done();
+    }
+    case 'job.step_finish': {
+      const j = getJob(world, cmd.job);
+      if ('ok' in j) return j;
+      if (j.step?.name !== cmd.step) return refuse('invalid_state', `job ${j.id} is not running step ${cmd.step}`, 'step');
+      return e
+        .emit('job.step_finished', `job/${j.id}`, { step: cmd.step, ok: cmd.ok, done: cmd.done, total: cmd.total, info: cmd.info ?? '' })
+        .done();
+    }
+    case 'job.finish':
+    case 'job.fail': {
+      const j = getJob(world, cmd.job);
+      if ('ok' in j) return j;
+      if (j.status === 'done' || j.status === 'failed') return refuse('invalid_state', `job ${j.id} has already ended (${j.status})`, 'job_id');
+      if (cmd.kind === 'job.finish') {
+        if (j.step !== null) return refuse('invalid_state', `job ${j.id} is still running step ${j.step.name}`, 'job_id');
+        return e.emit('job.done', `job/${j.id}`, { result: cmd.result ?? {} }).done();
+      }
+      return e.emit('job.failed', `job/${j.id}`, { code: cmd.code, info: cmd.info, result: cmd.result ?? {} }).done();
+    }
+  }
+}
+
+function startJob(world: World, cmd: Extract<JobCommand, { kind: 'job.start' }>, e: Emitter): CommandResult {
+  if (typeof cmd.request !== 'object' || cmd.request === null || Array.isArray(cmd.request)) {
+    return refuse('invalid_argument', 'paras must be an object', 'paras', 70070);
+  }
+  let accepted: Accepted;
+  if (cmd.parent !== undefined) {
+    const parent = world.job(cmd.parent);
+    if (parent === null) return refuse('not_found', `job ${cmd.parent} does not exist`, 'parent');
+    if (parent.status === 'done' || parent.status === 'failed') return refuse('invalid_state', `job ${parent.id} has ended`, 'parent');
+    if (!INTERNAL_JOB_TYPES.has(cmd.jobType) && VALIDATORS[cmd.jobType] === undefined) {
+      return refuse('invalid_argument', `unknown job type ${cmd.jobType}`, 'job_type');
+    }
+    // A child runs under its parent's lock; the parent validated what it asks for.
+    accepted = { request: withoutSecrets(cmd.request), cluster: parent.cluster, lock: null };
+  } else {
+    const validate = Object.prototype.hasOwnProperty.call(VALIDATORS, cmd.jobType) ? VALIDATORS[cmd.jobType] : undefined;
+    if (validate === undefined) return refuse('invalid_argument', `Unrecongnized job type ${cmd.jobType}`, 'job_type', 70001);
+    try {
+      accepted = validate(world, new ParaReader(cmd.request), e, cmd.request);
+    } catch (err) {
+      if (err instanceof ParaError) return err.refusal;
+      throw err;
+    }
+  }
+  if (accepted.lock !== null) {
+    const holder = world.lockHolder(accepted.lock);
+    if (holder !== null) {
+      return refuse('busy', `${accepted.lock} is busy with job ${holder} (${world.job(holder)?.jobType ?? '?'})`, 'paras');
+    }
+  }
+  const id = e.ids.take('job');
+  return e
+    .emit('job.created', `job/${id}`, {
+      jobType: cmd.jobType,
+      request: accepted.request,
+      cluster: accepted.cluster,
+      parent: cmd.parent ?? null,
+      lock: accepted.lock,
+    })
+    .done();
+}

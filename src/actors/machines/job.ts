@@ -1,0 +1,145 @@
+// The job aggregate (cluster_general_job_log): not_started -> ongoing (steps) -> done | failed.
+// done and failed are final states, so a job ends exactly once: a second ending is refused.
+import { assign, setup, type StateValue } from 'xstate';
+import type { EventsOfKind } from '../../events/catalog.js';
+import type { Json } from '../../events/schema.js';
+import type { AggregateLogic } from '../runner.js';
+
+export type JobEvent = EventsOfKind<'job'>;
+
+export interface JobStepRecord {
+  step: string;
+  ok: boolean;
+  info: string;
+  startedAt: number;
+  endedAt: number;
+}
+
+export interface JobCtx {
+  id: number;
+  jobType: string;
+  request: Json;
+  cluster: number | null;
+  parent: number | null;
+  /** The aggregate this job holds exclusively while it runs (a child under its parent's lock: null). */
+  lock: string | null;
+  user: string | null;
+  system: string | null;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+  step: { name: string; index: number; total: number; startedAt: number } | null;
+  progress: { done: number; total: number };
+  steps: JobStepRecord[];
+  code: number;
+  info: string;
+  result: Json;
+}
+
+/** Step history is bounded (the most recent are kept) so a long job cannot grow the state without limit. */
+const MAX_STEPS = 100;
+
+export function initJob(key: number | string): JobCtx {
+  return {
+    id: Number(key),
+    jobType: '',
+    request: null,
+    cluster: null,
+    parent: null,
+    lock: null,
+    user: null,
+    system: null,
+    createdAt: 0,
+    startedAt: null,
+    endedAt: null,
+    step: null,
+    progress: { done: 0, total: 0 },
+    steps: [],
+    code: 0,
+    info: '',
+    result: null,
+  };
+}
+
+export function reduceJob(ctx: JobCtx, ev: JobEvent): JobCtx {
+  const at = ev.at;
+  switch (ev.type) {
+    case 'job.created': {
+      const c = ev.cause;
+      return {
+        ...ctx,
+        jobType: ev.data.jobType,
+        request: ev.data.request,
+        cluster: ev.data.cluster,
+        parent: ev.data.parent,
+        lock: ev.data.lock,
+        user: 'user' in c ? c.user : null,
+        system: 'system' in c ? c.system : null,
+        createdAt: at,
+      };
+    }
+    case 'job.step_started':
+      return {
+        ...ctx,
+        startedAt: ctx.startedAt ?? at,
+        step: { name: ev.data.step, index: ev.data.index, total: ev.data.total, startedAt: at },
+      };
+    case 'job.step_finished': {
+      const started = ctx.step?.startedAt ?? at;
+      const rec: JobStepRecord = { step: ev.data.step, ok: ev.data.ok, info: ev.data.info, startedAt: started, endedAt: at };
+      return {
+        ...ctx,
+        step: null,
+        progress: { done: ev.data.done, total: ev.data.total },
+        steps: [...ctx.steps, rec].slice(-MAX_STEPS),
+      };
+    }
+    case 'job.done':
+      return { ...ctx, step: null, endedAt: at, code: 0, info: 'OK', result: ev.data.result };
+    case 'job.failed':
+      return { ...ctx, step: null, endedAt: at, code: ev.data.code, info: ev.data.info, result: ev.data.result };
+  }
+}
+
+export const jobMachine = setup({
+  types: { context: {} as JobCtx, events: {} as JobEvent, input: {} as { key: number | string } },
+  actions: { apply: assign(({ context, event }) => reduceJob(context, event)) },
+}).createMachine({
+  id: 'job',
+  context: ({ input }) => initJob(input.key),
+  initial: 'absent',
+  states: {
+    absent: { on: { 'job.created': { target: 'not_started', actions: 'apply' } } },
+    not_started: {
+      on: {
+        'job.step_started': { target: 'ongoing.in_step', actions: 'apply' },
+        'job.done': { target: 'done', actions: 'apply' },
+        'job.failed': { target: 'failed', actions: 'apply' },
+      },
+    },
+    ongoing: {
+      initial: 'idle',
+      on: { 'job.failed': { target: 'failed', actions: 'apply' } },
+      states: {
+        idle: {
+          on: {
+            'job.step_started': { target: 'in_step', actions: 'apply' },
+            'job.done': { target: '#job.done', actions: 'apply' },
+          },
+        },
+        in_step: { on: { 'job.step_finished': { target: 'idle', actions: 'apply' } } },
+      },
+    },
+    done: { type: 'final' },
+    failed: { type: 'final' },
+  },
+});
+
+export const jobLogic: AggregateLogic<JobCtx, JobEvent> = {
+  kind: 'job',
+  machine: jobMachine,
+  init: initJob,
+  reduce: reduceJob,
+  disc: () => '',
+  gone: (_v: StateValue) => false,
+};

@@ -1,0 +1,105 @@
+// The parts every event shares: the aggregate it belongs to, who caused it, and the leader's stamp.
+import { int, obj, opt, str, type Infer, type Schema } from './schema.js';
+
+export const AGG_KINDS = ['machine', 'cluster', 'shard', 'node', 'comp', 'job', 'manager'] as const;
+export type AggKind = (typeof AGG_KINDS)[number];
+/** Kinds whose ids the leader assigns from a counter (the others are named by the outside world). */
+export const NUMBERED_KINDS = ['cluster', 'shard', 'node', 'comp', 'job'] as const;
+export type NumberedKind = (typeof NUMBERED_KINDS)[number];
+
+/** A positive id as the metadata tables use them (signed 32-bit INT columns). */
+export const ID_MAX = 2_147_483_647;
+export const idSchema = int({ min: 1, max: ID_MAX });
+export const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9.:_-]{0,254}$/;
+export const hostSchema = str({ pattern: HOST_RE });
+export const MEMBER_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
+export const portSchema = int({ min: 1, max: 65535 });
+
+/** Who made this happen: a user (maybe through a job), or the manager itself and why. */
+export type Cause = { user: string; job?: number } | { system: string; job?: number };
+const userCause = obj({ user: str({ min: 1, max: 128 }), job: opt(idSchema) });
+const systemCause = obj({ system: str({ min: 1, max: 128 }), job: opt(idSchema) });
+export const causeSchema: Schema<Cause> = {
+  secret: false,
+  check: (x, p) => {
+    if (typeof x === 'object' && x !== null && 'user' in x) return userCause.check(x, p);
+    if (typeof x === 'object' && x !== null && 'system' in x) return systemCause.check(x, p);
+    return `${p}: expected {user, job?} or {system, job?}`;
+  },
+  doc: () => '{user, job?} | {system, job?}',
+};
+export type UserCause = Infer<typeof userCause>;
+
+/** An aggregate id such as `cluster/3`, `machine/10.0.0.5` or `manager/m1`. */
+export type AggId = `${AggKind}/${string}`;
+
+export interface AggRef {
+  kind: AggKind;
+  /** Numeric for numbered kinds, the host or member name otherwise. */
+  key: number | string;
+}
+
+const KIND_SET = new Set<string>(AGG_KINDS);
+
+/** A canonical positive decimal (no sign, no leading zero) up to ID_MAX, or -1. Hot path: no regex. */
+function parseId(s: string): number {
+  const n = s.length;
+  if (n === 0 || n > 10) return -1;
+  let v = 0;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9 || (i === 0 && c === 0)) return -1;
+    v = v * 10 + c;
+  }
+  return v <= ID_MAX ? v : -1;
+}
+
+// Aggregate ids repeat across the log; parsing each once saves allocation on the replay path. The
+// cache holds frozen refs and is dropped when large (it only ever saves work).
+const parsed = new Map<string, AggRef | null>();
+
+/** Parses an aggregate id; null when malformed. Numbered kinds must be canonical positive integers. */
+export function parseAgg(agg: string): AggRef | null {
+  const hit = parsed.get(agg);
+  if (hit !== undefined) return hit;
+  if (parsed.size >= 200_000) parsed.clear();
+  const ref = parseAggUncached(agg);
+  parsed.set(agg, ref === null ? null : Object.freeze(ref));
+  return ref;
+}
+
+function parseAggUncached(agg: string): AggRef | null {
+  const slash = agg.indexOf('/');
+  if (slash <= 0) return null;
+  const kind = agg.slice(0, slash);
+  const rest = agg.slice(slash + 1);
+  if (!KIND_SET.has(kind)) return null;
+  switch (kind as AggKind) {
+    case 'machine':
+      return HOST_RE.test(rest) ? { kind: 'machine', key: rest } : null;
+    case 'manager':
+      return MEMBER_RE.test(rest) ? { kind: 'manager', key: rest } : null;
+    default: {
+      const n = parseId(rest);
+      return n > 0 ? { kind: kind as AggKind, key: n } : null;
+    }
+  }
+}
+
+export function aggId(kind: AggKind, key: number | string): AggId {
+  return `${kind}/${key}`;
+}
+
+/** The common envelope; `data` is typed per event type in the catalog. */
+export interface Envelope<T extends string, D> {
+  /** Event type, `<aggregate kind>.<what happened>`, e.g. `shard.primary_changed`. */
+  type: T;
+  /** Schema version of `data`; decoding upcasts older versions to the current one. */
+  v: number;
+  /** The aggregate this event belongs to. */
+  agg: AggId;
+  /** Milliseconds since the epoch, stamped by the leader when it proposed the event. */
+  at: number;
+  cause: Cause;
+  data: D;
+}

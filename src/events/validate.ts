@@ -1,0 +1,60 @@
+// Runtime validation of a decoded event, with upcasting of older schema versions to the current one.
+import { eventDef, type DomainEvent, type EventDef } from './catalog.js';
+import { causeSchema, parseAgg } from './envelope.js';
+
+export type Checked = { ok: true; event: DomainEvent } | { ok: false; reason: string };
+
+const ENVELOPE_KEYS = new Set(['type', 'v', 'agg', 'at', 'cause', 'data']);
+
+function isRecord(x: unknown): x is Record<string, unknown> {
+  if (typeof x !== 'object' || x === null) return false;
+  const proto = Object.getPrototypeOf(x) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Checks the envelope and the data against the catalog. Data of an older version is checked against
+ * that version's schema, then lifted version by version; the result always has the current `v`.
+ */
+export function checkEvent(x: unknown): Checked {
+  if (!isRecord(x)) return { ok: false, reason: 'event: expected object' };
+  for (const k in x) if (!ENVELOPE_KEYS.has(k)) return { ok: false, reason: `event.${k}: unknown field` };
+  const { type, v, agg, at, cause, data } = x;
+  if (typeof type !== 'string') return { ok: false, reason: 'event.type: expected string' };
+  const def = eventDef(type);
+  if (def === undefined) return { ok: false, reason: `event.type: unknown event type ${JSON.stringify(type)}` };
+  if (typeof agg !== 'string') return { ok: false, reason: 'event.agg: expected string' };
+  const ref = parseAgg(agg);
+  if (ref === null) return { ok: false, reason: `event.agg: malformed aggregate id ${JSON.stringify(agg)}` };
+  if (ref.kind !== def.kind) return { ok: false, reason: `event.agg: ${type} belongs to a ${def.kind}, not ${agg}` };
+  if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) {
+    return { ok: false, reason: 'event.at: expected a non-negative integer (ms since epoch)' };
+  }
+  const ce = causeSchema.check(cause, 'event.cause');
+  if (ce !== null) return { ok: false, reason: ce };
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > def.v) {
+    return { ok: false, reason: `event.v: ${type} has versions 1..${def.v}, got ${String(v)}` };
+  }
+  if (v === def.v) {
+    const e = def.data.check(data, 'event.data');
+    if (e !== null) return { ok: false, reason: e };
+    return { ok: true, event: x as unknown as DomainEvent };
+  }
+  const lifted = upcast(def, v, data);
+  if (typeof lifted === 'string') return { ok: false, reason: lifted };
+  return { ok: true, event: { type, v: def.v, agg, at, cause, data: lifted } as unknown as DomainEvent };
+}
+
+/** Lifts `data` of version `from` to the current version, checking each version on the way. */
+export function upcast(def: EventDef, from: number, data: unknown): unknown {
+  let d = data;
+  for (let v = from; v < def.v; v++) {
+    const past = def.past[v - 1];
+    if (past === undefined || past.v !== v) return `event.v: no schema for version ${v}`;
+    const e = past.data.check(d, `event.data(v${v})`);
+    if (e !== null) return e;
+    d = past.up(d as never);
+  }
+  const e = def.data.check(d, 'event.data');
+  return e === null ? d : `upcast produced invalid data: ${e}`;
+}
