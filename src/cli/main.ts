@@ -1,6 +1,7 @@
 // The `cluster-mgr` command.
 import { Command, Option } from 'commander';
 import { registerAgentCommand } from '../agent/cli.js';
+import { registerAuditCommands } from '../audit/cli.js';
 import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { startMember } from '../member/member.js';
@@ -85,5 +86,6 @@ function loadOrExit(opts: { config?: string; set?: string[] }) {
 }
 
 registerAgentCommand(program);
+registerAuditCommands(program);
 
 await program.parseAsync(process.argv);

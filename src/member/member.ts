@@ -7,6 +7,7 @@ import type { Logger } from '../log/logger.js';
 import { DataDirLock } from './data-dir.js';
 import { ManagerRuntime } from './runtime.js';
 import { VERSION } from '../version.js';
+import { viewDigest } from '../audit/view-digest.js';
 
 export interface MemberHandle {
   http: FastifyInstance;
@@ -53,7 +54,7 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
     const body = { is_leader: runtime.isLeader, leader, leader_url: httpUrlOf(leader), term: runtime.node.term };
     return reply.code(runtime.isLeader ? 200 : 503).send(body);
   });
-  http.get('/api/v1/member', () => ({ ...runtime.describe(), digest: runtime.world.digest() }));
+  http.get('/api/v1/member', () => ({ ...runtime.describe(), digest: runtime.world.digest(), view_digest: viewDigest(runtime.world) }));
   const host = cfg.str('http_bind') || cfg.str('local_ip');
   const port = cfg.int('brpc_http_port');
   try {

@@ -7,6 +7,10 @@ import { makeRunDir, NatsInstance } from '../../src/launcher/index.js';
 import { H } from '../../src/mirror/subjects.js';
 import { verifyChain } from '../../src/events/index.js';
 import { MemberGroup, waitFor, type MemberProc } from '../helpers/member-group.js';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
 
 interface Member {
   member: string;
@@ -103,4 +107,15 @@ t.test('elect, record, mirror; kill -9 the leader; the new leader continues; all
   if (chain.ok) t.equal(chain.head, leaderInfo.head, 'and ends at the members\' chain head');
   const elections = msgs.filter((m) => m.type === 'manager.leader_elected').length;
   t.ok(elections >= 2, `both elections are in the stream (${elections})`);
+
+  // The audit tool, as an operator runs it: verify the stream and compare with a live member.
+  const leaderUrl = group.members.find((m) => m.id === leaderInfo.member)!.url;
+  const r = spawnSync(process.execPath, [bin, 'replay', '--nats', nats.url, '--stream', 'GROUPTEST', '--verify', '--compare', leaderUrl], { encoding: 'utf8' });
+  t.equal(r.status, 0, `replay exits 0 (stderr: ${r.stderr.trim()})`);
+  t.match(r.stdout, /chain ok: \d+ links verified/);
+  t.match(r.stdout, /compare with 127\.0\.0\.1:\d+: MATCH/);
+  t.match(r.stdout, /manager\/127\.0\.0\.1:\d+ +manager\.leader_elected/, 'the timeline lists the elections');
+  const typed = spawnSync(process.execPath, [bin, 'replay', '--nats', nats.url, '--stream', 'GROUPTEST', '--type', 'manager.leader_*', '--json'], { encoding: 'utf8' });
+  const lines = typed.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+  t.equal(lines.length, elections, 'a type filter shows just the elections');
 });
