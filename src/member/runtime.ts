@@ -6,6 +6,7 @@ import type { Config } from '../config/load.js';
 import { encodeBatch, type Cause } from '../events/index.js';
 import type { Logger } from '../log/logger.js';
 import { JetStreamMirror } from '../mirror/jetstream-mirror.js';
+import { StatusPublisher } from '../mirror/status-publisher.js';
 import { NotLeaderError, RaftNode, type LeaderChange } from '../raft/node/index.js';
 import { ReconcilerHost, type Reconciler } from '../reconcile/host.js';
 import { ManagerMembersReconciler } from './members-reconciler.js';
@@ -22,6 +23,7 @@ export class ManagerRuntime {
   readonly sm: WorldMachine;
   readonly host: ReconcilerHost;
   readonly mirror: JetStreamMirror | null;
+  readonly status: StatusPublisher | null;
   private ids: IdAllocator | null = null;
   private pending = 0;
   private leaderTerm = 0;
@@ -38,8 +40,10 @@ export class ManagerRuntime {
     this.mirror = url
       ? new JetStreamMirror({ url, stream: cfg.str('nats_stream'), log: log.child({ part: 'mirror' }), source: sm })
       : null;
+    this.status = url ? new StatusPublisher(url, log.child({ part: 'status' })) : null;
     sm.onChange((changed) => {
       this.mirror?.notify();
+      if (this.node?.isLeader && !changed.has('*')) this.status?.publish(this.world, changed);
       if (changed.has('*')) this.host.changed(new Set(this.allAggs()));
       else this.host.changed(changed);
     });
@@ -126,6 +130,7 @@ export class ManagerRuntime {
   async stop(): Promise<void> {
     await this.host.stop();
     await this.mirror?.stop();
+    await this.status?.close();
     await this.node.stop();
   }
 

@@ -70,6 +70,14 @@ t.test('elect, record, mirror; kill -9 the leader; the new leader continues; all
   t.comment(`leader ${first.m.id} (term ${first.info.term}) elected and recorded ${Date.now() - t0} ms after start`);
   await waitFor('the mirror to hold the first events', async () => (await streamMessages()).length >= 4);
 
+  // Status subscribers see the manager group change.
+  const nc = await nats.connect();
+  const statuses: { subject: string; view: { memberState?: string; id?: string } }[] = [];
+  const sub = nc.subscribe('kunlun.status.manager.>', {
+    callback: (_e, m) => statuses.push({ subject: m.subject, view: JSON.parse(new TextDecoder().decode(m.data)) as { memberState?: string } }),
+  });
+  t.teardown(() => nc.close());
+
   const killedAt = Date.now();
   await group.kill9(first.m);
   const survivors = group.alive();
@@ -80,6 +88,12 @@ t.test('elect, record, mirror; kill -9 the leader; the new leader continues; all
   t.not(second.m.id, first.m.id, 'another member leads');
   t.ok(second.info.term > first.info.term, 'in a higher term');
   t.comment(`new leader ${second.m.id} (term ${second.info.term}) recorded ${Date.now() - killedAt} ms after kill -9`);
+  const token = second.m.id.replace(/\./g, '_');
+  await waitFor('a status message naming the new leader as source', () =>
+    Promise.resolve(statuses.some((s) => s.subject === `kunlun.status.manager.${token}` && s.view.memberState === 'source')),
+  );
+  t.pass('status subscribers were told which member is the source');
+  sub.unsubscribe();
 
   group.start(first.m);
   const final = await waitFor('all three members to converge', async () => {
