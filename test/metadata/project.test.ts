@@ -348,18 +348,25 @@ t.test('kill -9 of the metadata server in the middle of a large projection: all 
     () => 'committed' as const,
     (e: Error) => e,
   );
-  // Watch the cheap process list; INNODB_TRX walks the transaction's locks and would slow it down.
+  // Watch the cheap process list; INNODB_TRX walks the transaction's locks and would slow it down. Once
+  // the UPDATE shows, wait for it to be in the lock wait (it shows a moment before it gets there).
   const deadline = Date.now() + 40_000;
-  while (Date.now() < deadline) {
-    const [p] = await holder.query<RowDataPacket[]>('SELECT INFO AS i FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
-    if (/^UPDATE `kunlun_metadata_db`\.`global_configuration`/.test(String(p[0]?.i ?? ''))) break;
-    await new Promise((r) => setTimeout(r, 20));
+  let trx = { state: 'none', rows: 0 };
+  let seen = false;
+  while (Date.now() < deadline && trx.state !== 'LOCK WAIT') {
+    if (!seen) {
+      const [p] = await holder.query<RowDataPacket[]>('SELECT INFO AS i FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
+      seen = /^UPDATE `kunlun_metadata_db`\.`global_configuration`/.test(String(p[0]?.i ?? ''));
+    }
+    if (seen) {
+      const [tx] = await holder.query<RowDataPacket[]>(
+        'SELECT trx_state AS s, trx_rows_modified AS n FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ?',
+        [threadId],
+      );
+      trx = tx.length ? { state: String(tx[0]!.s), rows: Number(tx[0]!.n) } : { state: 'none', rows: 0 };
+    }
+    if (trx.state !== 'LOCK WAIT') await new Promise((r) => setTimeout(r, 20));
   }
-  const [tx] = await holder.query<RowDataPacket[]>(
-    'SELECT trx_state AS s, trx_rows_modified AS n FROM information_schema.INNODB_TRX WHERE trx_mysql_thread_id = ?',
-    [threadId],
-  );
-  const trx = tx.length ? { state: String(tx[0]!.s), rows: Number(tx[0]!.n) } : { state: 'none', rows: 0 };
   t.equal(trx.state, 'LOCK WAIT', 'the projection is waiting inside its transaction');
   t.ok(trx.rows >= 5_000, `it had written ${trx.rows} rows, none committed, when the server was killed`);
   await meta.server.kill9();
