@@ -14,15 +14,18 @@ export class Tx {
     this.log.push(op, target, key, value);
   }
 
+  // Maps used with a Tx never hold undefined values, so one lookup tells presence and value.
   set<K, V>(m: Map<K, V>, k: K, v: V): void {
-    if (m.has(k)) this.push(SET, m, k, m.get(k));
+    const prev = m.get(k);
+    if (prev !== undefined) this.push(SET, m, k, prev);
     else this.push(DEL, m, k, undefined);
     m.set(k, v);
   }
 
   delete<K, V>(m: Map<K, V>, k: K): void {
-    if (!m.has(k)) return;
-    this.push(SET, m, k, m.get(k));
+    const prev = m.get(k);
+    if (prev === undefined) return;
+    this.push(SET, m, k, prev);
     m.delete(k);
   }
 

@@ -76,6 +76,19 @@ export type CheckResult = { ok: true } | { ok: false; pos: number; reason: strin
 
 type AnyStore = Map<number | string, Rec<unknown>>;
 
+const SHAPES_PRIMARY: ReadonlySet<string> = new Set([
+  'shard.added',
+  'shard.adopted',
+  'shard.primary_changed',
+  'shard.failover_finished',
+  'node.added',
+  'node.adopted',
+  'node.role_changed',
+  'node.access_changed',
+  'node.rejoined',
+  'node.removed',
+]);
+
 export class World {
   private readonly s: WorldState;
   private readonly tx = new Tx();
@@ -205,8 +218,10 @@ export class World {
     else tx.set(store, ref.key, next);
     reindex(s, ref.kind, ref.key as never, rec as never, gone ? undefined : (next as never), tx);
     applyEffects(s, ev, ref.key, tx);
-    if (ref.kind === 'shard') this.touched.add(ref.key as number);
-    else if (ref.kind === 'node') this.touched.add((next.c as Ctxs['node']).shard);
+    // Only what can change a shard's primary, roles or write access needs the invariant check.
+    if (SHAPES_PRIMARY.has(ev.type)) {
+      this.touched.add(ref.kind === 'shard' ? (ref.key as number) : (next.c as Ctxs['node']).shard);
+    }
     return null;
   }
 

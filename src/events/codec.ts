@@ -2,7 +2,7 @@
 // canonical MessagePack values back to back, so every member hashes the same stored event bytes.
 import type { DomainEvent } from './catalog.js';
 import { decodeMsgpack, decodeMultiple, encodeCanonical, packSorted } from './canonical.js';
-import { checkEvent } from './validate.js';
+import { checkEvent, validateEvent } from './validate.js';
 
 export const BATCH_FORMAT = 1;
 export const MAX_BATCH_EVENTS = 10_000;
@@ -97,9 +97,9 @@ export function decodeBatch(bytes: Uint8Array): DecodedBatch {
   const n = values.length;
   const events = new Array<DomainEvent>(n);
   for (let i = 0; i < n; i++) {
-    const c = checkEvent(values[i]);
-    if (!c.ok) throw new DecodeError(i, c.reason);
-    events[i] = c.event;
+    const e = validateEvent(values[i]);
+    if (typeof e === 'string') throw new DecodeError(i, e);
+    events[i] = e;
   }
   return { events, raws };
 }

@@ -17,32 +17,37 @@ function isRecord(x: unknown): x is Record<string, unknown> {
  * that version's schema, then lifted version by version; the result always has the current `v`.
  */
 export function checkEvent(x: unknown): Checked {
-  if (!isRecord(x)) return { ok: false, reason: 'event: expected object' };
-  for (const k in x) if (!ENVELOPE_KEYS.has(k)) return { ok: false, reason: `event.${k}: unknown field` };
+  const r = validateEvent(x);
+  return typeof r === 'string' ? { ok: false, reason: r } : { ok: true, event: r };
+}
+
+/** The same without allocating on success (the replay path): the event, or the reason it is refused. */
+export function validateEvent(x: unknown): DomainEvent | string {
+  if (!isRecord(x)) return 'event: expected object';
+  for (const k in x) if (!ENVELOPE_KEYS.has(k)) return `event.${k}: unknown field`;
   const { type, v, agg, at, cause, data } = x;
-  if (typeof type !== 'string') return { ok: false, reason: 'event.type: expected string' };
+  if (typeof type !== 'string') return 'event.type: expected string';
   const def = eventDef(type);
-  if (def === undefined) return { ok: false, reason: `event.type: unknown event type ${JSON.stringify(type)}` };
-  if (typeof agg !== 'string') return { ok: false, reason: 'event.agg: expected string' };
+  if (def === undefined) return `event.type: unknown event type ${JSON.stringify(type)}`;
+  if (typeof agg !== 'string') return 'event.agg: expected string';
   const ref = parseAgg(agg);
-  if (ref === null) return { ok: false, reason: `event.agg: malformed aggregate id ${JSON.stringify(agg)}` };
-  if (ref.kind !== def.kind) return { ok: false, reason: `event.agg: ${type} belongs to a ${def.kind}, not ${agg}` };
+  if (ref === null) return `event.agg: malformed aggregate id ${JSON.stringify(agg)}`;
+  if (ref.kind !== def.kind) return `event.agg: ${type} belongs to a ${def.kind}, not ${agg}`;
   if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) {
-    return { ok: false, reason: 'event.at: expected a non-negative integer (ms since epoch)' };
+    return 'event.at: expected a non-negative integer (ms since epoch)';
   }
   const ce = causeSchema.check(cause, 'event.cause');
-  if (ce !== null) return { ok: false, reason: ce };
+  if (ce !== null) return ce;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > def.v) {
-    return { ok: false, reason: `event.v: ${type} has versions 1..${def.v}, got ${String(v)}` };
+    return `event.v: ${type} has versions 1..${def.v}, got ${String(v)}`;
   }
   if (v === def.v) {
     const e = def.data.check(data, 'event.data');
-    if (e !== null) return { ok: false, reason: e };
-    return { ok: true, event: x as unknown as DomainEvent };
+    return e ?? (x as unknown as DomainEvent);
   }
   const lifted = upcast(def, v, data);
-  if (typeof lifted === 'string') return { ok: false, reason: lifted };
-  return { ok: true, event: { type, v: def.v, agg, at, cause, data: lifted } as unknown as DomainEvent };
+  if (typeof lifted === 'string') return lifted;
+  return { type, v: def.v, agg, at, cause, data: lifted } as unknown as DomainEvent;
 }
 
 /** Lifts `data` of version `from` to the current version, checking each version on the way. */
