@@ -45,7 +45,6 @@ export interface EntityMap {
   deletePolicy: DeletePolicy;
 }
 
-const U8 = 255;
 const U16 = 65_535;
 const I16 = 32_767;
 const U32 = 4_294_967_295;
@@ -363,4 +362,3 @@ export function checkValue(c: Codec, v: unknown): string | null {
   }
 }
 
-export const LIMITS = { U8, U16, U32, U64 };

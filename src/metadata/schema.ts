@@ -4,7 +4,7 @@
 import type { RowDataPacket } from 'mysql2/promise';
 import { ENTITY_MAPS } from './codec.js';
 import { DEFAULT_DATABASE, assertIdent, q, qt } from './ident.js';
-import { SCHEMA_VERSION, TABLES, renderCreateTable, type TableSpec } from './schema-spec.js';
+import { SCHEMA_VERSION, TABLES, renderCreateTable } from './schema-spec.js';
 import { withSession, type Conn } from './session.js';
 import { FAILOVER_COLUMNS } from './append.js';
 import { HA_MODES, PSEUDO_SERVER_HOST, PSEUDO_SERVER_ID, type HaMode } from './topology.js';
@@ -276,8 +276,4 @@ BEGIN
   DEALLOCATE PREPARE kl_ddl_stmt;
 END`);
   return true;
-}
-
-export function listTables(): readonly TableSpec[] {
-  return TABLES;
 }
