@@ -3,7 +3,7 @@
 // etcd-style JSON puts of 256-byte values to the leader. Levels are interleaved (ours, then etcd, at
 // each concurrency) so both systems see the same background load. Ends with one JSON line.
 //
-//   npm run bench:raft [-- --duration 8 --warmup 2 --levels 1,16,64,256 --payload 256]
+//   npm run bench:raft [-- --duration 8 --warmup 2 --levels 1,16,64,256 --payload 256 --wal-sync threadpool]
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,6 +30,7 @@ async function main(): Promise<void> {
       payload: { type: 'string', default: '256' },
       keyspace: { type: 'string', default: '10000' },
       systems: { type: 'string', default: 'ours,etcd' },
+      'wal-sync': { type: 'string', default: 'threadpool' },
     },
     strict: true,
   });
@@ -40,7 +41,11 @@ async function main(): Promise<void> {
   const levels = values.levels.split(',').map(Number);
   const systems = values.systems.split(',');
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cmgr-raft-bench-'));
-  const ours = await KvDemoCluster.create({ root: path.join(root, 'ours'), ids: ['m1', 'm2', 'm3'] });
+  const ours = await KvDemoCluster.create({
+    root: path.join(root, 'ours'),
+    ids: ['m1', 'm2', 'm3'],
+    extraArgs: ['--wal-sync', values['wal-sync']],
+  });
   const etcd = new EtcdCluster(path.join(root, 'etcd'));
   const killAll = () => {
     ours.killAllSync();
@@ -105,6 +110,7 @@ async function main(): Promise<void> {
   const summary = {
     bench: 'raft',
     payloadBytes,
+    walSync: values['wal-sync'],
     durationS: durationMs / 1000,
     warmupS: warmupMs / 1000,
     keyspace,

@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       'tick-ms': { type: 'string' },
       'election-ticks': { type: 'string' },
       'snapshot-entries': { type: 'string' },
-      'wal-sync': { type: 'string', default: 'inline' },
+      'wal-sync': { type: 'string', default: 'threadpool' },
       'log-level': { type: 'string', default: 'warn' },
       'exit-with-stdin': { type: 'boolean', default: false },
     },

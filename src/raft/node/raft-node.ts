@@ -56,7 +56,7 @@ export interface RaftNodeOptions {
   transport?: { maxQueueBytes?: number; maxFrameBytes?: number };
   /** WAL segment size (default 64 MiB). */
   segmentBytes?: number;
-  /** How the WAL syncs (see WalOptions.syncMode); default 'inline'. */
+  /** How the WAL syncs (see WalOptions.syncMode); default 'threadpool'. */
   walSyncMode?: 'inline' | 'threadpool';
   random?: RandomSource;
   logger?: RaftLogger;
@@ -126,6 +126,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private readonly sm: StateMachine;
   private readonly logger: RaftLogger;
   private readonly o: RaftNodeOptions;
+  private readonly inlineSync: boolean;
 
   private ticker: NodeJS.Timeout | null = null;
   private looping = false;
@@ -164,6 +165,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.logger = logger;
     this.snapshotIndex = storage.snapshot().meta.index;
     this.appliedIndex = core.appliedIndex;
+    this.inlineSync = o.walSyncMode === 'inline';
   }
 
   /** Recovers storage and state machine, then joins the group (listening and dialing peers). */
@@ -260,9 +262,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     if (this.core.role !== 'leader') return Promise.reject(new NotLeaderError(this.core.leader));
     return new Promise<Proposed>((resolve, reject) => {
       this.buffered.push({ data, resolve, reject });
-      if (!this.flushScheduled) {
+      // While a Ready is in hand the loop takes the buffer before its next ready(): one append per
+      // follower per Ready. Otherwise setImmediate (after the poll phase) gathers this turn's requests.
+      if (!this.looping && !this.flushScheduled) {
         this.flushScheduled = true;
-        // setImmediate runs after the poll phase: every request read in this turn joins the batch.
         setImmediate(() => this.flushProposals());
       }
     });
@@ -417,6 +420,12 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   private flushProposals(): void {
     this.flushScheduled = false;
+    this.proposeBuffered();
+    this.kick();
+  }
+
+  private proposeBuffered(): void {
+    if (this.buffered.length === 0) return;
     const all = this.buffered;
     this.buffered = [];
     if (this.stopped) {
@@ -440,7 +449,6 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         this.waiters.set(id.index, { term: id.term, resolve: b.resolve, reject: b.reject });
       }
     }
-    this.kick();
   }
 
   private flushReads(): void {
@@ -473,6 +481,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   private kick(): void {
     if (this.looping || this.stopped) return;
+    this.proposeBuffered();
     if (!this.core.hasReady()) return;
     this.looping = true;
     this.loopDone = this.runLoop();
@@ -480,7 +489,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   private async runLoop(): Promise<void> {
     try {
-      while (!this.stopped && this.core.hasReady()) {
+      for (;;) {
+        this.proposeBuffered();
+        if (this.stopped || !this.core.hasReady()) break;
         const rd = this.core.ready();
         this.m.readies++;
         await this.handleReady(rd);
@@ -512,8 +523,9 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       }
       this.logger.info({ index: rd.snapshot.meta.index, term: rd.snapshot.meta.term }, 'raft node: installed a snapshot from the leader');
     }
-    if (rd.committedEntries.length > 0 && this.apply(rd.committedEntries) && rd.entries.length > 0) {
-      // Let the settled proposals' callbacks (client responses) run before the disk wait.
+    if (rd.committedEntries.length > 0 && this.apply(rd.committedEntries) && rd.entries.length > 0 && this.inlineSync) {
+      // An inline write blocks the event loop: let the settled proposals' callbacks (client
+      // responses) run first.
       await yieldToCallbacks();
     }
     const writes: Promise<void>[] = [];
@@ -538,7 +550,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   }
 
   private sendAll(msgs: readonly Message[]): void {
-    for (const m of msgs) {
+    const skip = supersededAppends(msgs);
+    for (let i = 0; i < msgs.length; i++) {
+      const m = msgs[i] as Message;
+      if (skip?.has(i)) continue;
       const queued = this.transport.send(m.to, m);
       if (m.type === 'snap') {
         this.logger.info({ to: m.to, index: m.snapshot.meta.index }, 'raft node: sending a snapshot');
@@ -695,6 +710,28 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     void this.transport.stop();
     this.emit('fatal', err);
   }
+}
+
+/**
+ * Indexes of empty appends (commit updates) followed, in the same batch, by another append to the
+ * same member in the same term carrying at least that commit: the later one says everything the
+ * earlier one does. Dropping them is a message loss Raft tolerates, and saves the follower a round.
+ */
+function supersededAppends(msgs: readonly Message[]): Set<number> | null {
+  let out: Set<number> | null = null;
+  const later = new Map<string, { commit: number; term: number }>();
+  for (let i = msgs.length - 1; i >= 0; i--) {
+    const m = msgs[i] as Message;
+    if (m.type !== 'app') continue;
+    const l = later.get(m.to);
+    if (m.entries.length === 0 && l && l.term === m.term && l.commit >= m.commit) {
+      out ??= new Set<number>();
+      out.add(i);
+      continue;
+    }
+    if (!l || m.commit > l.commit || m.term !== l.term) later.set(m.to, { commit: m.commit, term: m.term });
+  }
+  return out;
 }
 
 function toError(x: unknown): Error {
