@@ -3,7 +3,7 @@
 // etcd-style JSON puts of 256-byte values to the leader. Levels are interleaved (ours, then etcd, at
 // each concurrency) so both systems see the same background load. Ends with one JSON line.
 //
-//   npm run bench:raft [-- --duration 8 --warmup 2 --levels 1,16,64,256 --payload 256 --wal-sync threadpool]
+//   npm run bench:raft [-- --duration 8 --warmup 2 --levels 1,16,64,256 --payload 256 --wal-sync auto]
 
 import fs from 'node:fs';
 import os from 'node:os';
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
       payload: { type: 'string', default: '256' },
       keyspace: { type: 'string', default: '10000' },
       systems: { type: 'string', default: 'ours,etcd' },
-      'wal-sync': { type: 'string', default: 'threadpool' },
+      'wal-sync': { type: 'string', default: 'auto' },
     },
     strict: true,
   });

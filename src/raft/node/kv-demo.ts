@@ -5,7 +5,7 @@
 //   node dist/src/raft/node/kv-demo.js --id m1 --cluster c1 --data /tmp/d1 \
 //     --raft 127.0.0.1:7001 --http 127.0.0.1:8001 \
 //     --peer m2=127.0.0.1:7002 --peer m3=127.0.0.1:7003 --bootstrap m1,m2,m3 [--exit-with-stdin]
-//     [--tick-ms 100] [--election-ticks 10] [--snapshot-entries 10000] [--wal-sync inline|threadpool]
+//     [--tick-ms 100] [--election-ticks 10] [--snapshot-entries 10000] [--wal-sync auto|inline|threadpool]
 
 import { parseArgs } from 'node:util';
 import pino from 'pino';
@@ -40,7 +40,7 @@ async function main(): Promise<void> {
       'tick-ms': { type: 'string' },
       'election-ticks': { type: 'string' },
       'snapshot-entries': { type: 'string' },
-      'wal-sync': { type: 'string', default: 'threadpool' },
+      'wal-sync': { type: 'string', default: 'auto' },
       'log-level': { type: 'string', default: 'warn' },
       'exit-with-stdin': { type: 'boolean', default: false },
     },
@@ -56,7 +56,9 @@ async function main(): Promise<void> {
     peers[p.slice(0, eq)] = hostPort(p.slice(eq + 1), '--peer');
   }
   const walSync = values['wal-sync'];
-  if (walSync !== 'inline' && walSync !== 'threadpool') throw new Error(`--wal-sync: expected inline or threadpool, got "${walSync}"`);
+  if (walSync !== 'auto' && walSync !== 'inline' && walSync !== 'threadpool') {
+    throw new Error(`--wal-sync: expected auto, inline or threadpool, got "${walSync}"`);
+  }
   const logger = pino({ level: values['log-level'], base: { member: values.id } }, pino.destination(2));
   const sm = new KvStateMachine();
   const node = await RaftNode.start({

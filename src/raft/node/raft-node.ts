@@ -18,6 +18,7 @@ import { SeededRandom, type RandomSource } from '../core/random.js';
 import { RaftCore } from '../core/raft.js';
 import type { ProposalId, Ready, Role, Status } from '../core/ready.js';
 import { silentLogger, type RaftLogger } from '../storage/logger.js';
+import type { SyncMode } from '../storage/wal.js';
 import { WalStorage } from '../storage/wal-storage.js';
 import { TcpTransport, type PeerAddress, type TransportMetrics } from '../transport/index.js';
 import type { ConfChange, Entry, MemberId, Message, Snapshot } from '../types.js';
@@ -56,8 +57,12 @@ export interface RaftNodeOptions {
   transport?: { maxQueueBytes?: number; maxFrameBytes?: number };
   /** WAL segment size (default 64 MiB). */
   segmentBytes?: number;
-  /** How the WAL syncs (see WalOptions.syncMode); default 'threadpool'. */
-  walSyncMode?: 'inline' | 'threadpool';
+  /**
+   * How the WAL syncs (see WalOptions.syncMode). 'auto' (default): inline on a follower, whose
+   * acknowledgement waits for the write anyway (fewer thread hand-offs); thread pool on the leader,
+   * which meanwhile serves clients and commits on its followers' acknowledgements.
+   */
+  walSyncMode?: 'auto' | 'inline' | 'threadpool';
   random?: RandomSource;
   logger?: RaftLogger;
 }
@@ -126,7 +131,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private readonly sm: StateMachine;
   private readonly logger: RaftLogger;
   private readonly o: RaftNodeOptions;
-  private readonly inlineSync: boolean;
+  private readonly syncMode: 'auto' | 'inline' | 'threadpool';
 
   private ticker: NodeJS.Timeout | null = null;
   private looping = false;
@@ -165,13 +170,17 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.logger = logger;
     this.snapshotIndex = storage.snapshot().meta.index;
     this.appliedIndex = core.appliedIndex;
-    this.inlineSync = o.walSyncMode === 'inline';
+    this.syncMode = o.walSyncMode ?? 'auto';
   }
 
   /** Recovers storage and state machine, then joins the group (listening and dialing peers). */
   static async start(o: RaftNodeOptions): Promise<RaftNode> {
     const logger = o.logger ?? silentLogger;
-    const storage = await WalStorage.open(path.join(o.dataDir, 'raft'), { logger, segmentBytes: o.segmentBytes, syncMode: o.walSyncMode });
+    const storage = await WalStorage.open(path.join(o.dataDir, 'raft'), {
+      logger,
+      segmentBytes: o.segmentBytes,
+      syncMode: o.walSyncMode === 'inline' ? 'inline' : 'threadpool',
+    });
     try {
       const hs = storage.hardState();
       const fresh = storage.lastIndex() === 0 && storage.snapshot().meta.index === 0 && hs.term === 0;
@@ -523,14 +532,15 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       }
       this.logger.info({ index: rd.snapshot.meta.index, term: rd.snapshot.meta.term }, 'raft node: installed a snapshot from the leader');
     }
-    if (rd.committedEntries.length > 0 && this.apply(rd.committedEntries) && rd.entries.length > 0 && this.inlineSync) {
+    const mode: SyncMode = this.syncMode === 'auto' ? (this.core.role === 'leader' ? 'threadpool' : 'inline') : this.syncMode;
+    if (rd.committedEntries.length > 0 && this.apply(rd.committedEntries) && rd.entries.length > 0 && mode === 'inline') {
       // An inline write blocks the event loop: let the settled proposals' callbacks (client
       // responses) run first.
       await yieldToCallbacks();
     }
     const writes: Promise<void>[] = [];
     if (rd.snapshot) writes.push(this.storage.applySnapshot(rd.snapshot, rd.hardState ?? null));
-    if (rd.entries.length > 0 || rd.hardState) writes.push(this.storage.save(rd.entries, rd.hardState ?? null, rd.mustSync));
+    if (rd.entries.length > 0 || rd.hardState) writes.push(this.storage.save(rd.entries, rd.hardState ?? null, rd.mustSync, mode));
     const written = writes.length === 1 ? writes[0] : Promise.all(writes);
     this.writing = true;
     try {

@@ -12,7 +12,7 @@ import type { ConfState, Entry, HardState, Snapshot } from '../types.js';
 import { CompactedError, UnavailableError } from './errors.js';
 import { silentLogger, type RaftLogger } from './logger.js';
 import { loadNewestSnapshot, removeSnapshotsBefore, writeSnapshotFile } from './snapshot-file.js';
-import { Wal, type WalOptions, type WalStats } from './wal.js';
+import { Wal, type SyncMode, type WalOptions, type WalStats } from './wal.js';
 
 export type WalStorageOptions = WalOptions;
 
@@ -114,8 +114,9 @@ export class WalStorage implements LogStorage {
    * Appends entries (replacing any suffix from the first entry's index) and records the hard state;
    * resolves once both are fsynced. Concurrent calls are group-committed. With `sync` false and no
    * entries, the hard state is written with the next synced write instead (Ready.mustSync false).
+   * `mode` overrides the storage's sync mode for this write.
    */
-  save(entries: readonly Entry[], hardState: HardState | null, sync = true): Promise<void> {
+  save(entries: readonly Entry[], hardState: HardState | null, sync = true, mode?: SyncMode): Promise<void> {
     let ents = entries;
     const first = ents[0];
     if (first) {
@@ -136,7 +137,7 @@ export class WalStorage implements LogStorage {
       if (hardState) this.wal.appendLazy(hardState);
       return Promise.resolve();
     }
-    return this.wal.append(ents, hardState);
+    return this.wal.append(ents, hardState, mode);
   }
 
   /**

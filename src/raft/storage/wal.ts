@@ -16,6 +16,8 @@ import { listSegments, scanSegment, segmentFileName, type SegmentFile } from './
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
 
+export type SyncMode = 'inline' | 'threadpool';
+
 export interface WalOptions {
   /** Roll to a new segment once the current one reaches this size. */
   segmentBytes?: number;
@@ -26,7 +28,7 @@ export interface WalOptions {
    * but the event loop waits for the disk. Slightly cheaper when fsync is fast and CPUs are idle;
    * worse when the disk is slow or busy (the process can do nothing else meanwhile).
    */
-  syncMode?: 'inline' | 'threadpool';
+  syncMode?: SyncMode;
   logger?: RaftLogger;
 }
 
@@ -85,7 +87,7 @@ export class Wal {
     hardState: HardState | null,
     private readonly segmentBytes: number,
     private readonly logger: RaftLogger,
-    private readonly inline: boolean,
+    private readonly mode: SyncMode,
   ) {
     this.writtenHardState = hardState;
     this.writtenNext = nextIndex;
@@ -181,8 +183,7 @@ export class Wal {
       fd = fs.openSync(last.path, 'r+');
       pos = lastValidEnd;
     }
-    const inline = (opts.syncMode ?? 'threadpool') === 'inline';
-    const wal = new Wal(dir, segments, fd, pos, lastIndex + 1, replay.hardState, segmentBytes, logger, inline);
+    const wal = new Wal(dir, segments, fd, pos, lastIndex + 1, replay.hardState, segmentBytes, logger, opts.syncMode ?? 'threadpool');
     return { wal, replay };
   }
 
@@ -190,7 +191,7 @@ export class Wal {
    * Queues entries (and the hard state after them) for the next group commit; resolves once they are
    * fsynced. Entries starting at or below an earlier index replace that suffix of the log.
    */
-  append(entries: readonly Entry[], hardState: HardState | null): Promise<void> {
+  append(entries: readonly Entry[], hardState: HardState | null, mode?: SyncMode): Promise<void> {
     if (entries.length === 0 && hardState === null) return Promise.resolve();
     let minIndex = Infinity;
     const first = entries[0];
@@ -198,7 +199,7 @@ export class Wal {
       minIndex = first.index;
       this.nextIndex = (entries[entries.length - 1] as Entry).index + 1;
     }
-    return this.enqueue([encodeBatch(entries, hardState)], minIndex, hardState, null);
+    return this.enqueue([encodeBatch(entries, hardState)], minIndex, hardState, null, (mode ?? this.mode) === 'inline');
   }
 
   /**
@@ -270,10 +271,16 @@ export class Wal {
     return { ...this.stats, segmentFiles: this.segments.map((s) => path.basename(s.path)) };
   }
 
-  private enqueue(bufs: Buffer[], minIndex: number, hardState: HardState | null, before: Promise<void> | null): Promise<void> {
+  private enqueue(
+    bufs: Buffer[],
+    minIndex: number,
+    hardState: HardState | null,
+    before: Promise<void> | null,
+    inline = this.mode === 'inline',
+  ): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
     if (this.closed) return Promise.reject(new Error('raft WAL is closed'));
-    if (this.inline && !this.flushing && this.queue.length === 0 && before === null) {
+    if (inline && !this.flushing && this.queue.length === 0 && before === null) {
       // Nothing ahead of us in line: write and sync now, on this thread.
       this.stats.appends++;
       const item: Pending = { bufs, nextAfter: this.nextIndex, minIndex, hardState, before, resolve: () => {}, reject: () => {} };
