@@ -51,30 +51,43 @@ console.log(
     `${v.count('comp')} compute nodes, ${v.count('job')} jobs, ${v.count('machine')} machines, ${v.next.task - 1} failover tasks`,
 );
 
+const expected = v.digest();
+const RUNS = 3;
+
+/** Runs `f` RUNS times and keeps the fastest (the host is shared: the best run is the least disturbed). */
+function best<T>(f: () => T): [T, Timing] {
+  let out: [T, Timing] | null = null;
+  for (let i = 0; i < RUNS; i++) {
+    const r = timed(f);
+    if (out === null || r[1].wall < out[1].wall) out = r;
+  }
+  return out!;
+}
+
 // Warm the JIT on a slice, as a member that has been running would be.
 replayEntries(log, Math.min(log.length, 20_000));
 
-// 1. decode + validate, streaming (what applyEntry does first).
-const [decodedCount, decode] = timed(() => {
+// 1. Everything together, entry by entry, as a member replays its log: decode, validate, apply, chain.
+const [world, total] = best(() => replayEntries(log));
+// 2. Decode + validate alone, streaming (what applyEntry does first).
+const [decodedCount, decode] = best(() => {
   let n = 0;
   for (const d of log) n += decodeBatch(d).events.length;
   return n;
 });
-// 2. apply (machines, world rules, invariants, hash chain) on already-decoded batches.
+// 3. Apply alone (machines, world rules, invariants, hash chain) on already-decoded batches.
 const decoded: DecodedBatch[] = log.map((d) => decodeBatch(d));
-const [applied, apply] = timed(() => {
+const [applied, apply] = best(() => {
   const w = new World();
   for (let i = 0; i < decoded.length; i++) w.applyBatch(i + 1, decoded[i]!.events, decoded[i]!.raws);
   return w;
 });
 decoded.length = 0;
-// 3. everything together, entry by entry, as a member replays its log.
-const [world, total] = timed(() => replayEntries(log));
-// 4. the Raft state-machine snapshot, and a member restoring from it.
-const [snap, snapshot] = timed(() => world.snapshot());
-const [restored, restore] = timed(() => World.restore(snap));
+// 4. The Raft state-machine snapshot, and a member restoring from it.
+const [snap, snapshot] = best(() => world.snapshot());
+const [restored, restore] = best(() => World.restore(snap));
 const digest = world.digest();
-const digestMatch = restored.digest() === digest && applied.digest() === digest && v.digest() === digest;
+const digestMatch = restored.digest() === digest && applied.digest() === digest && expected === digest;
 
 const rate = (t: Timing) => Math.round(events / t.wall);
 const rows: Array<[string, string, string, string, string]> = [
@@ -86,6 +99,7 @@ const rows: Array<[string, string, string, string, string]> = [
 const width = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
 const line = (r: readonly string[]) => r.map((c, i) => (i === 0 ? c.padEnd(width[i]!) : c.padStart(width[i]!))).join('  ');
 console.log('');
+console.log(`best of ${RUNS} runs per phase (wall seconds; cpu includes the GC threads)`);
 console.log(line(rows[0]!));
 console.log(width.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows.slice(1)) console.log(line(r));

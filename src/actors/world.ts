@@ -3,10 +3,11 @@
 // holds byte-identical state (see digest()). A batch applies all or nothing.
 import { createActor, type Actor, type AnyStateMachine, type StateValue } from 'xstate';
 import type { DomainEvent } from '../events/catalog.js';
-import { encodeEvent, decodeBatch, DecodeError } from '../events/codec.js';
+import { decodeFramed, DecodeError, encodeEvent, type FramedBatch } from '../events/codec.js';
 import { canonicalize } from '../events/canonical.js';
-import { parseAgg, type AggId, type AggKind } from '../events/envelope.js';
-import { binaryToHex, chainHashBinary, hashableBytes } from '../events/hashchain.js';
+import { parseAgg, type AggId, type AggKind, type AggRef } from '../events/envelope.js';
+import { binaryToHex, chainHashBinary, chainHashRange, hashableBytes } from '../events/hashchain.js';
+import { hasSecrets } from '../events/redact.js';
 import { checkEvent } from '../events/validate.js';
 import { hash } from 'node:crypto';
 import { jobActive } from './facts.js';
@@ -47,9 +48,15 @@ export class Committed {
     /** SHA-256 chained over the previous event's hash, as a binary (latin1) string. */
     readonly hashBinary: string,
     readonly event: DomainEvent,
-    /** The event bytes as stored in the log. */
-    readonly bytes: Uint8Array,
+    private readonly buf: Buffer,
+    private readonly start: number,
+    private readonly end: number,
   ) {}
+
+  /** The event bytes as stored in the log. */
+  get bytes(): Buffer {
+    return this.buf.subarray(this.start, this.end);
+  }
 
   /** The chain hash as hex (computed on demand: replay rarely needs it). */
   get hash(): string {
@@ -108,16 +115,15 @@ export class World {
   /** Applies one Raft entry's data. A malformed or refused batch changes nothing but the applied index. */
   applyEntry(index: number, data: Uint8Array): ApplyResult {
     this.checkIndex(index);
-    let events: DomainEvent[];
-    let raws: Uint8Array[];
+    let f: FramedBatch;
     try {
-      ({ events, raws } = decodeBatch(data));
+      f = decodeFramed(data);
     } catch (err) {
       this.s.applied = index;
       const pos = err instanceof DecodeError ? err.pos : -1;
       return { ok: false, index, pos, code: 'malformed', reason: (err as Error).message };
     }
-    return this.commitBatch(index, events, raws);
+    return this.commitBatch(index, f.values, f.refs, f.buf, f.offsets);
   }
 
   /**
@@ -126,11 +132,17 @@ export class World {
    */
   applyBatch(index: number, events: readonly DomainEvent[], raws?: readonly Uint8Array[]): ApplyResult {
     this.checkIndex(index);
-    if (events.length === 0) {
+    const refs = events.map((e) => parseAgg(e.agg));
+    if (events.length === 0 || refs.some((r) => r === null)) {
       this.s.applied = index;
-      return { ok: false, index, pos: -1, code: 'malformed', reason: 'empty batch' };
+      return { ok: false, index, pos: -1, code: 'malformed', reason: events.length === 0 ? 'empty batch' : 'malformed aggregate id' };
     }
-    return this.commitBatch(index, events, raws ?? events.map(encodeEvent));
+    const bytes = raws ?? events.map(encodeEvent);
+    const buf = Buffer.concat(bytes);
+    const offsets: number[] = [];
+    let at = 0;
+    for (const b of bytes) offsets.push(at, (at += b.length));
+    return this.commitBatch(index, events, refs as AggRef[], buf, offsets);
   }
 
   /** Records a Raft entry that carries no batch (no-op, membership change). */
@@ -157,8 +169,14 @@ export class World {
     }
   }
 
-  private commitBatch(index: number, events: readonly DomainEvent[], raws: readonly Uint8Array[]): ApplyResult {
-    const r = this.run(events);
+  private commitBatch(
+    index: number,
+    events: readonly DomainEvent[],
+    refs: readonly AggRef[],
+    buf: Buffer,
+    offsets: readonly number[],
+  ): ApplyResult {
+    const r = this.run(events, refs);
     const s = this.s;
     s.applied = index;
     if (!r.ok) {
@@ -170,21 +188,26 @@ export class World {
     let h = s.head;
     for (let i = 0; i < events.length; i++) {
       const ev = events[i]!;
-      const bytes = raws[i]!;
-      const next = chainHashBinary(h, hashableBytes(ev.type, bytes));
-      h = next;
-      committed[i] = new Committed(index, i, ++s.seq, next, ev, bytes);
+      const start = offsets[2 * i]!;
+      const end = offsets[2 * i + 1]!;
+      h = hasSecrets(ev.type)
+        ? chainHashBinary(h, hashableBytes(ev.type, buf.subarray(start, end)))
+        : chainHashRange(h, buf, start, end);
+      committed[i] = new Committed(index, i, ++s.seq, h, ev, buf, start, end);
     }
     s.head = h;
     return { ok: true, index, committed };
   }
 
   /** Applies the events in order under the undo log; the caller commits or rolls back. */
-  private run(events: readonly DomainEvent[]): CheckResult {
+  private run(events: readonly DomainEvent[], refs?: readonly AggRef[]): CheckResult {
     const touched = this.touched;
     touched.clear();
     for (let i = 0; i < events.length; i++) {
-      const reason = this.applyOne(events[i]!);
+      const ev = events[i]!;
+      const ref = refs === undefined ? parseAgg(ev.agg) : refs[i]!;
+      if (ref === null) return { ok: false, pos: i, reason: `malformed aggregate id ${ev.agg}` };
+      const reason = this.applyOne(ev, ref);
       if (reason !== null) return { ok: false, pos: i, reason };
     }
     for (const shard of touched) {
@@ -194,9 +217,7 @@ export class World {
     return { ok: true };
   }
 
-  private applyOne(ev: DomainEvent): string | null {
-    const ref = parseAgg(ev.agg);
-    if (ref === null) return `malformed aggregate id ${ev.agg}`;
+  private applyOne(ev: DomainEvent, ref: AggRef): string | null {
     const s = this.s;
     const tx = this.tx;
     const runner = runnerOf(ref.kind);

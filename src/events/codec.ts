@@ -2,6 +2,7 @@
 // canonical MessagePack values back to back, so every member hashes the same stored event bytes.
 import type { DomainEvent } from './catalog.js';
 import { decodeMsgpack, decodeMultiple, encodeCanonical, packSorted } from './canonical.js';
+import type { AggRef } from './envelope.js';
 import { checkEvent, validateEvent } from './validate.js';
 
 export const BATCH_FORMAT = 1;
@@ -63,43 +64,69 @@ export interface DecodedBatch {
 
 /** The stored bytes of each event of an entry (the framing is checked, the events are not validated). */
 export function splitBatch(bytes: Uint8Array): Uint8Array[] {
-  const { raws } = readFrames(bytes);
-  return raws;
+  const { buf, values, offsets } = readFrames(bytes);
+  return values.map((_, i) => buf.subarray(offsets[2 * i], offsets[2 * i + 1]));
 }
 
-function readFrames(bytes: Uint8Array): { values: unknown[]; raws: Uint8Array[] } {
+interface Frames {
+  buf: Buffer;
+  values: unknown[];
+  /** Event i's bytes are buf[offsets[2i], offsets[2i+1]). */
+  offsets: number[];
+}
+
+function readFrames(bytes: Uint8Array): Frames {
+  const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const values: unknown[] = [];
-  const raws: Uint8Array[] = [];
+  const offsets: number[] = [];
+  let header: unknown = undefined;
+  let first = true;
   try {
-    decodeMultiple(bytes, (value, start, end) => {
+    decodeMultiple(buf, (value, start, end) => {
+      if (first) {
+        header = value;
+        first = false;
+        return;
+      }
       values.push(value);
-      raws.push(bytes.subarray(start, end));
+      offsets.push(start, end);
     });
   } catch (err) {
-    throw new DecodeError(values.length - 1, `not MessagePack: ${(err as Error).message}`);
+    throw new DecodeError(first ? -1 : values.length, `not MessagePack: ${(err as Error).message}`);
   }
-  const header = values[0];
   if (!Array.isArray(header) || header.length !== 2 || header[0] !== BATCH_FORMAT) {
     throw new DecodeError(-1, `batch: expected the header [${BATCH_FORMAT}, count]`);
   }
-  const n = values.length - 1;
+  const n = values.length;
   if (header[1] !== n || n === 0 || n > MAX_BATCH_EVENTS) {
     throw new DecodeError(-1, `batch: header says ${String(header[1])} events, found ${n}`);
   }
-  values.shift();
-  raws.shift();
-  return { values, raws };
+  return { buf, values, offsets };
 }
 
 /** Decodes and validates a whole batch; the first bad event fails it (position in DecodeError.pos). */
 export function decodeBatch(bytes: Uint8Array): DecodedBatch {
-  const { values, raws } = readFrames(bytes);
+  const { buf, values, offsets } = decodeFramed(bytes);
+  return { events: values, raws: values.map((_, i) => buf.subarray(offsets[2 * i], offsets[2 * i + 1])) };
+}
+
+/** An entry decoded for apply: validated events, their parsed aggregate ids, and where their bytes are. */
+export interface FramedBatch {
+  buf: Buffer;
+  values: DomainEvent[];
+  refs: AggRef[];
+  offsets: number[];
+}
+
+/** decodeBatch without copying event bytes out (the replay path): offsets into the entry instead. */
+export function decodeFramed(bytes: Uint8Array): FramedBatch {
+  const { buf, values, offsets } = readFrames(bytes);
   const n = values.length;
-  const events = new Array<DomainEvent>(n);
+  const refs = new Array<AggRef>(n);
   for (let i = 0; i < n; i++) {
-    const e = validateEvent(values[i]);
+    const e = validateEvent(values[i], refs, i);
     if (typeof e === 'string') throw new DecodeError(i, e);
-    events[i] = e;
+    values[i] = e;
   }
-  return { events, raws };
+  return { buf, values: values as DomainEvent[], refs, offsets };
 }

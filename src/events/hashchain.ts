@@ -27,6 +27,15 @@ export function chainHashBinary(prev: string, bytes: Uint8Array): string {
   return hash('sha256', scratch.subarray(0, need), 'binary');
 }
 
+/** chainHashBinary over buf[start, end) without making a view of it. */
+export function chainHashRange(prev: string, buf: Buffer, start: number, end: number): string {
+  const need = 32 + end - start;
+  if (scratch.length < need) scratch = Buffer.alloc(Math.max(need, scratch.length * 2));
+  scratch.write(prev, 0, 'latin1');
+  buf.copy(scratch, 32, start, end);
+  return hash('sha256', scratch.subarray(0, need), 'binary');
+}
+
 export const binaryToHex = (h: string): string => Buffer.from(h, 'latin1').toString('hex');
 
 /** The bytes an event contributes to the chain (see the header). */

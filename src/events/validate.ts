@@ -1,6 +1,6 @@
 // Runtime validation of a decoded event, with upcasting of older schema versions to the current one.
 import { eventDef, type DomainEvent, type EventDef } from './catalog.js';
-import { causeSchema, parseAgg } from './envelope.js';
+import { causeSchema, parseAgg, type AggRef } from './envelope.js';
 
 export type Checked = { ok: true; event: DomainEvent } | { ok: false; reason: string };
 
@@ -21,8 +21,11 @@ export function checkEvent(x: unknown): Checked {
   return typeof r === 'string' ? { ok: false, reason: r } : { ok: true, event: r };
 }
 
-/** The same without allocating on success (the replay path): the event, or the reason it is refused. */
-export function validateEvent(x: unknown): DomainEvent | string {
+/**
+ * The same without allocating on success (the replay path): the event, or the reason it is refused.
+ * With `refs`, the parsed aggregate id is stored at `refs[slot]` (apply needs it too).
+ */
+export function validateEvent(x: unknown, refs?: AggRef[], slot = 0): DomainEvent | string {
   if (!isRecord(x)) return 'event: expected object';
   for (const k in x) if (!ENVELOPE_KEYS.has(k)) return `event.${k}: unknown field`;
   const { type, v, agg, at, cause, data } = x;
@@ -33,6 +36,7 @@ export function validateEvent(x: unknown): DomainEvent | string {
   const ref = parseAgg(agg);
   if (ref === null) return `event.agg: malformed aggregate id ${JSON.stringify(agg)}`;
   if (ref.kind !== def.kind) return `event.agg: ${type} belongs to a ${def.kind}, not ${agg}`;
+  if (refs !== undefined) refs[slot] = ref;
   if (typeof at !== 'number' || !Number.isSafeInteger(at) || at < 0) {
     return 'event.at: expected a non-negative integer (ms since epoch)';
   }
