@@ -54,6 +54,8 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
     const body = { is_leader: runtime.isLeader, leader, leader_url: httpUrlOf(leader), term: runtime.node.term };
     return reply.code(runtime.isLeader ? 200 : 503).send(body);
   });
+  // The whole world as this member applied it (secrets are never part of views).
+  http.get('/api/v1/view', () => runtime.world.view());
   http.get('/api/v1/member', () => ({ ...runtime.describe(), digest: runtime.world.digest(), view_digest: viewDigest(runtime.world) }));
   const host = cfg.str('http_bind') || cfg.str('local_ip');
   const port = cfg.int('brpc_http_port');

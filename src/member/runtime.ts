@@ -10,6 +10,7 @@ import { StatusPublisher } from '../mirror/status-publisher.js';
 import { NotLeaderError, RaftNode, type LeaderChange } from '../raft/node/index.js';
 import { ReconcilerHost, type Reconciler } from '../reconcile/host.js';
 import { ManagerMembersReconciler } from './members-reconciler.js';
+import { MetadataReconciler } from '../projection/metadata-reconciler.js';
 import { WorldMachine } from './world-machine.js';
 
 export type ExecResult =
@@ -24,6 +25,7 @@ export class ManagerRuntime {
   readonly host: ReconcilerHost;
   readonly mirror: JetStreamMirror | null;
   readonly status: StatusPublisher | null;
+  readonly metadata: MetadataReconciler;
   private ids: IdAllocator | null = null;
   private pending = 0;
   private leaderTerm = 0;
@@ -50,6 +52,8 @@ export class ManagerRuntime {
     node.on('leaderChange', (c) => this.onLeaderChange(c));
     node.on('fatal', (e) => log.fatal({ err: e }, 'raft node failed; this member has stopped taking part'));
     this.host.add(new ManagerMembersReconciler(this));
+    this.metadata = new MetadataReconciler(this);
+    this.host.add(this.metadata);
   }
 
   static async start(cfg: Config, log: Logger): Promise<ManagerRuntime> {
@@ -124,6 +128,7 @@ export class ManagerRuntime {
       events: this.world.seq,
       head: this.world.head,
       mirror: this.mirror?.status() ?? null,
+      metadata_projected: this.metadata.lastProjected,
     };
   }
 
@@ -131,6 +136,7 @@ export class ManagerRuntime {
     await this.host.stop();
     await this.mirror?.stop();
     await this.status?.close();
+    await this.metadata.drop();
     await this.node.stop();
   }
 

@@ -30,7 +30,7 @@ let group: MemberGroup;
 
 t.before(async () => {
   await nats.start();
-  group = new MemberGroup(dir, [`nats_url=${nats.url}`, 'nats_stream=GROUPTEST']);
+  group = new MemberGroup(dir, [`nats_url=${nats.url}`, 'nats_stream=GROUPTEST', 'meta_group_seeds=']);
   await group.init(3);
 });
 t.teardown(async () => {

@@ -1,0 +1,119 @@
+// The leader keeps kunlun_metadata_db matching the world, exactly once per log position: it creates
+// the schema on a fresh metadata shard, adopts a topology that other tools made there, and projects
+// every change (projectTopology stores the applied index and the term in the same transaction, so a
+// restart or a new leader neither skips nor repeats, and an old leader's late write is refused).
+import mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
+import { createSchema, ensureLogTablesFor, projectTopology, readTopology, StaleTermError } from '../metadata/index.js';
+import type { ManagerRuntime } from '../member/runtime.js';
+import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import { adoptionCommand } from './adoption.js';
+import { desiredTopology } from './desired-topology.js';
+
+export class MetadataReconciler implements Reconciler {
+  readonly name = 'metadata';
+  private conn: mysql.Connection | null = null;
+  private schemaReadyTerm = 0;
+  private adoptedTerm = 0;
+  lastProjected = { index: 0, term: 0 };
+
+  constructor(private readonly rt: ManagerRuntime) {}
+
+  keys(): string[] {
+    return this.rt.cfg.metaSeeds.length > 0 ? ['metadata'] : [];
+  }
+
+  affected(changed: ReadonlySet<string>): string[] {
+    return changed.size > 0 ? this.keys() : [];
+  }
+
+  async reconcile(_key: string, ctx: LeaderContext): Promise<void> {
+    const c = await this.connection(ctx);
+    try {
+      if (this.schemaReadyTerm !== ctx.term) {
+        const r = await createSchema(c);
+        if (r.created.length > 0) ctx.log.info({ created: r.created, origin: r.origin }, 'metadata schema created');
+        this.schemaReadyTerm = ctx.term;
+      }
+      checkLeading(ctx.signal);
+      const read = await readTopology(c, { jobs: 'none' });
+      if (this.adoptedTerm !== ctx.term) {
+        // Clusters with ids the manager never handed out were made by other tools: adopt them.
+        const world = this.rt.world;
+        const next = world.next;
+        const cmd = adoptionCommand(
+          { ...read.topology, clusters: read.topology.clusters.filter((cl) => cl.id >= next.cluster || world.cluster(cl.id) !== null) },
+          { cluster: (id) => world.cluster(id), machine: (h) => world.machine(h) },
+          ctx.term,
+        );
+        if (cmd) {
+          const r = await this.rt.execute(cmd, { system: 'adopting the topology found in kunlun_metadata_db' });
+          if (!r.ok) throw new Error(`adoption refused: ${JSON.stringify(r)}`);
+          ctx.log.info({ clusters: cmd.clusters.map((x) => x.id), machines: cmd.machines?.length ?? 0 }, 'adopted the topology found in the metadata shard');
+          for (const w of read.warnings) ctx.log.warn({ warning: w }, 'metadata adoption warning');
+          return; // The applied adoption triggers the projection.
+        }
+        this.adoptedTerm = ctx.term;
+      }
+      checkLeading(ctx.signal);
+      const world = this.rt.world;
+      const index = world.applied;
+      const secrets = {
+        comp: (id: number) => world.clusterSecret(id),
+        storage: { user: this.rt.cfg.str('meta_user'), password: this.rt.cfg.str('meta_pwd') },
+      };
+      const desired = desiredTopology(world.view(), read.topology, secrets, Date.now());
+      await ensureLogTablesFor(c, desired);
+      checkLeading(ctx.signal);
+      const res = await projectTopology(c, desired, { index, term: ctx.term }, { log: ctx.log });
+      this.lastProjected = { index, term: ctx.term };
+      if (res.status === 'applied') {
+        const changed = Object.fromEntries(Object.entries(res.changes).filter(([, v]) => v.inserted + v.updated + v.deleted > 0));
+        if (Object.keys(changed).length > 0) ctx.log.info({ index, changes: changed }, 'metadata projected');
+      }
+    } catch (e) {
+      if (e instanceof StaleTermError) {
+        ctx.log.warn({ err: e }, 'a newer leader has written the metadata; this member stops projecting');
+        return;
+      }
+      // A broken connection is replaced on the next try.
+      await this.drop();
+      throw e;
+    }
+  }
+
+  private async connection(ctx: LeaderContext): Promise<mysql.Connection> {
+    if (this.conn) return this.conn;
+    const cfg = this.rt.cfg;
+    const errors: string[] = [];
+    for (const seed of cfg.metaSeeds) {
+      checkLeading(ctx.signal);
+      try {
+        const c = await mysql.createConnection({
+          host: seed.host,
+          port: seed.port,
+          user: cfg.str('meta_user'),
+          password: cfg.str('meta_pwd'),
+          connectTimeout: cfg.int('mysql_connect_timeout') * 1000,
+        });
+        const [rows] = await c.query<RowDataPacket[]>('SELECT @@GLOBAL.read_only AS ro');
+        if (Number(rows[0]?.ro) === 0 || cfg.metaSeeds.length === 1) {
+          c.on('error', () => void this.drop());
+          this.conn = c;
+          return c;
+        }
+        await c.end();
+        errors.push(`${seed.host}:${seed.port} is read-only`);
+      } catch (e) {
+        errors.push(`${seed.host}:${seed.port}: ${(e as Error).message}`);
+      }
+    }
+    throw new Error(`no writable metadata node among meta_group_seeds (${errors.join('; ')})`);
+  }
+
+  async drop(): Promise<void> {
+    const c = this.conn;
+    this.conn = null;
+    if (c) await c.end().catch(() => c.destroy());
+  }
+}
