@@ -68,6 +68,7 @@ interface Profile {
   /** Chance that a new leader is crashed or cut off shortly after its election: leaders that die
    *  young leave logs with entries of many terms on minorities, where commit rules are tested. */
   leaderKillChance: number;
+  storm: boolean;
   /** Longest outage of a young leader. */
   youngOutageMs: number;
 }
@@ -75,7 +76,7 @@ interface Profile {
 function makeProfile(rng: Rng): Profile {
   // An election storm: every new leader is cut off or crashed soon after it wins, outages are short,
   // so a seed goes through dozens of leaders whose logs diverge on minorities.
-  const storm = rng.chance(0.2);
+  const storm = rng.chance(0.3);
   return {
     members: rng.chance(0.5) ? 3 : 5,
     tickMs: 10,
@@ -94,6 +95,7 @@ function makeProfile(rng: Rng): Profile {
     clients: rng.range(1, 8),
     faultEveryMs: rng.range(30, 250),
     readShare: rng.uniform(0.05, 0.4),
+    storm,
     leaderKillChance: storm ? 1 : rng.pick([0, 0, 0.3, 0.7]),
     youngOutageMs: storm ? 150 : 400,
   };
@@ -136,6 +138,8 @@ class SimNode {
   reads = new Map<string, PendingRead>();
   readsAwaitingApply: { read: PendingRead; index: number }[] = [];
   slowDiskUntil = 0;
+  /** A paused process (GC stall, SIGSTOP): it runs nothing until then; messages and requests wait. */
+  pausedUntil = 0;
   /** Was ever a member (removed members are never added back). */
   everMember = false;
 
@@ -267,6 +271,7 @@ export class Simulation {
   }
 
   private start(n: SimNode): void {
+    n.pausedUntil = 0;
     n.core = new RaftCore(this.coreConfig(n));
     const snap = n.storage.snapshot();
     n.smApplied = snap.meta.index;
@@ -278,8 +283,11 @@ export class Simulation {
     const period = this.p.tickMs * this.rng.uniform(0.95, 1.05);
     const tick = (): void => {
       if (n.life !== life || n.core === null) return;
-      n.core.tick();
-      this.touched(n);
+      // A paused process misses its ticks (timers do not catch up).
+      if (!this.isPaused(n)) {
+        n.core.tick();
+        this.touched(n);
+      }
       this.at(period, `tick ${n.id}`, tick);
     };
     this.at(this.rng.uniform(0, period), `tick ${n.id}`, tick);
@@ -329,11 +337,14 @@ export class Simulation {
     const life = n.life;
     // Sometimes at once (its first appends, in flight, are lost), sometimes after a round trip or two.
     const after = r.chance(0.3) ? r.uniform(0, 1) : r.uniform(0, 3 * this.p.tickMs);
-    const isolate = r.chance(0.5);
-    this.at(after, `${isolate ? 'isolate' : 'crash'} young leader ${n.id}`, () => {
+    // Isolation also loses the appends in flight, which is what leaves entries on minorities.
+    const how = this.p.storm ? r.pick(['isolate', 'isolate', 'isolate', 'crash', 'crash', 'pause'] as const) : r.pick(['isolate', 'crash', 'pause'] as const);
+    this.at(after, `${how} young leader ${n.id}`, () => {
       if (n.life !== life || n.core === null || !this.faultsOn) return;
       const ms = r.range(20, this.p.youngOutageMs);
-      if (isolate) {
+      if (how === 'pause') {
+        this.pause(n, ms);
+      } else if (how === 'isolate') {
         for (const y of this.nodes.keys()) {
           if (y !== n.id) {
             this.block(n.id, y, ms);
@@ -357,9 +368,12 @@ export class Simulation {
         const life = n.life;
         let delay = this.p.fsyncMin + this.rng.next() * this.p.fsyncJitter;
         if (this.now < n.slowDiskUntil) delay += 20 + this.rng.next() * 40;
-        this.at(delay, `fsync ${n.id}`, () => {
-          if (n.life === life && n.inflight === rd) this.finishReady(n, rd);
-        });
+        const done = (): void => {
+          if (n.life !== life || n.inflight !== rd) return;
+          if (this.isPaused(n)) this.at(n.pausedUntil - this.now, `fsync ${n.id} (after pause)`, done);
+          else this.finishReady(n, rd);
+        };
+        this.at(delay, `fsync ${n.id}`, done);
         return;
       }
       this.finishReady(n, rd);
@@ -475,8 +489,22 @@ export class Simulation {
     if (this.isBlocked(m.from, m.to)) return;
     const n = this.nodes.get(m.to);
     if (n?.core == null) return;
+    if (this.isPaused(n)) {
+      // Waits in the socket buffer until the process runs again.
+      this.at(n.pausedUntil - this.now, `deliver ${m.type} ${m.from}->${m.to} t${m.term} (after pause)`, () => this.deliver(m));
+      return;
+    }
     n.core.step(m);
     this.touched(n);
+  }
+
+  private isPaused(n: SimNode): boolean {
+    return this.now < n.pausedUntil;
+  }
+
+  private pause(n: SimNode, ms: number): void {
+    n.pausedUntil = Math.max(n.pausedUntil, this.now + ms);
+    this.trace(`pause ${n.id} for ${ms}ms`);
   }
 
   // ---- Clients: an append-only set, written through the leader, read through ReadIndex ----------
@@ -507,8 +535,21 @@ export class Simulation {
       this.at(5, `client ${op.client} waits`, () => this.attempt(op));
       return;
     }
-    const core = n.core!;
-    const attempt = op.attempt;
+    this.issue(op, n, op.attempt);
+  }
+
+  private issue(op: ClientOp, n: SimNode, attempt: number): void {
+    if (op.done || op.attempt !== attempt) return;
+    if (n.core === null) {
+      this.opFailed(op, attempt);
+      return;
+    }
+    if (this.isPaused(n)) {
+      // The request waits for the paused process, which then handles it as if nothing happened.
+      this.at(n.pausedUntil - this.now, `client ${op.client} request reaches ${n.id}`, () => this.issue(op, n, attempt));
+      return;
+    }
+    const core = n.core;
     op.node = n.id;
     try {
       if (op.kind === 'write') {
@@ -583,7 +624,8 @@ export class Simulation {
     const up = [...this.nodes.values()].filter((n) => n.core !== null);
     const down = [...this.nodes.values()].filter((n) => n.core === null);
     const ids = [...this.nodes.keys()];
-    const leader = this.leaderNode();
+    const found = this.leaderNode();
+    const leader = found !== undefined && !this.isPaused(found) ? found : undefined;
     const dur = (): number => r.range(30, 900);
     const action = r.int(100);
     if (action < 12) {
@@ -637,6 +679,9 @@ export class Simulation {
       const n = r.pick([...this.nodes.values()]);
       n.slowDiskUntil = this.now + r.range(50, 400);
       this.trace(`slow disk on ${n.id}`);
+    } else if (action < 95) {
+      const n = leader !== undefined && r.chance(0.5) ? leader : r.pick([...this.nodes.values()]);
+      this.pause(n, r.range(20, 800));
     }
     this.at(this.p.faultEveryMs * r.uniform(0.5, 1.5), 'operator', () => this.operate());
   }
@@ -683,6 +728,7 @@ export class Simulation {
     this.dupRate = 0;
     for (const n of this.nodes.values()) {
       n.slowDiskUntil = 0;
+      n.pausedUntil = Math.min(n.pausedUntil, this.now);
       if (n.core === null) this.restart(n);
     }
     this.trace('final phase: faults off, everything restarted');
