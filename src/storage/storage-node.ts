@@ -22,6 +22,7 @@ export interface StorageNodeSpec {
   connectTimeoutMs?: number;
   /** Default per-statement timeout, ms. */
   queryTimeoutMs?: number;
+  /** Connections kept per node: a probe and a step, plus the second session fencing needs. Default 3. */
   poolSize?: number;
 }
 
@@ -104,8 +105,8 @@ export class StorageNode {
       user: spec.user,
       password: spec.password,
       connectTimeout: this.connectTimeoutMs,
-      connectionLimit: spec.poolSize ?? 2,
-      maxIdle: spec.poolSize ?? 2,
+      connectionLimit: spec.poolSize ?? 3,
+      maxIdle: spec.poolSize ?? 3,
       idleTimeout: 60_000,
       enableKeepAlive: true,
       multipleStatements: false,

@@ -9,11 +9,13 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { MariaDbInstance, makeRunDir } from '../../src/launcher/index.js';
 import { TwoPhaseClient, type TxnSpec } from '../../src/chaos/two-phase-client.js';
 import { commitLogTxnId, formatXid, parseXid, xaCommit, xaRecover, xaRollback } from '../../src/storage/xa.js';
+import { createSchema, ensureClusterLogTables, ensureCommitLogPartition } from '../../src/metadata/index.js';
 
 const admin = { user: 'clustmgr', password: 'admin-pw' };
 const dir = makeRunDir('xa-test');
+// The metadata node needs lower_case_table_names=1, as the real metadata shard does.
 const servers = ['shard1', 'shard2', 'meta'].map(
-  (name, i) => new MariaDbInstance({ dir: join(dir, name), serverId: i + 1, admin }),
+  (name, i) => new MariaDbInstance({ dir: join(dir, name), serverId: i + 1, admin, lowerCaseTableNames: name === 'meta' }),
 );
 const conns: Connection[] = [];
 let cn: TwoPhaseClient;
@@ -32,15 +34,12 @@ t.before(async () => {
     await c.query('CREATE DATABASE app');
     await c.query('CREATE TABLE app.t (id INT PRIMARY KEY, v VARCHAR(20)) ENGINE=InnoDB');
   }
-  // src/metadata has no helper for the per-cluster commit log yet: the template's shape, by hand.
+  // The real schema: commit_log_c1 made from the template (LIST-partitioned by compute node), and
+  // the partition this compute node writes into, as add_comps creates it.
   const meta = conns[2]!;
-  await meta.query('CREATE DATABASE kunlun_metadata_db');
-  await meta.query(
-    'CREATE TABLE kunlun_metadata_db.commit_log_c1 (' +
-      'id INT NOT NULL AUTO_INCREMENT, comp_node_id INT NOT NULL, txn_id BIGINT NOT NULL, ' +
-      "next_txn_cmd ENUM('commit','abort') NOT NULL, prepare_ts TIMESTAMP(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6), " +
-      'written_shards JSON, PRIMARY KEY (id, comp_node_id, txn_id), UNIQUE KEY (comp_node_id, txn_id)) ENGINE=InnoDB',
-  );
+  await createSchema(meta);
+  await ensureClusterLogTables(meta, 'c1');
+  await ensureCommitLogPartition(meta, 'c1', CN);
   const access = (s: MariaDbInstance) => ({ host: s.host, port: s.port, ...admin });
   cn = new TwoPhaseClient({
     compNodeId: CN,
