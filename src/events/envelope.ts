@@ -1,5 +1,5 @@
 // The parts every event shares: the aggregate it belongs to, who caused it, and the leader's stamp.
-import { int, obj, opt, str, type Infer, type Schema } from './schema.js';
+import { custom, Fail, int, obj, opt, str, type Infer, type Schema } from './schema.js';
 
 export const AGG_KINDS = ['machine', 'cluster', 'shard', 'node', 'comp', 'job', 'manager'] as const;
 export type AggKind = (typeof AGG_KINDS)[number];
@@ -19,15 +19,14 @@ export const portSchema = int({ min: 1, max: 65535 });
 export type Cause = { user: string; job?: number } | { system: string; job?: number };
 const userCause = obj({ user: str({ min: 1, max: 128 }), job: opt(idSchema) });
 const systemCause = obj({ system: str({ min: 1, max: 128 }), job: opt(idSchema) });
-export const causeSchema: Schema<Cause> = {
-  secret: false,
-  check: (x, p) => {
-    if (typeof x === 'object' && x !== null && 'user' in x) return userCause.check(x, p);
-    if (typeof x === 'object' && x !== null && 'system' in x) return systemCause.check(x, p);
-    return `${p}: expected {user, job?} or {system, job?}`;
+export const causeSchema: Schema<Cause> = custom(
+  (x) => {
+    if (typeof x === 'object' && x !== null && 'user' in x) return userCause.test(x);
+    if (typeof x === 'object' && x !== null && 'system' in x) return systemCause.test(x);
+    return new Fail('expected {user, job?} or {system, job?}');
   },
-  doc: () => '{user, job?} | {system, job?}',
-};
+  () => '{user, job?} | {system, job?}',
+);
 export type UserCause = Infer<typeof userCause>;
 
 /** An aggregate id such as `cluster/3`, `machine/10.0.0.5` or `manager/m1`. */

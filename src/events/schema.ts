@@ -2,11 +2,34 @@
 // both the compile-time union and the decode-time check. No dependency: the hot replay path calls
 // these for every event, and closures over plain checks are cheap.
 
-/** A validator: `check` returns null when `x` is valid, otherwise a message naming the path. */
+/** What failed: the message, and the keys leading to it (innermost first; built only on failure). */
+export class Fail {
+  readonly keys: string[] = [];
+
+  constructor(readonly msg: string) {}
+
+  /** Adds a step on the way out: `.name` or `[3]`. */
+  at(key: string): this {
+    this.keys.push(key);
+    return this;
+  }
+
+  format(path: string): string {
+    let p = path;
+    for (let i = this.keys.length - 1; i >= 0; i--) p += this.keys[i]!;
+    return `${p}: ${this.msg}`;
+  }
+}
+
+/**
+ * A validator. `test` returns null when `x` is valid, or a Fail; `check` formats it with a path. The
+ * replay path validates every event, so success allocates nothing (paths are built only on failure).
+ */
 export interface Schema<T> {
   readonly _t?: T;
   /** Marks values that must never leave the manager in clear (redaction, audit output). */
   readonly secret: boolean;
+  test(x: unknown): Fail | null;
   check(x: unknown, path: string): string | null;
   /** A short type description for docs/events.md. */
   doc(): string;
@@ -27,10 +50,19 @@ type InferShape<S extends Shape> = Simplify<
   }
 >;
 
-function make<T>(check: (x: unknown, path: string) => string | null, doc: () => string): Schema<T> {
-  return { secret: false, check, doc };
+function make<T>(test: (x: unknown) => Fail | null, doc: () => string, secret = false): Schema<T> {
+  return {
+    secret,
+    test,
+    check: (x, path) => {
+      const f = test(x);
+      return f === null ? null : f.format(path);
+    },
+    doc,
+  };
 }
 
+const fail = (msg: string): Fail => new Fail(msg);
 const typeName = (x: unknown): string => (x === null ? 'null' : Array.isArray(x) ? 'array' : typeof x);
 
 export function str(opts: { min?: number; max?: number; pattern?: RegExp } = {}): Schema<string> {
@@ -38,11 +70,11 @@ export function str(opts: { min?: number; max?: number; pattern?: RegExp } = {})
   const max = opts.max ?? 4096;
   const re = opts.pattern;
   return make(
-    (x, p) => {
-      if (typeof x !== 'string') return `${p}: expected string, got ${typeName(x)}`;
-      if (x.length < min) return `${p}: shorter than ${min}`;
-      if (x.length > max) return `${p}: longer than ${max}`;
-      if (re !== undefined && !re.test(x)) return `${p}: does not match ${String(re)}`;
+    (x) => {
+      if (typeof x !== 'string') return fail(`expected string, got ${typeName(x)}`);
+      if (x.length < min) return fail(`shorter than ${min}`);
+      if (x.length > max) return fail(`longer than ${max}`);
+      if (re !== undefined && !re.test(x)) return fail(`does not match ${String(re)}`);
       return null;
     },
     () => (re !== undefined ? `string ${String(re)}` : min > 0 ? `string (${min}..${max})` : 'string'),
@@ -53,9 +85,9 @@ export function int(opts: { min?: number; max?: number } = {}): Schema<number> {
   const min = opts.min ?? Number.MIN_SAFE_INTEGER;
   const max = opts.max ?? Number.MAX_SAFE_INTEGER;
   return make(
-    (x, p) => {
-      if (typeof x !== 'number' || !Number.isSafeInteger(x)) return `${p}: expected integer, got ${typeName(x)}`;
-      if (x < min || x > max) return `${p}: ${x} out of range ${min}..${max}`;
+    (x) => {
+      if (typeof x !== 'number' || !Number.isSafeInteger(x)) return fail(`expected integer, got ${typeName(x)}`);
+      if (x < min || x > max) return fail(`${x} out of range ${min}..${max}`);
       return null;
     },
     () => (opts.min !== undefined || opts.max !== undefined ? `int ${opts.min ?? ''}..${opts.max ?? ''}` : 'int'),
@@ -64,7 +96,7 @@ export function int(opts: { min?: number; max?: number } = {}): Schema<number> {
 
 export function bool(): Schema<boolean> {
   return make(
-    (x, p) => (typeof x === 'boolean' ? null : `${p}: expected boolean, got ${typeName(x)}`),
+    (x) => (typeof x === 'boolean' ? null : fail(`expected boolean, got ${typeName(x)}`)),
     () => 'boolean',
   );
 }
@@ -72,28 +104,28 @@ export function bool(): Schema<boolean> {
 export function oneOf<const V extends readonly string[]>(values: V): Schema<V[number]> {
   const set = new Set<string>(values);
   return make(
-    (x, p) => (typeof x === 'string' && set.has(x) ? null : `${p}: expected one of ${values.join('|')}`),
+    (x) => (typeof x === 'string' && set.has(x) ? null : fail(`expected one of ${values.join('|')}`)),
     () => values.map((v) => `'${v}'`).join(' \\| '),
   );
 }
 
 export function nullable<T>(s: Schema<T>): Schema<T | null> {
-  return {
-    secret: s.secret,
-    check: (x, p) => (x === null ? null : s.check(x, p)),
-    doc: () => `${s.doc()} \\| null`,
-  };
+  return make(
+    (x) => (x === null ? null : s.test(x)),
+    () => `${s.doc()} \\| null`,
+    s.secret,
+  );
 }
 
 export function arr<T>(s: Schema<T>, opts: { max?: number } = {}): Schema<T[]> {
   const max = opts.max ?? 10_000;
   return make(
-    (x, p) => {
-      if (!Array.isArray(x)) return `${p}: expected array, got ${typeName(x)}`;
-      if (x.length > max) return `${p}: more than ${max} items`;
+    (x) => {
+      if (!Array.isArray(x)) return fail(`expected array, got ${typeName(x)}`);
+      if (x.length > max) return fail(`more than ${max} items`);
       for (let i = 0; i < x.length; i++) {
-        const e = s.check(x[i], `${p}[${i}]`);
-        if (e !== null) return e;
+        const f = s.test(x[i]);
+        if (f !== null) return f.at(`[${i}]`);
       }
       return null;
     },
@@ -118,33 +150,33 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 /** A closed object: unknown keys are refused, so a tampered or misspelled field never slips through. */
 export function obj<S extends Shape>(shape: S): Schema<InferShape<S>> & { shape: S } {
   const keys = Object.keys(shape);
-  const known = new Set(keys);
+  const fields = new Map<string, { s: Schema<unknown>; optional: boolean }>();
+  let required = 0;
+  for (const k of keys) {
+    const f = shape[k]!;
+    if (isOptional(f)) fields.set(k, { s: f.optional, optional: true });
+    else {
+      fields.set(k, { s: f, optional: false });
+      required++;
+    }
+  }
   const schema = make<InferShape<S>>(
-    (x, p) => {
-      if (!isPlainObject(x)) return `${p}: expected object, got ${typeName(x)}`;
-      let n = 0;
+    (x) => {
+      if (!isPlainObject(x)) return fail(`expected object, got ${typeName(x)}`);
+      // One pass over the value's own keys; a missing required key shows as a short count.
+      let seen = 0;
       for (const k in x) {
-        if (!known.has(k)) return `${p}.${k}: unknown field`;
-        n++;
-      }
-      let present = 0;
-      for (const k of keys) {
-        const s = shape[k]!;
+        const f = fields.get(k);
+        if (f === undefined) return fail('unknown field').at(`.${k}`);
         const v = x[k];
-        if (isOptional(s)) {
-          if (v === undefined) continue;
-          present++;
-          const e = s.optional.check(v, `${p}.${k}`);
-          if (e !== null) return e;
-        } else {
-          if (v === undefined) return `${p}.${k}: missing`;
-          present++;
-          const e = s.check(v, `${p}.${k}`);
-          if (e !== null) return e;
-        }
+        if (v === undefined) return fail('undefined').at(`.${k}`);
+        if (!f.optional) seen++;
+        const e = f.s.test(v);
+        if (e !== null) return e.at(`.${k}`);
       }
-      // A key whose value is undefined counts in `n` but not in `present`.
-      if (present !== n) return `${p}: undefined field value`;
+      if (seen !== required) {
+        for (const k of keys) if (!isOptional(shape[k]!) && x[k] === undefined) return fail('missing').at(`.${k}`);
+      }
       return null;
     },
     () => `{ ${keys.map((k) => (isOptional(shape[k]!) ? `${k}?` : k)).join(', ')} }`,
@@ -157,14 +189,14 @@ export function rec<T>(s: Schema<T>, opts: { maxKeys?: number; key?: RegExp } = 
   const maxKeys = opts.maxKeys ?? 64;
   const keyRe = opts.key ?? /^[A-Za-z0-9_.:-]{1,64}$/;
   return make(
-    (x, p) => {
-      if (!isPlainObject(x)) return `${p}: expected object, got ${typeName(x)}`;
+    (x) => {
+      if (!isPlainObject(x)) return fail(`expected object, got ${typeName(x)}`);
       let n = 0;
       for (const k in x) {
-        if (++n > maxKeys) return `${p}: more than ${maxKeys} keys`;
-        if (!keyRe.test(k)) return `${p}: bad key ${JSON.stringify(k)}`;
-        const e = s.check(x[k], `${p}.${k}`);
-        if (e !== null) return e;
+        if (++n > maxKeys) return fail(`more than ${maxKeys} keys`);
+        if (!keyRe.test(k)) return fail(`bad key ${JSON.stringify(k)}`);
+        const e = s.test(x[k]);
+        if (e !== null) return e.at(`.${k}`);
       }
       return null;
     },
@@ -176,11 +208,11 @@ export function rec<T>(s: Schema<T>, opts: { maxKeys?: number; key?: RegExp } = 
 export type Scalar = string | number | boolean | null;
 export function scalar(): Schema<Scalar> {
   return make(
-    (x, p) => {
+    (x) => {
       if (x === null || typeof x === 'boolean') return null;
-      if (typeof x === 'string') return x.length <= 4096 ? null : `${p}: string too long`;
-      if (typeof x === 'number') return Number.isFinite(x) ? null : `${p}: not a finite number`;
-      return `${p}: expected scalar, got ${typeName(x)}`;
+      if (typeof x === 'string') return x.length <= 4096 ? null : fail('string too long');
+      if (typeof x === 'number') return Number.isFinite(x) ? null : fail('not a finite number');
+      return fail(`expected scalar, got ${typeName(x)}`);
     },
     () => 'scalar',
   );
@@ -192,32 +224,32 @@ export function json(opts: { maxDepth?: number; maxNodes?: number } = {}): Schem
   const maxDepth = opts.maxDepth ?? 8;
   const maxNodes = opts.maxNodes ?? 2000;
   return make(
-    (x, p) => {
+    (x) => {
       let nodes = 0;
-      const walk = (v: unknown, path: string, depth: number): string | null => {
-        if (++nodes > maxNodes) return `${p}: more than ${maxNodes} values`;
-        if (depth > maxDepth) return `${path}: nested deeper than ${maxDepth}`;
+      const walk = (v: unknown, depth: number): Fail | null => {
+        if (++nodes > maxNodes) return fail(`more than ${maxNodes} values`);
+        if (depth > maxDepth) return fail(`nested deeper than ${maxDepth}`);
         if (v === null || typeof v === 'boolean') return null;
-        if (typeof v === 'string') return v.length <= 65536 ? null : `${path}: string too long`;
-        if (typeof v === 'number') return Number.isFinite(v) ? null : `${path}: not a finite number`;
+        if (typeof v === 'string') return v.length <= 65536 ? null : fail('string too long');
+        if (typeof v === 'number') return Number.isFinite(v) ? null : fail('not a finite number');
         if (Array.isArray(v)) {
           for (let i = 0; i < v.length; i++) {
-            const e = walk(v[i], `${path}[${i}]`, depth + 1);
-            if (e !== null) return e;
+            const e = walk(v[i], depth + 1);
+            if (e !== null) return e.at(`[${i}]`);
           }
           return null;
         }
         if (isPlainObject(v)) {
           for (const k in v) {
-            if (v[k] === undefined) return `${path}.${k}: undefined`;
-            const e = walk(v[k], `${path}.${k}`, depth + 1);
-            if (e !== null) return e;
+            if (v[k] === undefined) return fail('undefined').at(`.${k}`);
+            const e = walk(v[k], depth + 1);
+            if (e !== null) return e.at(`.${k}`);
           }
           return null;
         }
-        return `${path}: not JSON (${typeName(v)})`;
+        return fail(`not JSON (${typeName(v)})`);
       };
-      return walk(x, p, 0);
+      return walk(x, 0);
     },
     () => 'json',
   );
@@ -226,6 +258,11 @@ export function json(opts: { maxDepth?: number; maxNodes?: number } = {}): Schem
 /** Marks a field as secret: kept in the log (the manager needs it) but redacted everywhere else. */
 export function secret<T>(s: Schema<T>): Schema<T> {
   return { ...s, secret: true, doc: () => `${s.doc()} (secret)` };
+}
+
+/** A schema from a custom test (e.g. a union), with the standard check/format. */
+export function custom<T>(test: (x: unknown) => Fail | null, doc: () => string): Schema<T> {
+  return make(test, doc);
 }
 
 /** Paths (dot-separated, from the schema root) of every secret field, for redaction. */
