@@ -112,9 +112,16 @@ export class World {
 
   // ---- applying the log ----
 
-  /** Applies one Raft entry's data. A malformed or refused batch changes nothing but the applied index. */
+  /**
+   * Applies one Raft entry's data. A malformed or refused batch changes nothing but the applied index.
+   * Empty data (a leader's no-op entry) only moves the applied index, like skip().
+   */
   applyEntry(index: number, data: Uint8Array): ApplyResult {
     this.checkIndex(index);
+    if (data.length === 0) {
+      this.s.applied = index;
+      return { ok: true, index, committed: [] };
+    }
     let f: FramedBatch;
     try {
       f = decodeFramed(data);

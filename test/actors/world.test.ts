@@ -76,6 +76,8 @@ t.test('malformed entries are refused deterministically; indexes must grow', (t)
   w.skip(3);
   t.equal(w.applied, 3);
   t.match(w.applyBatch(4, []), { ok: false, reason: /empty batch/ });
+  t.same(w.applyEntry(5, new Uint8Array(0)), { ok: true, index: 5, committed: [] }, 'a no-op entry');
+  t.equal(w.applied, 5);
   t.equal(w.seq, 0);
   t.end();
 });
