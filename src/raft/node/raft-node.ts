@@ -23,6 +23,7 @@ import { WalStorage } from '../storage/wal-storage.js';
 import { TcpTransport, type PeerAddress, type TransportMetrics } from '../transport/index.js';
 import type { ConfChange, Entry, MemberId, Message, Snapshot } from '../types.js';
 import { LeadershipLostError, NodeStoppedError, ReadIndexTimeoutError } from './errors.js';
+import { supersededAppends } from './coalesce.js';
 import { checkMessage, asMessage } from './message-check.js';
 import type { StateMachine } from './state-machine.js';
 
@@ -720,28 +721,6 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     void this.transport.stop();
     this.emit('fatal', err);
   }
-}
-
-/**
- * Indexes of empty appends (commit updates) followed, in the same batch, by another append to the
- * same member in the same term carrying at least that commit: the later one says everything the
- * earlier one does. Dropping them is a message loss Raft tolerates, and saves the follower a round.
- */
-function supersededAppends(msgs: readonly Message[]): Set<number> | null {
-  let out: Set<number> | null = null;
-  const later = new Map<string, { commit: number; term: number }>();
-  for (let i = msgs.length - 1; i >= 0; i--) {
-    const m = msgs[i] as Message;
-    if (m.type !== 'app') continue;
-    const l = later.get(m.to);
-    if (m.entries.length === 0 && l && l.term === m.term && l.commit >= m.commit) {
-      out ??= new Set<number>();
-      out.add(i);
-      continue;
-    }
-    if (!l || m.commit > l.commit || m.term !== l.term) later.set(m.to, { commit: m.commit, term: m.term });
-  }
-  return out;
 }
 
 function toError(x: unknown): Error {
