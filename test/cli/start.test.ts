@@ -41,13 +41,15 @@ t.test('a member starts, serves /healthz, refuses a second member on its data di
     '--set', `raft_group_member_init_config=127.0.0.1:${raft}:0,`,
     '--set', `cluster_mgr_tmp_data_path=${join(dir, 'data')}`,
     '--set', 'log_format=json',
+    '--set', 'meta_group_seeds=',
+    '--set', 'nats_url=',
   ];
   const child = spawn(process.execPath, [bin, 'start', '-c', sample, ...sets], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   let health: { status: string; member: string } | null = null;
-  for (let i = 0; i < 100 && !health; i++) {
+  for (let i = 0; i < 300 && !health; i++) {
     await new Promise((r) => setTimeout(r, 100));
     health = await fetch(`http://127.0.0.1:${http}/healthz`)
       .then((r) => r.json() as Promise<{ status: string; member: string }>)
