@@ -68,13 +68,6 @@ function errorReply(err: unknown): Reply {
 export function createKvHttpServer(node: RaftNode, sm: KvStateMachine): http.Server {
   async function route(req: http.IncomingMessage): Promise<Reply> {
     const url = req.url ?? '/';
-    if (req.method === 'POST' && url === '/v3/kv/put') {
-      const body = parseJson(await readBody(req));
-      const key = field(body, 'key').toString('latin1');
-      const value = field(body, 'value');
-      const r = await node.propose(encodePut(key, value));
-      return { status: 200, body: { header: { revision: String(r.index), raft_term: String(r.term), member_id: node.id } } };
-    }
     if (req.method === 'POST' && url === '/v3/kv/range') {
       const body = parseJson(await readBody(req));
       const key = field(body, 'key').toString('latin1');
@@ -99,14 +92,42 @@ export function createKvHttpServer(node: RaftNode, sm: KvStateMachine): http.Ser
     return { status: 404, body: { error: `no route for ${req.method ?? '?'} ${url}` } };
   }
 
+  function send(res: http.ServerResponse, r: Reply): void {
+    const payload = JSON.stringify(r.body);
+    res.writeHead(r.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+    res.end(payload);
+  }
+
+  // The hot path, without async functions in between: the response is written in the first
+  // callback after the entry is applied (the driver yields once for exactly that).
+  function put(req: http.IncomingMessage, res: http.ServerResponse): void {
+    readBody(req).then(
+      (buf) => {
+        let data: Uint8Array;
+        try {
+          const body = parseJson(buf);
+          data = encodePut(field(body, 'key').toString('latin1'), field(body, 'value'));
+        } catch (err) {
+          send(res, errorReply(err));
+          return;
+        }
+        node.propose(data).then(
+          (r) => send(res, { status: 200, body: { header: { revision: String(r.index), raft_term: String(r.term), member_id: node.id } } }),
+          (err: unknown) => send(res, errorReply(err)),
+        );
+      },
+      (err: unknown) => send(res, errorReply(err)),
+    );
+  }
+
   const server = http.createServer((req, res) => {
+    if (req.method === 'POST' && req.url === '/v3/kv/put') {
+      put(req, res);
+      return;
+    }
     route(req)
       .catch(errorReply)
-      .then((r) => {
-        const payload = JSON.stringify(r.body);
-        res.writeHead(r.status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
-        res.end(payload);
-      })
+      .then((r) => send(res, r))
       .catch(() => res.destroy());
   });
   server.keepAliveTimeout = 60_000;

@@ -517,9 +517,13 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState.leader, rd.softState.role);
-    this.sendAll(rd.messages);
-    // Committed entries are durable on a quorum already: apply (and answer clients) before our own
-    // write, which with inline fsync blocks the event loop for the disk's time.
+    const leader = this.core.role === 'leader';
+    const mode: SyncMode = this.syncMode === 'auto' ? (leader ? 'threadpool' : 'inline') : this.syncMode;
+    const persists = rd.entries.length > 0 || rd.snapshot !== undefined;
+    // With something to persist, messages go first: followers write in parallel with us. Without,
+    // they are commit updates and heartbeats: answering clients first is what someone waits for.
+    const sendFirst = persists || rd.committedEntries.length === 0;
+    if (sendFirst) this.sendAll(rd.messages);
     if (rd.snapshot) {
       this.sm.restore(rd.snapshot.data);
       this.appliedIndex = rd.snapshot.meta.index;
@@ -533,12 +537,17 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       }
       this.logger.info({ index: rd.snapshot.meta.index, term: rd.snapshot.meta.term }, 'raft node: installed a snapshot from the leader');
     }
-    const mode: SyncMode = this.syncMode === 'auto' ? (this.core.role === 'leader' ? 'threadpool' : 'inline') : this.syncMode;
-    if (rd.committedEntries.length > 0 && this.apply(rd.committedEntries) && rd.entries.length > 0 && mode === 'inline') {
-      // An inline write blocks the event loop: let the settled proposals' callbacks (client
-      // responses) run first.
-      await yieldToCallbacks();
+    // Committed entries are durable on a quorum already, so they need not wait for our write. A
+    // follower writing inline applies after sending its acknowledgements instead: those are what
+    // the leader (and its clients) wait for.
+    const applyAfter = mode === 'inline' && !leader && persists;
+    if (!applyAfter && rd.committedEntries.length > 0 && this.apply(rd.committedEntries)) {
+      // Let the settled proposals' callbacks write their responses before we block on an inline
+      // write or put more on the wire.
+      if (mode === 'inline' && persists) await yieldToCallbacks();
+      else if (!sendFirst) await Promise.resolve();
     }
+    if (!sendFirst) this.sendAll(rd.messages);
     const writes: Promise<void>[] = [];
     if (rd.snapshot) writes.push(this.storage.applySnapshot(rd.snapshot, rd.hardState ?? null));
     if (rd.entries.length > 0 || rd.hardState) writes.push(this.storage.save(rd.entries, rd.hardState ?? null, rd.mustSync, mode));
@@ -550,6 +559,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       this.writing = false;
     }
     this.sendAll(rd.messagesAfterPersist);
+    if (applyAfter && rd.committedEntries.length > 0) this.apply(rd.committedEntries);
     for (const rs of rd.readStates) {
       const batch = this.reads.get(rs.ctx);
       if (!batch) continue;
