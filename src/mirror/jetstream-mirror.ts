@@ -5,7 +5,7 @@
 // Events are redacted before they leave the manager. If NATS is down the manager keeps working and
 // the mirror catches up from the Raft log when it is back.
 import { connect, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection, type MsgHdrs } from 'nats';
-import { splitBatch, decodeEvent, redactRaw, chainHash, hashableBytes, GENESIS_HASH, encodeCanonical } from '../events/index.js';
+import { splitBatch, decodeEvent, redactRaw, chainHash, hashableBytes, GENESIS_HASH, encodeCanonical, hasSecrets, decodeMsgpack } from '../events/index.js';
 import type { Logger } from '../log/logger.js';
 import { eventSubject, H, DEFAULT_PREFIX } from './subjects.js';
 
@@ -196,7 +196,7 @@ export class JetStreamMirror {
           });
           const expect = at.streamSeq;
           inflight.push(
-            this.js!.publish(eventSubject(this.prefix, ev.agg, ev.type), encodeCanonical(redactRaw(ev)), {
+            this.js!.publish(eventSubject(this.prefix, ev.agg, ev.type), mirroredBytes(ev.type, raw), {
               msgID: `${e.index}-${pos}`,
               headers: hdr,
               expect: { lastSequence: expect, streamName: this.o.stream },
@@ -238,6 +238,14 @@ export class JetStreamMirror {
     }
     return lo;
   }
+}
+
+/**
+ * The bytes as stored in the log (so an event of an older schema version still verifies against the
+ * chain), with secret fields redacted when the event type has any.
+ */
+function mirroredBytes(type: string, raw: Uint8Array): Uint8Array {
+  return hasSecrets(type) ? encodeCanonical(redactRaw(decodeMsgpack(raw))) : raw;
 }
 
 function setHeaders(h: MsgHdrs, kv: Record<string, string | number>): void {
