@@ -92,8 +92,10 @@ export async function readDataDir(dataDir: string): Promise<ReplayInput> {
     const first = wal.firstIndex();
     const last = wal.lastIndex();
     const hs = wal.hardState();
+    // The commit index is persisted lazily, so entries after it may be committed too: they are read,
+    // and the description says which ones this member could not know to be committed.
     const commit = Math.min(hs.commit, last);
-    const entries = commit >= first ? wal.entries(first, commit + 1) : [];
+    const entries = last >= first ? wal.entries(first, last + 1) : [];
     const records: ReplayRecord[] = [];
     // The chain continues from the snapshot's head, which the snapshot's world records.
     const { World } = await import('../actors/index.js');
@@ -114,7 +116,9 @@ export async function readDataDir(dataDir: string): Promise<ReplayInput> {
     return {
       records,
       snapshot: snap.meta.index > 0 ? snap.data : null,
-      describe: `data dir ${dataDir} (snapshot at index ${snap.meta.index}, committed log ${first}..${commit})`,
+      describe:
+        `data dir ${dataDir} (snapshot at index ${snap.meta.index}, log ${first}..${last}` +
+        (last > commit ? `; entries after ${commit} were not yet known to be committed on this member)` : ')'),
       gaps: [],
     };
   } finally {

@@ -95,6 +95,12 @@ t.test('elect, record, mirror; kill -9 the leader; the new leader continues; all
   t.pass('status subscribers were told which member is the source');
   sub.unsubscribe();
 
+  // While it is down, its own data dir can be audited.
+  const fromDir = spawnSync(process.execPath, [bin, 'replay', '--data-dir', first.m.dataDir, '--verify'], { encoding: 'utf8' });
+  t.equal(fromDir.status, 0, `replay --data-dir exits 0 (${fromDir.stderr.trim()})`);
+  t.match(fromDir.stdout, /chain ok: \d+ links verified/, 'the stopped member\'s log verifies');
+  t.match(fromDir.stdout, /manager\.leader_elected/, 'and lists its events');
+
   group.start(first.m);
   const final = await waitFor('all three members to converge', async () => {
     const infos = await Promise.all(group.members.map((m) => group.get<Member>(m, '/api/v1/member')));
