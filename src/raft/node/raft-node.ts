@@ -51,6 +51,11 @@ export interface RaftNodeOptions {
   snapshotEntries?: number;
   /** Entries kept in memory behind a snapshot so slow followers can catch up without one (default 2000). */
   retainEntries?: number;
+  /**
+   * A leader holds a commit-only append to a follower it streams to for this long (default 2 ms;
+   * 0 sends at once): an append with entries sent meanwhile carries the commit and replaces it.
+   */
+  commitUpdateDelayMs?: number;
   /** How long readIndex() waits for a quorum's confirmation (default 2 election timeouts). */
   readTimeoutMs?: number;
   /** Other core settings (pre-vote and check-quorum are on by default). */
@@ -151,6 +156,10 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
   private readyReads: Array<{ index: number; waiters: ReadWaiter[] }> = [];
   private readSeq = 0;
   private confSettles: Entry[] = [];
+  /** Commit-only appends held back for a moment, per follower (see sendAll). */
+  private readonly heldUpdates = new Map<MemberId, Message & { type: 'app' }>();
+  private heldTimer: NodeJS.Timeout | null = null;
+  private readonly commitUpdateDelayMs: number;
   /** True while the loop waits for its write: commits learned meanwhile may be applied early. */
   private writing = false;
 
@@ -172,6 +181,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.snapshotIndex = storage.snapshot().meta.index;
     this.appliedIndex = core.appliedIndex;
     this.syncMode = o.walSyncMode ?? 'auto';
+    this.commitUpdateDelayMs = o.commitUpdateDelayMs ?? 2;
   }
 
   /** Recovers storage and state machine, then joins the group (listening and dialing peers). */
@@ -365,6 +375,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    if (this.heldTimer) clearTimeout(this.heldTimer);
+    this.heldTimer = null;
     await this.loopDone;
     await this.snapshotDone;
     this.failAll(this.stoppedError());
@@ -572,17 +584,47 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
 
   private sendAll(msgs: readonly Message[]): void {
     const skip = supersededAppends(msgs);
+    let progress: Status['progress'] | undefined;
+    let sent = 0;
     for (let i = 0; i < msgs.length; i++) {
       const m = msgs[i] as Message;
       if (skip?.has(i)) continue;
+      if (m.type === 'app') {
+        if (m.entries.length === 0 && this.commitUpdateDelayMs > 0) {
+          // A commit update to a follower we stream to: hold it briefly. The next append (which
+          // carries the commit too) usually replaces it, saving the follower a round trip.
+          progress ??= this.core.status().progress;
+          if (progress?.[m.to]?.state === 'replicate') {
+            this.deferCommitUpdate(m);
+            continue;
+          }
+        }
+        const held = this.heldUpdates.get(m.to);
+        if (held && held.term === m.term && held.commit <= m.commit) this.heldUpdates.delete(m.to);
+      }
       const queued = this.transport.send(m.to, m);
+      sent++;
       if (m.type === 'snap') {
         this.logger.info({ to: m.to, index: m.snapshot.meta.index }, 'raft node: sending a snapshot');
         this.core.reportSnapshot(m.to, queued);
       }
     }
     // On the wire before our own (possibly blocking) write: followers persist in parallel with us.
-    if (msgs.length > 0) this.transport.flush();
+    if (sent > 0) this.transport.flush();
+  }
+
+  private deferCommitUpdate(m: Message & { type: 'app' }): void {
+    const held = this.heldUpdates.get(m.to);
+    if (!held || held.term !== m.term || held.commit <= m.commit) this.heldUpdates.set(m.to, m);
+    this.heldTimer ??= setTimeout(() => this.sendHeldUpdates(), this.commitUpdateDelayMs);
+  }
+
+  private sendHeldUpdates(): void {
+    this.heldTimer = null;
+    if (this.stopped || this.heldUpdates.size === 0) return;
+    for (const m of this.heldUpdates.values()) this.transport.send(m.to, m);
+    this.heldUpdates.clear();
+    this.transport.flush();
   }
 
   /** Applies committed entries; true when some local proposal settled. */
@@ -727,6 +769,8 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
     this.stopped = true;
     if (this.ticker) clearInterval(this.ticker);
     this.ticker = null;
+    if (this.heldTimer) clearTimeout(this.heldTimer);
+    this.heldTimer = null;
     this.failAll(err);
     void this.transport.stop();
     this.emit('fatal', err);
