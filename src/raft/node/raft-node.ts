@@ -24,6 +24,7 @@ import { TcpTransport, type PeerAddress, type TransportMetrics } from '../transp
 import type { ConfChange, Entry, MemberId, Message, Snapshot } from '../types.js';
 import { LeadershipLostError, NodeStoppedError, ReadIndexTimeoutError } from './errors.js';
 import { supersededAppends } from './coalesce.js';
+import { raftCodec } from './wire-codec.js';
 import { checkMessage, asMessage } from './message-check.js';
 import type { StateMachine } from './state-machine.js';
 
@@ -219,6 +220,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         listen: o.listen,
         peers: o.peers,
         logger,
+        codec: raftCodec(),
         maxQueueBytes: o.transport?.maxQueueBytes,
         maxFrameBytes: o.transport?.maxFrameBytes,
         // Votes, heartbeats and answers are small and time-critical; appends and snapshots are retried.

@@ -1,5 +1,5 @@
 // TCP transport for Raft messages between manager members.
-export { TcpTransport, type TcpTransportOptions, type TransportMetrics } from './tcp-transport.js';
+export { TcpTransport, msgpackCodec, type MessageCodec, type TcpTransportOptions, type TransportMetrics } from './tcp-transport.js';
 export type { PeerAddress, PeerMetrics } from './peer-link.js';
 export { SendQueue, type DropCount, type QueuedFrame } from './send-queue.js';
 export { FrameDecoder, frameHeader, FrameTooLargeError } from './frame.js';

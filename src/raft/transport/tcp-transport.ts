@@ -10,6 +10,20 @@ import { checkHello, isHello, type HelloReply } from './handshake.js';
 import { PeerLink, type PeerAddress, type PeerMetrics } from './peer-link.js';
 import type { DropCount } from './send-queue.js';
 
+/** How messages become frame payloads and back. The default is msgpack. */
+export interface MessageCodec<M> {
+  encode(msg: M): Buffer;
+  /** Throws on a malformed payload (the connection is then closed). */
+  decode(payload: Buffer): unknown;
+}
+
+export function msgpackCodec<M>(): MessageCodec<M> {
+  const packr = new Packr({ useRecords: false });
+  // copyBuffers: a decoded payload must not pin the socket chunk it arrived in (entries stay in memory).
+  const unpackr = new Packr({ useRecords: false, copyBuffers: true });
+  return { encode: (m) => packr.pack(m), decode: (b) => unpackr.unpack(b) as unknown };
+}
+
 export interface TcpTransportOptions<M> {
   /** This member's id. */
   id: string;
@@ -19,6 +33,8 @@ export interface TcpTransportOptions<M> {
   peers?: Record<string, PeerAddress>;
   /** Called for every decoded message from a peer. */
   onMessage: (from: string, msg: M) => void;
+  /** Message encoding (default msgpack). Handshake frames are always msgpack. */
+  codec?: MessageCodec<M>;
   /** Critical messages are kept over others when a peer's queue is full. Default: none. */
   isCritical?: (msg: M) => boolean;
   /** Per-peer outbound queue limit (default 16 MiB). */
@@ -60,8 +76,7 @@ export class TcpTransport<M> {
   private readonly inbound = new Set<Inbound>();
   private readonly server: net.Server;
   private readonly packr = new Packr({ useRecords: false });
-  // copyBuffers: a decoded payload must not pin the socket chunk it arrived in (entries stay in memory).
-  private readonly unpackr = new Packr({ useRecords: false, copyBuffers: true });
+  private readonly codec: MessageCodec<M>;
   private readonly logger: RaftLogger;
   private readonly isCritical: (msg: M) => boolean;
   private readonly maxFrameBytes: number;
@@ -71,6 +86,7 @@ export class TcpTransport<M> {
 
   constructor(private readonly o: TcpTransportOptions<M>) {
     this.logger = o.logger ?? silentLogger;
+    this.codec = o.codec ?? msgpackCodec<M>();
     this.isCritical = o.isCritical ?? (() => false);
     this.maxFrameBytes = o.maxFrameBytes ?? 256 * 1024 * 1024;
     this.server = net.createServer({ noDelay: true }, (s) => this.accept(s));
@@ -139,7 +155,7 @@ export class TcpTransport<M> {
       this.logger.debug({ to }, 'raft transport: message for an unknown peer dropped');
       return false;
     }
-    return link.enqueue(this.packr.pack(msg), this.isCritical(msg));
+    return link.enqueue(this.codec.encode(msg), this.isCritical(msg));
   }
 
   /**
@@ -202,7 +218,7 @@ export class TcpTransport<M> {
         if (conn.closing) return;
         let msg: unknown;
         try {
-          msg = this.unpackr.unpack(frame);
+          msg = conn.from === null ? this.packr.unpack(frame) : this.codec.decode(frame);
         } catch (err) {
           this.m.malformedFrames++;
           this.closeInbound(conn, remote, `undecodable frame: ${(err as Error).message}`);
