@@ -53,7 +53,8 @@ export interface ScannedSegment {
   records: ScannedRecord[];
   /** Where valid data ends; the file is truncated here when `torn` is set. */
   validEnd: number;
-  torn: { offset: number; reason: string } | null;
+  /** `zeros`: only zero bytes follow (space preallocated and never written, the normal case). */
+  torn: { offset: number; reason: string; zeros: boolean } | null;
 }
 
 /**
@@ -73,7 +74,7 @@ export function scanSegment(seg: SegmentFile, buf: Buffer, isLast: boolean): Sca
     }
     if (isLast && (r.kind === 'incomplete' || isTornTail(buf, off))) {
       checkHeader(seg, records);
-      return { records, validEnd: off, torn: { offset: off, reason: r.reason } };
+      return { records, validEnd: off, torn: { offset: off, reason: r.reason, zeros: allZero(buf, off) } };
     }
     throw new CorruptionError(seg.path, off, r.reason);
   }
@@ -81,22 +82,25 @@ export function scanSegment(seg: SegmentFile, buf: Buffer, isLast: boolean): Sca
   return { records, validEnd: off, torn: null };
 }
 
+function allZero(buf: Buffer, off: number): boolean {
+  for (let i = off; i < buf.length; i++) if (buf[i] !== 0) return false;
+  return true;
+}
+
 /**
  * A damaged record is a torn tail when nothing real follows it: either the rest of the file is
- * zeros (the size reached disk before the data) or the record spans to the end of the file.
+ * zeros (preallocated space, or the size reached disk before the data) or the record spans to the
+ * end of the file.
  */
 function isTornTail(buf: Buffer, off: number): boolean {
-  let allZero = true;
-  for (let i = off; i < buf.length; i++) {
-    if (buf[i] !== 0) {
-      allZero = false;
-      break;
-    }
-  }
-  if (allZero) return true;
+  if (allZero(buf, off)) return true;
   const len = buf.readUInt32LE(off);
   const check = buf.readUInt32LE(off + 4);
-  return (~len >>> 0) === check && off + 12 + len === buf.length;
+  if ((~len >>> 0) !== check) return false;
+  // A record whose header made it but not all of its body, with only unused (zero) space or the end
+  // of the file after it: the tail of the last write.
+  const end = off + 12 + len;
+  return end >= buf.length || allZero(buf, end);
 }
 
 function checkHeader(seg: SegmentFile, records: ScannedRecord[]): void {

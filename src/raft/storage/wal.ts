@@ -15,12 +15,19 @@ import { encodeBatch, encodeHardState, encodeSegmentHeader, encodeSnapshotReset,
 import { listSegments, scanSegment, segmentFileName, type SegmentFile } from './segment.js';
 
 export const DEFAULT_SEGMENT_BYTES = 64 * 1024 * 1024;
+const ZEROS = Buffer.alloc(256 * 1024);
 
 export type SyncMode = 'inline' | 'threadpool';
 
 export interface WalOptions {
   /** Roll to a new segment once the current one reaches this size. */
   segmentBytes?: number;
+  /**
+   * Zero-fill the active segment this far ahead of the write position (default 1 MiB; 0: off).
+   * An fdatasync that changes neither the file size nor its block map skips the journal commit:
+   * about a quarter cheaper on ext4. Recovery treats the zeros as unused space.
+   */
+  preallocateBytes?: number;
   /**
    * 'threadpool' (default): fdatasync runs on libuv's thread pool while the event loop goes on;
    * whatever is appended meanwhile is group-committed into the next write + fdatasync.
@@ -77,6 +84,8 @@ export class Wal {
   /** The log's next index as of everything already written: where a new segment starts. */
   private writtenNext: number;
   private readonly stats: WalStats = { appends: 0, batches: 0, bytes: 0, segments: 0 };
+  /** File size of the active segment: zero-filled past `pos` up to here. */
+  private allocEnd: number;
 
   private constructor(
     readonly dir: string,
@@ -88,7 +97,9 @@ export class Wal {
     private readonly segmentBytes: number,
     private readonly logger: RaftLogger,
     private readonly mode: SyncMode,
+    private readonly preallocate: number,
   ) {
+    this.allocEnd = pos;
     this.writtenHardState = hardState;
     this.writtenNext = nextIndex;
     this.stats.segments = segments.length;
@@ -118,7 +129,7 @@ export class Wal {
       const file = files[i] as SegmentFile;
       const isLast = i === files.length - 1;
       const scanned = scanSegment(file, fs.readFileSync(file.path), isLast);
-      if (scanned.torn) {
+      if (scanned.torn && !(scanned.torn.zeros && scanned.torn.offset > 0)) {
         logger.warn(
           { file: file.path, offset: scanned.torn.offset, reason: scanned.torn.reason },
           'raft WAL: truncating torn tail left by an interrupted write',
@@ -183,7 +194,18 @@ export class Wal {
       fd = fs.openSync(last.path, 'r+');
       pos = lastValidEnd;
     }
-    const wal = new Wal(dir, segments, fd, pos, lastIndex + 1, replay.hardState, segmentBytes, logger, opts.syncMode ?? 'threadpool');
+    const wal = new Wal(
+      dir,
+      segments,
+      fd,
+      pos,
+      lastIndex + 1,
+      replay.hardState,
+      segmentBytes,
+      logger,
+      opts.syncMode ?? 'threadpool',
+      opts.preallocateBytes ?? 1024 * 1024,
+    );
     return { wal, replay };
   }
 
@@ -264,6 +286,13 @@ export class Wal {
     }
     this.closed = true;
     while (this.flushing) await this.flushing.catch(() => {});
+    if (!this.failed) {
+      try {
+        this.trimActiveSync();
+      } catch (err) {
+        this.logger.warn({ err: String(err) }, 'raft WAL: could not trim preallocated space at close');
+      }
+    }
     await close(this.fd);
   }
 
@@ -307,6 +336,7 @@ export class Wal {
     const { bufs, bytes, minIndex, hs } = gather(batch);
     const seg = this.segments[this.segments.length - 1] as Segment;
     seg.minIndex = Math.min(seg.minIndex, minIndex);
+    this.ensureAllocated(this.pos + bytes);
     writevAllSync(this.fd, bufs, this.pos);
     this.pos += bytes;
     fs.fdatasyncSync(this.fd);
@@ -316,12 +346,35 @@ export class Wal {
     this.stats.bytes += bytes;
   }
 
+  /** Zero-fills ahead of the write position so the coming fsyncs only flush data. */
+  private ensureAllocated(end: number): void {
+    if (this.preallocate <= 0 || end <= this.allocEnd) return;
+    const target = Math.max(end, Math.min(this.allocEnd + this.preallocate, Math.max(this.segmentBytes, end)));
+    let at = this.allocEnd;
+    while (at < target) {
+      const n = Math.min(ZEROS.length, target - at);
+      at += fs.writeSync(this.fd, ZEROS, 0, n, at);
+    }
+    this.allocEnd = target;
+  }
+
+  /** Cuts the unused zero-filled space off the active segment before it stops being the newest. */
+  private trimActiveSync(): void {
+    if (this.allocEnd > this.pos) {
+      fs.ftruncateSync(this.fd, this.pos);
+      fs.fdatasyncSync(this.fd);
+      this.allocEnd = this.pos;
+    }
+  }
+
   private rolloverSync(): void {
+    this.trimActiveSync();
     const seg = this.nextSegment();
     const { fd, pos } = createSegmentSync(seg, this.writtenHardState);
     fs.closeSync(this.fd);
     this.fd = fd;
     this.pos = pos;
+    this.allocEnd = pos;
     this.segments.push(seg);
     this.stats.segments++;
   }
@@ -351,6 +404,7 @@ export class Wal {
         seg.minIndex = Math.min(seg.minIndex, minIndex);
         // The write only copies into the page cache: do it here, and send only the fsync to the
         // thread pool (one hand-off per batch instead of two).
+        this.ensureAllocated(this.pos + bytes);
         writevAllSync(this.fd, bufs, this.pos);
         this.pos += bytes;
         await fdatasync(this.fd);
@@ -375,11 +429,13 @@ export class Wal {
   }
 
   private async rollover(): Promise<void> {
+    this.trimActiveSync();
     const seg = this.nextSegment();
     const { fd, pos } = await createSegment(seg, this.writtenHardState);
     await close(this.fd);
     this.fd = fd;
     this.pos = pos;
+    this.allocEnd = pos;
     this.segments.push(seg);
     this.stats.segments++;
   }

@@ -304,3 +304,52 @@ void t.test('a commit-only hard state rides with the next synced write, or is fl
   t.same(r2.hardState(), { term: 2, vote: null, commit: 6 }, 'the later synced hard state wins');
   await r2.close();
 });
+
+void t.test('preallocated space: zero-filled ahead, trimmed at rollover and close, unused after a crash', async (t) => {
+  const dir = tempDir(t);
+  const s = await WalStorage.open(dir, { preallocateBytes: 64 * 1024, segmentBytes: 16 * 1024 });
+  for (let i = 1; i <= 20; i++) await s.save([entry(i, 1, 100)], { term: 1, vote: 'm1', commit: i - 1 });
+  const [active] = walFiles(dir);
+  t.equal(fs.statSync(active!).size, 16 * 1024, 'the active segment is zero-filled ahead (up to the segment size)');
+  // A crash now: copy the files as they are on disk.
+  const crashed = tempDir(t);
+  fs.cpSync(dir, crashed, { recursive: true });
+  const lines: string[] = [];
+  const capture = { debug: () => {}, info: () => {}, warn: (_o: Record<string, unknown>, m: string) => lines.push(m), error: () => {} };
+  const r = await WalStorage.open(crashed, { logger: capture });
+  t.equal(r.lastIndex(), 20, 'every synced entry recovered');
+  t.same(lines, [], 'unused preallocated space is not reported as a torn write');
+  await r.save([entry(21, 1)], null);
+  await r.close();
+  // Rollover trims the segment it leaves; close trims the active one.
+  for (let i = 21; i <= 200; i++) await s.save([entry(i, 1, 100)], null);
+  await s.close();
+  const files = walFiles(dir);
+  t.ok(files.length > 1, 'rolled over');
+  for (const f of files) {
+    const b = fs.readFileSync(f);
+    t.not(b[b.length - 1], 0, `${path.basename(f)} ends with data, not zeros`);
+  }
+  const again = await WalStorage.open(dir);
+  t.equal(again.lastIndex(), 200);
+  await again.close();
+});
+
+void t.test('a write torn inside preallocated space is a torn tail, not corruption', async (t) => {
+  const dir = tempDir(t);
+  const s = await WalStorage.open(dir, { preallocateBytes: 64 * 1024 });
+  for (let i = 1; i <= 10; i++) await s.save([entry(i, 1, 200)], null);
+  const crashed = tempDir(t);
+  fs.cpSync(dir, crashed, { recursive: true });
+  await s.close();
+  const [file] = walFiles(crashed);
+  const b = fs.readFileSync(file!);
+  // The last record (12 + 18 + 200 bytes) lost its second half: zeros, as unwritten sectors read.
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  b.fill(0, end - 100, end);
+  fs.writeFileSync(file!, b);
+  const r = await WalStorage.open(crashed);
+  t.equal(r.lastIndex(), 9, 'the torn last record is dropped, the rest kept');
+  await r.close();
+});
