@@ -5,14 +5,11 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, parseCnf } from '../config/cnf-file.js';
+import { convertValue } from '../config/load.js';
+import type { KeyType } from '../config/keys.js';
 
 export { ConfigError } from '../config/cnf-file.js';
 
-type KeyType =
-  | { kind: 'int'; min: number; max: number }
-  | { kind: 'string'; nonEmpty?: boolean; pattern?: RegExp; patternHelp?: string }
-  | { kind: 'enum'; values: readonly string[] }
-  | { kind: 'bool' };
 
 export interface AgentKeyDef {
   name: string;
@@ -194,7 +191,7 @@ export function loadAgentConfig(opts: AgentLoadOptions = {}): AgentConfig {
   const values: Record<string, string | number | boolean> = {};
   const sources: Record<string, string> = {};
   for (const [name, { value, source }] of raw) {
-    values[name] = convert(KEY_BY_NAME.get(name)!, value, source);
+    values[name] = convertValue(KEY_BY_NAME.get(name)!, value, source);
     sources[name] = source;
   }
   const base = file ? dirname(resolve(file)) : resolve(opts.cwd ?? process.cwd());
@@ -249,41 +246,3 @@ function requireKnown(name: string, where: string): void {
   throw new ConfigError(`${where}: unknown agent key ${JSON.stringify(name)}; see docs/agent.md for every key`);
 }
 
-function convert(def: AgentKeyDef, value: string, source: string): string | number | boolean {
-  const shown = def.secret ? '<redacted>' : value;
-  const bad = (why: string): ConfigError =>
-    new ConfigError(`${source}: key ${def.name}: value ${JSON.stringify(shown)} ${why}; allowed: ${allowed(def.type)}`);
-  const t = def.type;
-  switch (t.kind) {
-    case 'int': {
-      if (!/^-?\d+$/.test(value)) throw bad('is not an integer');
-      const n = Number(value);
-      if (n < t.min || n > t.max) throw bad('is out of range');
-      return n;
-    }
-    case 'enum':
-      if (!t.values.includes(value)) throw bad('is not allowed');
-      return value;
-    case 'bool':
-      if (value === 'true' || value === 'on' || value === '1') return true;
-      if (value === 'false' || value === 'off' || value === '0') return false;
-      throw bad('is not a boolean');
-    case 'string':
-      if (t.nonEmpty && value === '') throw bad('is empty');
-      if (t.pattern && !t.pattern.test(value)) throw bad('is malformed');
-      return value;
-  }
-}
-
-function allowed(t: KeyType): string {
-  switch (t.kind) {
-    case 'int':
-      return `an integer from ${t.min} to ${t.max}`;
-    case 'enum':
-      return `one of ${t.values.join(', ')}`;
-    case 'bool':
-      return 'true or false';
-    case 'string':
-      return t.patternHelp ?? (t.nonEmpty ? 'a non-empty string' : 'a string');
-  }
-}

@@ -85,7 +85,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   const sources: Record<string, string> = {};
   for (const [name, { value, source }] of raw) {
     const def = KEY_BY_NAME.get(name)!;
-    values[name] = convert(def, value, source);
+    values[name] = convertValue(def, value, source);
     sources[name] = source;
   }
   const base = file ? dirname(resolve(file)) : resolve(opts.cwd ?? process.cwd());
@@ -136,7 +136,8 @@ function requireKnown(name: string, where: string): void {
   );
 }
 
-function convert(def: KeyDef, value: string, source: string): string | number | boolean {
+/** Converts and checks one value against its key's type; the error names the key, where and what is allowed. */
+export function convertValue(def: Pick<KeyDef, 'name' | 'type' | 'secret'>, value: string, source: string): string | number | boolean {
   const bad = (why: string): ConfigError =>
     new ConfigError(
       `${source}: key ${def.name}: value ${JSON.stringify(def.secret ? '<redacted>' : value)} ${why}; ` +

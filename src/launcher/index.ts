@@ -6,3 +6,4 @@ export { startShard, wireShard, type LaunchedShard, type ShardOptions } from './
 export { ManagedProcess, killAllTied, stopAllTied, waitUntil, sleep } from './managed-process.js';
 export { freePort, portOpen } from './ports.js';
 export { makeRunDir } from './run-dir.js';
+export { ServerInstance } from './server-instance.js';

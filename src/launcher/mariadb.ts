@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import mysql from 'mysql2/promise';
 import { ManagedProcess, waitUntil } from './managed-process.js';
+import { ServerInstance } from './server-instance.js';
 import { freePort } from './ports.js';
 import { currentUser, mariadbBinaries, mariadbVersion } from './server-binaries.js';
 
@@ -40,7 +41,7 @@ export interface MariaDbOptions {
 
 export const NO_ASYNC_FALLBACK_TIMEOUT_MS = 4_294_967_295;
 
-export class MariaDbInstance {
+export class MariaDbInstance extends ServerInstance {
   readonly host: string;
   port = 0;
   readonly dir: string;
@@ -51,6 +52,7 @@ export class MariaDbInstance {
   readonly proc: ManagedProcess;
 
   constructor(readonly opts: MariaDbOptions) {
+    super();
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 0;
     this.dir = opts.dir;
@@ -70,10 +72,6 @@ export class MariaDbInstance {
 
   get address(): string {
     return `${this.host}:${this.port}`;
-  }
-
-  get running(): boolean {
-    return this.proc.running;
   }
 
   /** Initialises on first use, starts, and waits until it accepts the admin account. */
@@ -99,33 +97,6 @@ export class MariaDbInstance {
       }
     }, this.errorLog);
     if (fresh) await this.createAdmin();
-  }
-
-  async stop(timeoutMs = 60_000): Promise<void> {
-    await this.proc.stop(timeoutMs);
-  }
-
-  async kill9(): Promise<void> {
-    await this.proc.kill9();
-  }
-
-  pause(): void {
-    this.proc.pause();
-  }
-
-  resume(): void {
-    this.proc.resume();
-  }
-
-  async restart(timeoutMs = 60_000): Promise<void> {
-    await this.stop();
-    await this.start(timeoutMs);
-  }
-
-  /** Stops the server and removes its directory. */
-  async destroy(): Promise<void> {
-    await this.kill9();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** Connection as the admin account over TCP, as the manager would connect. */

@@ -1,8 +1,9 @@
 // A nats-server with JetStream and a store dir of its own on a loopback port.
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from 'nats';
 import { ManagedProcess, waitUntil } from './managed-process.js';
+import { ServerInstance } from './server-instance.js';
 import { freePort } from './ports.js';
 import { natsBinary } from './server-binaries.js';
 
@@ -16,13 +17,14 @@ export interface NatsOptions {
   tiedToOwner?: boolean;
 }
 
-export class NatsInstance {
+export class NatsInstance extends ServerInstance {
   readonly host: string;
   port: number;
   readonly dir: string;
   readonly proc: ManagedProcess;
 
   constructor(readonly opts: NatsOptions) {
+    super();
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 0;
     this.dir = opts.dir;
@@ -38,10 +40,6 @@ export class NatsInstance {
 
   get url(): string {
     return `nats://${this.host}:${this.port}`;
-  }
-
-  get running(): boolean {
-    return this.proc.running;
   }
 
   async start(timeoutMs = 30_000): Promise<void> {
@@ -71,29 +69,4 @@ export class NatsInstance {
     return connect({ servers: this.url, timeout: 2_000, reconnect: false });
   }
 
-  async stop(timeoutMs = 30_000): Promise<void> {
-    await this.proc.stop(timeoutMs);
-  }
-
-  async kill9(): Promise<void> {
-    await this.proc.kill9();
-  }
-
-  pause(): void {
-    this.proc.pause();
-  }
-
-  resume(): void {
-    this.proc.resume();
-  }
-
-  async restart(timeoutMs = 30_000): Promise<void> {
-    await this.stop();
-    await this.start(timeoutMs);
-  }
-
-  async destroy(): Promise<void> {
-    await this.kill9();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
 }

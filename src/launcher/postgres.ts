@@ -7,6 +7,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import pg from 'pg';
 import { ManagedProcess, waitUntil } from './managed-process.js';
+import { ServerInstance } from './server-instance.js';
 import { freePort } from './ports.js';
 import { postgresBinaries } from './server-binaries.js';
 
@@ -25,7 +26,7 @@ export interface PostgresOptions {
   tiedToOwner?: boolean;
 }
 
-export class PostgresInstance {
+export class PostgresInstance extends ServerInstance {
   readonly host: string;
   port: number;
   readonly dir: string;
@@ -34,6 +35,7 @@ export class PostgresInstance {
   private readonly osUser: string | undefined;
 
   constructor(readonly opts: PostgresOptions) {
+    super();
     this.host = opts.host ?? '127.0.0.1';
     this.port = opts.port ?? 0;
     this.dir = resolve(opts.dir);
@@ -55,10 +57,6 @@ export class PostgresInstance {
     return `${this.host}:${this.port}`;
   }
 
-  get running(): boolean {
-    return this.proc.running;
-  }
-
   async start(timeoutMs = 60_000): Promise<void> {
     mkdirSync(this.dir, { recursive: true });
     if (this.port === 0) this.port = await freePort(this.host);
@@ -76,32 +74,6 @@ export class PostgresInstance {
         await c.end();
       }
     });
-  }
-
-  async stop(timeoutMs = 60_000): Promise<void> {
-    await this.proc.stop(timeoutMs);
-  }
-
-  async kill9(): Promise<void> {
-    await this.proc.kill9();
-  }
-
-  pause(): void {
-    this.proc.pause();
-  }
-
-  resume(): void {
-    this.proc.resume();
-  }
-
-  async restart(timeoutMs = 60_000): Promise<void> {
-    await this.stop();
-    await this.start(timeoutMs);
-  }
-
-  async destroy(): Promise<void> {
-    await this.kill9();
-    rmSync(this.dir, { recursive: true, force: true });
   }
 
   /** A connected client as the superuser; the caller ends it. */
