@@ -40,6 +40,8 @@ async function main(): Promise<void> {
   const keyspace = Number(values.keyspace);
   const levels = values.levels.split(',').map(Number);
   const systems = values.systems.split(',');
+  // The machine is shared: record its load before we add ours, and again at the end.
+  const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cmgr-raft-bench-'));
   const ours = await KvDemoCluster.create({
     root: path.join(root, 'ours'),
@@ -114,7 +116,17 @@ async function main(): Promise<void> {
     durationS: durationMs / 1000,
     warmupS: warmupMs / 1000,
     keyspace,
-    machine: { cpus: os.cpus().length, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))), node: process.version },
+    machine: {
+      cpus: os.cpus().length,
+      loadavgBefore: loadBefore,
+      loadavgAfter: os.loadavg().map((x) => Number(x.toFixed(2))),
+      node: process.version,
+    },
+    config: {
+      ours: { members: 3, tickMs: 100, electionTicks: 10, heartbeatTicks: 1, walSync: values['wal-sync'], fsync: 'fdatasync per Ready', snapshotEntries: 10000 },
+      etcd: { members: 3, version: '/usr/bin/etcd (Debian etcd-server)', heartbeatMs: 100, electionMs: 1000, fsync: 'default (per WAL write)', endpoint: 'HTTP gateway /v3/kv/put' },
+      load: { generator: 'node:http keep-alive, one connection per worker, closed loop, to the leader', body: 'etcd JSON put, base64 key and value' },
+    },
     results: rows.map((r) => ({
       system: r.system,
       concurrency: r.concurrency,
