@@ -5,6 +5,7 @@
 //
 //   npm run bench:raft [-- --duration 8 --warmup 2 --levels 1,16,64,256 --payload 256 --wal-sync auto]
 
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -124,7 +125,7 @@ async function main(): Promise<void> {
     },
     config: {
       ours: { members: 3, tickMs: 100, electionTicks: 10, heartbeatTicks: 1, walSync: values['wal-sync'], fsync: 'fdatasync per Ready', snapshotEntries: 10000 },
-      etcd: { members: 3, version: '/usr/bin/etcd (Debian etcd-server)', heartbeatMs: 100, electionMs: 1000, fsync: 'default (per WAL write)', endpoint: 'HTTP gateway /v3/kv/put' },
+      etcd: { members: 3, version: etcdVersion(), heartbeatMs: 100, electionMs: 1000, fsync: 'default (per WAL write)', endpoint: 'HTTP gateway /v3/kv/put' },
       load: { generator: 'node:http keep-alive, one connection per worker, closed loop, to the leader', body: 'etcd JSON put, base64 key and value' },
     },
     results: rows.map((r) => ({
@@ -150,6 +151,14 @@ async function main(): Promise<void> {
     },
   };
   console.log(JSON.stringify(summary));
+}
+
+function etcdVersion(): string {
+  try {
+    return execFileSync('/usr/bin/etcd', ['--version'], { encoding: 'utf8' }).split('\n')[0]?.trim() ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
 }
 
 main().catch((err: unknown) => {
