@@ -1,12 +1,11 @@
 // The node driver: runs the I/O-free core with real timers, the WAL and the TCP transport.
 //
-// One loop handles one Ready at a time:
-//   send messages (a leader's appends go out before its own fsync: the leader's copy only counts
-//   toward a quorum once advance() says it is durable) -> start the write (group-committed) ->
-//   apply committed entries (they are durable on a quorum already) -> wait for the write -> send the
-//   messages that promise durable state (votes, append acks) -> serve reads -> advance().
-// Proposals made in one turn of the event loop go to the core as one batch (one append message per
-// follower instead of one per proposal).
+// One loop handles one Ready at a time: send messages (a leader's appends go out before its own
+// write; the core counts the leader's copy toward a quorum only once advance() says it is durable)
+// -> apply committed entries (durable on a quorum already) -> write entries and hard state -> send
+// the messages that promise durable state (votes, append acks) -> serve reads -> advance().
+// Proposals wait in a buffer the loop hands to the core before each ready(): one append per
+// follower per Ready. docs/raft.md has the details (sync modes, early apply, held commit updates).
 
 import { randomInt } from 'node:crypto';
 import { EventEmitter } from 'node:events';
