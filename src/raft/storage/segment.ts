@@ -96,7 +96,8 @@ function isTornTail(buf: Buffer, off: number): boolean {
   if (allZero(buf, off)) return true;
   const len = buf.readUInt32LE(off);
   const check = buf.readUInt32LE(off + 4);
-  if ((~len >>> 0) !== check) return false;
+  // A header cut short (a write that ended inside it) with nothing after it.
+  if ((~len >>> 0) !== check) return allZero(buf, off + 12);
   // A record whose header made it but not all of its body, with only unused (zero) space or the end
   // of the file after it: the tail of the last write.
   const end = off + 12 + len;

@@ -59,12 +59,13 @@ export function readSnapshotFile(file: string): Snapshot {
   return { meta, data: Uint8Array.prototype.slice.call(buf, FIXED + metaLen) };
 }
 
-/** Snapshot files in `dir`, newest (highest index) first. Removes leftover temp files. */
-export function listSnapshotFiles(dir: string): Array<{ index: number; term: number; path: string }> {
+/** Snapshot files in `dir`, newest (highest index) first. Removes leftover temp files unless read-only. */
+export function listSnapshotFiles(dir: string, readOnly = false): Array<{ index: number; term: number; path: string }> {
   const out: Array<{ index: number; term: number; path: string }> = [];
+  if (readOnly && !fs.existsSync(dir)) return out;
   for (const name of fs.readdirSync(dir)) {
     if (name.endsWith('.snap.tmp')) {
-      fs.rmSync(path.join(dir, name), { force: true });
+      if (!readOnly) fs.rmSync(path.join(dir, name), { force: true });
       continue;
     }
     const m = NAME.exec(name);
@@ -74,8 +75,8 @@ export function listSnapshotFiles(dir: string): Array<{ index: number; term: num
 }
 
 /** Loads the newest snapshot; a damaged newest snapshot is an error, not a silent fallback. */
-export function loadNewestSnapshot(dir: string): Snapshot | null {
-  const newest = listSnapshotFiles(dir)[0];
+export function loadNewestSnapshot(dir: string, readOnly = false): Snapshot | null {
+  const newest = listSnapshotFiles(dir, readOnly)[0];
   if (!newest) return null;
   const snap = readSnapshotFile(newest.path);
   if (snap.meta.index !== newest.index || snap.meta.term !== newest.term) {

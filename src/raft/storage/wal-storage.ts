@@ -35,6 +35,7 @@ export class WalStorage implements LogStorage {
     entries: Entry[],
     hardState: HardState | null,
     logger: RaftLogger,
+    private readonly readOnly: boolean,
   ) {
     this.snap = snap;
     this.offset = snap.meta.index;
@@ -52,13 +53,15 @@ export class WalStorage implements LogStorage {
   static async open(dir: string, opts: WalStorageOptions = {}): Promise<WalStorage> {
     const logger = opts.logger ?? silentLogger;
     const snapDir = path.join(dir, 'snap');
-    fs.mkdirSync(snapDir, { recursive: true });
-    const snap = loadNewestSnapshot(snapDir) ?? {
+    const readOnly = opts.readOnly === true;
+    if (readOnly && !fs.existsSync(dir)) throw new Error(`raft storage: ${dir} does not exist`);
+    if (!readOnly) fs.mkdirSync(snapDir, { recursive: true });
+    const snap = loadNewestSnapshot(snapDir, readOnly) ?? {
       meta: { index: 0, term: 0, conf: EMPTY_CONF },
       data: new Uint8Array(0),
     };
     const { wal, replay } = await Wal.open(path.join(dir, 'wal'), snap.meta.index, snap.meta.term, opts);
-    const storage = new WalStorage(dir, wal, snap, replay.entries, replay.hardState, logger);
+    const storage = new WalStorage(dir, wal, snap, replay.entries, replay.hardState, logger, readOnly);
     logger.info(
       { dir, snapshot: snap.meta.index, first: storage.firstIndex(), last: storage.lastIndex(), term: storage.hs.term },
       'raft storage recovered',
@@ -117,6 +120,7 @@ export class WalStorage implements LogStorage {
    * `mode` overrides the storage's sync mode for this write.
    */
   save(entries: readonly Entry[], hardState: HardState | null, sync = true, mode?: SyncMode): Promise<void> {
+    if (this.readOnly) return Promise.reject(new Error('raft storage is open read-only'));
     let ents = entries;
     const first = ents[0];
     if (first) {
@@ -145,6 +149,7 @@ export class WalStorage implements LogStorage {
    * durable before the WAL records the reset, and later saves are ordered after it.
    */
   applySnapshot(snap: Snapshot, hardState: HardState | null = null): Promise<void> {
+    if (this.readOnly) return Promise.reject(new Error('raft storage is open read-only'));
     if (snap.meta.index <= this.snap.meta.index) {
       return Promise.reject(new Error(`raft storage: snapshot ${snap.meta.index} is not newer than ${this.snap.meta.index}`));
     }
@@ -164,6 +169,7 @@ export class WalStorage implements LogStorage {
    * drops WAL segments and older snapshot files it covers. In-memory entries stay until compact().
    */
   async createSnapshot(index: number, conf: ConfState, data: Uint8Array): Promise<Snapshot> {
+    if (this.readOnly) throw new Error('raft storage is open read-only');
     if (index <= this.snap.meta.index) throw new Error(`raft storage: snapshot ${index} is not newer than ${this.snap.meta.index}`);
     if (index > this.lastIndex()) throw new Error(`raft storage: snapshot ${index} is past the last index ${this.lastIndex()}`);
     const snap: Snapshot = { meta: { index, term: this.term(index), conf }, data };

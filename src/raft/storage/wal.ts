@@ -29,6 +29,11 @@ export interface WalOptions {
    */
   preallocateBytes?: number;
   /**
+   * Read without changing anything (for audit tools on a stopped member's data dir): a torn tail
+   * is skipped, not truncated; no segment is created; appends fail.
+   */
+  readOnly?: boolean;
+  /**
    * 'threadpool' (default): fdatasync runs on libuv's thread pool while the event loop goes on;
    * whatever is appended meanwhile is group-committed into the next write + fdatasync.
    * 'inline': write and fdatasync on the calling thread: no hand-off to the thread pool and back,
@@ -118,8 +123,9 @@ export class Wal {
   ): Promise<{ wal: Wal; replay: WalReplay }> {
     const logger = opts.logger ?? silentLogger;
     const segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
-    fs.mkdirSync(dir, { recursive: true });
-    const files = listSegments(dir);
+    const readOnly = opts.readOnly === true;
+    if (!readOnly) fs.mkdirSync(dir, { recursive: true });
+    const files = fs.existsSync(dir) ? listSegments(dir) : [];
     const replay: WalReplay = { hardState: null, baseIndex, baseTerm, entries: [] };
     const segments: Segment[] = [];
     const st: ReplayState = { replay, baseEntryTerm: undefined, lastIndex: null };
@@ -171,7 +177,7 @@ export class Wal {
       if (isLast) {
         lastValidEnd = scanned.validEnd;
         lastHasHeader = scanned.records.length > 0;
-        if (scanned.torn) truncateDurably(file.path, scanned.validEnd);
+        if (scanned.torn && !readOnly) truncateDurably(file.path, scanned.validEnd);
       }
     }
     // The snapshot replaces the log unless the log holds the snapshot's own entry (same index and
@@ -183,7 +189,10 @@ export class Wal {
     let fd: number;
     let pos: number;
     const last = segments[segments.length - 1];
-    if (!last) {
+    if (readOnly) {
+      fd = -1;
+      pos = lastValidEnd;
+    } else if (!last) {
       const first: Segment = { seq: 0, firstIndex: lastIndex + 1, path: path.join(dir, segmentFileName(0, lastIndex + 1)), minIndex: Infinity };
       ({ fd, pos } = await createSegment(first, replay.hardState));
       segments.push(first);
@@ -206,6 +215,7 @@ export class Wal {
       opts.syncMode ?? 'threadpool',
       opts.preallocateBytes ?? 1024 * 1024,
     );
+    if (readOnly) wal.closed = true;
     return { wal, replay };
   }
 
@@ -260,6 +270,7 @@ export class Wal {
    * entries are live unless a later segment rewrote from an index at or below them.
    */
   async releaseTo(snapshotIndex: number): Promise<number> {
+    if (this.closed) return 0;
     const segs = this.segments;
     // suffixMin[k] = lowest index written in any segment after k.
     const suffixMin: number[] = new Array<number>(segs.length).fill(Infinity);
@@ -308,7 +319,7 @@ export class Wal {
     inline = this.mode === 'inline',
   ): Promise<void> {
     if (this.failed) return Promise.reject(this.failed);
-    if (this.closed) return Promise.reject(new Error('raft WAL is closed'));
+    if (this.closed) return Promise.reject(new Error(this.fd < 0 ? 'raft WAL is open read-only' : 'raft WAL is closed'));
     if (inline && !this.flushing && this.queue.length === 0 && before === null) {
       // Nothing ahead of us in line: write and sync now, on this thread.
       this.stats.appends++;

@@ -353,3 +353,32 @@ void t.test('a write torn inside preallocated space is a torn tail, not corrupti
   t.equal(r.lastIndex(), 9, 'the torn last record is dropped, the rest kept');
   await r.close();
 });
+
+void t.test('read-only open recovers the log and changes no byte on disk', async (t) => {
+  const dir = tempDir(t);
+  const s = await WalStorage.open(dir, { segmentBytes: 2048 });
+  for (let i = 1; i <= 60; i++) await s.save([entry(i, 1, 100)], { term: 1, vote: 'm1', commit: i });
+  await s.createSnapshot(30, conf, Buffer.from('thirty'));
+  const copy = tempDir(t);
+  fs.cpSync(dir, copy, { recursive: true });
+  await s.close();
+  // A half-written last record, as a crash leaves it, in the preallocated space after the data.
+  const files = walFiles(copy);
+  const last = files[files.length - 1]!;
+  const b = fs.readFileSync(last);
+  let end = b.length;
+  while (end > 0 && b[end - 1] === 0) end--;
+  Buffer.from([0x20, 0, 0, 0, 0xdf, 0xff]).copy(b, end);
+  fs.writeFileSync(last, b);
+  const before = new Map(walFiles(copy).map((f) => [f, fs.readFileSync(f)]));
+  const r = await WalStorage.open(copy, { readOnly: true });
+  t.equal(r.lastIndex(), 60);
+  t.equal(r.snapshot().meta.index, 30);
+  t.same(r.hardState(), { term: 1, vote: 'm1', commit: 60 });
+  await t.rejects(r.save([entry(61, 1)], null), /read-only/);
+  await t.rejects(r.createSnapshot(40, conf, Buffer.from('x')), /read-only/);
+  await r.close();
+  for (const [f, b] of before) t.ok(fs.readFileSync(f).equals(b), `${path.basename(f)} unchanged`);
+  t.same(walFiles(copy), [...before.keys()], 'no file added or removed');
+  await t.rejects(WalStorage.open(path.join(copy, 'nope'), { readOnly: true }), /does not exist/);
+});
