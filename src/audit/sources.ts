@@ -70,7 +70,7 @@ export async function readStream(url: string, stream: string, opts: { fromSeq?: 
   }
 }
 
-/** Reads a member's Raft log. The member must be stopped: its WAL is opened for recovery. */
+/** Reads a stopped member's Raft log, read-only (nothing on disk is changed). */
 export async function readDataDir(dataDir: string): Promise<ReplayInput> {
   const lock = join(dataDir, 'LOCK');
   if (existsSync(lock)) {
@@ -86,7 +86,7 @@ export async function readDataDir(dataDir: string): Promise<ReplayInput> {
   }
   const raftDir = join(dataDir, 'raft');
   if (!existsSync(raftDir)) throw new Error(`${dataDir} holds no Raft log (no raft/ directory)`);
-  const wal = await WalStorage.open(raftDir, {});
+  const wal = await WalStorage.open(raftDir, { readOnly: true });
   try {
     const snap = wal.snapshot();
     const first = wal.firstIndex();
