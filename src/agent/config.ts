@@ -2,10 +2,9 @@
 // (`name = value` lines), then `--set key=value` options. node_mgr's own keys are accepted so an
 // existing node_mgr.cnf loads; the ones that have no meaning here are listed as ignored, with why.
 // The first problem stops start-up with one line naming the key, where it was set and what is allowed.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { ConfigError, parseCnf } from '../config/cnf-file.js';
-import { convertValue } from '../config/load.js';
+import { resolve } from 'node:path';
+import { ConfigError } from '../config/cnf-file.js';
+import { layerValues } from '../config/layers.js';
 import type { KeyType } from '../config/keys.js';
 
 export { ConfigError } from '../config/cnf-file.js';
@@ -166,36 +165,13 @@ export interface AgentLoadOptions {
 
 export function loadAgentConfig(opts: AgentLoadOptions = {}): AgentConfig {
   const file = opts.file ?? null;
-  const raw = new Map<string, { value: string; source: string }>();
-  for (const k of AGENT_KEYS) raw.set(k.name, { value: k.default, source: 'default' });
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`cannot read agent config file ${file}: ${(e as Error).message}`);
-    }
-    for (const ent of parseCnf(text, file)) {
-      const where = `${file}:${ent.line}`;
-      requireKnown(ent.name, where);
-      raw.set(ent.name, { value: ent.value, source: where });
-    }
-  }
-  for (const s of opts.sets ?? []) {
-    const eq = s.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`--set ${JSON.stringify(s)}: expected key=value`);
-    const key = s.slice(0, eq).trim();
-    requireKnown(key, '--set');
-    raw.set(key, { value: s.slice(eq + 1).trim(), source: '--set' });
-  }
-  const values: Record<string, string | number | boolean> = {};
-  const sources: Record<string, string> = {};
-  for (const [name, { value, source }] of raw) {
-    values[name] = convertValue(KEY_BY_NAME.get(name)!, value, source);
-    sources[name] = source;
-  }
-  const base = file ? dirname(resolve(file)) : resolve(opts.cwd ?? process.cwd());
-  const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const { values, sources, at } = layerValues(AGENT_KEYS, {
+    file,
+    fileLabel: 'agent config file',
+    sets: opts.sets,
+    cwd: opts.cwd,
+    requireKnown,
+  });
   const s = (n: string): string => String(values[n]);
   const n = (k: string): number => values[k] as number;
   return {

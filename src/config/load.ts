@@ -1,9 +1,9 @@
 // Loads the configuration: defaults, then the cnf file, then CLUSTER_MGR_<KEY> environment variables,
 // then `--set key=value` options. Every value is validated against the key table; the first problem
 // stops start-up with one line naming the key, where it was set, the value and what is allowed.
-import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, resolve } from 'node:path';
-import { ConfigError, parseCnf } from './cnf-file.js';
+import { resolve } from 'node:path';
+import { ConfigError } from './cnf-file.js';
+import { layerValues } from './layers.js';
 import { KEY_BY_NAME, KEYS, describeAllowed, type KeyDef } from './keys.js';
 
 export { ConfigError } from './cnf-file.js';
@@ -49,47 +49,15 @@ export const ENV_PREFIX = 'CLUSTER_MGR_';
 
 export function loadConfig(opts: LoadOptions = {}): Config {
   const file = opts.file ?? null;
-  const raw = new Map<string, { value: string; source: string }>();
-  for (const k of KEYS) raw.set(k.name, { value: k.default, source: 'default' });
-
-  if (file) {
-    let text: string;
-    try {
-      text = readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
-    }
-    for (const ent of parseCnf(text, file)) {
-      const where = `${file}:${ent.line}`;
-      requireKnown(ent.name, where);
-      raw.set(ent.name, { value: ent.value, source: where });
-    }
-  }
-  const env = opts.env ?? {};
-  for (const [name, value] of Object.entries(env)) {
-    if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
-    const key = name.slice(ENV_PREFIX.length).toLowerCase();
-    // Only keys we know are taken from the environment; others (CLUSTER_MGR_TEST…) belong to tools.
-    if (!KEY_BY_NAME.has(key)) continue;
-    raw.set(key, { value, source: `environment ${name}` });
-  }
-  for (const s of opts.sets ?? []) {
-    const eq = s.indexOf('=');
-    if (eq <= 0) throw new ConfigError(`--set ${JSON.stringify(s)}: expected key=value`);
-    const key = s.slice(0, eq).trim();
-    requireKnown(key, '--set');
-    raw.set(key, { value: s.slice(eq + 1).trim(), source: '--set' });
-  }
-
-  const values: Record<string, string | number | boolean> = {};
-  const sources: Record<string, string> = {};
-  for (const [name, { value, source }] of raw) {
-    const def = KEY_BY_NAME.get(name)!;
-    values[name] = convertValue(def, value, source);
-    sources[name] = source;
-  }
-  const base = file ? dirname(resolve(file)) : resolve(opts.cwd ?? process.cwd());
-  const at = (p: string): string => (isAbsolute(p) ? p : resolve(base, p));
+  const { values, sources, at } = layerValues(KEYS, {
+    file,
+    fileLabel: 'config file',
+    env: opts.env,
+    envPrefix: ENV_PREFIX,
+    sets: opts.sets,
+    cwd: opts.cwd,
+    requireKnown,
+  });
 
   const str = (n: string): string => String(values[n]);
   const int = (n: string): number => values[n] as number;
