@@ -22,7 +22,7 @@ import { clusterStatus, compStatus, jobStatus, machineStats, nodeStates, shardSt
 import { runnerOf } from './logics.js';
 import type { ClusterCtx } from './machines/cluster.js';
 import type { CompCtx } from './machines/compute-node.js';
-import type { JobCtx, JobStepRecord } from './machines/job.js';
+import type { JobCtx } from './machines/job.js';
 import type { ManagerCtx } from './machines/manager.js';
 import type { RoleSpec, ServerCtx } from './machines/server.js';
 import type { FailoverOutcome, FailoverTask, ShardCtx } from './machines/shard.js';
@@ -232,26 +232,8 @@ export function compView(_w: WorldState, r: Rec<CompCtx>): CompView {
   };
 }
 
-export interface JobView {
-  id: number;
-  jobType: string;
-  status: JobStatus;
-  request: Json;
-  cluster: number | null;
-  parent: number | null;
-  lock: string | null;
-  user: string | null;
-  system: string | null;
-  createdAt: number;
-  startedAt: number | null;
-  endedAt: number | null;
-  step: { name: string; index: number; total: number; startedAt: number } | null;
-  progress: { done: number; total: number };
-  steps: JobStepRecord[];
-  errorCode: number;
-  errorInfo: string;
-  result: Json;
-}
+/** A job's context as the API shows it: its status, and the error under the names clients read. */
+export type JobView = Omit<JobCtx, 'code' | 'info'> & { status: JobStatus; errorCode: number; errorInfo: string };
 
 export function jobView(_w: WorldState, r: Rec<JobCtx>): JobView {
   const c = r.c;
