@@ -41,8 +41,9 @@ export class MetadataReconciler implements Reconciler {
         // Clusters with ids the manager never handed out were made by other tools: adopt them.
         const world = this.rt.world;
         const next = world.next;
+        // Below the counter, a cluster missing from the world was deleted by the manager: not adopted.
         const cmd = adoptionCommand(
-          { ...read.topology, clusters: read.topology.clusters.filter((cl) => cl.id >= next.cluster || world.cluster(cl.id) !== null) },
+          { ...read.topology, clusters: read.topology.clusters.filter((cl) => cl.id >= next.cluster) },
           { cluster: (id) => world.cluster(id), machine: (h) => world.machine(h) },
           ctx.term,
         );
