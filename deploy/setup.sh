@@ -15,6 +15,10 @@ command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# The web status page's browser test drives Debian's Chromium (only `npm test` asks for it).
+if [ "${1:-}" = "--with-browser" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
 if [ "${#need[@]}" -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then
     say "missing Debian packages: ${need[*]} (run this script as root, or: sudo apt-get install ${need[*]})"
