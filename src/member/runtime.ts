@@ -12,6 +12,7 @@ import { ReconcilerHost, type Reconciler } from '../reconcile/host.js';
 import { ManagerMembersReconciler } from './members-reconciler.js';
 import { MetadataReconciler } from '../projection/metadata-reconciler.js';
 import { WorldMachine } from './world-machine.js';
+import { JobReconciler } from '../jobs/index.js';
 
 export type ExecResult =
   | { ok: true; index: number; result: ApplyResult }
@@ -54,6 +55,7 @@ export class ManagerRuntime {
     this.host.add(new ManagerMembersReconciler(this));
     this.metadata = new MetadataReconciler(this);
     this.host.add(this.metadata);
+    this.host.add(new JobReconciler(this));
   }
 
   static async start(cfg: Config, log: Logger): Promise<ManagerRuntime> {

@@ -324,6 +324,7 @@ const VALIDATORS: Record<string, Validator> = {
         port_range: range,
         total_mem: p.int('total_mem', { errno: 70057 }),
         total_cpu_cores: p.int('total_cpu_cores', { errno: 70058 }),
+        ...(p.has('nodemgr_port') ? { nodemgr_port: p.int('nodemgr_port', { min: 1, max: 65535 }) } : {}),
       },
       cluster: null,
       lock: `machine/${host}`,

@@ -1,0 +1,2 @@
+// Every job handler module registers itself on import; one import line per handler file.
+import './machines.js';
