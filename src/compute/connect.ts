@@ -1,0 +1,53 @@
+// Connections to a compute node (kunlun-server; PostgreSQL 15 stands in for it) as its superuser.
+// Errors name the node, never the password.
+import pg from 'pg';
+
+export interface CompEndpoint {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  database?: string;
+}
+
+export class CompConnectError extends Error {
+  override name = 'CompConnectError';
+}
+
+/** A connected client; the caller ends it. An abort signal ends the connection (leadership lost). */
+export async function connectComp(ep: CompEndpoint, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<pg.Client> {
+  const c = new pg.Client({
+    host: ep.host,
+    port: ep.port,
+    user: ep.user,
+    password: ep.password,
+    database: ep.database ?? 'postgres',
+    connectionTimeoutMillis: opts.timeoutMs ?? 5_000,
+    query_timeout: 30_000,
+    application_name: 'cluster_mgr',
+  });
+  // An idle client whose server goes away emits 'error'; without a listener that would crash the process.
+  c.on('error', () => undefined);
+  const onAbort = (): void => void c.end().catch(() => undefined);
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  c.once('end', () => opts.signal?.removeEventListener('abort', onAbort));
+  try {
+    await c.connect();
+  } catch (e) {
+    opts.signal?.removeEventListener('abort', onAbort);
+    await c.end().catch(() => undefined);
+    const why = (e as Error).message.replaceAll(ep.password, '***');
+    throw new CompConnectError(`compute node ${ep.host}:${ep.port}: cannot connect as ${ep.user}: ${why}`, { cause: e });
+  }
+  return c;
+}
+
+/** Runs `fn` with a fresh connection and always closes it. */
+export async function withComp<T>(ep: CompEndpoint, fn: (c: pg.Client) => Promise<T>, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
+  const c = await connectComp(ep, opts);
+  try {
+    return await fn(c);
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}
