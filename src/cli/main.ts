@@ -2,6 +2,8 @@
 import { Command, Option } from 'commander';
 import { registerAgentCommand } from '../agent/cli.js';
 import { registerAuditCommands } from '../audit/cli.js';
+import { registerPlaygroundCommand } from '../playground/cli.js';
+import { registerStatusCommand } from './status.js';
 import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
 import { startMember } from '../member/member.js';
@@ -87,5 +89,7 @@ function loadOrExit(opts: { config?: string; set?: string[] }) {
 
 registerAgentCommand(program);
 registerAuditCommands(program);
+registerPlaygroundCommand(program);
+registerStatusCommand(program);
 
 await program.parseAsync(process.argv);
