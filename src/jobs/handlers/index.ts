@@ -1,2 +1,4 @@
 // Every job handler module registers itself on import; one import line per handler file.
 import './machines.js';
+import './switch.js';
+import './storage.js';
