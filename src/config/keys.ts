@@ -109,6 +109,12 @@ export const KEYS: readonly KeyDef[] = [
     help: 'ticks without a leader before an election (randomized up to twice this)' },
   { name: 'raft_snapshot_entries', type: int(100, 100_000_000), default: '10000', origin: 'new',
     help: 'applied entries between snapshots (and log compaction)' },
+  { name: 'xa_scan_interval_ms', type: int(100, 600_000), default: '2000', origin: 'new',
+    help: 'period of the leader\'s XA RECOVER scan of every shard primary and the metadata shard, ms' },
+  { name: 'xa_safety_window_sec', type: int(1, 86_400), default: '60', origin: 'new',
+    help: 'a prepared branch with no commit-log decision is aborted only after the leader has seen it this long, seconds (at least global_txn_commit_log_wait_max_sec + 2)' },
+  { name: 'commit_log_prune_interval_sec', type: int(1, 604_800), default: '3600', origin: 'new',
+    help: 'how often the leader prunes commit log rows older than commit_log_retention_hours, seconds' },
   { name: 'probe_interval_ms', type: int(100, 60_000), default: '1000', origin: 'new',
     help: 'period of the leader\'s health probes of every storage node' },
 ];

@@ -12,6 +12,8 @@ import { ReconcilerHost, type Reconciler } from '../reconcile/host.js';
 import { ManagerMembersReconciler } from './members-reconciler.js';
 import { MetadataReconciler } from '../projection/metadata-reconciler.js';
 import { WorldMachine } from './world-machine.js';
+import { ShardHa } from '../shard-ha/index.js';
+import { XaResolver } from '../xa-resolver/resolver.js';
 import { JobReconciler } from '../jobs/index.js';
 
 export type ExecResult =
@@ -56,6 +58,8 @@ export class ManagerRuntime {
     this.metadata = new MetadataReconciler(this);
     this.host.add(this.metadata);
     this.host.add(new JobReconciler(this));
+    for (const r of new ShardHa(this).reconcilers) this.host.add(r);
+    this.host.add(new XaResolver(this));
   }
 
   static async start(cfg: Config, log: Logger): Promise<ManagerRuntime> {

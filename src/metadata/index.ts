@@ -28,3 +28,13 @@ export {
   type LogTableOptions,
 } from './log-tables.js';
 export { DEFAULT_DATABASE, commitLogTable, ddlLogTable, partitionName, IdentifierError } from './ident.js';
+export {
+  readDecision,
+  claimAbort,
+  pruneCommitLog,
+  ClaimRefusedError,
+  type TxnDecision,
+  type CommitLogKey,
+  type ClaimResult,
+  type PruneOptions,
+} from './commit-log.js';

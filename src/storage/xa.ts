@@ -2,6 +2,7 @@
 // names each branch '<comp_node_id>-<start_ts_sec>-<local_xid>' and keys its commit-log row by
 // (comp_node_id, txn_id = start_ts_sec << 32 | local_xid).
 import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Sql } from './flavor.js';
 
 export interface KunlunXid {
   compNodeId: number;
@@ -44,4 +45,36 @@ export async function xaCommit(c: Connection, xid: string): Promise<void> {
 
 export async function xaRollback(c: Connection, xid: string): Promise<void> {
   await c.query('XA ROLLBACK ?', [xid]);
+}
+
+/** The commit-log key of a branch, txn_id exact as a BigInt (for parameters). */
+export function commitLogKey(x: KunlunXid): { compNodeId: number; txnId: bigint } {
+  return { compNodeId: x.compNodeId, txnId: (BigInt(x.startTs) << 32n) | BigInt(x.localXid) };
+}
+
+/** XA RECOVER through a storage node session (see StorageNode.run). */
+export async function recoverBranches(sql: Sql): Promise<string[]> {
+  const rows = await sql.query('XA RECOVER');
+  return rows.map((r) => {
+    const data = r.data as Buffer | string;
+    const s = Buffer.isBuffer(data) ? data.toString('utf8') : String(data);
+    return s.slice(0, Number(r.gtrid_length));
+  });
+}
+
+const ER_XAER_NOTA = 1397;
+
+/**
+ * XA COMMIT or XA ROLLBACK of a prepared branch from a session that does not own it. 'unknown' is the
+ * server's XAER_NOTA: the branch is already ended, or a live session still owns it (MariaDB refuses
+ * to end another connection's branch); either way there is nothing to do now.
+ */
+export async function endBranch(sql: Sql, xid: string, how: 'commit' | 'rollback'): Promise<'ended' | 'unknown'> {
+  try {
+    await sql.query(how === 'commit' ? 'XA COMMIT ?' : 'XA ROLLBACK ?', [xid]);
+    return 'ended';
+  } catch (e) {
+    if ((e as { errno?: unknown }).errno === ER_XAER_NOTA) return 'unknown';
+    throw e;
+  }
 }
