@@ -12,6 +12,8 @@ export interface ValidatedJob {
   envelope: Envelope;
   /** The request as received, for cluster_general_job_log.job_info (secrets are removed by the backend). */
   raw: string;
+  /** Relayed here by another member (which found this one to be the leader). */
+  forwarded?: boolean;
 }
 
 export interface SyncResult {
@@ -28,7 +30,12 @@ export interface SyncResult {
 export interface EmitBackend {
   submit(job: ValidatedJob): Promise<{ jobId: string } | { code: number; info: string }>;
   sync(job: ValidatedJob): Promise<SyncResult>;
+  /** An answer relayed from the leader when this member must not serve the job itself; null: serve it. */
+  forward?(job: ValidatedJob): Promise<EmitAnswer | null>;
 }
+
+/** Header set by a member relaying a request to the leader. */
+export const FORWARDED_HEADER = 'x-cluster-mgr-forwarded';
 
 export const EMIT_BODY_LIMIT = 1024 * 1024;
 
@@ -49,14 +56,14 @@ export function registerEmit(app: FastifyInstance, backend: EmitBackend): void {
     );
     scope.post('/HttpService/Emit', async (req, reply) => {
       const raw = typeof req.body === 'string' ? req.body : '';
-      const answer = await handleEmit(raw, backend);
+      const answer = await handleEmit(raw, backend, { forwarded: req.headers[FORWARDED_HEADER] !== undefined });
       return reply.code(200).headers(EMIT_HEADERS).send(serializeAnswer(answer));
     });
     registered();
   });
 }
 
-export async function handleEmit(raw: string, backend: EmitBackend): Promise<EmitAnswer> {
+export async function handleEmit(raw: string, backend: EmitBackend, opts: { forwarded?: boolean } = {}): Promise<EmitAnswer> {
   const parsed = parseEnvelope(raw);
   if (!parsed.ok) return parsed.answer;
   const env = parsed.env;
@@ -70,7 +77,9 @@ export async function handleEmit(raw: string, backend: EmitBackend): Promise<Emi
     const extra = def.sync ? { job_id: env.job_id, job_type: env.job_type } : {};
     return failed(v.error.code, describeFieldError(v.error), extra);
   }
-  const job: ValidatedJob = { jobType: env.job_type, paras: v.value, envelope: env, raw };
+  const job: ValidatedJob = { jobType: env.job_type, paras: v.value, envelope: env, raw, forwarded: opts.forwarded === true };
+  const relayed = backend.forward ? await backend.forward(job) : null;
+  if (relayed !== null) return relayed;
   if (def.sync) {
     const r = await backend.sync(job);
     return syncAnswer({ job_type: env.job_type, ...r });

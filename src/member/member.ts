@@ -8,6 +8,13 @@ import { DataDirLock } from './data-dir.js';
 import { ManagerRuntime } from './runtime.js';
 import { VERSION } from '../version.js';
 import { viewDigest } from '../audit/view-digest.js';
+import { mountApi, prepareApi, type ApiContext } from '../http/api.js';
+
+/**
+ * Extra HTTP routes of a member (e.g. the web status page, src/http/status-page.ts): append a
+ * registration function here; it runs after the API is mounted, behind the same auth.
+ */
+const EXTRA_ROUTES: ReadonlyArray<(app: FastifyInstance, ctx: ApiContext) => void | Promise<void>> = [];
 
 export interface MemberHandle {
   http: FastifyInstance;
@@ -36,6 +43,9 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
     const port = m?.httpPort ?? p?.httpPort;
     return host && port ? `http://${host}:${port}` : null;
   };
+  const api: ApiContext = { runtime, httpUrlOf };
+  // Swagger and auth first: they must see every route registered after them.
+  await prepareApi(http, api);
   http.get('/healthz', () => ({
     status: 'ok',
     member: cfg.selfId,
@@ -57,6 +67,9 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
   // The whole world as this member applied it (secrets are never part of views).
   http.get('/api/v1/view', () => runtime.world.view());
   http.get('/api/v1/member', () => ({ ...runtime.describe(), digest: runtime.world.digest(), view_digest: viewDigest(runtime.world) }));
+  // POST /HttpService/Emit, the REST views, /api/v1/events and /api/v1/openapi.json.
+  mountApi(http, api);
+  for (const register of EXTRA_ROUTES) await register(http, api);
   const host = cfg.str('http_bind') || cfg.str('local_ip');
   const port = cfg.int('brpc_http_port');
   try {

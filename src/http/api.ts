@@ -1,0 +1,95 @@
+// Everything a member serves over HTTP besides its health checks: bearer auth, the compatible Emit
+// endpoint, the REST views, the event stream and the OpenAPI document that lists them. Swagger must
+// be registered before any route so that it sees them all: call mountApi right after creating the app.
+import swagger from '@fastify/swagger';
+import type { FastifyInstance } from 'fastify';
+import type { ManagerRuntime } from '../member/runtime.js';
+import { VERSION } from '../version.js';
+import { registerAuth } from './auth.js';
+import { MemberEmitBackend } from './emit-backend.js';
+import { registerEmit } from './emit-route.js';
+import { JOB_TYPES } from './job-types.js';
+import { parasJsonSchema } from './paras-spec.js';
+import { registerRestRoutes } from './rest-routes.js';
+import { EventBuffer, registerEventStream } from './event-stream.js';
+
+export interface ApiContext {
+  runtime: ManagerRuntime;
+  /** HTTP base URL of a member, e.g. the leader's (null if unknown). */
+  httpUrlOf(memberId: string | null): string | null;
+}
+
+/** Registers swagger and auth; call before any route is added. */
+export async function prepareApi(app: FastifyInstance, ctx: ApiContext): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'cluster_mgr',
+        version: VERSION,
+        description: 'KunlunBase cluster manager. POST /HttpService/Emit is the original job API (see docs/api.md); /api/v1 is read-only REST.',
+      },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      ...(ctx.runtime.cfg.str('api_token') !== '' ? { security: [{ bearer: [] }] } : {}),
+    },
+  });
+  registerAuth(app, ctx.runtime.cfg.str('api_token'));
+}
+
+/** Emit, REST, the event stream and /api/v1/openapi.json. */
+export function mountApi(app: FastifyInstance, ctx: ApiContext): { events: EventBuffer } {
+  const rt = ctx.runtime;
+  const backend = new MemberEmitBackend({
+    runtime: rt,
+    leaderUrl: () => ctx.httpUrlOf(rt.node.leader),
+    apiToken: rt.cfg.str('api_token'),
+    storageAccount: { user: rt.cfg.str('meta_user'), password: rt.cfg.str('meta_pwd') },
+    metaSeeds: rt.cfg.metaSeeds,
+  });
+  registerEmit(app, backend);
+  registerRestRoutes(app, rt);
+  const events = new EventBuffer(rt.sm);
+  registerEventStream(app, events);
+  app.get('/api/v1/openapi.json', { schema: { tags: ['meta'], summary: 'this document' } }, () => openApiDocument(app));
+  return { events };
+}
+
+/** The generated document plus the Emit request bodies per job type (from job-types.ts). */
+export function openApiDocument(app: FastifyInstance): Record<string, unknown> {
+  const doc = structuredClone(app.swagger()) as Record<string, unknown> & {
+    paths?: Record<string, Record<string, unknown>>;
+    components?: Record<string, Record<string, unknown>>;
+  };
+  const schemas: Record<string, unknown> = {};
+  for (const [type, def] of Object.entries(JOB_TYPES)) {
+    schemas[`Emit_${type}`] = {
+      type: 'object',
+      description: `${def.summary} (${def.sync ? 'sync: the answer carries the result' : 'async: answers accept + job_id; poll get_status'})`,
+      required: ['job_type'],
+      properties: {
+        version: { type: 'string', example: '1.0' },
+        job_id: { type: 'string', description: type === 'get_status' ? 'the job to report on' : 'ignored' },
+        job_type: { type: 'string', enum: [type] },
+        timestamp: { type: 'string' },
+        user_name: { type: 'string' },
+        paras: parasJsonSchema(def.paras),
+      },
+    };
+  }
+  doc.components = { ...(doc.components ?? {}), schemas: { ...(doc.components?.schemas ?? {}), ...schemas } };
+  const emit = doc.paths?.['/HttpService/Emit']?.post as Record<string, unknown> | undefined;
+  if (emit !== undefined) {
+    emit.summary = 'the original job API: one JSON envelope per job type';
+    emit.requestBody = {
+      required: true,
+      content: { 'application/json': { schema: { oneOf: Object.keys(JOB_TYPES).map((t) => ({ $ref: `#/components/schemas/Emit_${t}` })) } } },
+    };
+    emit.responses = {
+      200: {
+        description: 'always HTTP 200: status accept | done | failed | a job status, error_code, error_info, job_id, attachment',
+        content: { 'text/plain': { schema: { type: 'object' } } },
+      },
+    };
+  }
+  return doc;
+}

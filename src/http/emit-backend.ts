@@ -1,0 +1,223 @@
+// The Emit endpoint's backend on a member. Async jobs become a `job.start` command executed by the
+// leader (checked against the world, so an unknown cluster or a busy lock is refused before any job
+// exists); the job engine's reconcilers run the job. A follower relays writes to the leader's HTTP
+// URL (the original's followers did not even listen). Reads are served after a Raft ReadIndex, so
+// they see every write acknowledged before the request, on any member.
+import mysql from 'mysql2/promise';
+import type { Cause } from '../events/index.js';
+import type { Command } from '../actors/index.js';
+import type { ManagerRuntime } from '../member/runtime.js';
+import type { HostPort } from '../config/load.js';
+import { E, errorMessage } from './error-codes.js';
+import { failed, type EmitAnswer } from './emit-envelope.js';
+import { FORWARDED_HEADER, type EmitBackend, type SyncResult, type ValidatedJob } from './emit-route.js';
+import { JOB_TYPES } from './job-types.js';
+import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer } from './sync-answers.js';
+import { getVariable, setVariable, type StorageAccount } from './instance-vars.js';
+
+/** Sync jobs that change something: only the leader runs them. */
+const LEADER_SYNC = new Set(['set_noswitch', 'del_noswitch', 'set_variable']);
+
+const READ_TIMEOUT_MS = 5_000;
+const FORWARD_TIMEOUT_MS = 30_000;
+
+export interface EmitBackendOptions {
+  runtime: ManagerRuntime;
+  /** The leader's HTTP base URL, or null when there is no leader or its address is unknown. */
+  leaderUrl(): string | null;
+  /** Sent on relayed requests when the API requires a token. */
+  apiToken: string;
+  storageAccount: StorageAccount;
+  metaSeeds: readonly HostPort[];
+}
+
+export function causeOf(userName: string): Cause {
+  const u = [...userName].filter((ch) => ch.charCodeAt(0) >= 0x20).join('').slice(0, 128);
+  return u === '' ? { system: 'Emit request without user_name' } : { user: u };
+}
+
+export class MemberEmitBackend implements EmitBackend {
+  constructor(private readonly o: EmitBackendOptions) {}
+
+  private get rt(): ManagerRuntime {
+    return this.o.runtime;
+  }
+
+  /** Relays a write to the leader when this member is not the leader; null means "serve it here". */
+  async forward(job: ValidatedJob): Promise<EmitAnswer | null> {
+    const def = JOB_TYPES[job.jobType]!;
+    if ((def.sync && !LEADER_SYNC.has(job.jobType)) || this.rt.isLeader) return null;
+    const extra = def.sync ? { job_id: job.envelope.job_id, job_type: job.jobType } : {};
+    if (job.forwarded) {
+      return failed(E.INVALID_REQUEST, 'this member is no longer the leader (the request was relayed here by a follower): retry', extra);
+    }
+    const url = this.o.leaderUrl();
+    if (url === null) return failed(E.INVALID_REQUEST, 'no manager leader is known at the moment (election in progress?): retry in a few seconds', extra);
+    try {
+      const headers: Record<string, string> = { 'content-type': 'application/json', [FORWARDED_HEADER]: this.rt.cfg.selfId };
+      if (this.o.apiToken !== '') headers.authorization = `Bearer ${this.o.apiToken}`;
+      const res = await fetch(`${url}/HttpService/Emit`, { method: 'POST', body: job.raw, headers, signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
+      const text = await res.text();
+      const doc = JSON.parse(text) as unknown;
+      if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw new Error(`HTTP ${res.status}: not an Emit answer`);
+      return doc as EmitAnswer;
+    } catch (e) {
+      // For a write, a lost answer leaves the outcome unknown: say so rather than guess.
+      return failed(E.INVALID_REQUEST, `relaying to the leader at ${url} failed (${(e as Error).message}); a job may or may not have been created: check the job list before retrying`, extra);
+    }
+  }
+
+  async submit(job: ValidatedJob): Promise<{ jobId: string } | { code: number; info: string }> {
+    const cmd = { kind: 'job.start', jobType: job.jobType, request: job.paras } as Command;
+    const r = await this.rt.execute(cmd, causeOf(job.envelope.user_name));
+    if (r.ok) {
+      for (const c of r.result.ok ? r.result.committed : []) {
+        if (c.event.type === 'job.created') return { jobId: c.event.agg.slice('job/'.length) };
+      }
+      return { code: E.INVALID_REQUEST, info: 'the job was committed but its id was not found in the result' };
+    }
+    switch (r.kind) {
+      case 'refused': {
+        const a = refusalAnswer(r.refusal);
+        return { code: Number(a.error_code), info: a.error_info ?? '' };
+      }
+      case 'not_leader':
+        return { code: E.INVALID_REQUEST, info: `leadership moved to ${r.leader ?? 'an unknown member'} during the request; nothing was created: retry` };
+      case 'rejected_at_apply':
+        return { code: E.INVALID_REQUEST, info: `the job was refused when applied at index ${r.index}: ${r.reason}` };
+      case 'unknown_outcome':
+        return { code: E.INVALID_REQUEST, info: `the outcome is unknown (${r.reason}): check the job list before retrying` };
+    }
+  }
+
+  async sync(job: ValidatedJob): Promise<SyncResult> {
+    const p = job.paras;
+    const ids = { job_id: job.envelope.job_id, job_type: job.jobType };
+    if (job.jobType === 'get_meta_mode' || job.jobType === 'get_meta_summary') return this.meta(job.jobType);
+    if (!LEADER_SYNC.has(job.jobType)) {
+      const stale = await this.linearizable();
+      if (stale !== null) return { ...stale, ...ids };
+    }
+    const w = this.rt.world;
+    switch (job.jobType) {
+      case 'get_status':
+        return jobStatus(w, job.envelope.job_id);
+      case 'get_cluster_summary':
+        return clusterSummary(w);
+      case 'get_cluster_detail':
+        return clusterDetail(w, p.cluster_id as number | undefined);
+      case 'list_noswitch':
+        return listNoSwitch(w, p.cluster_id as number | 'all' | undefined, Date.now());
+      case 'get_variable':
+        return getVariable(w, this.o.storageAccount, p.hostaddr as string, p.port as number, p.variable as string);
+      case 'set_variable':
+        return setVariable(w, this.o.storageAccount, {
+          host: p.hostaddr as string,
+          port: p.port as number,
+          name: p.variable as string,
+          type: p.type as 'int' | 'string',
+          value: p.value as string,
+        });
+      case 'set_noswitch':
+      case 'del_noswitch':
+        return this.noSwitch(job);
+      default:
+        return failedAnswer(E.INVALID_REQUEST, `job type ${job.jobType} has no handler`, ids);
+    }
+  }
+
+  /** Waits until this member has applied everything committed before the request (ReadIndex). */
+  private async linearizable(): Promise<SyncResult | null> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no read confirmation within ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS);
+      });
+      await Promise.race([this.rt.node.readIndex(), timeout]);
+      return null;
+    } catch (e) {
+      return failedAnswer(E.INVALID_REQUEST, `cannot confirm this member is up to date (${(e as Error).message}); no leader? retry in a few seconds`);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async noSwitch(job: ValidatedJob): Promise<SyncResult> {
+    const p = job.paras;
+    const w = this.rt.world;
+    const cause = causeOf(job.envelope.user_name);
+    const scope = p.cluster_id === 'all' ? w.ids('cluster').filter((c) => (w.cluster(c)?.shards.length ?? 0) > 0) : [p.cluster_id as number];
+    const shard = p.shard_id as number | undefined;
+    if (p.cluster_id === 'all' && shard !== undefined) {
+      return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.shard_id cannot be given with cluster_id "all"`);
+    }
+    let changed = 0;
+    for (const cluster of scope) {
+      const target = shard !== undefined ? { cluster, shard } : { cluster };
+      const cmd: Command =
+        job.jobType === 'set_noswitch'
+          ? { kind: 'shard.set_no_switch', ...target, until: Date.now() + (p.timeout as number) * 1000, reason: `set_noswitch by ${'user' in cause ? cause.user : 'an anonymous client'}` }
+          : { kind: 'shard.clear_no_switch', ...target };
+      const r = await this.rt.execute(cmd, cause);
+      if (r.ok) changed++;
+      else if (r.kind === 'refused') {
+        if (r.refusal.code === 'no_change') continue;
+        const field = r.refusal.field !== undefined && !r.refusal.field.startsWith('paras.') ? `paras.${r.refusal.field}` : r.refusal.field;
+        return refusalAnswer({ ...r.refusal, field, errno: r.refusal.errno ?? E.PARAMETER_ERROR });
+      } else {
+        return failedAnswer(E.INVALID_REQUEST, `${job.jobType} on cluster ${cluster} did not complete (${r.kind}${'reason' in r ? `: ${r.reason}` : ''}); retry`);
+      }
+    }
+    return { status: 'done', error_code: 0, error_info: changed === 0 && job.jobType === 'del_noswitch' ? 'no no-switch window was set there' : '', attachment: null };
+  }
+
+  /** The metadata shard: its nodes as probed now, and its replication mode. */
+  private async meta(jobType: string): Promise<SyncResult> {
+    const seeds = this.o.metaSeeds;
+    if (seeds.length === 0) return failedAnswer(E.INVALID_REQUEST, 'this manager has no metadata shard configured (meta_group_seeds is empty)');
+    const probes = await Promise.all(seeds.map((s) => probeMeta(s, this.o.storageAccount)));
+    if (jobType === 'get_meta_summary') {
+      return {
+        status: 'done',
+        error_code: 0,
+        error_info: '',
+        attachment: {
+          list_meta: probes.map((x) => ({ hostaddr: x.host, port: String(x.port), status: x.online ? 'online' : 'offline', master: x.online && !x.readOnly ? 'true' : 'false' })),
+        },
+      };
+    }
+    const master = probes.find((x) => x.online && !x.readOnly) ?? probes.find((x) => x.online);
+    if (master === undefined) return failedAnswer(E.INVALID_REQUEST, `no metadata node answers (${probes.map((x) => `${x.host}:${x.port}: ${x.error}`).join('; ')})`);
+    const mode = master.mode ?? (seeds.length === 1 ? 'no_rep' : 'rbr');
+    return { status: 'done', error_code: 0, error_info: '', attachment: { mode } };
+  }
+}
+
+interface MetaProbe {
+  host: string;
+  port: number;
+  online: boolean;
+  readOnly: boolean;
+  mode: string | null;
+  error: string;
+}
+
+async function probeMeta(s: HostPort, acc: StorageAccount): Promise<MetaProbe> {
+  const out: MetaProbe = { host: s.host, port: s.port, online: false, readOnly: true, mode: null, error: '' };
+  let c: mysql.Connection | null = null;
+  try {
+    c = await mysql.createConnection({ host: s.host, port: s.port, user: acc.user, password: acc.password, connectTimeout: 3_000 });
+    const [ro] = await c.query<mysql.RowDataPacket[]>('SELECT @@read_only AS ro');
+    out.online = true;
+    out.readOnly = Number(ro[0]?.ro) !== 0;
+    const [rows] = await c
+      .query<mysql.RowDataPacket[]>('SELECT value FROM kunlun_metadata_db.global_configuration WHERE name = ?', ['meta_ha_mode'])
+      .catch(() => [[] as mysql.RowDataPacket[]] as const);
+    if (rows[0] !== undefined) out.mode = String(rows[0].value);
+  } catch (e) {
+    out.error = (e as Error).message;
+  } finally {
+    await c?.end().catch(() => undefined);
+  }
+  return out;
+}

@@ -1,0 +1,166 @@
+// Answers of the sync Emit jobs that read only the world: get_status (the fixed contract of the API
+// reference §11.4), get_cluster_summary, get_cluster_detail and list_noswitch. Pure functions of a
+// World, so the caller decides how fresh that world is (see emit-backend.ts: after a ReadIndex).
+import type { World } from '../actors/index.js';
+import type { Refusal } from '../actors/index.js';
+import type { JobView } from '../actors/views.js';
+import { E, errorMessage } from './error-codes.js';
+import type { SyncResult } from './emit-route.js';
+
+/** Keys a job result may hold that must never be answered (the original returned the password). */
+const SECRET_KEY = /passw|pwd|secret|token/i;
+
+function withoutSecretKeys(v: unknown, depth = 0): unknown {
+  if (depth > 8 || v === null || typeof v !== 'object') return v;
+  if (Array.isArray(v)) return v.map((x) => withoutSecretKeys(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (!SECRET_KEY.test(k)) out[k] = withoutSecretKeys(x, depth + 1);
+  return out;
+}
+
+/** A refused command as a sync answer: the original's number when there is one, the field and reason. */
+export function refusalAnswer(r: Refusal, extra: { job_id?: string; job_type?: string } = {}): SyncResult {
+  const code = r.errno ?? E.PARAMETER_ERROR;
+  const where = r.field !== undefined ? `${r.field}: ` : '';
+  return { status: 'failed', error_code: code, error_info: `${errorMessage(code)}: ${where}${r.reason}`, ...extra };
+}
+
+export function failedAnswer(code: number, info: string, extra: { job_id?: string; job_type?: string } = {}): SyncResult {
+  return { status: 'failed', error_code: code, error_info: info, ...extra };
+}
+
+/**
+ * get_status: the job's status, its id and type at the top level, error_code/error_info from the job,
+ * and as attachment the job's result with the request's cluster, the current step and the progress.
+ */
+export function jobStatus(world: World, jobIdText: string): SyncResult {
+  const id = /^[0-9]{1,15}$/.test(jobIdText) ? Number(jobIdText) : NaN;
+  const job = Number.isSafeInteger(id) ? world.job(id) : null;
+  if (job === null) {
+    const shown = JSON.stringify(jobIdText).slice(0, 40);
+    // 70104's entry in the original's message table belongs to another job family: say it plainly.
+    return failedAnswer(E.JOB_ID_MISS, `unknown job id: job_id ${jobIdText === '' ? 'is missing (put the id in the envelope\'s job_id)' : `${shown} does not exist`}`, {
+      job_id: jobIdText.slice(0, 40),
+      job_type: '',
+    });
+  }
+  return {
+    status: job.status,
+    error_code: job.errorCode,
+    error_info: job.errorInfo,
+    job_id: String(job.id),
+    job_type: job.jobType,
+    attachment: jobAttachment(job),
+  };
+}
+
+export function jobAttachment(job: JobView): Record<string, unknown> {
+  const result = job.result !== null && typeof job.result === 'object' && !Array.isArray(job.result) ? job.result : {};
+  const request = job.request !== null && typeof job.request === 'object' && !Array.isArray(job.request) ? (job.request as Record<string, unknown>) : {};
+  const att: Record<string, unknown> = {};
+  // XPanel reads cluster_id and cluster_name of a create_cluster from here (as strings).
+  if (typeof request.cluster_id === 'number' || typeof request.cluster_id === 'string') att.cluster_id = String(request.cluster_id);
+  if (typeof request.cluster_name === 'string') att.cluster_name = request.cluster_name;
+  if (typeof request.computer_user === 'string') att.computer_user = request.computer_user;
+  Object.assign(att, withoutSecretKeys(result));
+  att.step = job.step === null ? null : { name: job.step.name, index: job.step.index, total: job.step.total };
+  att.progress = { done: job.progress.done, total: job.progress.total };
+  att.steps = job.steps.map((s) => ({ step: s.step, ok: s.ok, info: s.info }));
+  att.when_started = job.startedAt ?? job.createdAt;
+  att.when_ended = job.endedAt;
+  return att;
+}
+
+const yes = (b: boolean): string => (b ? 'true' : 'false');
+
+function shardDetail(world: World, shardId: number) {
+  const s = world.shard(shardId)!;
+  return {
+    shard_id: String(s.id),
+    shard_name: s.name,
+    status: s.status,
+    ha: s.ha,
+    nodes: String(s.nodes.length),
+    primary_node_id: s.primary === null ? '' : String(s.primary),
+    no_switch_until: s.noSwitch === null ? null : Math.floor(s.noSwitch.until / 1000),
+    list_node: s.nodes.map((id) => {
+      const n = world.node(id)!;
+      return {
+        node_id: String(n.id),
+        hostaddr: n.hostaddr,
+        port: String(n.port),
+        status: n.status,
+        member_state: n.memberState,
+        master: yes(s.primary === n.id),
+        health: n.health,
+        access: n.access,
+        repair: n.repair,
+      };
+    }),
+  };
+}
+
+function compDetail(world: World, compId: number) {
+  const c = world.comp(compId)!;
+  return { comp_id: String(c.id), comp_name: c.name, hostaddr: c.hostaddr, port: String(c.port), status: c.status };
+}
+
+/** Every cluster with its shards and compute nodes (tests read list_cluster[i].cluster_id/cluster_name). */
+export function clusterSummary(world: World): SyncResult {
+  const list = world.ids('cluster').map((id) => {
+    const c = world.cluster(Number(id))!;
+    return {
+      cluster_id: String(c.id),
+      cluster_name: c.name,
+      nick_name: c.nickName,
+      ha_mode: c.haMode,
+      status: c.status,
+      shards: String(c.shards.length),
+      comps: String(c.comps.length),
+    };
+  });
+  return { status: 'done', error_code: 0, error_info: '', attachment: { list_cluster: list } };
+}
+
+/**
+ * Without cluster_id: the edition probe XPanel sends at login (`work_mode`; "enterprise" offers rbr).
+ * With it: the cluster, its shards with nodes, roles and health, and its compute nodes.
+ */
+export function clusterDetail(world: World, clusterId: number | undefined): SyncResult {
+  if (clusterId === undefined) return { status: 'done', error_code: 0, error_info: '', attachment: { work_mode: 'enterprise' } };
+  const c = world.cluster(clusterId);
+  if (c === null) return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.cluster_id: cluster ${clusterId} does not exist`);
+  return {
+    status: 'done',
+    error_code: 0,
+    error_info: '',
+    attachment: {
+      work_mode: 'enterprise',
+      cluster_id: String(c.id),
+      cluster_name: c.name,
+      nick_name: c.nickName,
+      ha_mode: c.haMode,
+      status: c.status,
+      shards: String(c.shards.length),
+      comps: String(c.comps.length),
+      locked_by_job: c.lockedBy === null ? null : String(c.lockedBy),
+      list_shard: c.shards.map((id) => shardDetail(world, id)),
+      list_comp: c.comps.map((id) => compDetail(world, id)),
+    },
+  };
+}
+
+/** Active no-switch windows, per shard: `{cluster_id, shard_id, param: {timestamp: expiry seconds}}`. */
+export function listNoSwitch(world: World, cluster: number | 'all' | undefined, now: number): SyncResult {
+  if (typeof cluster === 'number' && world.cluster(cluster) === null) {
+    return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.cluster_id: cluster ${cluster} does not exist`);
+  }
+  const value: { cluster_id: string; shard_id: string; param: { timestamp: number }; reason: string }[] = [];
+  for (const id of world.ids('shard')) {
+    const s = world.shard(Number(id))!;
+    if (typeof cluster === 'number' && s.cluster !== cluster) continue;
+    if (s.noSwitch === null || s.noSwitch.until <= now) continue;
+    value.push({ cluster_id: String(s.cluster), shard_id: String(s.id), param: { timestamp: Math.floor(s.noSwitch.until / 1000) }, reason: s.noSwitch.reason });
+  }
+  return { status: 'done', error_code: 0, error_info: '', attachment: { value } };
+}
