@@ -1,0 +1,379 @@
+// Automatic failover of rbr shards, keyed by shard. When the world says the primary is dead (the probe
+// observer concluded it with the replicas' corroboration) and the gate allows it (anti-flapping
+// interval, no-switch window), the leader runs the failover as recorded steps:
+//   failover.start → detect → freeze (stop IO) → elect (none: divergence alarm, abort, no promotion)
+//   → drain (wait applied) → fence (old primary) → repoint (others) → promote → failover.finish
+// Each step's effect is idempotent and checks the real world first; each is recorded as an event
+// (and an rbr_consfailover row) before the next starts, so a new leader reads the task's last
+// recorded step and continues after it. Every effect runs under the leader's term and AbortSignal.
+import type { NodeView, ShardView } from '../actors/index.js';
+import type { FailoverStep } from '../events/vocab.js';
+import { chooseCandidate, failoverGate, type Choice } from '../ha/index.js';
+import type { ManagerRuntime } from '../member/runtime.js';
+import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import { fence, promote, repoint, stopIoThreads, StepError, waitApplied } from '../storage/failover-steps.js';
+import { probeNode } from '../storage/probe.js';
+import type { FailoverRows } from './failover-rows.js';
+import type { NodePool } from './pool.js';
+import { evidence, propose, sleep } from './propose.js';
+import type { HaSettings } from './settings.js';
+
+/** The steps in order; a task's last recorded step says where a new leader continues. */
+export const FAILOVER_ORDER: readonly FailoverStep[] = ['detect', 'freeze', 'elect', 'drain', 'fence', 'repoint', 'promote'];
+
+/** Error numbers of the original (70000 + n) for an aborted failover. */
+const CODE = { applyTimeout: 70011, noMaxGtid: 70020, noSurvivors: 70022 } as const;
+
+const hostOf = (n: Pick<NodeView, 'hostaddr' | 'port'> | null | undefined): string => (n ? `${n.hostaddr}_${n.port}` : 'unknown');
+const msg = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+interface Run {
+  shard: ShardView;
+  task: number;
+  old: NodeView;
+  candidate: NodeView | null;
+  target: string | null;
+}
+
+export class FailoverReconciler implements Reconciler {
+  readonly name = 'shard-failover';
+  private readonly gateNote = new Map<number, string>();
+
+  constructor(
+    private readonly rt: ManagerRuntime,
+    private readonly pool: NodePool,
+    private readonly rows: FailoverRows,
+    private readonly s: HaSettings,
+  ) {}
+
+  private isRbr(shard: number): boolean {
+    const sh = this.rt.world.shard(shard);
+    return sh !== null && this.rt.world.cluster(sh.cluster)?.haMode === 'rbr';
+  }
+
+  keys(): string[] {
+    return this.rt.world
+      .ids('shard')
+      .filter((id) => this.isRbr(id))
+      .map(String);
+  }
+
+  affected(changed: ReadonlySet<string>): string[] {
+    const out = new Set<number>();
+    for (const agg of changed) {
+      const [kind, id] = agg.split('/') as [string, string];
+      if (kind === 'shard') out.add(Number(id));
+      else if (kind === 'node') {
+        const sh = this.rt.world.shardOf(Number(id));
+        if (sh !== null) out.add(sh);
+      }
+    }
+    return [...out].filter((id) => this.isRbr(id)).map(String);
+  }
+
+  async reconcile(key: string, ctx: LeaderContext): Promise<void> {
+    const id = Number(key);
+    const world = this.rt.world;
+    const s = world.shard(id);
+    if (!s || !this.isRbr(id)) return;
+    await this.catchUpRows(s);
+    if (s.task !== null) {
+      // A switchover task belongs to the manual_switch job.
+      if (s.task.kind === 'failover') await this.run(id, ctx);
+      return;
+    }
+    if (s.primary === null || s.status !== 'inuse') return;
+    const p = world.node(s.primary);
+    if (!p || p.health !== 'dead') return;
+    const windows = s.noSwitch ? [{ clusterId: String(s.cluster), shardId: String(s.id), until: s.noSwitch.until }] : [];
+    const gate = failoverGate({
+      now: Date.now(),
+      clusterId: String(s.cluster),
+      shardId: String(s.id),
+      lastFailoverAt: s.last?.endedAt ?? null,
+      minIntervalMs: this.s.minIntervalMs,
+      windows,
+    });
+    if (!gate.ok) {
+      if (this.gateNote.get(id) !== gate.reason) {
+        this.gateNote.set(id, gate.reason);
+        ctx.log.error({ shard: id, primary: p.id, alarm: 'failover-suppressed', retry_at: gate.retryAt }, `primary ${p.id} is dead but no failover: ${gate.reason}`);
+      }
+      return;
+    }
+    this.gateNote.delete(id);
+    const ev = p.evidence ?? evidence(this.s.observer, `primary ${p.id} is dead`, {});
+    await propose(
+      this.rt,
+      { kind: 'failover.start', shard: id, failoverKind: 'failover', term: ctx.term, evidence: ev },
+      'automatic failover: the primary is dead',
+      ctx,
+    );
+    ctx.log.warn({ shard: id, primary: p.id, evidence: ev.summary }, 'automatic failover started');
+    await this.run(id, ctx);
+  }
+
+  /** Runs (or resumes) the shard's failover task from the step after the last recorded one. */
+  private async run(id: number, ctx: LeaderContext): Promise<void> {
+    const world = this.rt.world;
+    const s = world.shard(id)!;
+    const t = s.task!;
+    const old = t.from === null ? null : world.node(t.from);
+    if (!old) {
+      await this.abort(s, t.task, null, CODE.noSurvivors, 'the task names no old primary', ctx);
+      return;
+    }
+    const r: Run = { shard: s, task: t.task, old, candidate: t.candidate === null ? null : world.node(t.candidate), target: null };
+    const from = t.lastStep ? FAILOVER_ORDER.indexOf(t.lastStep.step) + 1 : 0;
+    if (from > 0) ctx.log.warn({ shard: id, task: t.task, after: t.lastStep!.step, term: ctx.term }, 'resuming a failover task');
+    for (let i = from; i < FAILOVER_ORDER.length; i++) {
+      if (this.s.stepDelayMs > 0) await sleep(this.s.stepDelayMs, ctx.signal);
+      checkLeading(ctx.signal);
+      const go = await this.step(FAILOVER_ORDER[i]!, r, ctx);
+      if (!go) return;
+    }
+    if (!r.candidate) throw new Error(`failover task ${t.task} has no candidate after promote`);
+    await propose(
+      this.rt,
+      { kind: 'failover.finish', shard: id, task: t.task, primary: r.candidate.id, term: ctx.term },
+      'automatic failover finished',
+      ctx,
+    );
+    ctx.log.warn({ shard: id, task: t.task, old: old.id, primary: r.candidate.id }, 'automatic failover finished');
+    await this.rows.append({
+      shard: s,
+      task: t.task,
+      kind: 'failover',
+      step: 'end',
+      oldHost: hostOf(old),
+      newHost: hostOf(r.candidate),
+      info: `node ${r.candidate.id} is the primary of shard ${id}`,
+      at: Date.now(),
+      errCode: 0,
+      errMsg: null,
+    });
+  }
+
+  /** Nodes that may take part: every node of the shard but the old primary and nodes needing a rebuild. */
+  private survivors(r: Run): NodeView[] {
+    const w = this.rt.world;
+    return (w.shard(r.shard.id)?.nodes ?? [])
+      .map((n) => w.node(n))
+      .filter((n): n is NodeView => n !== null && n.id !== r.old.id && n.repair === 'ok' && n.status !== 'inactive');
+  }
+
+  private async elect(r: Run, ctx: LeaderContext): Promise<Choice> {
+    const nodes = this.survivors(r);
+    const probes = await Promise.all(nodes.map((n) => probeNode(this.pool.node(n), { deadlineMs: 2 * this.s.probeTimeoutMs, signal: ctx.signal })));
+    const byId = new Map(nodes.map((n) => [String(n.id), n]));
+    const alive = probes.filter((p) => p.status === 'ok' && p.state);
+    return chooseCandidate(
+      alive.map((p) => ({
+        node: p.node,
+        executed: p.state!.gtid.executed,
+        received: p.state!.gtid.received,
+        priority: byId.get(p.node)!.masterPriority,
+        acker: byId.get(p.node)!.syncState === 'fsync',
+      })),
+      { gtid: this.pool.node(r.old).flavor.gtid, ackers: nodes.filter((n) => n.syncState === 'fsync').length, acksPerCommit: 1 },
+    );
+  }
+
+  /** One step: its effect, then its record. false: the task was aborted. */
+  private async step(step: FailoverStep, r: Run, ctx: LeaderContext): Promise<boolean> {
+    const sig = ctx.signal;
+    switch (step) {
+      case 'detect': {
+        const p = this.rt.world.node(r.old.id);
+        await this.record(r, step, true, p?.evidence?.summary ?? `primary ${r.old.id} is dead`, ctx);
+        return true;
+      }
+      case 'freeze': {
+        const notes = await Promise.all(
+          this.survivors(r).map((n) =>
+            stopIoThreads(this.pool.node(n), sig, { deadlineMs: 5_000 }).then(
+              (x) => ({ ok: true, text: `${n.id}: ${x.detail}` }),
+              (e: unknown) => {
+                checkLeading(sig);
+                return { ok: false, text: `${n.id}: ${msg(e)}` };
+              },
+            ),
+          ),
+        );
+        await this.record(r, step, notes.every((x) => x.ok), notes.map((x) => x.text).join('; '), ctx);
+        return true;
+      }
+      case 'elect': {
+        const choice = await this.elect(r, ctx);
+        if (choice.kind !== 'candidate') {
+          const code = choice.kind === 'divergence' || choice.kind === 'not-promotable' ? CODE.noMaxGtid : CODE.noSurvivors;
+          const ranking = 'ranking' in choice ? choice.ranking.map((x) => `${x.node}=${x.position || '(empty)'}${x.containsAll ? ' (holds all)' : ''}`).join('; ') : '';
+          ctx.log.error({ shard: r.shard.id, task: r.task, alarm: choice.kind, ranking }, `failover cannot promote anyone: ${choice.message}`);
+          await this.record(r, step, false, choice.message, ctx);
+          await this.abort(r.shard, r.task, r.old, code, `${choice.kind}: ${choice.message}`, ctx, { ranking, alarm: choice.kind });
+          return false;
+        }
+        r.candidate = this.rt.world.node(Number(choice.node));
+        r.target = choice.target;
+        const ranking = choice.ranking.map((x) => `${x.node}=${x.position || '(empty)'}`).join('; ');
+        await this.record(r, step, true, `candidate ${choice.node}, target ${choice.target || '(empty)'}; ${ranking}`, ctx, r.candidate!.id);
+        return true;
+      }
+      case 'drain': {
+        const cand = this.need(r);
+        if (r.target === null) {
+          // Resumed after a leader change: the IO threads are stopped, so the positions are stable.
+          const choice = await this.elect(r, ctx);
+          const mine = 'ranking' in choice ? choice.ranking.find((x) => x.node === String(cand.id)) : undefined;
+          if (!mine?.containsAll) {
+            const why = `the elected candidate ${cand.id} no longer holds every survivor's transactions`;
+            await this.record(r, step, false, why, ctx);
+            await this.abort(r.shard, r.task, r.old, CODE.noMaxGtid, why, ctx);
+            return false;
+          }
+          r.target = mine.position;
+        }
+        try {
+          const x = await waitApplied(this.pool.node(cand), r.target, this.s.waitAppliedMs, sig);
+          await this.record(r, step, true, x.detail, ctx);
+          return true;
+        } catch (e) {
+          if (!(e instanceof StepError) || (e.code !== 'timeout' && e.code !== 'sql-thread-stopped')) throw e;
+          await this.record(r, step, false, e.message, ctx);
+          await this.abort(r.shard, r.task, r.old, CODE.applyTimeout, e.message, ctx);
+          return false;
+        }
+      }
+      case 'fence': {
+        const f = await fence(this.pool.node(r.old), sig, { deadlineMs: 2_000 });
+        const method = f.reachable ? 'super_read_only' : 'host_unreachable';
+        await propose(
+          this.rt,
+          {
+            kind: 'node.fence',
+            node: r.old.id,
+            method,
+            task: r.task,
+            evidence: evidence(this.s.observer, `old primary ${r.old.id} fenced (${method}): ${f.detail}`, { reachable: f.reachable, killed: f.killed }),
+          },
+          'failover: fence the old primary',
+          ctx,
+        );
+        await this.record(r, step, true, `${method}: ${f.detail}`, ctx);
+        return true;
+      }
+      case 'repoint': {
+        const cand = this.need(r);
+        const others = this.survivors(r).filter((n) => n.id !== cand.id);
+        const notes = await Promise.all(
+          others.map((n) =>
+            repoint(this.pool.node(n), this.pool.node(cand), this.s.repl, sig, { deadlineMs: 10_000 }).then(
+              (x) => ({ ok: true, text: `${n.id}: ${x.detail}` }),
+              (e: unknown) => {
+                checkLeading(sig);
+                return { ok: false, text: `${n.id}: ${msg(e)}` };
+              },
+            ),
+          ),
+        );
+        await this.record(r, step, notes.every((x) => x.ok), notes.map((x) => x.text).join('; ') || 'no other replica', ctx);
+        return true;
+      }
+      case 'promote': {
+        const cand = this.need(r);
+        const x = await promote(this.pool.node(cand), sig, { deadlineMs: 10_000, ...(r.target !== null ? { mustContain: r.target } : {}) });
+        await this.record(r, step, true, x.detail, ctx);
+        return true;
+      }
+      default:
+        throw new Error(`unknown failover step ${step}`);
+    }
+  }
+
+  private need(r: Run): NodeView {
+    if (!r.candidate) throw new Error(`failover task ${r.task} has no elected candidate`);
+    return r.candidate;
+  }
+
+  private async record(r: Run, step: FailoverStep, ok: boolean, info: string, ctx: LeaderContext, candidate?: number): Promise<void> {
+    const text = info.length > 1024 ? `${info.slice(0, 1021)}...` : info;
+    await propose(
+      this.rt,
+      { kind: 'failover.step', shard: r.shard.id, task: r.task, step, ok, info: text, ...(candidate !== undefined ? { candidate } : {}) },
+      `failover step ${step}`,
+      ctx,
+    );
+    ctx.log.info({ shard: r.shard.id, task: r.task, step, ok, info: text }, `failover step ${step}`);
+    await this.rows.append({
+      shard: r.shard,
+      task: r.task,
+      kind: 'failover',
+      step,
+      oldHost: hostOf(r.old),
+      newHost: r.candidate ? hostOf(r.candidate) : null,
+      info,
+      at: Date.now(),
+      errCode: ok ? 0 : 1,
+      errMsg: ok ? null : info,
+    });
+  }
+
+  private async abort(
+    s: ShardView,
+    task: number,
+    old: NodeView | null,
+    code: number,
+    reason: string,
+    ctx: LeaderContext,
+    facts: Record<string, string> = {},
+  ): Promise<void> {
+    const text = reason.length > 1024 ? `${reason.slice(0, 1021)}...` : reason;
+    await propose(
+      this.rt,
+      { kind: 'failover.abort', shard: s.id, task, code, reason: text, evidence: evidence(this.s.observer, text, { code, ...facts }) },
+      'failover aborted',
+      ctx,
+    );
+    ctx.log.error({ shard: s.id, task, code, alarm: 'failover-aborted' }, `failover aborted, nothing promoted: ${text}`);
+    await this.rows.append({ shard: s, task, kind: 'failover', step: 'end', oldHost: hostOf(old), newHost: null, info: text, at: Date.now(), errCode: code, errMsg: text });
+  }
+
+  /** Rows a leader that died may have left unwritten: the task's latest step, the last outcome. */
+  private async catchUpRows(s: ShardView): Promise<void> {
+    const w = this.rt.world;
+    const t = s.task;
+    if (t?.kind === 'failover' && t.lastStep) {
+      const old = t.from === null ? null : w.node(t.from);
+      const cand = t.candidate === null ? null : w.node(t.candidate);
+      await this.rows.append({
+        shard: s,
+        task: t.task,
+        kind: t.kind,
+        step: t.lastStep.step,
+        oldHost: hostOf(old),
+        newHost: cand ? hostOf(cand) : null,
+        info: t.lastStep.info,
+        at: t.lastStep.at,
+        errCode: t.lastStep.ok ? 0 : 1,
+        errMsg: t.lastStep.ok ? null : t.lastStep.info,
+      });
+    }
+    const last = s.last;
+    if (last?.kind === 'failover') {
+      const old = s.nodes.map((n) => w.node(n)).find((n) => n?.fence?.task === last.task) ?? null;
+      const neu = last.primary === null ? null : w.node(last.primary);
+      await this.rows.append({
+        shard: s,
+        task: last.task,
+        kind: last.kind,
+        step: 'end',
+        oldHost: hostOf(old ?? neu),
+        newHost: last.outcome === 'finished' ? hostOf(neu) : null,
+        info: last.outcome === 'finished' ? `node ${last.primary} is the primary of shard ${s.id}` : last.reason,
+        at: last.endedAt,
+        errCode: last.code,
+        errMsg: last.outcome === 'finished' ? null : last.reason,
+      });
+    }
+  }
+}

@@ -1,0 +1,42 @@
+// Shard high availability wired into a manager member: the probe observer, the failover reconciler and
+// the rejoin reconciler share one pool of storage-node connections. All of them run on the leader only.
+import type { ManagerRuntime } from '../member/runtime.js';
+import type { Reconciler } from '../reconcile/host.js';
+import { FailoverReconciler } from './failover.js';
+import { FailoverRows } from './failover-rows.js';
+import { ProbeObserver } from './observer.js';
+import { NodePool } from './pool.js';
+import { RejoinReconciler } from './rejoin.js';
+import { haSettings } from './settings.js';
+
+export { FAILOVER_ORDER, FailoverReconciler } from './failover.js';
+export { ProbeObserver } from './observer.js';
+export { RejoinReconciler } from './rejoin.js';
+export { haSettings, parseConnectMap, type HaSettings } from './settings.js';
+
+export class ShardHa {
+  readonly pool: NodePool;
+  readonly observer: ProbeObserver;
+  readonly failover: FailoverReconciler;
+  readonly rejoin: RejoinReconciler;
+  private readonly rows: FailoverRows;
+
+  constructor(rt: ManagerRuntime) {
+    const s = haSettings(rt.cfg);
+    const log = rt.log.child({ part: 'shard-ha' });
+    this.pool = new NodePool(s);
+    this.rows = new FailoverRows(rt.cfg, log);
+    this.observer = new ProbeObserver(rt, this.pool, s);
+    this.failover = new FailoverReconciler(rt, this.pool, this.rows, s);
+    this.rejoin = new RejoinReconciler(rt, this.pool, s);
+  }
+
+  get reconcilers(): Reconciler[] {
+    return [this.observer, this.failover, this.rejoin];
+  }
+
+  async close(): Promise<void> {
+    await this.rows.drop();
+    await this.pool.close();
+  }
+}

@@ -1,0 +1,221 @@
+// The leader's probe observer: every probe_interval_ms it probes every storage node of every shard
+// (and the metadata shard's nodes), assesses each primary with its replicas' corroboration, and
+// proposes conclusions only when one changes (node.set_health with the evidence): the log does not
+// grow per probe. A reachable primary that turned read-only, with no other node claiming the role,
+// is made writable again; it is never failed over for that.
+import type { NodeView, ShardView } from '../actors/index.js';
+import type { Health } from '../events/vocab.js';
+import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment } from '../ha/index.js';
+import type { ManagerRuntime } from '../member/runtime.js';
+import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import { promote } from '../storage/failover-steps.js';
+import type { ProbeResult } from '../storage/node-state.js';
+import { probeNode } from '../storage/probe.js';
+import { StorageNode } from '../storage/storage-node.js';
+import type { NodePool } from './pool.js';
+import { evidence, propose, sleep } from './propose.js';
+import type { HaSettings } from './settings.js';
+
+/** The health a probe concludes for a node that is not its shard's primary. */
+function replicaHealth(p: ProbeResult): Health {
+  switch (p.status) {
+    case 'ok':
+    case 'misconfigured':
+      return 'alive';
+    case 'alive-busy':
+    case 'alive-error':
+      return 'busy';
+    case 'unreachable':
+      return 'unreachable';
+  }
+}
+
+/** The primary's health from the assessment; "dead" only when corroborated long enough. */
+function primaryHealth(a: PrimaryAssessment, confirmedDead: boolean): Health {
+  switch (a.verdict) {
+    case 'dead':
+      return confirmedDead ? 'dead' : 'unreachable';
+    case 'unreachable-but-replicas-see-it':
+    case 'unreachable-unconfirmed':
+      return 'unreachable';
+    case 'busy':
+      return 'busy';
+    case 'healthy':
+    case 'read-only-primary':
+    case 'misconfigured':
+      return 'alive';
+  }
+}
+
+function assessmentFacts(a: PrimaryAssessment): Record<string, string | number | null> {
+  const f: Record<string, string | number | null> = {
+    verdict: a.verdict,
+    probe: a.evidence.primary.status,
+    error: a.evidence.primary.error,
+    confirmations: a.evidence.confirmations,
+    contradictions: a.evidence.contradictions,
+    required: a.evidence.required,
+  };
+  for (const r of a.evidence.replicas) f[`replica_${r.node}`] = `${r.view}: ${r.detail}`;
+  if (a.warnings.length > 0) f.warnings = a.warnings.join('; ');
+  return f;
+}
+
+export class ProbeObserver implements Reconciler {
+  readonly name = 'shard-probe';
+  private readonly dead = new Map<number, DeadTrack | null>();
+  private readonly lastVerdict = new Map<number, string>();
+  private readonly metaStatus = new Map<string, string>();
+  private metaNodes: StorageNode[] | null = null;
+  /** Rounds completed in this leadership (status output, tests). */
+  rounds = 0;
+
+  constructor(
+    private readonly rt: ManagerRuntime,
+    private readonly pool: NodePool,
+    private readonly s: HaSettings,
+  ) {}
+
+  keys(): string[] {
+    return ['all'];
+  }
+
+  affected(): string[] {
+    // The loop runs for the whole leadership and reads the world each round.
+    return [];
+  }
+
+  async reconcile(_key: string, ctx: LeaderContext): Promise<void> {
+    this.dead.clear();
+    this.lastVerdict.clear();
+    this.rounds = 0;
+    ctx.log.info({ interval_ms: this.s.probeIntervalMs, timeout_ms: this.s.probeTimeoutMs }, 'probe observer running');
+    while (!ctx.signal.aborted) {
+      const t0 = performance.now();
+      const world = this.rt.world;
+      const shards = world
+        .ids('shard')
+        .map((id) => world.shard(id))
+        .filter((x): x is ShardView => x !== null && x.status === 'inuse');
+      const live = new Set<number>();
+      for (const sh of shards) for (const n of sh.nodes) live.add(n);
+      this.pool.retain(live);
+      await Promise.all([
+        ...shards.map((sh) =>
+          this.shardRound(sh, ctx).catch((e: unknown) => {
+            if (!ctx.signal.aborted) ctx.log.warn({ err: e, shard: sh.id }, 'probe round of a shard failed');
+          }),
+        ),
+        this.metaRound(ctx),
+      ]);
+      this.rounds++;
+      await sleep(this.s.probeIntervalMs - (performance.now() - t0), ctx.signal);
+    }
+    await this.closeMeta();
+  }
+
+  private async shardRound(sh: ShardView, ctx: LeaderContext): Promise<void> {
+    const world = this.rt.world;
+    const nodes = sh.nodes.map((id) => world.node(id)).filter((n): n is NodeView => n !== null && n.status !== 'inactive');
+    if (nodes.length === 0) return;
+    const probes = new Map<number, ProbeResult>();
+    await Promise.all(
+      nodes.map(async (n) => {
+        probes.set(n.id, await this.pool.prober(n).probe());
+      }),
+    );
+    checkLeading(ctx.signal);
+    // The world may have moved while we probed (a failover finished): conclude on the current one.
+    const now = world.shard(sh.id);
+    if (now === null) return;
+    const primary = now.primary;
+    for (const n of nodes) {
+      const p = probes.get(n.id)!;
+      if (n.id === primary) continue;
+      const cur = world.node(n.id);
+      if (!cur) continue;
+      const h = replicaHealth(p);
+      // A node concluded dead stays so while it does not answer.
+      if (h === cur.health || (h === 'unreachable' && cur.health === 'dead')) continue;
+      const summary = p.status === 'ok' ? `node ${n.id} answers` : `node ${n.id} probe ${p.status}: ${p.error?.message ?? ''}`;
+      await propose(
+        this.rt,
+        { kind: 'node.set_health', node: n.id, health: h, evidence: evidence(this.s.observer, summary, { probe: p.status, error: p.error?.code ?? null, ms: p.totalMs }) },
+        'probe observer',
+        ctx,
+      );
+    }
+    if (primary === null) return;
+    const pp = probes.get(primary);
+    const pv = world.node(primary);
+    if (!pp || !pv) return;
+    const replicas = nodes.filter((n) => n.id !== primary && n.repair !== 'needs_rebuild').map((n) => probes.get(n.id)!);
+    const a = assessPrimary(pp, replicas);
+    const d = trackDead(this.dead.get(sh.id) ?? null, a, Date.now(), { minSamples: this.s.deadSamples });
+    this.dead.set(sh.id, d.track);
+    const h = primaryHealth(a, d.confirmed);
+    if (this.lastVerdict.get(sh.id) !== a.verdict) {
+      this.lastVerdict.set(sh.id, a.verdict);
+      const lvl = a.verdict === 'healthy' ? 'info' : 'warn';
+      const alarm = a.verdict === 'unreachable-but-replicas-see-it' ? 'unreachable-primary' : a.verdict === 'dead' ? 'dead-primary' : null;
+      ctx.log[lvl]({ shard: sh.id, node: primary, verdict: a.verdict, alarm, warnings: a.warnings }, a.summary);
+    }
+    if (h !== pv.health) {
+      const summary = h === 'dead' ? `${a.summary} (${d.track?.samples ?? 0} consecutive assessments)` : a.summary;
+      await propose(
+        this.rt,
+        { kind: 'node.set_health', node: primary, health: h, evidence: evidence(this.s.observer, summary, assessmentFacts(a)) },
+        'probe observer',
+        ctx,
+      );
+    }
+    if (a.verdict === 'read-only-primary' && a.safeToMakeWritable && now.task === null && pv.repair === 'ok') {
+      await this.makeWritable(pv, a, ctx);
+    }
+  }
+
+  /** The primary answers but is read-only (e.g. restarted: nodes start read-only): open it again. */
+  private async makeWritable(pv: NodeView, a: PrimaryAssessment, ctx: LeaderContext): Promise<void> {
+    const r = await promote(this.pool.node(pv), ctx.signal, { deadlineMs: 5_000 });
+    ctx.log.warn({ node: pv.id, changed: r.changed, detail: r.detail, was: a.summary }, 'read-only primary made writable again');
+    if (pv.access !== 'writable') {
+      await propose(this.rt, { kind: 'node.set_access', node: pv.id, access: 'writable' }, 'probe observer: read-only primary reopened', ctx);
+    }
+  }
+
+  /** The metadata shard's nodes: no actors of their own, so status changes are logged (alarms). */
+  private async metaRound(ctx: LeaderContext): Promise<void> {
+    this.metaNodes ??= this.rt.cfg.metaSeeds.map(
+      (m) =>
+        new StorageNode({
+          id: `meta:${m.host}:${m.port}`,
+          host: m.host,
+          port: m.port,
+          user: this.s.storage.user,
+          password: this.s.storage.password,
+          connectTimeoutMs: Math.min(1_000, this.s.probeTimeoutMs),
+          poolSize: 1,
+        }),
+    );
+    await Promise.all(
+      this.metaNodes.map(async (n) => {
+        const p = await probeNode(n, { deadlineMs: this.s.probeTimeoutMs, signal: ctx.signal }).catch(() => null);
+        if (!p) return;
+        const st = p.status === 'ok' ? (p.state!.readOnly ? 'ok read-only' : 'ok writable') : p.status;
+        if (this.metaStatus.get(n.address) === st) return;
+        const first = !this.metaStatus.has(n.address);
+        this.metaStatus.set(n.address, st);
+        if (first && p.status === 'ok') return;
+        const lvl = p.status === 'ok' ? 'info' : 'warn';
+        ctx.log[lvl]({ meta_node: n.address, status: st, error: p.error?.message }, `metadata node ${n.address} is ${st}`);
+      }),
+    );
+  }
+
+  private async closeMeta(): Promise<void> {
+    const m = this.metaNodes;
+    this.metaNodes = null;
+    this.metaStatus.clear();
+    await Promise.all((m ?? []).map((n) => n.close().catch(() => undefined)));
+  }
+}

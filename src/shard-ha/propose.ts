@@ -1,0 +1,45 @@
+// Proposing HA commands from the leader's reconcilers: one helper that turns refusals into either
+// "nothing to do" (no_change) or an error the reconciler host retries.
+import type { Command } from '../actors/index.js';
+import type { Evidence } from '../events/catalog.js';
+import type { ManagerRuntime } from '../member/runtime.js';
+import { checkLeading, type LeaderContext } from '../reconcile/host.js';
+
+export class ProposeError extends Error {
+  override readonly name = 'ProposeError';
+}
+
+/** true when applied, false when the world already was so (no_change). */
+export async function propose(rt: ManagerRuntime, cmd: Command, why: string, ctx: LeaderContext): Promise<boolean> {
+  checkLeading(ctx.signal);
+  const r = await rt.execute(cmd, { system: why.slice(0, 128) });
+  if (r.ok) return true;
+  if (r.kind === 'refused' && r.refusal.code === 'no_change') return false;
+  const detail = r.kind === 'refused' ? `${r.refusal.code}: ${r.refusal.reason}` : r.kind === 'not_leader' ? 'not the leader' : r.reason;
+  throw new ProposeError(`${cmd.kind} not applied (${detail})`);
+}
+
+type Scalar = string | number | boolean | null;
+
+/** Evidence within the catalog's limits: summary ≤ 512 characters, scalar facts. */
+export function evidence(observer: string, summary: string, facts: Record<string, Scalar | undefined>): Evidence {
+  const f: Record<string, Scalar> = {};
+  for (const [k, v] of Object.entries(facts)) {
+    if (v === undefined) continue;
+    f[k] = typeof v === 'string' && v.length > 1000 ? `${v.slice(0, 997)}...` : v;
+  }
+  return { observer, summary: summary.length > 512 ? `${summary.slice(0, 509)}...` : summary, facts: f };
+}
+
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
