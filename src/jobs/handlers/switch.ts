@@ -1,0 +1,441 @@
+// manual_switch (cluster_mgr-api.md §10, cluster_mgr-ha.md §4.3): a planned switchover of an rbr shard's
+// primary. The job takes the shard's failover task first (one task per shard: an automatic failover
+// cannot start while it runs, and it cannot start while one runs), checks the target on the real
+// nodes, makes the old primary read-only, waits until the target executed everything the old primary
+// did, promotes the target, re-points the old primary and the other replicas to it, and records the
+// new primary (failover.finish: shard.primary_changed and the node roles; the metadata projection
+// writes shard_nodes.member_state and node_map_master from those).
+//
+// Every step looks at the real world first, so a new leader resumes the job where the old one died.
+// A failure before the target could have taken writes rolls back: the old primary is made writable
+// again and the task is aborted, so the shard is as it was. A target that may have taken writes is
+// never rolled back; the switch is recorded as done instead.
+import type { ShardView, NodeView } from '../../actors/index.js';
+import { checkSwitchTarget, type SwitchTargetCheck } from '../../ha/elect.js';
+import type { Json } from '../../events/schema.js';
+import { fence, promote, repoint, waitApplied, StepError, type StepResult } from '../../storage/failover-steps.js';
+import type { NodeState, ProbeResult } from '../../storage/node-state.js';
+import { probeNode } from '../../storage/probe.js';
+import type { Credentials } from '../../storage/replication.js';
+import { StorageNode } from '../../storage/storage-node.js';
+import { JOB_INTERNAL_ERROR, JobError, registerJobHandler, type JobContext } from '../engine.js';
+import { num, optNum, req } from './request.js';
+
+// The original's error numbers (error_code.cc, 70000 + offset) for what can go wrong here.
+const E_APPLY_TIMEOUT = 70011; // Consfailover ApplyLog Timeout
+const E_NOSWITCH = 70014; // Manual Noswitch Node Exist
+const E_CONNECT = 70015; // Async Mysql Connect Poll Error
+const E_BUSY_CONNECTIONS = 70016; // DB In Max Connection Status
+const E_TARGET_UNALIVE = 70019; // Assign Host Unalive
+const E_TARGET_NOT_MAX = 70020; // Assign Host No Maximum GTIDS
+const E_TARGET_CONNECT = 70021; // Assign Host Connect Mysql Error
+const E_REPOINT = 70023; // Rebuild Slave Connect Error
+const E_NOT_SOURCE = 70033; // Master hostaddr state is not source
+const E_NOT_REPLICA = 70034; // Assign hostaddr state is not replica
+
+/** Steps of the job (job.step_* events; the progress get_status shows). */
+const STEPS = ['take_shard', 'check', 'fence', 'catch_up', 'promote', 'repoint', 'record'] as const;
+const TOTAL = STEPS.length;
+
+/** Defaults of the tunables (config keys of the same name override them). */
+export const SWITCH_DEFAULTS = {
+  /** Transactions the target may still lack when it is checked (it catches up after the fence). */
+  switchover_max_backlog: 1000,
+  /** How long the old primary stays read-only waiting for the target to catch up, ms. */
+  switchover_catchup_ms: 5_000,
+} as const;
+
+function tunable(ctx: JobContext, key: keyof typeof SWITCH_DEFAULTS): number {
+  const v = ctx.cfg.values[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : SWITCH_DEFAULTS[key];
+}
+
+/** The manager's account on storage nodes and the replication account (config keys of the HA side). */
+function accounts(ctx: JobContext): { storage: Credentials; repl: Credentials } {
+  const v = (k: string, def: string): string => {
+    const x = ctx.cfg.values[k];
+    return typeof x === 'string' && x !== '' ? x : def;
+  };
+  return {
+    storage: { user: ctx.cfg.str('meta_user'), password: ctx.cfg.str('meta_pwd') },
+    repl: { user: v('storage_repl_user', 'repl'), password: v('storage_repl_pwd', 'repl_pwd') },
+  };
+}
+
+/** The storage nodes this job talks to, one small pool each, closed when the run ends. */
+class Nodes {
+  readonly settings: { storage: Credentials; repl: Credentials };
+  private readonly map = new Map<number, StorageNode>();
+  constructor(private readonly ctx: JobContext) {
+    this.settings = accounts(ctx);
+  }
+
+  get(id: number): StorageNode {
+    let n = this.map.get(id);
+    if (n === undefined) {
+      const v = this.view(id);
+      n = new StorageNode({
+        id: `${v.hostaddr}_${v.port}`,
+        host: v.hostaddr,
+        port: v.port,
+        user: this.settings.storage.user,
+        password: this.settings.storage.password,
+        connectTimeoutMs: 1_000,
+        queryTimeoutMs: 3_000,
+      });
+      this.map.set(id, n);
+    }
+    return n;
+  }
+
+  view(id: number): NodeView {
+    const v = this.ctx.world.node(id);
+    if (v === null) throw new JobError(JOB_INTERNAL_ERROR, `node ${id} no longer exists`);
+    return v;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.map.values()].map((n) => n.close().catch(() => undefined)));
+    this.map.clear();
+  }
+}
+
+interface SwitchRequest {
+  shard: number;
+  from: number;
+  to: number | null;
+}
+
+function request(ctx: JobContext): SwitchRequest {
+  const r = req(ctx);
+  return { shard: num(r, 'shard_id'), from: num(r, 'from'), to: optNum(r, 'to') };
+}
+
+function shardOf(ctx: JobContext, id: number): ShardView {
+  const s = ctx.world.shard(id);
+  if (s === null) throw new JobError(JOB_INTERNAL_ERROR, `shard ${id} no longer exists`);
+  return s;
+}
+
+/** The shard's running task when this job started it, else null. */
+function ourTask(ctx: JobContext, s: ShardView): number | null {
+  const t = s.task;
+  if (t === null || t.kind !== 'switchover') return null;
+  return t.evidence.facts.job === ctx.job.id ? t.task : null;
+}
+
+function taskOf(ctx: JobContext, req: SwitchRequest): number {
+  const t = ourTask(ctx, shardOf(ctx, req.shard));
+  if (t === null) throw new JobError(JOB_INTERNAL_ERROR, `shard ${req.shard} no longer runs this job's switchover task`);
+  return t;
+}
+
+const addr = (v: NodeView): string => `${v.hostaddr}_${v.port}`;
+
+async function failoverStep(
+  ctx: JobContext,
+  req: SwitchRequest,
+  step: 'elect' | 'fence' | 'drain' | 'promote' | 'repoint',
+  info: string,
+  o: { ok?: boolean; candidate?: number } = {},
+): Promise<void> {
+  await ctx.exec({
+    kind: 'failover.step',
+    shard: req.shard,
+    task: taskOf(ctx, req),
+    step,
+    ok: o.ok ?? true,
+    info: info.slice(0, 1000),
+    ...(o.candidate !== undefined ? { candidate: o.candidate } : {}),
+  });
+}
+
+/** A refused target as a job error: the original's number for the reason. */
+function checkError(c: Extract<SwitchTargetCheck, { ok: false }>): JobError {
+  const code: Record<string, number> = {
+    'target-is-primary': E_NOT_REPLICA,
+    'target-not-promotable': E_NOT_REPLICA,
+    'target-not-replica': E_NOT_REPLICA,
+    'target-follows-other': E_NOT_REPLICA,
+    'primary-unavailable': E_CONNECT,
+    'target-unavailable': E_TARGET_CONNECT,
+    'target-replication-broken': E_TARGET_UNALIVE,
+    'target-errant': E_TARGET_NOT_MAX,
+    'target-not-caught-up': E_TARGET_NOT_MAX,
+  };
+  return new JobError(code[c.code] ?? E_TARGET_UNALIVE, `${c.code}: ${c.message}`);
+}
+
+function probeError(p: ProbeResult, role: 'primary' | 'target'): JobError | null {
+  if (p.status === 'ok') return null;
+  const why = `${role} ${p.address} is ${p.status}${p.error ? `: ${p.error.message}` : ''}`;
+  if (p.status === 'alive-busy') return new JobError(E_BUSY_CONNECTIONS, why);
+  return new JobError(role === 'primary' ? E_CONNECT : E_TARGET_CONNECT, why);
+}
+
+/** The old primary as it must be for a switch: reachable, writable or fenced by us, no source. */
+function checkPrimaryState(st: NodeState, address: string): JobError | null {
+  if (st.replication !== null) return new JobError(E_NOT_SOURCE, `${address} replicates from ${st.replication.source}: it is not a primary`);
+  return null;
+}
+
+async function takeShard(ctx: JobContext, req: SwitchRequest): Promise<number> {
+  return ctx.step('take_shard', TOTAL, async () => {
+    const s = shardOf(ctx, req.shard);
+    const mine = ourTask(ctx, s);
+    if (mine !== null) return mine; // started before a leader change
+    if (s.task !== null) {
+      throw new JobError(JOB_INTERNAL_ERROR, `shard ${s.id} is busy with ${s.task.kind} task ${s.task.task}: try again when it ended`);
+    }
+    if (s.primary !== req.from) {
+      throw new JobError(E_NOT_SOURCE, `node ${req.from} is no longer the primary of shard ${s.id} (now ${s.primary ?? 'none'})`);
+    }
+    if (s.noSwitch !== null && s.noSwitch.until > Date.now()) {
+      throw new JobError(E_NOSWITCH, `shard ${s.id} is in a no-switch window until ${new Date(s.noSwitch.until).toISOString()}`);
+    }
+    await ctx.exec({
+      kind: 'failover.start',
+      shard: s.id,
+      failoverKind: 'switchover',
+      ...(req.to !== null ? { target: req.to } : {}),
+      term: ctx.term,
+      evidence: {
+        observer: ctx.runtime.cfg.selfId,
+        summary: `manual_switch job ${ctx.job.id}`,
+        facts: { job: ctx.job.id, from: req.from, to: req.to ?? 'elect' },
+      },
+    });
+    return taskOf(ctx, req);
+  });
+}
+
+interface Ranked {
+  node: number;
+  backlog: number;
+  priority: number;
+}
+
+/** Probes the primary, then the target(s); the target passes checkSwitchTarget or the job fails. */
+async function checkTarget(ctx: JobContext, req: SwitchRequest, nodes: Nodes): Promise<number> {
+  const target = await ctx.step('check', TOTAL, async () => {
+    const maxBacklog = tunable(ctx, 'switchover_max_backlog');
+    const primary = nodes.get(req.from);
+    const pp = await probeNode(primary, { signal: ctx.signal, deadlineMs: 3_000 });
+    const pe = probeError(pp, 'primary');
+    if (pe !== null) throw pe;
+    const stateErr = checkPrimaryState(pp.state!, pp.address);
+    if (stateErr !== null) throw stateErr;
+    const candidates = req.to !== null ? [req.to] : shardOf(ctx, req.shard).nodes.filter((n) => n !== req.from);
+    if (candidates.length === 0) throw new JobError(E_NOT_REPLICA, `shard ${req.shard} has no replica to switch to`);
+    const probes = await Promise.all(candidates.map((id) => probeNode(nodes.get(id), { signal: ctx.signal, deadlineMs: 3_000 })));
+    const passed: Ranked[] = [];
+    const refused: JobError[] = [];
+    for (const [i, id] of candidates.entries()) {
+      const v = nodes.view(id);
+      const p = probes[i]!;
+      const pe2 = probeError(p, 'target');
+      if (pe2 !== null) {
+        refused.push(pe2);
+        continue;
+      }
+      if (v.repair !== 'ok' || v.health === 'dead' || v.health === 'unreachable') {
+        refused.push(new JobError(E_TARGET_UNALIVE, `${addr(v)} is ${v.repair !== 'ok' ? v.repair : v.health}`));
+        continue;
+      }
+      const c = checkSwitchTarget(p, pp, { maxBacklog, gtid: primary.flavor.gtid });
+      if (!c.ok) {
+        refused.push(checkError(c));
+        continue;
+      }
+      passed.push({ node: id, backlog: primary.flavor.gtid.backlog(p.state!.gtid.executed, pp.state!.gtid.executed), priority: v.masterPriority });
+    }
+    if (passed.length === 0) {
+      const first = refused[0]!;
+      const info = refused.length === 1 ? first.info : `no replica can take over: ${refused.map((e) => e.info).join('; ')}`;
+      throw new JobError(first.code, info.slice(0, 900));
+    }
+    passed.sort((a, b) => b.priority - a.priority || a.backlog - b.backlog || a.node - b.node);
+    const best = passed[0]!;
+    await failoverStep(ctx, req, 'elect', `${addr(nodes.view(best.node))} passed the checks, ${best.backlog} transactions behind`, { candidate: best.node });
+    return best.node;
+  });
+  return Number(target);
+}
+
+/** Old primary read-only, its client sessions killed, its semi-sync master side off. */
+async function fenceOld(ctx: JobContext, req: SwitchRequest, nodes: Nodes): Promise<void> {
+  await ctx.step('fence', TOTAL, async () => {
+    const old = nodes.get(req.from);
+    const f = await stepCall(() => fence(old, ctx.signal, { keepUsers: [nodes.settings.storage.user] }));
+    if (!f.reachable) throw new JobError(E_CONNECT, `old primary ${old.address} became unreachable: ${f.detail}`);
+    await failoverStep(ctx, req, 'fence', `${old.address}: ${f.detail}`);
+    return f.detail;
+  });
+}
+
+/** Waits (bounded) until the target executed everything the fenced old primary did. */
+async function catchUp(ctx: JobContext, req: SwitchRequest, target: number, nodes: Nodes): Promise<string> {
+  const pos = await ctx.step('catch_up', TOTAL, async () => {
+    const old = nodes.get(req.from);
+    const st = await stepCall(() => old.run((sql) => old.flavor.readState(sql), { signal: ctx.signal, deadlineMs: 3_000 }));
+    if (!st.readOnly) throw new JobError(JOB_INTERNAL_ERROR, `old primary ${old.address} is writable again: not switching`);
+    const position = st.gtid.executed;
+    const t = nodes.get(target);
+    const bound = tunable(ctx, 'switchover_catchup_ms');
+    let r: StepResult;
+    try {
+      r = await waitApplied(t, position, bound, ctx.signal);
+    } catch (e) {
+      if (e instanceof StepError && e.code === 'timeout') {
+        throw new JobError(E_APPLY_TIMEOUT, `target ${t.address} did not catch up with ${old.address} within ${bound} ms: ${e.message}`, { cause: e });
+      }
+      if (e instanceof StepError) throw new JobError(E_TARGET_UNALIVE, e.message, { cause: e });
+      throw e;
+    }
+    await failoverStep(ctx, req, 'drain', `${t.address} executed ${position || '(nothing)'} in ${r.ms} ms`, { candidate: target });
+    return position;
+  });
+  return String(pos);
+}
+
+async function promoteTarget(ctx: JobContext, req: SwitchRequest, target: number, position: string, nodes: Nodes): Promise<void> {
+  await ctx.step('promote', TOTAL, async () => {
+    const t = nodes.get(target);
+    const r = await stepCall(() => promote(t, ctx.signal, { mustContain: position }));
+    await failoverStep(ctx, req, 'promote', `${t.address}: ${r.detail}`, { candidate: target });
+    return r.detail;
+  });
+}
+
+/** Every other node of the shard follows the new primary; the old one last in the list, all at once. */
+async function repointAll(ctx: JobContext, req: SwitchRequest, target: number, nodes: Nodes): Promise<Json> {
+  return ctx.step('repoint', TOTAL, async () => {
+    const np = nodes.get(target);
+    const repl = nodes.settings.repl;
+    const others = shardOf(ctx, req.shard).nodes.filter((n) => n !== target);
+    const results = await Promise.allSettled(
+      others.map(async (id) => {
+        const v = nodes.view(id);
+        if (id !== req.from && v.repair !== 'ok') return `${addr(v)}: skipped (${v.repair})`;
+        const r = await repoint(nodes.get(id), np, repl, ctx.signal);
+        return `${addr(v)}: ${r.detail}`;
+      }),
+    );
+    ctx.signal.throwIfAborted();
+    const lines: string[] = [];
+    let oldFailed: string | null = null;
+    for (const [i, r] of results.entries()) {
+      const id = others[i]!;
+      if (r.status === 'fulfilled') lines.push(r.value);
+      else {
+        const msg = `${addr(nodes.view(id))}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`;
+        lines.push(`failed: ${msg}`);
+        if (id === req.from) oldFailed = msg;
+        ctx.log.warn({ node: id, err: r.reason as Error }, 'could not re-point a node to the new primary');
+      }
+    }
+    const info = lines.join('; ');
+    await failoverStep(ctx, req, 'repoint', info, { ok: lines.every((l) => !l.startsWith('failed')) });
+    // The switch itself is done; a node that could not follow is reported (the HA repair loop
+    // rejoins it later), but the job says so.
+    return { repointed: lines, old_primary_error: oldFailed };
+  });
+}
+
+async function record(ctx: JobContext, req: SwitchRequest, target: number): Promise<void> {
+  await ctx.step('record', TOTAL, async () => {
+    const s = shardOf(ctx, req.shard);
+    if (s.primary === target && ourTask(ctx, s) === null) return; // recorded before a leader change
+    await ctx.exec({ kind: 'failover.finish', shard: req.shard, task: taskOf(ctx, req), primary: target, term: ctx.term });
+  });
+}
+
+/** Storage errors other than step verdicts are transient (the engine retries the job). */
+async function stepCall<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof StepError) {
+      const code = e.code === 'errant' ? E_TARGET_NOT_MAX : e.step === 'repoint' ? E_REPOINT : JOB_INTERNAL_ERROR;
+      throw new JobError(code, e.message, { cause: e });
+    }
+    throw e;
+  }
+}
+
+async function manualSwitch(ctx: JobContext): Promise<Json> {
+  const r = request(ctx);
+  const nodes = new Nodes(ctx);
+  const t0 = Date.now();
+  try {
+    const task = await takeShard(ctx, r);
+    const target = await checkTarget(ctx, r, nodes);
+    await fenceOld(ctx, r, nodes);
+    const position = await catchUp(ctx, r, target, nodes);
+    await promoteTarget(ctx, r, target, position, nodes);
+    const rep = await repointAll(ctx, r, target, nodes);
+    await record(ctx, r, target);
+    const tv = nodes.view(target);
+    const ov = nodes.view(r.from);
+    ctx.log.info({ shard: r.shard, task, from: addr(ov), to: addr(tv), ms: Date.now() - t0 }, 'switchover done');
+    return { shard_id: r.shard, task, old_master: addr(ov), new_master: addr(tv), position, repoint: rep };
+  } finally {
+    await nodes.close();
+  }
+}
+
+/**
+ * After a failure: when the target cannot have taken a write (still read-only), the old primary is
+ * made writable again and the task is aborted: the shard is as before. When the target was made
+ * writable (the failure came after the promotion), rolling back would make two writable primaries:
+ * the switch is recorded instead. The task is always released, so an automatic failover can run.
+ */
+async function rollback(ctx: JobContext, err: JobError): Promise<void> {
+  const r = request(ctx);
+  const s = shardOf(ctx, r.shard);
+  const task = ourTask(ctx, s);
+  if (task === null) return; // the task was never taken, or has ended
+  const fenceStarted = ctx.job.steps.some((x) => x.step === 'fence');
+  const nodes = new Nodes(ctx);
+  const notes: string[] = [];
+  try {
+    const target = s.task?.candidate ?? r.to;
+    let promoted = false;
+    if (target !== null && ctx.job.steps.some((x) => x.step === 'promote')) {
+      const tp = await probeNode(nodes.get(target), { signal: ctx.signal, deadlineMs: 3_000 });
+      // Unknown counts as promoted: never risk two writable primaries.
+      promoted = tp.status !== 'ok' || !tp.state!.readOnly || tp.state!.replication === null;
+      if (promoted && tp.status === 'ok' && !tp.state!.readOnly) {
+        await ctx.exec({ kind: 'failover.finish', shard: r.shard, task, primary: target, term: ctx.term });
+        ctx.log.warn({ shard: r.shard, target }, 'switchover failed after the promotion: the target is recorded as the primary');
+        return;
+      }
+    }
+    if (fenceStarted && !promoted) {
+      const old = nodes.get(r.from);
+      try {
+        const st = await old.run((sql) => old.flavor.readState(sql), { signal: ctx.signal, deadlineMs: 3_000 });
+        if (st.replication !== null) notes.push(`old primary ${old.address} replicates from ${st.replication.source}: left read-only`);
+        else {
+          const u = await promote(old, ctx.signal, { deadlineMs: 5_000 });
+          notes.push(`old primary ${old.address} writable again (${u.detail})`);
+        }
+      } catch (e) {
+        if (ctx.signal.aborted) throw e;
+        notes.push(`old primary ${old.address} could not be made writable again: ${(e as Error).message}`);
+      }
+    } else if (promoted) notes.push('the target may have been promoted: the old primary stays read-only');
+    await ctx.exec({
+      kind: 'failover.abort',
+      shard: r.shard,
+      task,
+      code: err.code,
+      reason: [err.info, ...notes].join('; ').slice(0, 1000),
+    });
+    ctx.log.warn({ shard: r.shard, task, code: err.code, notes }, 'switchover rolled back');
+  } finally {
+    await nodes.close();
+  }
+}
+
+registerJobHandler('manual_switch', manualSwitch, { rollback });
