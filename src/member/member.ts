@@ -9,12 +9,13 @@ import { ManagerRuntime } from './runtime.js';
 import { VERSION } from '../version.js';
 import { viewDigest } from '../audit/view-digest.js';
 import { mountApi, prepareApi, type ApiContext } from '../http/api.js';
+import { registerStatusPage } from '../http/status-page.js';
 
 /**
  * Extra HTTP routes of a member (e.g. the web status page, src/http/status-page.ts): append a
  * registration function here; it runs after the API is mounted, behind the same auth.
  */
-const EXTRA_ROUTES: ReadonlyArray<(app: FastifyInstance, ctx: ApiContext) => void | Promise<void>> = [];
+const EXTRA_ROUTES: ReadonlyArray<(app: FastifyInstance, ctx: ApiContext) => void | Promise<void>> = [registerStatusPage];
 
 export interface MemberHandle {
   http: FastifyInstance;
