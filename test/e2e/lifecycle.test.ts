@@ -1,0 +1,141 @@
+// Issue 6, end to end, through HTTP only, like an operator: register the machines, create a cluster of
+// 2 rbr shards × 3 real MariaDB nodes and a compute node, write through a shard primary and read it on
+// its replicas, grow and shrink it (add_shards, add_nodes, add_comps, delete_node, delete_comp,
+// delete_shard), and delete it: no process, instance directory or metadata row may be left.
+import t from 'tap';
+import mysql, { type RowDataPacket } from 'mysql2/promise';
+import { ADMIN, E2eEnv, waitFor } from './env.js';
+
+interface NodeV { id: number; shard: number; hostaddr: string; port: number; status: string; memberState: string; access: string }
+interface ShardV { id: number; cluster: number; name: string; status: string; primary: number | null; nodes: number[] }
+interface View { clusters: { id: number; status: string; comps: number[] }[]; shards: ShardV[]; nodes: NodeV[]; comps: { id: number; cluster: number }[] }
+
+const env = new E2eEnv('e2e-lifecycle');
+t.teardown(() => env.stop());
+
+async function login(n: { hostaddr: string; port: number }): Promise<mysql.Connection> {
+  return mysql.createConnection({ host: n.hostaddr, port: n.port, user: ADMIN.user, password: ADMIN.password, connectTimeout: 5_000 });
+}
+
+async function sql<T extends RowDataPacket>(n: { hostaddr: string; port: number }, q: string, p: unknown[] = []): Promise<T[]> {
+  const c = await login(n);
+  try {
+    return (await c.query<T[]>(q, p))[0];
+  } finally {
+    await c.end();
+  }
+}
+
+t.test('cluster lifecycle through /HttpService/Emit', async (t) => {
+  await env.start();
+  const host = '127.0.0.1';
+  await env.run('create_machine', {
+    hostaddr: host, machine_type: 'storage', rack_id: '1', datadir: '/d', logdir: '/l', wal_log_dir: '/w',
+    port_range: env.storageRange, total_mem: '4096', total_cpu_cores: '2', nodemgr_port: String(env.agentPort),
+  });
+  await env.run('create_machine', {
+    hostaddr: host, machine_type: 'computer', rack_id: '1', comp_datadir: '/c',
+    port_range: env.computeRange, total_mem: '4096', total_cpu_cores: '2', nodemgr_port: String(env.agentPort),
+  });
+  // A machine whose agent does not answer is refused by the job (the ping is its first step).
+  const dead = await env.submit('create_machine', {
+    hostaddr: '127.0.0.2', machine_type: 'storage', rack_id: '1', datadir: '/d', logdir: '/l', wal_log_dir: '/w', total_mem: '1', total_cpu_cores: '1', nodemgr_port: '1',
+  });
+  const deadEnd = await env.wait(dead);
+  t.equal(deadEnd.status, 'failed', 'create_machine with no agent answering fails');
+  t.equal(Number(deadEnd.error_code), 70158, 'with the original error number');
+
+  const t0 = Date.now();
+  const created = await env.run('create_cluster', {
+    ha_mode: 'rbr', shards: '2', nodes: '3', comps: '1', max_storage_size: '20', max_connections: '6', cpu_cores: '2',
+    innodb_size: '16', dbcfg: '0', storage_iplists: [host], computer_iplists: [host],
+  });
+  const wall = Date.now() - t0;
+  t.comment(`create_cluster (2 shards x 3 nodes rbr, 1 compute node) wall time: ${wall} ms`);
+  console.log(`E2E create_cluster wall time: ${wall} ms`);
+  const cluster = Number(created.attachment?.cluster_id);
+  t.ok(cluster > 0, `cluster ${cluster} created`);
+
+  let v = await env.view<View>();
+  const shards = v.shards.filter((s) => s.cluster === cluster);
+  t.equal(shards.length, 2, 'two shards');
+  t.ok(shards.every((s) => s.status === 'inuse' && s.nodes.length === 3 && s.primary !== null), 'each in use with 3 nodes and a primary');
+  t.equal(v.clusters.find((c) => c.id === cluster)?.status, 'inuse', 'cluster in use');
+
+  // Replication: write on the primary, read it on every replica; replicas are read-only.
+  for (const s of shards) {
+    const nodes = s.nodes.map((id) => v.nodes.find((n) => n.id === id)!);
+    const primary = nodes.find((n) => n.id === s.primary)!;
+    t.equal(primary.access, 'writable', `shard ${s.name}: primary writable in the world`);
+    await sql(primary, 'CREATE DATABASE IF NOT EXISTS e2e');
+    await sql(primary, 'CREATE TABLE IF NOT EXISTS e2e.t (id INT PRIMARY KEY, v VARCHAR(20))');
+    await sql(primary, 'INSERT INTO e2e.t VALUES (?, ?)', [s.id, `shard-${s.id}`]);
+    for (const r of nodes.filter((n) => n.id !== s.primary)) {
+      const got = await waitFor(`row on replica ${r.port}`, async () => {
+        const rows = await sql(r, 'SELECT v FROM e2e.t WHERE id = ?', [s.id]).catch(() => []);
+        return rows.length === 1 ? rows[0]!.v as string : undefined;
+      }, 15_000);
+      t.equal(got, `shard-${s.id}`, `replica ${r.port} of ${s.name} has the row`);
+      const ro = await sql(r, 'SELECT @@global.read_only AS ro');
+      t.equal(Number(ro[0]!.ro), 1, `replica ${r.port} is read-only`);
+    }
+    const semi = await sql(primary, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'");
+    t.equal(Number(semi[0]!.Value), 2, `${s.name}: two semi-sync replicas`);
+  }
+
+  // The metadata tables follow (MetadataReconciler projects the world).
+  await waitFor('metadata rows of the new cluster', async () => {
+    const rows = await env.metaRows('SELECT COUNT(*) AS n FROM shard_nodes WHERE db_cluster_id = ?', [cluster]);
+    return Number(rows[0]!.n) === 6 ? true : undefined;
+  }, 20_000);
+  t.pass('shard_nodes has the 6 nodes');
+
+  // Grow: one more shard of 2 nodes, one more replica on shard_1, one more compute node.
+  const added = await env.run('add_shards', { cluster_id: String(cluster), shards: '1', nodes: '2', storage_iplists: [host] });
+  const newShard = (added.attachment?.shard_ids as number[])[0]!;
+  const first = shards.find((s) => s.name === 'shard_1')!;
+  const addedNodes = await env.run('add_nodes', { cluster_id: String(cluster), shard_id: String(first.id), nodes: '1', storage_iplists: [host] });
+  const nn = (addedNodes.attachment?.nodes as { node_id: number; port: number }[])[0]!;
+  const rowOnNew = await waitFor('the old row on the added replica', async () => {
+    const rows = await sql({ hostaddr: host, port: nn.port }, 'SELECT v FROM e2e.t WHERE id = ?', [first.id]).catch(() => []);
+    return rows.length === 1 ? rows[0]!.v as string : undefined;
+  }, 20_000);
+  t.equal(rowOnNew, `shard-${first.id}`, 'the added replica caught up from the primary');
+  v = await env.view<View>();
+  t.equal(v.shards.find((s) => s.id === first.id)!.nodes.length, 4, 'shard_1 has 4 nodes');
+  t.equal(v.shards.find((s) => s.id === newShard)?.status, 'inuse', 'the added shard is in use');
+
+  const compsBefore = v.clusters.find((c) => c.id === cluster)!.comps;
+  await env.run('add_comps', { cluster_id: String(cluster), comps: '1', computer_iplists: [host] });
+  v = await env.view<View>();
+  const compsAfter = v.clusters.find((c) => c.id === cluster)!.comps;
+  t.equal(compsAfter.length, compsBefore.length + 1, 'one more compute node');
+
+  // Shrink.
+  await env.run('delete_node', { cluster_id: String(cluster), shard_id: String(first.id), hostaddr: host, port: String(nn.port) });
+  const gone = compsAfter.find((c) => !compsBefore.includes(c))!;
+  await env.run('delete_comp', { cluster_id: String(cluster), comp_id: String(gone) });
+  await env.run('delete_shard', { cluster_id: String(cluster), shard_id: String(newShard) });
+  v = await env.view<View>();
+  t.equal(v.shards.filter((s) => s.cluster === cluster).length, 2, 'back to 2 shards');
+  t.equal(v.shards.find((s) => s.id === first.id)!.nodes.length, 3, 'shard_1 back to 3 nodes');
+  t.equal(v.clusters.find((c) => c.id === cluster)!.comps.length, compsBefore.length, 'back to the compute nodes it had');
+  await t.rejects(login({ hostaddr: host, port: nn.port }), 'the deleted node no longer accepts connections');
+
+  // Delete: nothing left behind.
+  await env.run('delete_cluster', { cluster_id: String(cluster) });
+  v = await env.view<View>();
+  t.notOk(v.clusters.some((c) => c.id === cluster), 'cluster gone from the world');
+  t.same(env.leftoverProcesses(), [], 'no instance process left');
+  t.same(env.leftoverDirs(), [], 'no instance directory left');
+  await waitFor('metadata rows removed', async () => {
+    const [a, b, c, d] = await Promise.all([
+      env.metaRows('SELECT COUNT(*) AS n FROM db_clusters WHERE id = ?', [cluster]),
+      env.metaRows('SELECT COUNT(*) AS n FROM shards WHERE db_cluster_id = ?', [cluster]),
+      env.metaRows('SELECT COUNT(*) AS n FROM shard_nodes WHERE db_cluster_id = ?', [cluster]),
+      env.metaRows('SELECT COUNT(*) AS n FROM comp_nodes WHERE db_cluster_id = ?', [cluster]),
+    ]);
+    return [a, b, c, d].every((r) => Number(r[0]!.n) === 0) ? true : undefined;
+  }, 20_000);
+  t.pass('no metadata row of the cluster left');
+});
