@@ -15,3 +15,5 @@ export {
   type SyncResult,
 } from './topology.js';
 export { ComputeTopologyReconciler, type ComputeRuntime } from './reconciler.js';
+export { placeComps, COMP_PORTS, type Slot } from './placement.js';
+export { ensureCompInstalled, ensureCompUninstalled, instanceOn, CompInstallError, type CompInstall } from './install.js';

@@ -15,6 +15,7 @@ import { WorldMachine } from './world-machine.js';
 import { ShardHa } from '../shard-ha/index.js';
 import { XaResolver } from '../xa-resolver/resolver.js';
 import { JobReconciler } from '../jobs/index.js';
+import { ComputeTopologyReconciler } from '../compute/index.js';
 
 export type ExecResult =
   | { ok: true; index: number; result: ApplyResult }
@@ -60,6 +61,7 @@ export class ManagerRuntime {
     this.host.add(new JobReconciler(this));
     for (const r of new ShardHa(this).reconcilers) this.host.add(r);
     this.host.add(new XaResolver(this));
+    this.host.add(new ComputeTopologyReconciler(this));
   }
 
   static async start(cfg: Config, log: Logger): Promise<ManagerRuntime> {

@@ -2,3 +2,5 @@
 import './machines.js';
 import './switch.js';
 import './storage.js';
+import './comps.js';
+import './control.js';
