@@ -41,6 +41,13 @@ export interface JobContext {
   /** Starts (once) a child job under this job's lock as step `name`, waits for it to end; its failure
    *  throws JobError with the child's code and info. Resolves to the child's result. */
   child(name: string, total: number, jobType: string, request: { [k: string]: Json }): Promise<Json>;
+  /** The first half of child(): starts the child (once, as step `name`) and returns its id, so the
+   *  parent can work in parallel with it. */
+  startChild(name: string, total: number, jobType: string, request: { [k: string]: Json }): Promise<number>;
+  /** The second half: waits for the child to end; its failure throws JobError. */
+  waitChild(id: number): Promise<Json>;
+  /** Waits until every child of this job has ended (a rollback must not race a running child). */
+  waitChildren(): Promise<void>;
 }
 
 export class JobError extends Error {
@@ -183,8 +190,12 @@ class Ctx implements JobContext {
   }
 
   async child(name: string, total: number, jobType: string, request: { [k: string]: Json }): Promise<Json> {
+    return this.waitChild(await this.startChild(name, total, jobType, request));
+  }
+
+  async startChild(name: string, total: number, jobType: string, request: { [k: string]: Json }): Promise<number> {
     // The child's request carries the step name, so a rerun finds the child it already started.
-    const childId = await this.step(name, total, async () => {
+    return this.step<number>(name, total, async () => {
       const found = findChild(this.rt.world, this.id, name);
       if (found !== null) return found;
       const r = await this.exec({ kind: 'job.start', jobType, request: { ...request, parent_step: name }, parent: this.id });
@@ -192,9 +203,18 @@ class Ctx implements JobContext {
       if (created === undefined) throw new JobError(JOB_INTERNAL_ERROR, `child job ${jobType} was not created`);
       return Number(created.event.agg.split('/')[1]);
     });
-    const child = await waitForEnd(this.rt, Number(childId), this.lc.signal);
-    if (child.status === 'failed') throw new JobError(child.errorCode || JOB_INTERNAL_ERROR, `child job ${child.id} (${jobType}): ${child.errorInfo}`);
+  }
+
+  async waitChild(id: number): Promise<Json> {
+    const child = await waitForEnd(this.rt, id, this.lc.signal);
+    if (child.status === 'failed') throw new JobError(child.errorCode || JOB_INTERNAL_ERROR, `child job ${child.id} (${child.jobType}): ${child.errorInfo}`);
     return child.result;
+  }
+
+  async waitChildren(): Promise<void> {
+    for (const id of this.rt.world.activeJobs()) {
+      if (this.rt.world.job(id)?.parent === this.id) await waitForEnd(this.rt, id, this.lc.signal);
+    }
   }
 
   /** A step a dead leader left running under a different name: recorded as not finished. */

@@ -8,6 +8,7 @@ import { ADMIN, E2eEnv, waitFor } from './env.js';
 
 interface NodeV { id: number; shard: number; hostaddr: string; port: number; status: string; memberState: string; access: string }
 interface ShardV { id: number; cluster: number; name: string; status: string; primary: number | null; nodes: number[] }
+interface JobV { id: number; jobType: string; parent: number | null; steps: { step: string; startedAt: number; endedAt: number }[] }
 interface View { clusters: { id: number; status: string; comps: number[] }[]; shards: ShardV[]; nodes: NodeV[]; comps: { id: number; cluster: number }[] }
 
 const env = new E2eEnv('e2e-lifecycle');
@@ -55,12 +56,18 @@ t.test('cluster lifecycle through /HttpService/Emit', async (t) => {
   console.log(`E2E create_cluster wall time: ${wall} ms`);
   const cluster = Number(created.attachment?.cluster_id);
   t.ok(cluster > 0, `cluster ${cluster} created`);
+  const jobs = (await env.view<{ jobs: JobV[] }>()).jobs;
+  const cj = jobs.find((j) => String(j.id) === created.job_id)!;
+  for (const j of [cj, ...jobs.filter((x) => x.parent === cj.id)]) {
+    t.comment(`${j.jobType} job ${j.id} steps: ${j.steps.map((s) => `${s.step} ${s.endedAt - s.startedAt}ms`).join(', ')}`);
+  }
 
   let v = await env.view<View>();
   const shards = v.shards.filter((s) => s.cluster === cluster);
   t.equal(shards.length, 2, 'two shards');
   t.ok(shards.every((s) => s.status === 'inuse' && s.nodes.length === 3 && s.primary !== null), 'each in use with 3 nodes and a primary');
   t.equal(v.clusters.find((c) => c.id === cluster)?.status, 'inuse', 'cluster in use');
+  t.equal(v.clusters.find((c) => c.id === cluster)?.comps.length, 1, 'one compute node');
 
   // Replication: write on the primary, read it on every replica; replicas are read-only.
   for (const s of shards) {

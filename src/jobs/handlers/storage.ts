@@ -79,6 +79,7 @@ async function settleAll(work: Promise<unknown>[]): Promise<void> {
 
 /** Uninstalls every instance of a cluster and removes it from the world (delete and rollback). */
 async function teardownCluster(ctx: JobContext, cluster: number): Promise<void> {
+  await ctx.waitChildren();
   const c = ctx.world.cluster(cluster);
   if (c === null) return;
   await settleAll(c.comps.map((id) => ensureComputeUninstalled(ctx, ctx.world.comp(id)!)));
@@ -93,12 +94,19 @@ function shardNames(n: number): string[] {
 async function createCluster(ctx: JobContext): Promise<Json> {
   const r = req(ctx);
   const cluster = num(r, 'cluster_id');
-  const total = 6;
-  const shards = await buildShards(ctx, cluster, shardNames(num(r, 'shards')), num(r, 'nodes'), strList(r, 'storage_iplists'), total);
-  let comps: Json = 'not created: no add_comps handler is registered';
+  const total = 7;
+  const sz = sizing(ctx, cluster);
+  const names = shardNames(num(r, 'shards'));
+  const hosts = strList(r, 'storage_iplists');
+  await ctx.step<number[]>('place_shards', total, () => placeShards(ctx, cluster, names, num(r, 'nodes'), hosts, sz));
+  // The compute nodes install in parallel with the storage nodes, as a child add_comps job (their
+  // shard topology is kept current by the compute engineer's reconciler as the shards come up).
+  let compsJob: number | null = null;
   if (jobHandlerFor('add_comps') !== undefined) {
-    comps = await ctx.child('add_comps', total, 'add_comps', { cluster_id: cluster, comps: num(r, 'comps'), computer_iplists: strList(r, 'computer_iplists') });
+    compsJob = await ctx.startChild('start_comps', total, 'add_comps', { cluster_id: cluster, comps: num(r, 'comps'), computer_iplists: strList(r, 'computer_iplists') });
   }
+  const shards = await buildShards(ctx, cluster, names, num(r, 'nodes'), hosts, total);
+  const comps: Json = compsJob === null ? 'not created: no add_comps handler is registered' : await ctx.waitChild(compsJob);
   await ctx.step('cluster_inuse', total, async () => {
     if (ctx.world.cluster(cluster)?.status === 'creating') await ctx.exec({ kind: 'cluster.set_status', cluster, status: 'inuse' });
   });
