@@ -307,6 +307,7 @@ export function checkRules(w: WorldState, ev: DomainEvent, key: number | string,
     }
     case 'manager.member_added':
     case 'manager.member_removed':
+    case 'manager.ids_reserved': // counters only rise (applyEffects takes the maximum)
       return null;
   }
 }
@@ -341,6 +342,9 @@ export function applyEffects(w: WorldState, ev: DomainEvent, key: number | strin
       return;
     case 'manager.member_removed':
       if (w.leader?.member === key) tx.field(w, 'leader', null);
+      return;
+    case 'manager.ids_reserved':
+      for (const kind of ['cluster', 'shard', 'node', 'comp', 'job'] as const) bump(w, kind, ev.data[kind] - 1, tx);
       return;
     default:
       return;

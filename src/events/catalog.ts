@@ -346,6 +346,12 @@ export const catalog = {
     'This member leads from `term` (strictly increasing); it is shown as `source` in cluster_mgr_nodes.',
     obj({ term: int({ min: 1 }) }),
   ),
+  'manager.ids_reserved': def(
+    'manager',
+    'The leader found ids in use outside the log (e.g. old cluster_general_job_log rows of the metadata ' +
+      'shard): new clusters, shards, nodes, compute nodes and jobs get ids from these values up, never below.',
+    obj({ cluster: int({ min: 1 }), shard: int({ min: 1 }), node: int({ min: 1 }), comp: int({ min: 1 }), job: int({ min: 1 }) }),
+  ),
 } as const satisfies Record<string, EventDef>;
 
 type Catalog = typeof catalog;

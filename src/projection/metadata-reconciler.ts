@@ -54,6 +54,19 @@ export class MetadataReconciler implements Reconciler {
           for (const w of read.warnings) ctx.log.warn({ warning: w }, 'metadata adoption warning');
           return; // The applied adoption triggers the projection.
         }
+        // Adopted, or nothing to adopt: ids used by rows the log does not know (old jobs, deleted
+        // clusters' rows) must never be handed out again, so raise the counters above them.
+        const n = read.nextIds;
+        const r = await this.rt.execute(
+          {
+            kind: 'manager.reserve_ids',
+            id: this.rt.cfg.selfId,
+            next: { cluster: n.clusters, shard: n.shards, node: n.storageNodes, comp: n.computeNodes, job: n.jobs },
+          },
+          { system: 'ids in use in kunlun_metadata_db' },
+        );
+        if (!r.ok && !(r.kind === 'refused' && r.refusal.code === 'no_change')) throw new Error(`reserving ids failed: ${JSON.stringify(r)}`);
+        checkLeading(ctx.signal);
         this.adoptedTerm = ctx.term;
       }
       checkLeading(ctx.signal);

@@ -64,6 +64,7 @@ function dispatch(world: World, cmd: Command, e: Emitter): CommandResult {
     case 'manager.add':
     case 'manager.remove':
     case 'manager.elect':
+    case 'manager.reserve_ids':
       return checkManager(world, cmd, e);
     case 'topology.adopt':
       return checkAdopt(world, cmd, e);

@@ -36,6 +36,7 @@ export function reduceManager(ctx: ManagerCtx, ev: ManagerEvent): ManagerCtx {
     case 'manager.leader_elected':
       return { ...ctx, electedTerm: ev.data.term, electedAt: ev.at };
     case 'manager.member_removed':
+    case 'manager.ids_reserved':
       return ctx;
   }
 }
@@ -53,6 +54,8 @@ export const managerMachine = setup({
       on: {
         // Which member leads (and that terms only grow) is a world rule across members.
         'manager.leader_elected': { actions: 'apply' },
+        // The counters are world fields (rules.ts); the member only records who reserved.
+        'manager.ids_reserved': { actions: 'apply' },
         'manager.member_removed': { target: 'removed', actions: 'apply' },
       },
     },
