@@ -28,6 +28,17 @@ export interface StepRow {
 export class FailoverRows {
   private conn: mysql.Connection | null = null;
   private readonly written = new Set<string>();
+  private queue: Promise<void> = Promise.resolve();
+
+  /** Appends in the background, in order: the failover goes on while the row is written. */
+  enqueue(r: StepRow): void {
+    this.queue = this.queue.then(() => this.append(r));
+  }
+
+  /** Resolves when every queued row was tried (tests, shutdown). */
+  async flushed(): Promise<void> {
+    await this.queue;
+  }
 
   constructor(
     private readonly cfg: Config,

@@ -11,7 +11,7 @@ import type { FailoverStep } from '../events/vocab.js';
 import { chooseCandidate, failoverGate, type Choice } from '../ha/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
-import { fence, promote, repoint, stopIoThreads, StepError, waitApplied } from '../storage/failover-steps.js';
+import { fence, promote, repoint, stopIoThreads, StepError, waitApplied, type FenceResult, type StepResult } from '../storage/failover-steps.js';
 import { probeNode } from '../storage/probe.js';
 import type { FailoverRows } from './failover-rows.js';
 import type { NodePool } from './pool.js';
@@ -33,6 +33,20 @@ interface Run {
   old: NodeView;
   candidate: NodeView | null;
   target: string | null;
+  /**
+   * Effects started ahead of their record, to save time: the old primary is fenced while the
+   * candidate drains, and the candidate is promoted while the others are re-pointed (a replica that
+   * connects before or after the promotion registers as a semi-sync client either way). Records stay
+   * in order, and a new leader redoes an unrecorded effect (each is idempotent).
+   */
+  fencing?: Promise<FenceResult>;
+  promoting?: Promise<StepResult>;
+}
+
+/** Starts `p` now; a rejection is kept for whoever awaits it, and never unhandled meanwhile. */
+function early<T>(p: Promise<T>): Promise<T> {
+  p.catch(() => undefined);
+  return p;
 }
 
 export class FailoverReconciler implements Reconciler {
@@ -76,7 +90,7 @@ export class FailoverReconciler implements Reconciler {
     const world = this.rt.world;
     const s = world.shard(id);
     if (!s || !this.isRbr(id)) return;
-    await this.catchUpRows(s);
+    this.catchUpRows(s);
     if (s.task !== null) {
       // A switchover task belongs to the manual_switch job.
       if (s.task.kind === 'failover') await this.run(id, ctx);
@@ -140,7 +154,7 @@ export class FailoverReconciler implements Reconciler {
       ctx,
     );
     ctx.log.warn({ shard: id, task: t.task, old: old.id, primary: r.candidate.id }, 'automatic failover finished');
-    await this.rows.append({
+    this.rows.enqueue({
       shard: s,
       task: t.task,
       kind: 'failover',
@@ -233,6 +247,7 @@ export class FailoverReconciler implements Reconciler {
           }
           r.target = mine.position;
         }
+        r.fencing ??= early(fence(this.pool.node(r.old), sig, { deadlineMs: 2_000 }));
         try {
           const x = await waitApplied(this.pool.node(cand), r.target, this.s.waitAppliedMs, sig);
           await this.record(r, step, true, x.detail, ctx);
@@ -245,7 +260,7 @@ export class FailoverReconciler implements Reconciler {
         }
       }
       case 'fence': {
-        const f = await fence(this.pool.node(r.old), sig, { deadlineMs: 2_000 });
+        const f = await (r.fencing ?? fence(this.pool.node(r.old), sig, { deadlineMs: 2_000 }));
         const method = f.reachable ? 'super_read_only' : 'host_unreachable';
         await propose(
           this.rt,
@@ -265,6 +280,7 @@ export class FailoverReconciler implements Reconciler {
       case 'repoint': {
         const cand = this.need(r);
         const others = this.survivors(r).filter((n) => n.id !== cand.id);
+        r.promoting ??= early(this.promoteCandidate(r, cand, sig));
         const notes = await Promise.all(
           others.map((n) =>
             repoint(this.pool.node(n), this.pool.node(cand), this.s.repl, sig, { deadlineMs: 10_000 }).then(
@@ -281,13 +297,17 @@ export class FailoverReconciler implements Reconciler {
       }
       case 'promote': {
         const cand = this.need(r);
-        const x = await promote(this.pool.node(cand), sig, { deadlineMs: 10_000, ...(r.target !== null ? { mustContain: r.target } : {}) });
+        const x = await (r.promoting ?? this.promoteCandidate(r, cand, sig));
         await this.record(r, step, true, x.detail, ctx);
         return true;
       }
       default:
         throw new Error(`unknown failover step ${step}`);
     }
+  }
+
+  private promoteCandidate(r: Run, cand: NodeView, sig: AbortSignal): Promise<StepResult> {
+    return promote(this.pool.node(cand), sig, { deadlineMs: 10_000, ...(r.target !== null ? { mustContain: r.target } : {}) });
   }
 
   private need(r: Run): NodeView {
@@ -297,14 +317,16 @@ export class FailoverReconciler implements Reconciler {
 
   private async record(r: Run, step: FailoverStep, ok: boolean, info: string, ctx: LeaderContext, candidate?: number): Promise<void> {
     const text = info.length > 1024 ? `${info.slice(0, 1021)}...` : info;
+    const t0 = performance.now();
     await propose(
       this.rt,
       { kind: 'failover.step', shard: r.shard.id, task: r.task, step, ok, info: text, ...(candidate !== undefined ? { candidate } : {}) },
       `failover step ${step}`,
       ctx,
     );
-    ctx.log.info({ shard: r.shard.id, task: r.task, step, ok, info: text }, `failover step ${step}`);
-    await this.rows.append({
+    const proposeMs = Math.round(performance.now() - t0);
+    ctx.log.info({ shard: r.shard.id, task: r.task, step, ok, info: text, propose_ms: proposeMs }, `failover step ${step}`);
+    this.rows.enqueue({
       shard: r.shard,
       task: r.task,
       kind: 'failover',
@@ -335,17 +357,17 @@ export class FailoverReconciler implements Reconciler {
       ctx,
     );
     ctx.log.error({ shard: s.id, task, code, alarm: 'failover-aborted' }, `failover aborted, nothing promoted: ${text}`);
-    await this.rows.append({ shard: s, task, kind: 'failover', step: 'end', oldHost: hostOf(old), newHost: null, info: text, at: Date.now(), errCode: code, errMsg: text });
+    this.rows.enqueue({ shard: s, task, kind: 'failover', step: 'end', oldHost: hostOf(old), newHost: null, info: text, at: Date.now(), errCode: code, errMsg: text });
   }
 
   /** Rows a leader that died may have left unwritten: the task's latest step, the last outcome. */
-  private async catchUpRows(s: ShardView): Promise<void> {
+  private catchUpRows(s: ShardView): void {
     const w = this.rt.world;
     const t = s.task;
     if (t?.kind === 'failover' && t.lastStep) {
       const old = t.from === null ? null : w.node(t.from);
       const cand = t.candidate === null ? null : w.node(t.candidate);
-      await this.rows.append({
+      this.rows.enqueue({
         shard: s,
         task: t.task,
         kind: t.kind,
@@ -362,7 +384,7 @@ export class FailoverReconciler implements Reconciler {
     if (last?.kind === 'failover') {
       const old = s.nodes.map((n) => w.node(n)).find((n) => n?.fence?.task === last.task) ?? null;
       const neu = last.primary === null ? null : w.node(last.primary);
-      await this.rows.append({
+      this.rows.enqueue({
         shard: s,
         task: last.task,
         kind: last.kind,

@@ -16,6 +16,9 @@ import type { NodePool } from './pool.js';
 import { evidence, propose, sleep } from './propose.js';
 import type { HaSettings } from './settings.js';
 
+/** Probe period while a primary's death awaits confirmation: confirm (or clear) it quickly. */
+const FAST_REPROBE_MS = 100;
+
 /** The health a probe concludes for a node that is not its shard's primary. */
 function replicaHealth(p: ProbeResult): Health {
   switch (p.status) {
@@ -66,6 +69,8 @@ export class ProbeObserver implements Reconciler {
   private readonly dead = new Map<number, DeadTrack | null>();
   private readonly lastVerdict = new Map<number, string>();
   private readonly metaStatus = new Map<string, string>();
+  /** Shards whose primary looks dead but is not confirmed yet: probed again without waiting a full interval. */
+  private readonly suspects = new Set<number>();
   private metaNodes: StorageNode[] | null = null;
   /** Rounds completed in this leadership (status output, tests). */
   rounds = 0;
@@ -88,6 +93,7 @@ export class ProbeObserver implements Reconciler {
   async reconcile(_key: string, ctx: LeaderContext): Promise<void> {
     this.dead.clear();
     this.lastVerdict.clear();
+    this.suspects.clear();
     this.rounds = 0;
     ctx.log.info({ interval_ms: this.s.probeIntervalMs, timeout_ms: this.s.probeTimeoutMs }, 'probe observer running');
     while (!ctx.signal.aborted) {
@@ -109,7 +115,8 @@ export class ProbeObserver implements Reconciler {
         this.metaRound(ctx),
       ]);
       this.rounds++;
-      await sleep(this.s.probeIntervalMs - (performance.now() - t0), ctx.signal);
+      const period = this.suspects.size > 0 ? Math.min(this.s.probeIntervalMs, FAST_REPROBE_MS) : this.s.probeIntervalMs;
+      await sleep(period - (performance.now() - t0), ctx.signal);
     }
     await this.closeMeta();
   }
@@ -153,6 +160,8 @@ export class ProbeObserver implements Reconciler {
     const a = assessPrimary(pp, replicas);
     const d = trackDead(this.dead.get(sh.id) ?? null, a, Date.now(), { minSamples: this.s.deadSamples });
     this.dead.set(sh.id, d.track);
+    if ((a.verdict === 'dead' && !d.confirmed) || a.verdict === 'unreachable-unconfirmed') this.suspects.add(sh.id);
+    else this.suspects.delete(sh.id);
     const h = primaryHealth(a, d.confirmed);
     if (this.lastVerdict.get(sh.id) !== a.verdict) {
       this.lastVerdict.set(sh.id, a.verdict);

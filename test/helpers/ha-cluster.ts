@@ -228,7 +228,9 @@ export class HaCluster {
       n.resume();
       await n.kill9();
     }));
-    rmSync(this.dir, { recursive: true, force: true });
+    // HA_KEEP_RUN_DIR=1 keeps the servers' and members' logs for a post-mortem.
+    if (process.env.HA_KEEP_RUN_DIR) console.error(`# run dir kept: ${this.dir}`);
+    else rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
