@@ -172,7 +172,7 @@ class Ctx implements JobContext {
     if (done !== undefined && j.step?.name !== name) return parseInfo(done.info) as T;
     if (j.step !== null && j.step.name !== name) await this.closeInterrupted();
     if (this.job.step === null) {
-      await this.exec({ kind: 'job.step_start', job: this.id, step: name, index: this.job.progress.done, total });
+      await this.exec({ kind: 'job.step_start', job: this.id, step: name, index: this.job.progress.done, total: Math.max(total, this.job.progress.done) });
     } else this.lc.log.info({ job: this.id, step: name }, 'resuming a step interrupted by a leader change');
     const result = await fn();
     checkLeading(this.lc.signal);
@@ -227,7 +227,7 @@ class Ctx implements JobContext {
   async recordFailure(f: JobError): Promise<void> {
     const info = JSON.stringify({ code: f.code, info: f.info.slice(0, 800) });
     const done = this.job.progress.done;
-    if (this.job.step?.name !== FAILED_STEP) await this.exec({ kind: 'job.step_start', job: this.id, step: FAILED_STEP, index: done, total: 0 });
+    if (this.job.step?.name !== FAILED_STEP) await this.exec({ kind: 'job.step_start', job: this.id, step: FAILED_STEP, index: done, total: done });
     await this.exec({ kind: 'job.step_finish', job: this.id, step: FAILED_STEP, ok: false, done, total: this.job.step?.total ?? 0, info });
   }
 
