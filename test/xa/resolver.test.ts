@@ -232,3 +232,44 @@ t.test('retention deletes old decisions but never one a prepared branch still ne
   await waitFor('its decision pruned once no branch needs it', async () => (await decision(held)) === null, 20_000);
   t.equal(await decision(recent), 'commit', 'the recent one still there');
 });
+
+t.test('metadata-shard branches, and the leader killed inside the window: the new leader finishes', async (t) => {
+  const meta = conns[2]!;
+  await meta.query('CREATE DATABASE IF NOT EXISTS app');
+  await meta.query('CREATE TABLE IF NOT EXISTS app.m (id INT PRIMARY KEY) ENGINE=InnoDB');
+  // Two detached branches on the metadata shard, as a CN's DDL 2PC leaves them: one whose key has a
+  // commit row (followed), one with none (rolled back after the window; nothing is claimed for it).
+  const mCommit = txn();
+  const mNone = txn();
+  for (const x of [mCommit, mNone]) {
+    const s = await servers[2]!.connect();
+    const xid = cn.xidOf(x);
+    await s.query('XA START ?', [xid]);
+    await s.query('INSERT INTO app.m VALUES (?)', [x.localXid]);
+    await s.query('XA END ?', [xid]);
+    await s.query('XA PREPARE ?', [xid]);
+    s.destroy();
+  }
+  await meta.query("INSERT INTO kunlun_metadata_db.commit_log_xac (comp_node_id, txn_id, next_txn_cmd) VALUES (?, ?, 'commit')", [CN, BigInt(commitLogTxnId(mCommit))]);
+  const x = txn();
+  const out = await cn.run(x, 'after-prepare');
+  // Kill the leader before the safety window passes.
+  await new Promise((r) => setTimeout(r, 1_000));
+  let first: { m: (typeof group.members)[number]; term: number } | undefined;
+  for (const m of group.alive()) {
+    const info = await group.get<{ role: string; term: number }>(m, '/api/v1/member');
+    if (info?.role === 'leader') first = { m, term: info.term };
+  }
+  t.ok(first, 'found the leader');
+  await group.kill9(first!.m);
+  t.same([await prepared(0), await prepared(1)], [[out.xid], [out.xid]], 'still prepared when the leader died');
+  await waitFor('the new leader aborted the shard branches', async () => !(await preparedAnywhere(out.xid)), 30_000);
+  t.equal(await decision(x), 'abort');
+  t.same([await rowsOn(0, x), await rowsOn(1, x)], [0, 0]);
+  const claim = logLines(out.xid).find((l) => l.msg === 'XA: abort claimed in the commit log');
+  t.ok(claim && claim.term! > first!.term, `claimed by the new leader (term ${claim?.term}, the dead one had ${first!.term})`);
+  await waitFor('the metadata branches ended', async () => (await xaRecover(meta)).length === 0, 30_000);
+  const [rows] = await meta.query<RowDataPacket[]>('SELECT id FROM app.m ORDER BY id');
+  t.same(rows.map((r) => Number(r.id)), [mCommit.localXid], 'the one with a commit row committed, the other rolled back');
+  t.equal(await decision(mNone), null, 'no row is claimed for a metadata-shard branch');
+});
