@@ -106,6 +106,7 @@ export class Playground {
   private resumed = false;
   /** Set once no other live playground owns the dir: only then may stop() touch it. */
   private owns = false;
+  private clusterJob: string | null = null;
 
   constructor(readonly o: PlaygroundOptions) {
     this.dir = o.dir;
@@ -363,9 +364,14 @@ export class Playground {
     const view = await this.view();
     const have = view.machines.find((m) => m.host === '127.0.0.1');
     const inst = join(this.dir, 'agent', 'instances');
+    // With fixed ports, KunlunBase's usual ranges; with --base-port 0 (tests, several at once), a random
+    // block below the kernel's ephemeral range (32768-), so no other test's free port lands in it.
+    const lo = this.o.basePort > 0 ? null : 30_000 + Math.floor(Math.random() * 27) * 100;
+    const storageRange = lo === null ? '57000-57999' : `${lo}-${lo + 59}`;
+    const compRange = lo === null ? '47000-47999' : `${lo + 60}-${lo + 99}`;
     const roles: [string, Record<string, unknown>][] = [
-      ['storage', { datadir: join(inst, 'storage'), logdir: join(inst, 'storage'), wal_log_dir: join(inst, 'storage'), port_range: '57000-57999' }],
-      ['computer', { comp_datadir: join(inst, 'computer'), port_range: '47000-47999' }],
+      ['storage', { datadir: join(inst, 'storage'), logdir: join(inst, 'storage'), wal_log_dir: join(inst, 'storage'), port_range: storageRange }],
+      ['computer', { comp_datadir: join(inst, 'computer'), port_range: compRange }],
     ];
     for (const [role, extra] of roles) {
       if (have?.roles[role]) continue;
@@ -398,6 +404,7 @@ export class Playground {
       computer_password: COMP_USER.password,
     });
     const jobId = String(a.job_id);
+    this.clusterJob = jobId;
     this.say(`    create_cluster accepted: job ${jobId}`);
     await this.waitJob(jobId, 'create_cluster', 300_000);
     const view = await this.view();
@@ -441,7 +448,11 @@ export class Playground {
     const cluster = view.clusters.find((c) => c.id === this.state.clusterId) ?? null;
     let killLine: string | null = null;
     let switchLine: string | null = null;
+    let switchShard = -1;
     if (cluster) {
+      // The switchover example uses the last shard, the kill example the first, so both can be tried.
+      const shards = view.shards.filter((x) => x.cluster === cluster.id);
+      switchShard = shards.at(-1)?.id ?? -1;
       o('');
       o(`Cluster ${cluster.id} ${cluster.name} (${cluster.nickName || 'demo'}, ${cluster.haMode}):`);
       for (const c of view.comps.filter((x) => x.cluster === cluster.id)) {
@@ -458,12 +469,12 @@ export class Playground {
         o(`  shard ${s.id} ${s.name}: primary ${p.hostaddr}:${p.port} (pid ${pid ?? '?'}), replicas ${reps.map((r) => `${r.hostaddr}:${r.port}`).join(' ') || '-'}`);
         o(`    mysql -h ${p.hostaddr} -P ${p.port} -u ${ADMIN.user} -p${ADMIN.password}`);
         if (!killLine && pid) killLine = `kill -9 ${pid}    # shard ${s.id}'s primary ${p.hostaddr}:${p.port}`;
-        if (!switchLine && reps[0]) {
+        if (s.id === switchShard && reps[0]) {
           switchLine = `curl -s ${first}/HttpService/Emit -d '{"version":"1.0","job_type":"manual_switch","paras":{"cluster_id":"${cluster.id}","shard_id":"${s.id}","master_hostaddr":"${p.hostaddr}_${p.port}","assign_hostaddr":"${reps[0].hostaddr}_${reps[0].port}"}}'`;
         }
       }
     }
-    const lastJob = [...view.jobs].sort((a, b) => Number(b.id) - Number(a.id))[0];
+    const lastJob = view.jobs.find((j) => String(j.id) === this.clusterJob) ?? [...view.jobs].sort((a, b) => Number(b.id) - Number(a.id))[0];
     const cli = `node ${BIN}`;
     o('');
     o('Try:');
@@ -474,7 +485,7 @@ export class Playground {
     o('  # the whole topology, live (Ctrl-C to leave)');
     o(`  ${cli} status --url ${first} --watch`);
     if (switchLine) {
-      o('  # switch a primary over to a replica (planned switchover)');
+      o(`  # switch shard ${switchShard}'s primary over to a replica (planned switchover); then get_status of the job id it answers`);
       o(`  ${switchLine}`);
     }
     if (killLine) {

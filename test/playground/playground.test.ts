@@ -1,0 +1,135 @@
+// Issue 7, done-when: the playground comes up with its default demo cluster (2 shards × 3 nodes rbr +
+// 1 compute node) and prints `playground ready`; the commands its summary prints work when pasted
+// (get_status, status, the primaries' mysql and the compute node's psql, manual_switch, kill -9 of a
+// primary whose failover then shows in `cluster-mgr status`, the audit replay); `--down` from another
+// process stops it and leaves no process behind.
+import t from 'tap';
+import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { makeRunDir } from '../../src/launcher/index.js';
+import { alive } from '../../src/playground/state.js';
+import { PlaygroundRun, sh, type Summary } from './helpers.js';
+
+const dir = makeRunDir('playground-test');
+const run = new PlaygroundRun(dir, ['--base-port', '0']);
+t.teardown(() => run.cleanup());
+
+interface StatusJson {
+  leader: { leader: string | null } | null;
+  view: {
+    shards: { id: number; primary: number | null }[];
+    nodes: { id: number; shard: number; hostaddr: string; port: number; health: string; access: string }[];
+    comps: { id: number }[];
+    jobs: { id: number; jobType: string; status: string }[];
+  };
+}
+
+function statusJson(s: Summary): StatusJson {
+  const url = /--url (\S+)/.exec(s.statusCmd)![1]!;
+  const r = sh(`${s.statusCmd.replace(/ --url \S+ --watch$/, '')} --url ${url} --json`, 20_000);
+  if (r.code !== 0) throw new Error(`status --json: ${r.err}`);
+  return JSON.parse(r.out) as StatusJson;
+}
+
+function primaryOf(st: StatusJson, shard: number) {
+  const s = st.view.shards.find((x) => x.id === shard);
+  return st.view.nodes.find((n) => n.id === s?.primary) ?? null;
+}
+
+async function until<T>(what: string, ms: number, f: () => T | undefined | null | false): Promise<T> {
+  const end = Date.now() + ms;
+  let last: unknown = null;
+  for (;;) {
+    try {
+      const v = f();
+      if (v !== undefined && v !== null && v !== false) return v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+t.test('playground: up, the printed commands work, failover shows in status, --down leaves nothing', async (t) => {
+  run.start();
+  const s = await run.ready(420_000);
+  t.comment(`playground start-up wall time: ${s.startedInS} s (target ≤ 60 s)`);
+  t.ok(s.startedInS > 0 && s.startedInS < 240, `started in ${s.startedInS} s`);
+  t.equal(s.memberPids.filter((p) => alive(p)).length, 3, 'three member processes, their pids printed');
+  t.equal(s.mysqlCmds.length, 2, 'a connection command for each of the 2 primaries');
+  t.ok(s.psqlUrl, 'the compute node connection string');
+  t.ok(s.killCmd && s.switchCmd, 'kill and switchover commands printed');
+
+  // get_status of the create_cluster job, pasted.
+  const gs = sh(s.getStatusCmd);
+  t.equal(gs.code, 0, 'curl get_status exits 0');
+  const gsj = JSON.parse(gs.out) as { status: string; job_type: string };
+  t.same([gsj.job_type, gsj.status], ['create_cluster', 'done'], 'the create_cluster job is done');
+
+  // status, once and --watch.
+  const once = sh(s.statusCmd.replace(/ --watch$/, ''));
+  t.equal(once.code, 0, `cluster-mgr status exits 0 ${once.err}`);
+  t.match(once.out, /leader \*/, 'the leader is marked');
+  t.equal(once.out.match(/ primary /g)?.length, 2, 'two primaries in the table');
+  t.match(once.out, /COMPUTE NODES[\s\S]*active/, 'the compute node is listed');
+  const watch = spawn('bash', ['-c', s.statusCmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let watched = '';
+  watch.stdout.on('data', (b: Buffer) => (watched += b.toString()));
+  await new Promise((r) => setTimeout(r, 5_000));
+  watch.kill('SIGINT');
+  await new Promise((r) => watch.once('exit', r));
+  t.ok((watched.match(/cluster_mgr status —/g)?.length ?? 0) >= 2, 'status --watch refreshes');
+
+  // The primaries and the compute node answer with the printed credentials; primaries are writable.
+  for (const cmd of s.mysqlCmds) {
+    const r = sh(`${cmd} -N -e 'SELECT @@read_only'`);
+    t.equal(`${r.code} ${r.out.trim()}`, '0 0', `${cmd}: writable primary`);
+  }
+  const pq = sh(`psql '${s.psqlUrl}' -tAc 'select 41+1'`);
+  t.equal(pq.out.trim(), '42', `psql on the compute node ${pq.err}`);
+
+  // manual_switch as printed, then its job through get_status, then the new primary in status.
+  const target = /"assign_hostaddr":"([^"]+)"/.exec(s.switchCmd!)![1]!.replace('_', ':');
+  const switchShard = Number(/"shard_id":"(\d+)"/.exec(s.switchCmd!)![1]);
+  const sw = JSON.parse(sh(s.switchCmd!).out) as { status: string; job_id: string; error_info: string };
+  t.equal(sw.status, 'accept', `manual_switch accepted ${sw.error_info}`);
+  const swDone = await until('the manual_switch job to end', 120_000, () => {
+    const a = JSON.parse(sh(s.getStatusCmd.replace(/"job_id":"\d+"/, `"job_id":"${sw.job_id}"`)).out) as { status: string; error_info: string };
+    return a.status === 'done' || a.status === 'failed' ? a : undefined;
+  });
+  t.equal(swDone.status, 'done', `manual_switch job ${sw.job_id} done ${swDone.error_info}`);
+  const afterSwitch = primaryOf(statusJson(s), switchShard);
+  t.equal(afterSwitch && `${afterSwitch.hostaddr}:${afterSwitch.port}`, target, `shard ${switchShard}'s primary is now ${target}`);
+
+  // kill -9 the named primary: the failover shows in cluster-mgr status.
+  const k = s.kill!;
+  const killedAt = Date.now();
+  t.equal(sh(s.killCmd!).code, 0, `${s.killCmd} exits 0`);
+  const np = await until(`a new primary for shard ${k.shard} in cluster-mgr status`, 60_000, () => {
+    const p = primaryOf(statusJson(s), k.shard);
+    return p && `${p.hostaddr}:${p.port}` !== k.addr && p.health === 'alive' && p.access === 'writable' ? p : undefined;
+  });
+  const secs = ((Date.now() - killedAt) / 1000).toFixed(1);
+  t.comment(`failover shown in cluster-mgr status ${secs} s after kill -9`);
+  t.pass(`shard ${k.shard}: ${np.hostaddr}:${np.port} is the writable primary ${secs} s after the kill`);
+  const text = sh(s.statusCmd.replace(/ --watch$/, '')).out;
+  t.match(text, new RegExp(`${np.hostaddr}:${np.port}\\s+primary`), 'the table shows the new primary');
+
+  // The audit replay, pasted.
+  const rp = sh(s.replayCmd, 120_000);
+  t.equal(rp.code, 0, `replay exits 0 ${rp.err}`);
+  t.match(rp.out, /chain ok/);
+  t.match(rp.out, /MATCH/);
+  t.notMatch(rp.out, /clustmgr_pwd|repl_pwd/, 'no password in the audit output');
+
+  // --down from another process.
+  const down = sh(s.downCmd, 150_000);
+  t.equal(down.code, 0, `--down exits 0: ${down.out}${down.err}`);
+  t.match(down.out, /no process left/);
+  const code = await Promise.race([run.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+  t.not(code, 'still running', 'the playground process exited');
+  t.same(run.leftovers(), [], 'no process works under the playground dir');
+  t.same([...s.memberPids, k.pid].filter((p) => alive(p)), [], 'no member and no killed server pid is alive');
+  t.notOk(existsSync(dir), 'the directory is removed (no --keep)');
+});
