@@ -107,8 +107,10 @@ export class E2eEnv {
       async () => {
         for (const m of this.group.alive()) {
           const a = await this.emit(m, 'get_status', {}, jobId).catch(() => null);
-          if (a !== null && (a.status === 'done' || a.status === 'failed')) return a;
-          if (a !== null) return undefined;
+          // Only a job's own status has an attachment; "no leader yet, retry" answers have none.
+          if (a === null || a.attachment === null || a.attachment === undefined) continue;
+          if (a.status === 'done' || a.status === 'failed') return a;
+          return undefined;
         }
         return undefined;
       },
