@@ -1,10 +1,13 @@
 // manual_switch (cluster_mgr-api.md §10, cluster_mgr-ha.md §4.3): a planned switchover of an rbr shard's
-// primary. The job takes the shard's failover task first (one task per shard: an automatic failover
-// cannot start while it runs, and it cannot start while one runs), checks the target on the real
-// nodes, makes the old primary read-only, waits until the target executed everything the old primary
-// did, promotes the target, re-points the old primary and the other replicas to it, and records the
-// new primary (failover.finish: shard.primary_changed and the node roles; the metadata projection
-// writes shard_nodes.member_state and node_map_master from those).
+// primary. The job checks the target on the real nodes (probing the primary first, then the target:
+// healthy, replicating from the primary, no errant transactions, at most a few transactions behind);
+// a refused target fails the job with nothing changed. Then it takes the shard's failover task (one
+// task per shard: an automatic failover cannot start while the switch runs, and the switch cannot
+// start while a failover runs), makes the old primary read-only (sessions killed, semi-sync master
+// off), waits a bounded time until the target executed everything the old primary did, promotes the
+// target, re-points the old primary and the other replicas to it, and records the new primary
+// (failover.finish: shard.primary_changed and the node roles; the metadata projection writes
+// shard_nodes.member_state and node_map_master from those).
 //
 // Every step looks at the real world first, so a new leader resumes the job where the old one died.
 // A failure before the target could have taken writes rolls back: the old primary is made writable
@@ -16,8 +19,10 @@ import type { Json } from '../../events/schema.js';
 import { fence, promote, repoint, waitApplied, StepError, type StepResult } from '../../storage/failover-steps.js';
 import type { NodeState, ProbeResult } from '../../storage/node-state.js';
 import { probeNode } from '../../storage/probe.js';
-import type { Credentials } from '../../storage/replication.js';
-import { StorageNode } from '../../storage/storage-node.js';
+import type { StorageNode } from '../../storage/storage-node.js';
+import { NodePool } from '../../shard-ha/pool.js';
+import { haSettings, type HaSettings } from '../../shard-ha/settings.js';
+import { FailoverRows, type StepRow } from '../../shard-ha/failover-rows.js';
 import { JOB_INTERNAL_ERROR, JobError, registerJobHandler, type JobContext } from '../engine.js';
 import { num, optNum, req } from './request.js';
 
@@ -26,21 +31,21 @@ const E_APPLY_TIMEOUT = 70011; // Consfailover ApplyLog Timeout
 const E_NOSWITCH = 70014; // Manual Noswitch Node Exist
 const E_CONNECT = 70015; // Async Mysql Connect Poll Error
 const E_BUSY_CONNECTIONS = 70016; // DB In Max Connection Status
+const E_BUSY_SHARD = 70010; // Consfailover Timeout: another failover/switchover task holds the shard
 const E_TARGET_UNALIVE = 70019; // Assign Host Unalive
 const E_TARGET_NOT_MAX = 70020; // Assign Host No Maximum GTIDS
 const E_TARGET_CONNECT = 70021; // Assign Host Connect Mysql Error
-const E_REPOINT = 70023; // Rebuild Slave Connect Error
 const E_NOT_SOURCE = 70033; // Master hostaddr state is not source
 const E_NOT_REPLICA = 70034; // Assign hostaddr state is not replica
 
 /** Steps of the job (job.step_* events; the progress get_status shows). */
-const STEPS = ['take_shard', 'check', 'fence', 'catch_up', 'promote', 'repoint', 'record'] as const;
+const STEPS = ['check', 'take_shard', 'fence', 'catch_up', 'promote', 'repoint', 'record'] as const;
 const TOTAL = STEPS.length;
 
 /** Defaults of the tunables (config keys of the same name override them). */
 export const SWITCH_DEFAULTS = {
   /** Transactions the target may still lack when it is checked (it catches up after the fence). */
-  switchover_max_backlog: 1000,
+  switchover_max_backlog: 100,
   /** How long the old primary stays read-only waiting for the target to catch up, ms. */
   switchover_catchup_ms: 5_000,
 } as const;
@@ -50,42 +55,27 @@ function tunable(ctx: JobContext, key: keyof typeof SWITCH_DEFAULTS): number {
   return typeof v === 'number' && Number.isFinite(v) ? v : SWITCH_DEFAULTS[key];
 }
 
-/** The manager's account on storage nodes and the replication account (config keys of the HA side). */
-function accounts(ctx: JobContext): { storage: Credentials; repl: Credentials } {
-  const v = (k: string, def: string): string => {
-    const x = ctx.cfg.values[k];
-    return typeof x === 'string' && x !== '' ? x : def;
-  };
-  return {
-    storage: { user: ctx.cfg.str('meta_user'), password: ctx.cfg.str('meta_pwd') },
-    repl: { user: v('storage_repl_user', 'repl'), password: v('storage_repl_pwd', 'repl_pwd') },
-  };
-}
-
-/** The storage nodes this job talks to, one small pool each, closed when the run ends. */
+/** The storage nodes this job talks to (the HA settings: account, replication account, connect map). */
 class Nodes {
-  readonly settings: { storage: Credentials; repl: Credentials };
-  private readonly map = new Map<number, StorageNode>();
+  readonly settings: HaSettings;
+  private readonly pool: NodePool;
+  /** rbr_consfailover rows of this run, written once the shard is no longer in the read-only window. */
+  readonly rows: FailoverRows;
+  readonly pending: StepRow[] = [];
   constructor(private readonly ctx: JobContext) {
-    this.settings = accounts(ctx);
+    this.settings = haSettings(ctx.cfg);
+    this.pool = new NodePool(this.settings);
+    this.rows = new FailoverRows(ctx.cfg, ctx.log);
+  }
+
+  /** Writes the pending rows (best effort: FailoverRows logs and forgets a row it could not write). */
+  async flushRows(): Promise<void> {
+    const rows = this.pending.splice(0);
+    for (const r of rows) await this.rows.append(r);
   }
 
   get(id: number): StorageNode {
-    let n = this.map.get(id);
-    if (n === undefined) {
-      const v = this.view(id);
-      n = new StorageNode({
-        id: `${v.hostaddr}_${v.port}`,
-        host: v.hostaddr,
-        port: v.port,
-        user: this.settings.storage.user,
-        password: this.settings.storage.password,
-        connectTimeoutMs: 1_000,
-        queryTimeoutMs: 3_000,
-      });
-      this.map.set(id, n);
-    }
-    return n;
+    return this.pool.node(this.view(id));
   }
 
   view(id: number): NodeView {
@@ -95,8 +85,8 @@ class Nodes {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.map.values()].map((n) => n.close().catch(() => undefined)));
-    this.map.clear();
+    await this.rows.drop();
+    await this.pool.close();
   }
 }
 
@@ -132,22 +122,57 @@ function taskOf(ctx: JobContext, req: SwitchRequest): number {
 
 const addr = (v: NodeView): string => `${v.hostaddr}_${v.port}`;
 
+/** Records one step of the task (shard.failover_step) and queues its rbr_consfailover row. */
 async function failoverStep(
   ctx: JobContext,
+  nodes: Nodes,
   req: SwitchRequest,
   step: 'elect' | 'fence' | 'drain' | 'promote' | 'repoint',
   info: string,
   o: { ok?: boolean; candidate?: number } = {},
 ): Promise<void> {
+  const task = taskOf(ctx, req);
+  const ok = o.ok ?? true;
   await ctx.exec({
     kind: 'failover.step',
     shard: req.shard,
-    task: taskOf(ctx, req),
+    task,
     step,
-    ok: o.ok ?? true,
+    ok,
     info: info.slice(0, 1000),
     ...(o.candidate !== undefined ? { candidate: o.candidate } : {}),
   });
+  const cand = o.candidate ?? shardOf(ctx, req.shard).task?.candidate ?? null;
+  nodes.pending.push({
+    shard: shardOf(ctx, req.shard),
+    task,
+    kind: 'switchover',
+    step,
+    oldHost: addr(nodes.view(req.from)),
+    newHost: cand === null ? null : addr(nodes.view(cand)),
+    info,
+    at: Date.now(),
+    errCode: ok ? 0 : 1,
+    errMsg: ok ? null : info,
+  });
+}
+
+/** The task's outcome row ("end"), written with whatever step rows are still pending. */
+async function endRow(ctx: JobContext, nodes: Nodes, s: ShardView, task: number, from: number, to: number | null, code: number, info: string): Promise<void> {
+  nodes.pending.push({
+    shard: s,
+    task,
+    kind: 'switchover',
+    step: 'end',
+    oldHost: addr(nodes.view(from)),
+    newHost: to === null ? null : addr(nodes.view(to)),
+    info,
+    at: Date.now(),
+    errCode: code,
+    errMsg: code === 0 ? null : info,
+  });
+  await nodes.flushRows();
+  ctx.signal.throwIfAborted();
 }
 
 /** A refused target as a job error: the original's number for the reason. */
@@ -179,17 +204,19 @@ function checkPrimaryState(st: NodeState, address: string): JobError | null {
   return null;
 }
 
-async function takeShard(ctx: JobContext, req: SwitchRequest): Promise<number> {
-  return ctx.step('take_shard', TOTAL, async () => {
+const busy = (s: ShardView): JobError =>
+  new JobError(E_BUSY_SHARD, `shard ${s.id} is busy with ${s.task!.kind} task ${s.task!.task}: try again when it has ended`);
+const notPrimary = (s: ShardView, req: SwitchRequest): JobError =>
+  new JobError(E_NOT_SOURCE, `node ${req.from} is no longer the primary of shard ${s.id} (now ${s.primary ?? 'none'})`);
+
+/** Takes the shard's failover task (refused while another task runs or a no-switch window is on). */
+async function takeShard(ctx: JobContext, req: SwitchRequest, target: { node: number; backlog: number }, nodes: Nodes): Promise<number> {
+  const task = await ctx.step('take_shard', TOTAL, async () => {
     const s = shardOf(ctx, req.shard);
     const mine = ourTask(ctx, s);
     if (mine !== null) return mine; // started before a leader change
-    if (s.task !== null) {
-      throw new JobError(JOB_INTERNAL_ERROR, `shard ${s.id} is busy with ${s.task.kind} task ${s.task.task}: try again when it ended`);
-    }
-    if (s.primary !== req.from) {
-      throw new JobError(E_NOT_SOURCE, `node ${req.from} is no longer the primary of shard ${s.id} (now ${s.primary ?? 'none'})`);
-    }
+    if (s.task !== null) throw busy(s);
+    if (s.primary !== req.from) throw notPrimary(s, req);
     if (s.noSwitch !== null && s.noSwitch.until > Date.now()) {
       throw new JobError(E_NOSWITCH, `shard ${s.id} is in a no-switch window until ${new Date(s.noSwitch.until).toISOString()}`);
     }
@@ -205,8 +232,11 @@ async function takeShard(ctx: JobContext, req: SwitchRequest): Promise<number> {
         facts: { job: ctx.job.id, from: req.from, to: req.to ?? 'elect' },
       },
     });
+    const v = nodes.view(target.node);
+    await failoverStep(ctx, nodes, req, 'elect', `${addr(v)} passed the checks, ${target.backlog} transactions behind`, { candidate: target.node });
     return taskOf(ctx, req);
   });
+  return Number(task);
 }
 
 interface Ranked {
@@ -216,8 +246,13 @@ interface Ranked {
 }
 
 /** Probes the primary, then the target(s); the target passes checkSwitchTarget or the job fails. */
-async function checkTarget(ctx: JobContext, req: SwitchRequest, nodes: Nodes): Promise<number> {
-  const target = await ctx.step('check', TOTAL, async () => {
+async function checkTarget(ctx: JobContext, req: SwitchRequest, nodes: Nodes): Promise<{ node: number; backlog: number }> {
+  const chosen = await ctx.step('check', TOTAL, async () => {
+    const s = shardOf(ctx, req.shard);
+    if (ourTask(ctx, s) === null) {
+      if (s.task !== null) throw busy(s);
+      if (s.primary !== req.from) throw notPrimary(s, req);
+    }
     const maxBacklog = tunable(ctx, 'switchover_max_backlog');
     const primary = nodes.get(req.from);
     const pp = await probeNode(primary, { signal: ctx.signal, deadlineMs: 3_000 });
@@ -256,19 +291,18 @@ async function checkTarget(ctx: JobContext, req: SwitchRequest, nodes: Nodes): P
     }
     passed.sort((a, b) => b.priority - a.priority || a.backlog - b.backlog || a.node - b.node);
     const best = passed[0]!;
-    await failoverStep(ctx, req, 'elect', `${addr(nodes.view(best.node))} passed the checks, ${best.backlog} transactions behind`, { candidate: best.node });
-    return best.node;
+    return { node: best.node, backlog: best.backlog };
   });
-  return Number(target);
+  return { node: Number(chosen.node), backlog: Number(chosen.backlog) };
 }
 
 /** Old primary read-only, its client sessions killed, its semi-sync master side off. */
 async function fenceOld(ctx: JobContext, req: SwitchRequest, nodes: Nodes): Promise<void> {
   await ctx.step('fence', TOTAL, async () => {
     const old = nodes.get(req.from);
-    const f = await stepCall(() => fence(old, ctx.signal, { keepUsers: [nodes.settings.storage.user] }));
+    const f = await guarded(ctx, E_CONNECT, `fence ${old.address}`, () => fence(old, ctx.signal, { keepUsers: [nodes.settings.storage.user] }));
     if (!f.reachable) throw new JobError(E_CONNECT, `old primary ${old.address} became unreachable: ${f.detail}`);
-    await failoverStep(ctx, req, 'fence', `${old.address}: ${f.detail}`);
+    await failoverStep(ctx, nodes, req, 'fence', `${old.address}: ${f.detail}`);
     return f.detail;
   });
 }
@@ -277,7 +311,7 @@ async function fenceOld(ctx: JobContext, req: SwitchRequest, nodes: Nodes): Prom
 async function catchUp(ctx: JobContext, req: SwitchRequest, target: number, nodes: Nodes): Promise<string> {
   const pos = await ctx.step('catch_up', TOTAL, async () => {
     const old = nodes.get(req.from);
-    const st = await stepCall(() => old.run((sql) => old.flavor.readState(sql), { signal: ctx.signal, deadlineMs: 3_000 }));
+    const st = await guarded(ctx, E_CONNECT, `read ${old.address}`, () => old.run((sql) => old.flavor.readState(sql), { signal: ctx.signal, deadlineMs: 3_000 }));
     if (!st.readOnly) throw new JobError(JOB_INTERNAL_ERROR, `old primary ${old.address} is writable again: not switching`);
     const position = st.gtid.executed;
     const t = nodes.get(target);
@@ -289,10 +323,9 @@ async function catchUp(ctx: JobContext, req: SwitchRequest, target: number, node
       if (e instanceof StepError && e.code === 'timeout') {
         throw new JobError(E_APPLY_TIMEOUT, `target ${t.address} did not catch up with ${old.address} within ${bound} ms: ${e.message}`, { cause: e });
       }
-      if (e instanceof StepError) throw new JobError(E_TARGET_UNALIVE, e.message, { cause: e });
-      throw e;
+      throw asJobError(ctx, E_TARGET_UNALIVE, `wait for ${t.address} to catch up`, e);
     }
-    await failoverStep(ctx, req, 'drain', `${t.address} executed ${position || '(nothing)'} in ${r.ms} ms`, { candidate: target });
+    await failoverStep(ctx, nodes, req, 'drain', `${t.address} executed ${position || '(nothing)'} in ${r.ms} ms`, { candidate: target });
     return position;
   });
   return String(pos);
@@ -301,8 +334,8 @@ async function catchUp(ctx: JobContext, req: SwitchRequest, target: number, node
 async function promoteTarget(ctx: JobContext, req: SwitchRequest, target: number, position: string, nodes: Nodes): Promise<void> {
   await ctx.step('promote', TOTAL, async () => {
     const t = nodes.get(target);
-    const r = await stepCall(() => promote(t, ctx.signal, { mustContain: position }));
-    await failoverStep(ctx, req, 'promote', `${t.address}: ${r.detail}`, { candidate: target });
+    const r = await guarded(ctx, E_TARGET_CONNECT, `promote ${t.address}`, () => promote(t, ctx.signal, { mustContain: position }));
+    await failoverStep(ctx, nodes, req, 'promote', `${t.address}: ${r.detail}`, { candidate: target });
     return r.detail;
   });
 }
@@ -335,7 +368,7 @@ async function repointAll(ctx: JobContext, req: SwitchRequest, target: number, n
       }
     }
     const info = lines.join('; ');
-    await failoverStep(ctx, req, 'repoint', info, { ok: lines.every((l) => !l.startsWith('failed')) });
+    await failoverStep(ctx, nodes, req, 'repoint', info, { ok: lines.every((l) => !l.startsWith('failed')) });
     // The switch itself is done; a node that could not follow is reported (the HA repair loop
     // rejoins it later), but the job says so.
     return { repointed: lines, old_primary_error: oldFailed };
@@ -350,17 +383,23 @@ async function record(ctx: JobContext, req: SwitchRequest, target: number): Prom
   });
 }
 
-/** Storage errors other than step verdicts are transient (the engine retries the job). */
-async function stepCall<T>(fn: () => Promise<T>): Promise<T> {
+/**
+ * Storage errors fail the job (its rollback reopens the old primary and releases the shard): a
+ * switchover that meets a broken node stops cleanly rather than holding the shard's task while it
+ * retries, because a held task also holds off the automatic failover.
+ */
+async function guarded<T>(ctx: JobContext, code: number, what: string, fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
-    if (e instanceof StepError) {
-      const code = e.code === 'errant' ? E_TARGET_NOT_MAX : e.step === 'repoint' ? E_REPOINT : JOB_INTERNAL_ERROR;
-      throw new JobError(code, e.message, { cause: e });
-    }
-    throw e;
+    throw asJobError(ctx, code, what, e);
   }
+}
+
+function asJobError(ctx: JobContext, code: number, what: string, e: unknown): unknown {
+  if (ctx.signal.aborted || e instanceof JobError) return e;
+  if (e instanceof StepError) return new JobError(e.code === 'errant' ? E_TARGET_NOT_MAX : code, `${what}: ${e.message}`, { cause: e });
+  return new JobError(code, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
 async function manualSwitch(ctx: JobContext): Promise<Json> {
@@ -368,8 +407,9 @@ async function manualSwitch(ctx: JobContext): Promise<Json> {
   const nodes = new Nodes(ctx);
   const t0 = Date.now();
   try {
-    const task = await takeShard(ctx, r);
-    const target = await checkTarget(ctx, r, nodes);
+    const chosen = await checkTarget(ctx, r, nodes);
+    const task = await takeShard(ctx, r, chosen, nodes);
+    const target = chosen.node;
     await fenceOld(ctx, r, nodes);
     const position = await catchUp(ctx, r, target, nodes);
     await promoteTarget(ctx, r, target, position, nodes);
@@ -377,6 +417,7 @@ async function manualSwitch(ctx: JobContext): Promise<Json> {
     await record(ctx, r, target);
     const tv = nodes.view(target);
     const ov = nodes.view(r.from);
+    await endRow(ctx, nodes, shardOf(ctx, r.shard), task, r.from, target, 0, `node ${target} is the primary of shard ${r.shard}`);
     ctx.log.info({ shard: r.shard, task, from: addr(ov), to: addr(tv), ms: Date.now() - t0 }, 'switchover done');
     return { shard_id: r.shard, task, old_master: addr(ov), new_master: addr(tv), position, repoint: rep };
   } finally {
@@ -406,8 +447,15 @@ async function rollback(ctx: JobContext, err: JobError): Promise<void> {
       // Unknown counts as promoted: never risk two writable primaries.
       promoted = tp.status !== 'ok' || !tp.state!.readOnly || tp.state!.replication === null;
       if (promoted && tp.status === 'ok' && !tp.state!.readOnly) {
+        // Forward, not back: the others follow the target (best effort) and it is recorded.
+        const np = nodes.get(target);
+        const others = s.nodes.filter((n) => n !== target && (n === r.from || nodes.view(n).repair === 'ok'));
+        const rs = await Promise.allSettled(others.map((id) => repoint(nodes.get(id), np, nodes.settings.repl, ctx.signal)));
+        ctx.signal.throwIfAborted();
         await ctx.exec({ kind: 'failover.finish', shard: r.shard, task, primary: target, term: ctx.term });
-        ctx.log.warn({ shard: r.shard, target }, 'switchover failed after the promotion: the target is recorded as the primary');
+        await endRow(ctx, nodes, s, task, r.from, target, 0, `node ${target} is the primary of shard ${r.shard} (after: ${err.info})`);
+        const failed = rs.filter((x) => x.status === 'rejected').length;
+        ctx.log.warn({ shard: r.shard, target, repoint_failed: failed }, 'switchover failed after the promotion: the target is recorded as the primary');
         return;
       }
     }
@@ -425,13 +473,9 @@ async function rollback(ctx: JobContext, err: JobError): Promise<void> {
         notes.push(`old primary ${old.address} could not be made writable again: ${(e as Error).message}`);
       }
     } else if (promoted) notes.push('the target may have been promoted: the old primary stays read-only');
-    await ctx.exec({
-      kind: 'failover.abort',
-      shard: r.shard,
-      task,
-      code: err.code,
-      reason: [err.info, ...notes].join('; ').slice(0, 1000),
-    });
+    const reason = [err.info, ...notes].join('; ').slice(0, 1000);
+    await ctx.exec({ kind: 'failover.abort', shard: r.shard, task, code: err.code, reason });
+    await endRow(ctx, nodes, s, task, r.from, null, err.code, reason);
     ctx.log.warn({ shard: r.shard, task, code: err.code, notes }, 'switchover rolled back');
   } finally {
     await nodes.close();
