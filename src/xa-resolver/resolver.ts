@@ -10,6 +10,8 @@ import type { Logger } from '../log/logger.js';
 import { claimAbort, pruneCommitLog, readDecision, type CommitLogKey } from '../metadata/commit-log.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import { parseConnectMap } from '../shard-ha/settings.js';
+import type { Endpoint } from '../storage/replication.js';
 import { StorageNode } from '../storage/storage-node.js';
 import { commitLogKey, endBranch, parseXid, recoverBranches, xaRecover, type KunlunXid } from '../storage/xa.js';
 import { afterClaim, decideBranch, FirstSeen, pruneBound, type Action, type Windows } from './decide.js';
@@ -66,12 +68,14 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
 class Links {
   readonly meta: MetaLink;
   private readonly nodes = new Map<string, StorageNode>();
+  private readonly connectMap: Map<string, Endpoint>;
 
   constructor(
     private readonly rt: ManagerRuntime,
     private readonly s: XaSettings,
   ) {
     const cfg = rt.cfg;
+    this.connectMap = parseConnectMap(cfg.str('storage_connect_map'));
     this.meta = new MetaLink({
       seeds: cfg.metaSeeds,
       user: cfg.str('meta_user'),
@@ -81,16 +85,18 @@ class Links {
     });
   }
 
-  /** Storage nodes are reached with meta_user, as the original cluster_mgr does. */
+  /** Storage nodes are reached with meta_user, as the original cluster_mgr does (and as shard HA does). */
   node(id: number, host: string, port: number): StorageNode {
     const k = `${id}@${host}:${port}`;
     let n = this.nodes.get(k);
     if (!n) {
       const cfg = this.rt.cfg;
+      const via = this.connectMap.get(`${host}:${port}`);
       n = new StorageNode({
         id: String(id),
         host,
         port,
+        ...(via ? { via } : {}),
         user: cfg.str('meta_user'),
         password: cfg.str('meta_pwd'),
         connectTimeoutMs: this.s.connectTimeoutMs,
@@ -114,6 +120,7 @@ export class XaResolver implements Reconciler {
   private term = 0;
   private seen = new FirstSeen();
   private readonly lastPrune = new Map<number, number>();
+  private readonly refused = new Set<string>();
   private readonly s: XaSettings;
 
   constructor(private readonly rt: ManagerRuntime) {
@@ -135,6 +142,7 @@ export class XaResolver implements Reconciler {
       this.term = ctx.term;
       this.seen = new FirstSeen();
       this.lastPrune.clear();
+      this.refused.clear();
     }
     const cluster = key === 'metadata' ? null : Number(key.slice('cluster/'.length));
     const links = new Links(this.rt, this.s);
@@ -227,10 +235,17 @@ export class XaResolver implements Reconciler {
     for (const b of branches) {
       checkLeading(ctx.signal);
       const r = await b.node.run((sql) => endBranch(sql, xid, how), { signal: ctx.signal, deadlineMs: this.s.statementMs });
-      log.info(
-        { shard: b.shard, node: b.node.id, decision: a.do, why: a.why, result: r },
-        r === 'ended' ? `XA: branch ${a.do === 'commit' ? 'committed' : 'rolled back'}` : 'XA: branch not ended (already ended, or a live session owns it)',
-      );
+      const fields = { shard: b.shard, node: b.node.id, decision: how, why: a.why, result: r };
+      if (r === 'ended') {
+        log.info(fields, `XA: branch ${how === 'commit' ? 'committed' : 'rolled back'}`);
+        continue;
+      }
+      // A branch a live session owns is refused at every scan: say so once, then only at debug.
+      const k = `${b.shard}|${xid}`;
+      const first = !this.refused.has(k);
+      if (this.refused.size >= 10_000) this.refused.clear(); // bounded memory; at worst a line is repeated
+      this.refused.add(k);
+      log[first ? 'info' : 'debug'](fields, 'XA: branch not ended (already ended, or a live session owns it)');
     }
   }
 
