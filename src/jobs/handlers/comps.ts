@@ -135,7 +135,8 @@ export async function createComps(
       const r = await withComp({ host: c.hostaddr, port: c.port, ...secret }, (pg) => syncCompTopology(pg, want, { term: ctx.term, applied }), {
         signal: ctx.signal,
       });
-      if (r.status === 'stale') throw new Error(`a newer leader (term ${r.found?.term}) has written this node's topology`);
+      // Stale within our own term: the reconciler already wrote a newer index, which is fine.
+      if (r.status === 'stale' && (r.found?.term ?? 0) > ctx.term) throw new Error(`a newer leader (term ${r.found?.term}) has written this node's topology`);
     });
   });
 
