@@ -35,9 +35,10 @@ interface Run {
   target: string | null;
   /**
    * Effects started ahead of their record, to save time: the old primary is fenced while the
-   * candidate drains, and the candidate is promoted while the others are re-pointed (a replica that
-   * connects before or after the promotion registers as a semi-sync client either way). Records stay
-   * in order, and a new leader redoes an unrecorded effect (each is idempotent).
+   * replicas freeze and the candidate drains, and the candidate is promoted while the others are
+   * re-pointed (a replica that connects before or after the promotion registers as a semi-sync
+   * client either way). Records stay in order; a new leader redoes an unrecorded effect (each is
+   * idempotent).
    */
   fencing?: Promise<FenceResult>;
   promoting?: Promise<StepResult>;
@@ -203,6 +204,8 @@ export class FailoverReconciler implements Reconciler {
         return true;
       }
       case 'freeze': {
+        // Fencing the old primary needs nothing from the other steps; a hung one takes its whole deadline.
+        r.fencing ??= early(fence(this.pool.node(r.old), sig, { deadlineMs: 2_000 }));
         const notes = await Promise.all(
           this.survivors(r).map((n) =>
             stopIoThreads(this.pool.node(n), sig, { deadlineMs: 5_000 }).then(
