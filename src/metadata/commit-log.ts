@@ -4,6 +4,7 @@
 // txn_id values are passed as BigInt: mysql2 writes them as exact integer literals.
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import { DEFAULT_DATABASE, assertIdent, commitLogTable, qt } from './ident.js';
+import { commitLogPartitions } from './log-tables.js';
 import type { Conn } from './session.js';
 
 export type TxnDecision = 'commit' | 'abort';
@@ -87,22 +88,26 @@ export interface PruneOptions extends CommitLogOptions {
   beforeBatch?: () => void;
 }
 
-/** Deletes old decisions by key range, in batches; returns the number of rows deleted. */
+/**
+ * Deletes old decisions by key range, in batches, one compute node (partition) at a time so each batch
+ * is a range scan of the (comp_node_id, txn_id) unique key; returns the number of rows deleted.
+ */
 export async function pruneCommitLog(c: Conn, cluster: string, o: PruneOptions): Promise<number> {
   const batch = o.batch ?? 1000;
-  const params: unknown[] = [o.belowTxnId, o.minAgeSec];
-  let keep = '';
-  if (o.keep.length > 0) {
-    // Only the number of placeholders comes from the data; the values are parameters.
-    keep = ` AND (comp_node_id, txn_id) NOT IN (${o.keep.map(() => '(?, ?)').join(', ')})`;
-    for (const k of o.keep) params.push(k.compNodeId, k.txnId);
-  }
-  const sql = `DELETE FROM ${tableOf(cluster, o)} WHERE txn_id < ? AND prepare_ts < NOW(6) - INTERVAL ? SECOND${keep} LIMIT ?`;
+  const nodes = await commitLogPartitions(c, cluster, o);
   let total = 0;
-  for (;;) {
-    o.beforeBatch?.();
-    const [r] = await c.query<ResultSetHeader>(sql, [...params, batch]);
-    total += r.affectedRows;
-    if (r.affectedRows < batch) return total;
+  for (const cn of nodes) {
+    const keep = o.keep.filter((k) => k.compNodeId === cn);
+    // Only the number of placeholders comes from the data; the values are parameters.
+    const notKept = keep.length > 0 ? ` AND txn_id NOT IN (${keep.map(() => '?').join(', ')})` : '';
+    const sql = `DELETE FROM ${tableOf(cluster, o)} WHERE comp_node_id = ? AND txn_id < ? AND prepare_ts < NOW(6) - INTERVAL ? SECOND${notKept} LIMIT ?`;
+    const params = [cn, o.belowTxnId, o.minAgeSec, ...keep.map((k) => k.txnId), batch];
+    for (;;) {
+      o.beforeBatch?.();
+      const [r] = await c.query<ResultSetHeader>(sql, params);
+      total += r.affectedRows;
+      if (r.affectedRows < batch) break;
+    }
   }
+  return total;
 }

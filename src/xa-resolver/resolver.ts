@@ -255,14 +255,16 @@ export class XaResolver implements Reconciler {
       ctx.log.debug({ cluster: id, why: bound.skip }, 'commit log not pruned this scan');
       return;
     }
+    // Counted from the attempt: a failing prune (say, the table is missing) is retried next interval.
+    this.lastPrune.set(id, performance.now());
     const deleted = await pruneCommitLog(meta, cluster, {
       belowTxnId: bound.belowTxnId,
       minAgeSec: this.s.retentionSec,
       keep,
       beforeBatch: () => checkLeading(ctx.signal),
     });
-    this.lastPrune.set(id, performance.now());
-    ctx.log.info({ cluster: id, deleted, below_txn_id: bound.belowTxnId.toString(), kept_for_prepared: keep.length }, 'commit log pruned');
+    const fields = { cluster: id, deleted, below_txn_id: bound.belowTxnId.toString(), kept_for_prepared: keep.length };
+    ctx.log[deleted > 0 ? 'info' : 'debug'](fields, 'commit log pruned');
   }
 
   /** The metadata shard's own prepared branches: compute-node DDL 2PC (§6.3 point 4). */
