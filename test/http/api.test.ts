@@ -22,7 +22,7 @@ type Answer = Record<string, unknown> & { status: string; error_code: string; er
 
 async function emitRaw(m: MemberProc, body: string): Promise<Answer> {
   const res = await fetch(`${m.url}/HttpService/Emit`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(40_000) });
-  t.equal(res.status, 200, 'Emit answers HTTP 200');
+  if (res.status !== 200) throw new Error(`Emit answered HTTP ${res.status}: ${await res.text()}`);
   return JSON.parse(await res.text()) as Answer;
 }
 const emit = (m: MemberProc, job_type: string, paras: unknown, job_id = '') =>
@@ -36,6 +36,7 @@ interface Member { member: string; role: string; applied: number; events: number
 interface View { next: { job: number; cluster: number }; clusters: { id: number }[]; jobs: { id: number }[] }
 
 t.before(async () => {
+  const t0 = Date.now();
   pgi = new PostgresInstance({ dir: `${dir}/pg`, admin: compAdmin });
   const pgStarted = pgi.start();
   // One plain writable node (a one-node shard wired for semi-sync would wait for acks for ever).
@@ -43,6 +44,7 @@ t.before(async () => {
   meta = { primary: node, nodes: [node] };
   await node.start();
   await pgStarted;
+  t.comment(`MariaDB and PostgreSQL up after ${Date.now() - t0} ms`);
   const mport = meta.primary.port;
   const c = await meta.primary.connect({ database: undefined });
   await createSchema(c, { metaHaMode: 'no_rep' });
@@ -89,13 +91,16 @@ t.before(async () => {
     60_000,
   );
   follower = group.members.find((m) => m !== leader)!;
+  t.comment(`group ready (cluster 7 adopted) after ${Date.now() - t0} ms`);
 });
 
 t.teardown(async () => {
+  const t0 = Date.now();
   await group?.stopAll();
   await Promise.all(meta?.nodes.map((n) => n.kill9()) ?? []);
   await pgi?.kill9();
-  rmSync(dir, { recursive: true, force: true });
+  if (process.env.KEEP_RUN_DIR === undefined) rmSync(dir, { recursive: true, force: true });
+  t.comment(`teardown took ${Date.now() - t0} ms`);
 });
 
 const machine = (host: string, total_mem: string | number = '1024') => ({ hostaddr: host, machine_type: 'computer', rack_id: '0', comp_datadir: '/data/comp', total_mem, total_cpu_cores: '2' });
