@@ -131,8 +131,15 @@ export async function ensureStorageInstalled(ctx: JobContext, n: NodeView, isMas
       { requestId: `job${ctx.job.id}-node${n.id}` },
     );
   } catch (e) {
-    throw new JobError(E_INSTALL, `install_mysql on ${n.hostaddr}:${n.port}: ${(e as Error).message}`.slice(0, 900), { cause: e });
+    throw asJobError(e, E_INSTALL, `install_mysql on ${n.hostaddr}:${n.port}`);
   }
+}
+
+/** The agent's `failed` answer is the job's failure; an unreachable or slow agent is transient (the
+ *  engine retries the step, which checks list_instances first). */
+function asJobError(e: unknown, code: number, what: string): Error {
+  if (e instanceof AgentError && e.kind === 'failed') return new JobError(code, `${what}: ${e.message}`.slice(0, 900), { cause: e });
+  return e instanceof Error ? e : new Error(String(e));
 }
 
 /** Removes a storage instance; nothing there is success (rollbacks may send it twice). */
@@ -142,7 +149,7 @@ export async function ensureStorageUninstalled(ctx: JobContext, n: { hostaddr: s
   try {
     await ctx.agent(n.hostaddr).uninstallMysql({ port: n.port }, { requestId: `job${ctx.job.id}-uninstall-${n.port}` });
   } catch (e) {
-    throw new JobError(E_UNINSTALL, `uninstall_mysql on ${n.hostaddr}:${n.port}: ${(e as Error).message}`.slice(0, 900), { cause: e });
+    throw asJobError(e, E_UNINSTALL, `uninstall_mysql on ${n.hostaddr}:${n.port}`);
   }
 }
 
@@ -152,7 +159,7 @@ export async function ensureComputeUninstalled(ctx: JobContext, c: { hostaddr: s
   try {
     await ctx.agent(c.hostaddr).uninstallPostgres({ pgPort: c.port, bindAddress: c.hostaddr, computeNodeId: c.id }, { requestId: `job${ctx.job.id}-uninstall-${c.port}` });
   } catch (e) {
-    throw new JobError(70149, `uninstall_postgres on ${c.hostaddr}:${c.port}: ${(e as Error).message}`.slice(0, 900), { cause: e });
+    throw asJobError(e, 70149, `uninstall_postgres on ${c.hostaddr}:${c.port}`);
   }
 }
 
