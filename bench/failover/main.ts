@@ -1,0 +1,158 @@
+// Benchmark: automatic failover of a real rbr shard (3 MariaDB nodes, GTID + semi-sync) managed by a
+// real 3-member cluster_mgr group. Each trial kills the primary with kill -9 under a continuous
+// writer (one acknowledged INSERT at a time, as an application account that read_only stops) that
+// finds the writable primary the way a compute node does (asks the nodes after a failed write), and
+// measures from the kill:
+//   detect   the failover.start event (the manager concluded "dead" with the replicas' corroboration;
+//            event times are the leader's clock, on this same machine)
+//   promote  the failover.finish event (new primary recorded, others re-pointed)
+//   ack      the first write acknowledged by the new primary
+//   lost     acknowledged writes missing on the new primary (checkAcknowledged), must be 0
+// Between trials the killed node is restarted and must rejoin (the manager re-points it) before the
+// next trial kills the new primary. Prints a table, ends with one JSON line.
+//
+//   npm run bench:failover [-- --trials 10 --probe-interval-ms 1000]
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import type { MariaDbInstance } from '../../src/launcher/index.js';
+import { HA_APP, HaCluster, SHARD_ID, waitFor } from '../../test/helpers/ha-cluster.js';
+import { median, primaryFinder } from '../../test/switch/helpers.js';
+import { fmt, log, printTable, settled, stat, view } from './common.js';
+
+interface Trial {
+  trial: number;
+  old: number;
+  new: number | null;
+  detect_ms: number | null;
+  promote_ms: number | null;
+  first_ack_ms: number | null;
+  acked: number;
+  lost: number;
+  rejoin_ms: number | null;
+  error?: string;
+}
+
+async function trial(ha: HaCluster, n: number): Promise<Trial> {
+  const oldId = await settled(ha, 120_000);
+  const old = ha.instance(oldId);
+  const before = (await view(ha))!.shards.find((x) => x.id === SHARD_ID)!.last?.task ?? null;
+  let writer: ContinuousWriter | null = null;
+  writer = new ContinuousWriter({
+    getPrimary: primaryFinder(ha.shard.nodes, () => writer),
+    credentials: HA_APP,
+    firstId: n * 10_000_000,
+    queryTimeoutMs: 10_000,
+  });
+  writer.start();
+  const out: Trial = { trial: n, old: oldId, new: null, detect_ms: null, promote_ms: null, first_ack_ms: null, acked: 0, lost: 0, rejoin_ms: null };
+  try {
+    await writer.waitForAcks(200, 30_000);
+    const killAt = Date.now();
+    await old.kill9();
+    const s = await waitFor(
+      'the failover to finish',
+      async () => {
+        const v = await view(ha);
+        const sh = v?.shards.find((x) => x.id === SHARD_ID);
+        return sh && sh.task === null && sh.last && sh.last.task !== before && sh.last.outcome === 'finished' ? { v: v!, sh } : undefined;
+      },
+      60_000,
+    );
+    const last = s.sh.last!;
+    out.new = last.primary;
+    out.detect_ms = last.startedAt - killAt;
+    out.promote_ms = last.endedAt - killAt;
+    const np: MariaDbInstance = ha.instance(last.primary!);
+    await writer.waitForAcks(100, 30_000, np.address);
+    const first = writer.firstAckAfter(killAt, np.address);
+    out.first_ack_ms = first ? first.at - killAt : null;
+    await writer.stop();
+    const ids = writer.acked.map((a) => a.id);
+    out.acked = ids.length;
+    const c = await np.connect();
+    try {
+      out.lost = (await checkAcknowledged(c, ids)).missing.length;
+    } finally {
+      await c.end();
+    }
+    // Restore three nodes: the killed one comes back read-only and the manager re-points it.
+    const r0 = Date.now();
+    await old.start();
+    await settled(ha, 120_000);
+    out.rejoin_ms = Date.now() - r0;
+  } catch (e) {
+    out.error = e instanceof Error ? e.message : String(e);
+    await writer.stop().catch(() => undefined);
+    if (!old.running) await old.start().catch(() => undefined);
+  }
+  return out;
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      trials: { type: 'string', default: '10' },
+      'probe-interval-ms': { type: 'string', default: '1000' },
+    },
+    strict: true,
+  });
+  const trials = Number(values.trials);
+  if (!Number.isInteger(trials) || trials < 1) throw new Error('--trials must be a positive integer');
+  const probeMs = Number(values['probe-interval-ms']);
+  // Anti-flapping off: the trials fail the same shard over again and again, seconds apart.
+  const sets = [`probe_interval_ms=${probeMs}`, 'failover_min_interval_ms=0'];
+  const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
+  const ha = new HaCluster({ label: 'bench-failover', sets });
+  const stop = (): void => {
+    void ha.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const results: Trial[] = [];
+  try {
+    log('starting the metadata shard, the rbr shard and 3 manager members');
+    await ha.start();
+    for (let i = 1; i <= trials; i++) {
+      const r = await trial(ha, i);
+      results.push(r);
+      log(`trial ${i}: ${JSON.stringify(r)}`);
+    }
+  } finally {
+    await ha.stop();
+  }
+  const col = (k: keyof Trial) => results.map((r) => r[k] as number | null);
+  const header = ['trial', 'old→new', 'detect ms', 'promote ms', 'first ack ms', 'acked', 'lost', 'rejoin ms'];
+  const rows = results.map((r) => [String(r.trial), `${r.old}→${r.new ?? '?'}`, fmt(r.detect_ms), fmt(r.promote_ms), fmt(r.first_ack_ms), String(r.acked), String(r.lost), r.error ? `error: ${r.error}` : fmt(r.rejoin_ms)]);
+  const medianRow = ['median', '', fmt(stat(col('detect_ms'), median)), fmt(stat(col('promote_ms'), median)), fmt(stat(col('first_ack_ms'), median)), '', '', fmt(stat(col('rejoin_ms'), median))];
+  const maxRow = ['max', '', fmt(stat(col('detect_ms'), (v) => Math.max(...v))), fmt(stat(col('promote_ms'), (v) => Math.max(...v))), fmt(stat(col('first_ack_ms'), (v) => Math.max(...v))), '', '', fmt(stat(col('rejoin_ms'), (v) => Math.max(...v)))];
+  printTable([header, ...rows, medianRow, maxRow]);
+  const lost = results.reduce((a, r) => a + r.lost, 0);
+  const failed = results.filter((r) => r.error !== undefined || r.first_ack_ms === null).length;
+  const med = stat(col('first_ack_ms'), median);
+  const max = stat(col('first_ack_ms'), (v) => Math.max(...v));
+  console.log(
+    `kill -9 → first acknowledged write on the new primary: median ${fmt(med)} ms (target ≤ 3000), max ${fmt(max)} ms (target ≤ 6000); ` +
+      `lost acknowledged writes: ${lost} (target 0); failed trials: ${failed}`,
+  );
+  const summary = {
+    bench: 'failover',
+    trials,
+    settings: { probe_interval_ms: probeMs, failover_min_interval_ms: 0, nodes: 3, members: 3, semi_sync: 'AFTER_SYNC, no async fallback' },
+    loadavg_before: loadBefore,
+    loadavg_after: os.loadavg().map((x) => Number(x.toFixed(2))),
+    cpus: os.cpus().length,
+    per_trial: results,
+    median: { detect_ms: stat(col('detect_ms'), median), promote_ms: stat(col('promote_ms'), median), first_ack_ms: med },
+    max: { detect_ms: stat(col('detect_ms'), (v) => Math.max(...v)), promote_ms: stat(col('promote_ms'), (v) => Math.max(...v)), first_ack_ms: max },
+    lost_writes: lost,
+    failed_trials: failed,
+    targets_met: failed === 0 && lost === 0 && med !== null && med <= 3000 && max !== null && max <= 6000,
+  };
+  console.log(JSON.stringify(summary));
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
