@@ -204,6 +204,8 @@ export class XaResolver implements Reconciler {
     // One metadata session per transaction: its deadline covers that transaction's steps only.
     for (const t of txns.values()) {
       checkLeading(ctx.signal);
+      // Under 2PC load most listed branches are in flight and gone by the next scan: no lookup for them.
+      if (performance.now() - t.seenSince < this.s.windows.settleMs) continue;
       await links.meta.use(ctx.signal, async (meta) => {
         const stored = await readDecision(meta, cl.name, t.key);
         let a = decideBranch(
@@ -274,7 +276,7 @@ export class XaResolver implements Reconciler {
       const since = this.seen.observe('metadata', xids, performance.now());
       for (const xid of xids) {
         const x = parseXid(xid);
-        if (!x) continue;
+        if (!x || performance.now() - since.get(xid)! < this.s.windows.settleMs) continue;
         checkLeading(ctx.signal);
         // A row in the compute node's cluster's commit log is followed; none is expected for DDL.
         const comp = this.rt.world.comp(x.compNodeId);

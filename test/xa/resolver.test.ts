@@ -273,3 +273,23 @@ t.test('metadata-shard branches, and the leader killed inside the window: the ne
   t.same(rows.map((r) => Number(r.id)), [mCommit.localXid], 'the one with a commit row committed, the other rolled back');
   t.equal(await decision(mNone), null, 'no row is claimed for a metadata-shard branch');
 });
+
+t.test('ordinary 2PC traffic while the resolver scans: every transaction commits, nothing is left', async (t) => {
+  const worker = async () => {
+    const outs = [];
+    for (let i = 0; i < 15; i++) {
+      const x = txn();
+      outs.push({ x, out: await cn.run(x) });
+    }
+    return outs;
+  };
+  const all = (await Promise.all([worker(), worker(), worker()])).flat();
+  t.same([...new Set(all.map((a) => a.out.result))], ['committed'], `${all.length} transactions, all committed by the compute node`);
+  let whole = 0;
+  for (const { x } of all) if ((await rowsOn(0, x)) === 1 && (await rowsOn(1, x)) === 2 && (await decision(x)) === 'commit') whole++;
+  t.equal(whole, all.length, 'each one on both shards, with its commit row');
+  await new Promise((r) => setTimeout(r, 1_000));
+  t.same([await prepared(0), await prepared(1)], [[], []], 'no branch left prepared');
+  const aborts = all.filter(({ out }) => logLines(out.xid).some((l) => l.msg.startsWith('XA: abort') || l.msg === 'XA: branch rolled back'));
+  t.same(aborts, [], 'the resolver never aborted a live transaction');
+});
