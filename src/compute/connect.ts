@@ -42,9 +42,27 @@ export async function connectComp(ep: CompEndpoint, opts: { timeoutMs?: number; 
   return c;
 }
 
-/** Runs `fn` with a fresh connection and always closes it. */
-export async function withComp<T>(ep: CompEndpoint, fn: (c: pg.Client) => Promise<T>, opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<T> {
-  const c = await connectComp(ep, opts);
+export interface WithCompOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Connection attempts (a node just installed or restarted may refuse for a moment); default 1. */
+  attempts?: number;
+  retryDelayMs?: number;
+}
+
+/** Runs `fn` with a fresh connection and always closes it. Only connecting is retried, never `fn`. */
+export async function withComp<T>(ep: CompEndpoint, fn: (c: pg.Client) => Promise<T>, opts: WithCompOptions = {}): Promise<T> {
+  let c: pg.Client | null = null;
+  for (let i = 1; c === null; i++) {
+    try {
+      c = await connectComp(ep, opts);
+    } catch (e) {
+      // A refused login (SQLSTATE class 28) will not get better by trying again.
+      const code = ((e as Error).cause as { code?: unknown } | undefined)?.code;
+      if (i >= (opts.attempts ?? 1) || opts.signal?.aborted === true || (typeof code === 'string' && code.startsWith('28'))) throw e;
+      await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 1_000));
+    }
+  }
   try {
     return await fn(c);
   } finally {

@@ -1,6 +1,6 @@
 // Compute-node control (kunlun-server; PostgreSQL stands in): connections, the cluster's user, and the
 // shard topology each node routes by, kept in sync by a leader-only reconciler.
-export { connectComp, withComp, CompConnectError, type CompEndpoint } from './connect.js';
+export { connectComp, withComp, CompConnectError, type CompEndpoint, type WithCompOptions } from './connect.js';
 export { ensureClusterUser, type UserChange } from './user.js';
 export { scramVerifier, scramMatches } from './scram.js';
 export {

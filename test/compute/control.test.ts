@@ -5,7 +5,7 @@ import t from 'tap';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
-import { makeRunDir, PostgresInstance } from '../../src/launcher/index.js';
+import { freePort, makeRunDir, PostgresInstance } from '../../src/launcher/index.js';
 import { compTopology, ensureClusterUser, readCompTopology, syncCompTopology, ComputeTopologyReconciler, withComp } from '../../src/compute/index.js';
 import { ReconcilerHost } from '../../src/reconcile/host.js';
 import { createLogger } from '../../src/log/logger.js';
@@ -162,4 +162,19 @@ t.test('the reconciler keeps an active comp in sync, only while leading', async 
   t.notOk((await read())!.shards.some((x) => x.id === shard5), 'a follower writes nothing');
   const v = await withComp({ host: server.host, port: server.port, ...ADMIN }, (c) => c.query<{ term: string }>('SELECT term FROM kunlun.topology_version'));
   t.equal(v.rows[0]!.term, '7', 'written under the leader\'s term');
+});
+
+t.test('connecting: a refused login fails at once, an absent server is retried, no password in the error', async (t) => {
+  const t0 = Date.now();
+  const bad = await withComp({ host: server.host, port: server.port, user: ADMIN.user, password: 'wrong-Secret-Pw' }, () => Promise.resolve(1), { attempts: 5, retryDelayMs: 500 }).then(
+    () => null,
+    (e: Error) => e,
+  );
+  t.match(bad?.message, /password authentication failed/);
+  t.notMatch(bad?.message, /wrong-Secret-Pw/, 'the password is not in the message');
+  t.ok(Date.now() - t0 < 1_500, 'a wrong password is not retried');
+  const port = await freePort();
+  const t1 = Date.now();
+  await t.rejects(withComp({ host: server.host, port, ...ADMIN }, () => Promise.resolve(1), { attempts: 3, retryDelayMs: 300 }), /cannot connect/);
+  t.ok(Date.now() - t1 >= 600, 'two pauses between three attempts');
 });

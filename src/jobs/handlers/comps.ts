@@ -38,6 +38,9 @@ export const E_COMP_POST = 70150;
 export const E_COMP_UNINSTALL = 70136;
 export const E_COMP_DELETE = 70137;
 
+/** A node just installed (or restarted by its keepalive) may refuse connections for a moment. */
+const CONNECT_ATTEMPTS = 10;
+
 const STEPS = ['mark', 'record', 'install', 'user', 'topology', 'activate'] as const;
 
 export interface CompsOptions {
@@ -106,6 +109,7 @@ export async function createComps(
     return count;
   });
   const comps = (): CompView[] => ours(ctx.world, cluster, first);
+  const CONNECT = { signal: ctx.signal, attempts: CONNECT_ATTEMPTS };
 
   await ctx.step(`${p}install`, total, async () => {
     const done: string[] = [];
@@ -122,7 +126,7 @@ export async function createComps(
 
   await ctx.step(`${p}user`, total, async () => {
     await eachComp(comps(), E_COMP_POST, 'creating the cluster user', (c) =>
-      withComp({ host: c.hostaddr, port: c.port, ...secret }, (pg) => ensureClusterUser(pg, secret.user, secret.password), { signal: ctx.signal }),
+      withComp({ host: c.hostaddr, port: c.port, ...secret }, (pg) => ensureClusterUser(pg, secret.user, secret.password), CONNECT),
     );
   });
 
@@ -132,9 +136,7 @@ export async function createComps(
       const want = compTopology(ctx.world, c.id, storageUser);
       if (want === null) throw new Error(`compute node ${c.id} is no longer in the world`);
       const applied = ctx.world.applied;
-      const r = await withComp({ host: c.hostaddr, port: c.port, ...secret }, (pg) => syncCompTopology(pg, want, { term: ctx.term, applied }), {
-        signal: ctx.signal,
-      });
+      const r = await withComp({ host: c.hostaddr, port: c.port, ...secret }, (pg) => syncCompTopology(pg, want, { term: ctx.term, applied }), CONNECT);
       // Stale within our own term: the reconciler already wrote a newer index, which is fine.
       if (r.status === 'stale' && (r.found?.term ?? 0) > ctx.term) throw new Error(`a newer leader (term ${r.found?.term}) has written this node's topology`);
     });
