@@ -360,7 +360,37 @@ export class FailoverReconciler implements Reconciler {
       ctx,
     );
     ctx.log.error({ shard: s.id, task, code, alarm: 'failover-aborted' }, `failover aborted, nothing promoted: ${text}`);
+    if (old) await this.thaw(s, old, ctx);
     this.rows.enqueue({ shard: s, task, kind: 'failover', step: 'end', oldHost: hostOf(old), newHost: null, info: text, at: Date.now(), errCode: code, errMsg: text });
+  }
+
+  /**
+   * After an abort, replicas frozen by this task follow the old primary again (harmless while it is
+   * dead; they resume on their own if it comes back). Best effort: an operator takes it from here.
+   */
+  private async thaw(s: ShardView, old: NodeView, ctx: LeaderContext): Promise<void> {
+    const w = this.rt.world;
+    const address = `${old.hostaddr}:${old.port}`;
+    const nodes = s.nodes.map((id) => w.node(id)).filter((n): n is NodeView => n !== null && n.id !== old.id);
+    await Promise.all(
+      nodes.map(async (n) => {
+        const sn = this.pool.node(n);
+        try {
+          const restarted = await sn.run(
+            async (sql) => {
+              const st = await sn.flavor.readState(sql);
+              if (st.replication?.source !== address || st.replication.io !== 'stopped') return false;
+              await sn.flavor.startReplication(sql);
+              return true;
+            },
+            { signal: ctx.signal, deadlineMs: 5_000 },
+          );
+          if (restarted) ctx.log.info({ node: n.id }, 'replication restarted after the aborted failover');
+        } catch (e) {
+          ctx.log.warn({ err: e, node: n.id }, 'could not restart replication after the aborted failover');
+        }
+      }),
+    );
   }
 
   /** Rows a leader that died may have left unwritten: the task's latest step, the last outcome. */

@@ -119,6 +119,8 @@ export class ProbeObserver implements Reconciler {
       await sleep(period - (performance.now() - t0), ctx.signal);
     }
     await this.closeMeta();
+    // Leadership is over: the other HA reconcilers were aborted too; a new leadership re-opens pools.
+    await this.pool.close();
   }
 
   private async shardRound(sh: ShardView, ctx: LeaderContext): Promise<void> {
@@ -160,7 +162,7 @@ export class ProbeObserver implements Reconciler {
     const a = assessPrimary(pp, replicas);
     const d = trackDead(this.dead.get(sh.id) ?? null, a, Date.now(), { minSamples: this.s.deadSamples });
     this.dead.set(sh.id, d.track);
-    if ((a.verdict === 'dead' && !d.confirmed) || a.verdict === 'unreachable-unconfirmed') this.suspects.add(sh.id);
+    if (a.verdict === 'dead' && !d.confirmed) this.suspects.add(sh.id);
     else this.suspects.delete(sh.id);
     const h = primaryHealth(a, d.confirmed);
     if (this.lastVerdict.get(sh.id) !== a.verdict) {

@@ -1,8 +1,10 @@
 // Only the manager's path to the primary is cut (the manager reaches node 21 through a FaultProxy,
 // storage_connect_map; the replicas replicate from it directly): the replicas still hear it, so it is
 // an unreachable-primary alarm (health "unreachable" with the evidence), never a failover; the
-// application keeps writing to it; when the path heals, the primary is alive again.
+// application keeps writing to it; when the path heals, the primary is alive again. Then the primary
+// turns read-only: it is made writable again, not failed over.
 import t from 'tap';
+import type { RowDataPacket } from 'mysql2/promise';
 import { ContinuousWriter } from '../../src/chaos/writer.js';
 import { HaCluster, HA_APP, NODE_IDS, waitFor } from '../helpers/ha-cluster.js';
 
@@ -51,6 +53,22 @@ t.test("cut only the manager's path to the primary: alarm, no failover", async (
   const s = (await ha.shardView())!;
   t.equal(s.primary, n1, 'still the same primary');
   t.equal(s.last, null, 'no failover ever ran');
+
+  // A reachable primary that turned read-only (e.g. restarted: nodes start read-only) is opened
+  // again by the observer, not failed over.
+  const c1 = await ha.instance(n1).connect();
+  await c1.query('SET GLOBAL read_only = ON');
+  const reopenedIn = await waitFor('the observer to make the primary writable again', async () => {
+    const [[r]] = await c1.query<RowDataPacket[]>('SELECT @@read_only AS ro');
+    return Number(r!.ro) === 0 ? true : undefined;
+  }, 15_000);
+  t.ok(reopenedIn, 'the read-only primary is writable again');
+  await writer.waitForAcks(20, 15_000);
+  const after = (await ha.shardView())!;
+  t.equal(after.primary, n1, 'same primary');
+  t.equal(after.last, null, 'no failover for a read-only primary');
+  await c1.end();
+
   const report = await writer.stop();
   primary.stop();
   t.comment(`writer: ${report.acked} acknowledged, ${report.failed} failed, longest unavailability ${report.longestMs} ms`);
