@@ -182,12 +182,40 @@ export async function wireShard(ctx: JobContext, shard: number, timeoutMs = 30_0
   const pc = await connectNode(ctx, pn);
   try {
     await makePrimary(pc);
+    await semiSyncFor(pc, replicas.length);
     await Promise.all(replicas.map((r) => followPrimary(ctx, r, pn, timeoutMs)));
     await waitFor(ctx, `${replicas.length} semi-sync replicas on ${pn.hostaddr}:${pn.port}`, timeoutMs, async () =>
       Number(await globalStatus(pc, 'Rpl_semi_sync_master_clients')) >= replicas.length,
     );
   } finally {
     await pc.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Semi-sync on the primary exactly when it has replicas to wait for. Nodes wait for an ack without an
+ * async fallback (design §3.6), so a lone primary with semi-sync on would block every commit; a shard
+ * that has no replica (nodes=1, or its last replica deleted) is explicitly asynchronous instead.
+ */
+export async function semiSyncFor(primary: Connection, replicas: number): Promise<void> {
+  await primary.query('SET GLOBAL rpl_semi_sync_master_enabled = ?', [replicas > 0 ? 'ON' : 'OFF']);
+}
+
+/** Connects to the shard's primary and sets semi-sync for the replicas it has now. */
+export function refreshSemiSync(ctx: JobContext, shard: number): Promise<void> {
+  return refreshSemiSyncWithout(ctx, shard, null);
+}
+
+/** The same, counting the replicas other than `leaving` (a node about to be removed). */
+export async function refreshSemiSyncWithout(ctx: JobContext, shard: number, leaving: number | null): Promise<void> {
+  const primary = ctx.world.primaryOf(shard);
+  if (primary === null || primary === leaving) return;
+  const replicas = ctx.world.nodesOf(shard).filter((id) => id !== primary && id !== leaving).length;
+  const c = await connectNode(ctx, ctx.world.node(primary)!);
+  try {
+    await semiSyncFor(c, replicas);
+  } finally {
+    await c.end().catch(() => undefined);
   }
 }
 

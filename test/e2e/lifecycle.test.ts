@@ -1,7 +1,7 @@
 // Issue 6, end to end, through HTTP only, like an operator: register the machines, create a cluster of
 // 2 rbr shards × 3 real MariaDB nodes and a compute node, write through a shard primary and read it on
-// its replicas, grow and shrink it (add_shards, add_nodes, add_comps, delete_node, delete_comp,
-// delete_shard), and delete it: no process, instance directory or metadata row may be left.
+// its replicas, grow and shrink it (add_shards of a one-node shard, add_nodes to it, add_comps,
+// delete_node, delete_comp, delete_shard), and delete it: no process, instance directory or metadata row may be left.
 import t from 'tap';
 import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { ADMIN, E2eEnv, waitFor } from './env.js';
@@ -97,19 +97,27 @@ t.test('cluster lifecycle through /HttpService/Emit', async (t) => {
   }, 20_000);
   t.pass('shard_nodes has the 6 nodes');
 
-  // Grow: one more shard of 2 nodes, one more replica on shard_1, one more compute node.
-  const added = await env.run('add_shards', { cluster_id: String(cluster), shards: '1', nodes: '2', storage_iplists: [host] });
+  // Grow: a one-node shard (explicitly asynchronous: a lone primary must not wait for acks), a replica
+  // for it (semi-sync from then on), and one more compute node.
+  const added = await env.run('add_shards', { cluster_id: String(cluster), shards: '1', nodes: '1', storage_iplists: [host] });
   const newShard = (added.attachment?.shard_ids as number[])[0]!;
-  const first = shards.find((s) => s.name === 'shard_1')!;
-  const addedNodes = await env.run('add_nodes', { cluster_id: String(cluster), shard_id: String(first.id), nodes: '1', storage_iplists: [host] });
+  v = await env.view<View>();
+  const lone = v.nodes.find((n) => n.id === v.shards.find((s) => s.id === newShard)!.primary)!;
+  await sql(lone, 'CREATE DATABASE IF NOT EXISTS e2e');
+  await sql(lone, 'CREATE TABLE e2e.t (id INT PRIMARY KEY, v VARCHAR(20))');
+  await sql(lone, 'INSERT INTO e2e.t VALUES (?, ?)', [newShard, 'lone']);
+  t.pass('a one-node shard takes writes');
+  const addedNodes = await env.run('add_nodes', { cluster_id: String(cluster), shard_id: String(newShard), nodes: '1', storage_iplists: [host] });
   const nn = (addedNodes.attachment?.nodes as { node_id: number; port: number }[])[0]!;
-  const rowOnNew = await waitFor('the old row on the added replica', async () => {
-    const rows = await sql({ hostaddr: host, port: nn.port }, 'SELECT v FROM e2e.t WHERE id = ?', [first.id]).catch(() => []);
+  const rowOnNew = await waitFor('the row on the added replica', async () => {
+    const rows = await sql({ hostaddr: host, port: nn.port }, 'SELECT v FROM e2e.t WHERE id = ?', [newShard]).catch(() => []);
     return rows.length === 1 ? rows[0]!.v as string : undefined;
   }, 20_000);
-  t.equal(rowOnNew, `shard-${first.id}`, 'the added replica caught up from the primary');
+  t.equal(rowOnNew, 'lone', 'the added replica caught up from the primary');
+  const semi = await sql(lone, "SHOW GLOBAL STATUS LIKE 'Rpl_semi_sync_master_clients'");
+  t.equal(Number(semi[0]!.Value), 1, 'the added replica acknowledges semi-sync');
   v = await env.view<View>();
-  t.equal(v.shards.find((s) => s.id === first.id)!.nodes.length, 4, 'shard_1 has 4 nodes');
+  t.equal(v.shards.find((s) => s.id === newShard)!.nodes.length, 2, 'the new shard has 2 nodes');
   t.equal(v.shards.find((s) => s.id === newShard)?.status, 'inuse', 'the added shard is in use');
 
   const compsBefore = v.clusters.find((c) => c.id === cluster)!.comps;
@@ -119,15 +127,19 @@ t.test('cluster lifecycle through /HttpService/Emit', async (t) => {
   t.equal(compsAfter.length, compsBefore.length + 1, 'one more compute node');
 
   // Shrink.
-  await env.run('delete_node', { cluster_id: String(cluster), shard_id: String(first.id), hostaddr: host, port: String(nn.port) });
-  const gone = compsAfter.find((c) => !compsBefore.includes(c))!;
+  await env.run('delete_node', { cluster_id: String(cluster), shard_id: String(newShard), hostaddr: host, port: String(nn.port) });
+  await t.rejects(login({ hostaddr: host, port: nn.port }), 'the deleted node no longer accepts connections');
+  const c = await login(lone);
+  await c.query({ sql: 'INSERT INTO e2e.t VALUES (?, ?)', timeout: 5_000 }, [newShard + 1000, 'alone again']);
+  await c.end();
+  t.pass('its primary, alone again, still commits (no wait for an absent replica)');
+  const gone = compsAfter.find((x) => !compsBefore.includes(x))!;
   await env.run('delete_comp', { cluster_id: String(cluster), comp_id: String(gone) });
   await env.run('delete_shard', { cluster_id: String(cluster), shard_id: String(newShard) });
   v = await env.view<View>();
   t.equal(v.shards.filter((s) => s.cluster === cluster).length, 2, 'back to 2 shards');
-  t.equal(v.shards.find((s) => s.id === first.id)!.nodes.length, 3, 'shard_1 back to 3 nodes');
-  t.equal(v.clusters.find((c) => c.id === cluster)!.comps.length, compsBefore.length, 'back to the compute nodes it had');
-  await t.rejects(login({ hostaddr: host, port: nn.port }), 'the deleted node no longer accepts connections');
+  t.equal(v.clusters.find((x) => x.id === cluster)!.comps.length, compsBefore.length, 'back to the compute nodes it had');
+  await t.rejects(login(lone), 'the deleted shard\'s node no longer accepts connections');
 
   // Delete: nothing left behind.
   await env.run('delete_cluster', { cluster_id: String(cluster) });

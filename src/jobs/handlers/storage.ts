@@ -12,6 +12,8 @@ import {
   E_NO_PLACE,
   followPrimary,
   place,
+  refreshSemiSync,
+  refreshSemiSyncWithout,
   removeShard,
   STORAGE_STRIDE,
   wireShard,
@@ -206,6 +208,8 @@ async function addNodes(ctx: JobContext): Promise<Json> {
         return newNodes(ctx, s).map((id) => followPrimary(ctx, ctx.world.node(id)!, ctx.world.node(primary)!, 60_000));
       }),
     );
+    // A shard that was a lone primary waits for its new replicas' acks from now on.
+    for (const s of targets) await refreshSemiSync(ctx, s);
   });
   const added: Json[] = [];
   await ctx.step('activate_nodes', total, async () => {
@@ -232,14 +236,18 @@ async function addNodesRollback(ctx: JobContext): Promise<void> {
 async function deleteNode(ctx: JobContext): Promise<Json> {
   const r = req(ctx);
   const node = num(r, 'node_id');
+  const shard = num(r, 'shard_id');
   await ctx.step('uninstall_node', 2, async () => {
     const n = ctx.world.node(node);
-    if (n !== null) await ensureStorageUninstalled(ctx, n);
+    if (n === null) return;
+    // Its last replica going: the primary stops waiting for acks before the replica stops sending them.
+    if (ctx.world.nodesOf(shard).length <= 2) await refreshSemiSyncWithout(ctx, shard, node);
+    await ensureStorageUninstalled(ctx, n);
   });
   await ctx.step('remove_node', 2, async () => {
     if (ctx.world.node(node) !== null) await ctx.exec({ kind: 'node.delete', node });
   });
-  return { cluster_id: num(r, 'cluster_id'), shard_id: num(r, 'shard_id'), node_id: node };
+  return { cluster_id: num(r, 'cluster_id'), shard_id: shard, node_id: node };
 }
 
 registerJobHandler('create_cluster', createCluster, { rollback: (ctx) => teardownCluster(ctx, num(req(ctx), 'cluster_id')) });
