@@ -66,7 +66,8 @@ function assessmentFacts(a: PrimaryAssessment): Record<string, string | number |
 
 export class ProbeObserver implements Reconciler {
   readonly name = 'shard-probe';
-  private readonly dead = new Map<number, DeadTrack | null>();
+  /** Dead-verdict runs by "shard/primary": a new primary starts with a clean record. */
+  private readonly dead = new Map<string, DeadTrack | null>();
   private readonly lastVerdict = new Map<number, string>();
   private readonly metaStatus = new Map<string, string>();
   /** Shards whose primary looks dead but is not confirmed yet: probed again without waiting a full interval. */
@@ -160,8 +161,9 @@ export class ProbeObserver implements Reconciler {
     if (!pp || !pv) return;
     const replicas = nodes.filter((n) => n.id !== primary && n.repair !== 'needs_rebuild').map((n) => probes.get(n.id)!);
     const a = assessPrimary(pp, replicas);
-    const d = trackDead(this.dead.get(sh.id) ?? null, a, Date.now(), { minSamples: this.s.deadSamples });
-    this.dead.set(sh.id, d.track);
+    const trackKey = `${sh.id}/${primary}`;
+    const d = trackDead(this.dead.get(trackKey) ?? null, a, Date.now(), { minSamples: this.s.deadSamples });
+    this.dead.set(trackKey, d.track);
     if (a.verdict === 'dead' && !d.confirmed) this.suspects.add(sh.id);
     else this.suspects.delete(sh.id);
     const h = primaryHealth(a, d.confirmed);
