@@ -99,12 +99,18 @@ export async function createComps(
 
   await ctx.step(`${p}record`, total, async () => {
     // Recorded before anything is installed: a leader dying after this has the comps to finish or undo.
-    for (let have = ours(ctx.world, cluster, first).length; have < count; have++) {
+    let lostRaces = 0;
+    for (let have = ours(ctx.world, cluster, first).length; have < count; have = ours(ctx.world, cluster, first).length) {
       const slot = placeComps(ctx.world, hosts, 1)?.[0];
       if (slot === undefined) {
         throw new JobError(E_COMP_NO_PLACE, `not enough free compute-node ports on ${hosts.length > 0 ? hosts.join(',') : 'the computer machines'} for ${count - have} more compute node(s)`);
       }
-      await ctx.exec({ kind: 'comp.add', cluster, hostaddr: slot.hostaddr, port: slot.port });
+      try {
+        await ctx.exec({ kind: 'comp.add', cluster, hostaddr: slot.hostaddr, port: slot.port });
+      } catch (e) {
+        // Another cluster's job took the slot between placing and recording: place again.
+        if (!(e instanceof JobError) || ctx.world.nodeAt(slot.hostaddr, slot.port) === null || ++lostRaces > 5) throw e;
+      }
     }
     return count;
   });
