@@ -5,6 +5,7 @@
 // kill -9 of the primary shows as a failover on the open page within seconds, without a reload.
 // STATUS_PAGE_SCREENSHOT=<file> saves a screenshot (docs/status-page.png is made this way).
 import t from 'tap';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRunDir } from '../../src/launcher/index.js';
 import { processesUnder } from '../../src/agent/procfs.js';
@@ -18,6 +19,15 @@ t.teardown(async () => {
   await closeBrowser?.();
   await run.cleanup();
 });
+
+/** Polls in Node (the page's CSP rightly forbids the string evaluation waitForFunction would use). */
+async function poll(what: string, ms: number, f: () => Promise<boolean>, every = 250): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
 
 interface View {
   clusters: { id: number; name: string }[];
@@ -60,7 +70,7 @@ t.test('status page: loads, shows the demo cluster, switches over, shows a failo
   t.equal(await page.locator('tr.manager').count(), 3, 'three managers');
   const leader = (await (await fetch(`${s.firstUrl}/api/v1/leader`)).json()) as { leader: string };
   t.equal(await page.getAttribute('tr.manager[data-leader="true"]', 'data-member'), leader.leader, 'the leader is marked');
-  await page.waitForFunction("/live/.test(document.getElementById('conn').textContent)", undefined, { timeout: 15_000 });
+  await page.locator('#conn', { hasText: 'live' }).waitFor({ timeout: 15_000 });
   t.pass('updates come from the event stream');
   t.ok((await page.locator('.event').count()) > 0, 'latest events are listed');
 
@@ -69,22 +79,33 @@ t.test('status page: loads, shows the demo cluster, switches over, shows a failo
   const targetId = await replicaRow.getAttribute('data-node-id');
   const target = addrOf(Number(targetId));
   await replicaRow.locator('button[data-switch]').click();
-  await page.waitForFunction("/manual_switch accepted/.test(document.getElementById('notice').textContent)", undefined, { timeout: 15_000 });
+  await page.locator('#notice', { hasText: /manual_switch (accepted|failed)/ }).waitFor({ timeout: 15_000 });
   t.match(await page.textContent('#notice'), /manual_switch accepted: job \d+/, 'the page says the job was accepted');
   await page.waitForSelector(`.shard[data-primary="${target}"]`, { timeout: 90_000 });
   t.pass(`after the button, the page shows ${target} as the primary`);
   await page.waitForSelector(`tr.node[data-node-id="${targetId}"][data-role="primary"]`, { timeout: 10_000 });
 
   // kill -9 the primary: the open page shows the failover.
-  await page.waitForFunction("document.querySelectorAll('tr.node[data-health=\"alive\"]').length === 3", undefined, { timeout: 60_000 });
+  await poll('three alive nodes on the page', 60_000, async () => (await page.locator('tr.node[data-health="alive"]').count()) === 3);
+  // The playground's anti-flapping interval (failover_min_interval_ms, 5 s) counts the switchover.
+  await new Promise((r) => setTimeout(r, 8_000));
   const port = target!.split(':')[1]!;
   const pid = processesUnder(join(dir, 'agent', 'instances', 'storage', port), ['mariadbd'])[0];
   t.ok(pid, `the primary's mariadbd pid (${pid})`);
   const killedAt = Date.now();
   process.kill(pid!, 'SIGKILL');
-  await page.waitForFunction(`(() => { const p = document.querySelector('.shard').getAttribute('data-primary'); return p !== '' && p !== ${JSON.stringify(target)}; })()`, undefined, {
-    timeout: 60_000,
-  });
+  try {
+    await poll('a new primary on the page', 60_000, async () => {
+      const p = await page.getAttribute('.shard', 'data-primary');
+      return p !== null && p !== '' && p !== target;
+    }, 100);
+  } catch (e) {
+    // What the managers did, for the report.
+    const logs = [1, 2, 3].map((i) => join(dir, `member${i}`, 'cluster_mgr.1.log')).filter((f) => existsSync(f));
+    const lines = logs.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => /failover|suppress|"dead"|set_health/.test(l)));
+    t.comment(lines.slice(-25).map((l) => l.slice(0, 400)).join('\n'));
+    throw e;
+  }
   const secs = (Date.now() - killedAt) / 1000;
   const now = await page.getAttribute('.shard', 'data-primary');
   t.comment(`the page showed the new primary ${now} ${secs.toFixed(1)} s after kill -9 of ${target}`);
