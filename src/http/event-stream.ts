@@ -30,7 +30,12 @@ export class EventBuffer {
     private readonly sm: WorldMachine,
     readonly capacity = 10_000,
   ) {
-    this.backfill();
+    try {
+      this.backfill();
+    } catch {
+      // A buffer that starts empty only limits Last-Event-ID resume; never stop the member for it.
+      this.buf = [];
+    }
     sm.onChange((_changed, results) => {
       for (const r of results) {
         if (!r.ok) continue;
@@ -90,7 +95,7 @@ export class EventBuffer {
     let seq = this.sm.world.seq;
     for (let i = entries.length - 1; i >= 0 && out.length < this.capacity; i--) {
       const e = entries[i]!;
-      if (e.kind !== 'normal') continue;
+      if (e.kind !== 'normal' || e.data.length === 0) continue; // no-ops carry no events
       const raws = splitBatch(e.data);
       for (let p = raws.length - 1; p >= 0 && out.length < this.capacity; p--) out.push(toStreamed(seq--, e.index, decodeEvent(raws[p]!)));
     }
@@ -108,6 +113,7 @@ function sse(e: StreamedEvent): string {
 }
 
 const HEARTBEAT_MS = 15_000;
+const MAX_UNSENT_BYTES = 8 * 1024 * 1024;
 
 export function registerEventStream(app: FastifyInstance, events: EventBuffer): void {
   const open = new Set<ServerResponse>();
@@ -157,7 +163,11 @@ export function registerEventStream(app: FastifyInstance, events: EventBuffer): 
         } else for (const e of missed) if (wanted(e)) res.write(sse(e));
       }
       const unsubscribe = events.subscribe((e) => {
-        if (wanted(e)) res.write(sse(e));
+        if (!wanted(e)) return;
+        // A client that stopped reading is dropped instead of buffering without bound; it can
+        // reconnect with Last-Event-ID.
+        if (res.writableLength > MAX_UNSENT_BYTES) res.end();
+        else res.write(sse(e));
       });
       const beat = setInterval(() => res.write(': keep-alive\n\n'), HEARTBEAT_MS);
       res.on('close', () => {
