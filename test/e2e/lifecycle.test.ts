@@ -96,6 +96,9 @@ t.test('cluster lifecycle through /HttpService/Emit', async (t) => {
     return Number(rows[0]!.n) === 6 ? true : undefined;
   }, 20_000);
   t.pass('shard_nodes has the 6 nodes');
+  const cname = String(created.attachment?.cluster_name);
+  const logTables = await env.metaRows("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'kunlun_metadata_db' AND TABLE_NAME IN (?, ?)", [`commit_log_${cname}`, `ddl_ops_log_${cname}`]);
+  t.equal(logTables.length, 2, 'the cluster\'s log tables exist');
 
   // Grow: a one-node shard (explicitly asynchronous: a lone primary must not wait for acks), a replica
   // for it (semi-sync from then on), and one more compute node.
@@ -157,4 +160,7 @@ t.test('cluster lifecycle through /HttpService/Emit', async (t) => {
     return [a, b, c, d].every((r) => Number(r[0]!.n) === 0) ? true : undefined;
   }, 20_000);
   t.pass('no metadata row of the cluster left');
+  const name = String(created.attachment?.cluster_name);
+  const tables = await env.metaRows("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'kunlun_metadata_db' AND TABLE_NAME IN (?, ?)", [`commit_log_${name}`, `ddl_ops_log_${name}`]);
+  t.same(tables, [], `no commit_log_/ddl_ops_log_ table of ${name} left`);
 });

@@ -18,7 +18,8 @@ import {
   STORAGE_STRIDE,
   wireShard,
 } from '../storage.js';
-import { num, optNum, req, strList, type Obj } from './request.js';
+import { num, optNum, req, str, strList, type Obj } from './request.js';
+import { dropLogTables } from '../metadata.js';
 
 interface Sizing {
   bufferMb: number;
@@ -55,7 +56,11 @@ async function placeShards(ctx: JobContext, cluster: number, names: string[], no
 /** The storage part of create_cluster and add_shards: place, install, wire, activate. */
 async function buildShards(ctx: JobContext, cluster: number, names: string[], nodes: number, hosts: string[], total: number): Promise<number[]> {
   const sz = sizing(ctx, cluster);
-  const ids = await ctx.step<number[]>('place_shards', total, () => placeShards(ctx, cluster, names, nodes, hosts, sz));
+  await ctx.step('place_shards', total, async () => {
+    await placeShards(ctx, cluster, names, nodes, hosts, sz);
+  });
+  // Not the step's result: 256 shard ids would not fit a step record.
+  const ids = names.map((n) => ctx.world.shardByName(cluster, n)!.id);
   await ctx.step('install_storage', total, async () => {
     const work = ids.flatMap((s) => {
       const members = ctx.world.nodesOf(s);
@@ -80,13 +85,18 @@ async function settleAll(work: Promise<unknown>[]): Promise<void> {
 }
 
 /** Uninstalls every instance of a cluster and removes it from the world (delete and rollback). */
-async function teardownCluster(ctx: JobContext, cluster: number): Promise<void> {
+async function teardownCluster(ctx: JobContext): Promise<void> {
+  const r = req(ctx);
+  const cluster = num(r, 'cluster_id');
   await ctx.waitChildren();
   const c = ctx.world.cluster(cluster);
-  if (c === null) return;
-  await settleAll(c.comps.map((id) => ensureComputeUninstalled(ctx, ctx.world.comp(id)!)));
-  await settleAll(c.shards.flatMap((s) => ctx.world.nodesOf(s).map((id) => ensureStorageUninstalled(ctx, ctx.world.node(id)!))));
-  if (ctx.world.cluster(cluster) !== null) await ctx.exec({ kind: 'cluster.delete', cluster });
+  if (c !== null) {
+    await settleAll(c.comps.map((id) => ensureComputeUninstalled(ctx, ctx.world.comp(id)!)));
+    await settleAll(c.shards.flatMap((s) => ctx.world.nodesOf(s).map((id) => ensureStorageUninstalled(ctx, ctx.world.node(id)!))));
+    await ctx.exec({ kind: 'cluster.delete', cluster });
+  }
+  // Also after a leader change that happened once the cluster was gone: dropping is idempotent.
+  await dropLogTables(ctx, str(r, 'cluster_name'));
 }
 
 function shardNames(n: number): string[] {
@@ -100,7 +110,9 @@ async function createCluster(ctx: JobContext): Promise<Json> {
   const sz = sizing(ctx, cluster);
   const names = shardNames(num(r, 'shards'));
   const hosts = strList(r, 'storage_iplists');
-  await ctx.step<number[]>('place_shards', total, () => placeShards(ctx, cluster, names, num(r, 'nodes'), hosts, sz));
+  await ctx.step('place_shards', total, async () => {
+    await placeShards(ctx, cluster, names, num(r, 'nodes'), hosts, sz);
+  });
   // The compute nodes install in parallel with the storage nodes, as a child add_comps job (their
   // shard topology is kept current by the compute engineer's reconciler as the shards come up).
   let compsJob: number | null = null;
@@ -122,35 +134,39 @@ async function deleteCluster(ctx: JobContext): Promise<Json> {
     const c = ctx.world.cluster(cluster);
     if (c !== null && c.status !== 'deleting') await ctx.exec({ kind: 'cluster.set_status', cluster, status: 'deleting' });
   });
-  await ctx.step('uninstall_and_remove', 2, async () => teardownCluster(ctx, cluster));
+  await ctx.step('uninstall_and_remove', 2, () => teardownCluster(ctx));
   return { cluster_id: cluster, cluster_name: r.cluster_name ?? '' };
 }
 
 /** The original's `shard_<n>`: n continues after the highest numeric suffix in the cluster. */
-function nextShardNames(ctx: JobContext, cluster: number, n: number): string[] {
+function nextShardNumber(ctx: JobContext, cluster: number): number {
   let max = 0;
   for (const id of ctx.world.shardsOf(cluster)) {
     const m = /_(\d+)$/.exec(ctx.world.shard(id)?.name ?? '');
     if (m !== null) max = Math.max(max, Number(m[1]));
   }
-  return Array.from({ length: n }, (_, i) => `shard_${max + i + 1}`);
+  return max + 1;
 }
+
+const namesFrom = (first: number, n: number): string[] => Array.from({ length: n }, (_, i) => `shard_${first + i}`);
 
 async function addShards(ctx: JobContext): Promise<Json> {
   const r = req(ctx);
   const cluster = num(r, 'cluster_id');
-  const names = await ctx.step<string[]>('plan', 5, () => Promise.resolve(nextShardNames(ctx, cluster, num(r, 'shards'))));
+  // The plan (the first new number) is recorded, so a rerun uses the same names and the rollback knows them.
+  const first = await ctx.step<number>('plan', 5, () => Promise.resolve(nextShardNumber(ctx, cluster)));
+  const names = namesFrom(first, num(r, 'shards'));
   const ids = await buildShards(ctx, cluster, names, num(r, 'nodes'), strList(r, 'storage_iplists'), 5);
   return { cluster_id: cluster, shard_ids: ids, shard_names: names };
 }
 
 /** add_shards' rollback: the shards this job planned, whatever state they reached. */
 async function addShardsRollback(ctx: JobContext): Promise<void> {
-  const cluster = num(req(ctx), 'cluster_id');
+  const r = req(ctx);
+  const cluster = num(r, 'cluster_id');
   const plan = ctx.job.steps.find((s) => s.step === 'plan' && s.ok);
   if (plan === undefined) return;
-  const names = JSON.parse(plan.info) as string[];
-  for (const name of names) {
+  for (const name of namesFrom(Number(plan.info), num(r, 'shards'))) {
     const s = ctx.world.shardByName(cluster, name);
     if (s !== null) await removeShard(ctx, s.id);
   }
@@ -250,7 +266,7 @@ async function deleteNode(ctx: JobContext): Promise<Json> {
   return { cluster_id: num(r, 'cluster_id'), shard_id: shard, node_id: node };
 }
 
-registerJobHandler('create_cluster', createCluster, { rollback: (ctx) => teardownCluster(ctx, num(req(ctx), 'cluster_id')) });
+registerJobHandler('create_cluster', createCluster, { rollback: (ctx) => teardownCluster(ctx) });
 registerJobHandler('delete_cluster', deleteCluster);
 registerJobHandler('add_shards', addShards, { rollback: addShardsRollback });
 registerJobHandler('delete_shard', deleteShard);
