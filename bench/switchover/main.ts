@@ -4,7 +4,7 @@
 // finds the writable primary the way a compute node does (asks the nodes after a failed write).
 // Each trial switches the primary to the next node in turn and measures:
 //   unavail  the longest gap between two acknowledged writes around the switch (write unavailability)
-//   ro       the old primary's read-only window as the job recorded it (fence start → promote end)
+//   ro       the old primary's read-only window as the job measured it (fence start → target promoted)
 //   switch   the job's run, accepted → done (the leader's event times)
 //   client   request sent → get_status says done (as a client polling every 50 ms sees it)
 //   lost     acknowledged writes missing on the new primary (checkAcknowledged), must be 0
@@ -36,7 +36,7 @@ interface JobInView {
   id: number;
   createdAt: number;
   endedAt: number | null;
-  steps: { step: string; ok: boolean; startedAt: number; endedAt: number }[];
+  steps: { step: string; ok: boolean; info: string; startedAt: number; endedAt: number }[];
 }
 
 async function trial(ha: HaCluster, n: number): Promise<Trial> {
@@ -79,9 +79,10 @@ async function trial(ha: HaCluster, n: number): Promise<Trial> {
     const job = v?.jobs.find((j) => j.id === Number(a.job_id));
     if (job) {
       out.switch_ms = job.endedAt !== null ? job.endedAt - job.createdAt : null;
-      const fence = job.steps.find((s) => s.step === 'fence' && s.ok);
-      const promote = job.steps.find((s) => s.step === 'promote' && s.ok);
-      out.readonly_ms = fence && promote ? promote.endedAt - fence.startedAt : null;
+      // The handler measures the old primary's read-only window (fence → promoted) in its 'switch' step.
+      const sw = job.steps.find((s) => s.step === 'switch' && s.ok);
+      const info = sw ? (JSON.parse(sw.info) as { readonly_ms?: unknown }) : null;
+      out.readonly_ms = typeof info?.readonly_ms === 'number' ? info.readonly_ms : null;
     }
     const c = await to.connect();
     try {

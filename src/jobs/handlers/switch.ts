@@ -39,7 +39,7 @@ const E_NOT_SOURCE = 70033; // Master hostaddr state is not source
 const E_NOT_REPLICA = 70034; // Assign hostaddr state is not replica
 
 /** Steps of the job (job.step_* events; the progress get_status shows). */
-const STEPS = ['check', 'take_shard', 'fence', 'catch_up', 'promote', 'repoint', 'record'] as const;
+const STEPS = ['check', 'take_shard', 'switch', 'record'] as const;
 const TOTAL = STEPS.length;
 
 /** Defaults of the tunables (config keys of the same name override them). */
@@ -296,83 +296,75 @@ async function checkTarget(ctx: JobContext, req: SwitchRequest, nodes: Nodes): P
   return { node: Number(chosen.node), backlog: Number(chosen.backlog) };
 }
 
-/** Old primary read-only, its client sessions killed, its semi-sync master side off. */
-async function fenceOld(ctx: JobContext, req: SwitchRequest, nodes: Nodes): Promise<void> {
-  await ctx.step('fence', TOTAL, async () => {
+/**
+ * The write-unavailable part, as one recorded step so that no Raft round trip sits between its
+ * effects: the old primary read-only (its client sessions killed, its semi-sync master side off),
+ * a bounded wait until the target executed everything the old primary did, the target promoted.
+ * Rerun after a leader change it finds each effect done (fenced, caught up, promoted) and goes on.
+ * The task's step records (rbr_consfailover rows) are proposed after the promotion.
+ */
+async function switchOver(ctx: JobContext, req: SwitchRequest, target: number, nodes: Nodes): Promise<{ [k: string]: Json }> {
+  const done = await ctx.step('switch', TOTAL, async () => {
     const old = nodes.get(req.from);
+    const t = nodes.get(target);
+    const t0 = performance.now();
     const f = await guarded(ctx, E_CONNECT, `fence ${old.address}`, () => fence(old, ctx.signal, { keepUsers: [nodes.settings.storage.user] }));
     if (!f.reachable) throw new JobError(E_CONNECT, `old primary ${old.address} became unreachable: ${f.detail}`);
-    await failoverStep(ctx, nodes, req, 'fence', `${old.address}: ${f.detail}`);
-    return f.detail;
-  });
-}
-
-/** Waits (bounded) until the target executed everything the fenced old primary did. */
-async function catchUp(ctx: JobContext, req: SwitchRequest, target: number, nodes: Nodes): Promise<string> {
-  const pos = await ctx.step('catch_up', TOTAL, async () => {
-    const old = nodes.get(req.from);
     const st = await guarded(ctx, E_CONNECT, `read ${old.address}`, () => old.run((sql) => old.flavor.readState(sql), { signal: ctx.signal, deadlineMs: 3_000 }));
     if (!st.readOnly) throw new JobError(JOB_INTERNAL_ERROR, `old primary ${old.address} is writable again: not switching`);
     const position = st.gtid.executed;
-    const t = nodes.get(target);
     const bound = tunable(ctx, 'switchover_catchup_ms');
-    let r: StepResult;
+    let w: StepResult;
     try {
-      r = await waitApplied(t, position, bound, ctx.signal);
+      w = await waitApplied(t, position, bound, ctx.signal);
     } catch (e) {
       if (e instanceof StepError && e.code === 'timeout') {
         throw new JobError(E_APPLY_TIMEOUT, `target ${t.address} did not catch up with ${old.address} within ${bound} ms: ${e.message}`, { cause: e });
       }
       throw asJobError(ctx, E_TARGET_UNALIVE, `wait for ${t.address} to catch up`, e);
     }
-    await failoverStep(ctx, nodes, req, 'drain', `${t.address} executed ${position || '(nothing)'} in ${r.ms} ms`, { candidate: target });
-    return position;
+    const p = await guarded(ctx, E_TARGET_CONNECT, `promote ${t.address}`, () => promote(t, ctx.signal, { mustContain: position }));
+    const readOnlyMs = Math.round(performance.now() - t0);
+    // Writes on the target wait for a semi-sync ACK: the replicas follow it at once. A node that
+    // cannot is reported (the switch is done; the HA loops repair it), not a failure of the job.
+    const rep = await repointOthers(ctx, req, target, nodes);
+    // The records follow the effects.
+    await failoverStep(ctx, nodes, req, 'fence', `${old.address}: ${f.detail} (${f.ms} ms)`);
+    await failoverStep(ctx, nodes, req, 'drain', `${t.address} executed ${position || '(nothing)'} in ${w.ms} ms`, { candidate: target });
+    await failoverStep(ctx, nodes, req, 'promote', `${t.address}: ${p.detail} (${p.ms} ms)`, { candidate: target });
+    await failoverStep(ctx, nodes, req, 'repoint', rep.lines.join('; '), { ok: rep.failed === 0 });
+    const failedLines = rep.lines.filter((l) => l.startsWith('failed')).join('; ').slice(0, 400);
+    return { position, readonly_ms: readOnlyMs, fence_ms: f.ms, drain_ms: w.ms, promote_ms: p.ms, repoint_ms: rep.ms, repoint_failed: failedLines };
   });
-  return String(pos);
+  return done;
 }
 
-async function promoteTarget(ctx: JobContext, req: SwitchRequest, target: number, position: string, nodes: Nodes): Promise<void> {
-  await ctx.step('promote', TOTAL, async () => {
-    const t = nodes.get(target);
-    const r = await guarded(ctx, E_TARGET_CONNECT, `promote ${t.address}`, () => promote(t, ctx.signal, { mustContain: position }));
-    await failoverStep(ctx, nodes, req, 'promote', `${t.address}: ${r.detail}`, { candidate: target });
-    return r.detail;
-  });
-}
-
-/** Every other node of the shard follows the new primary; the old one last in the list, all at once. */
-async function repointAll(ctx: JobContext, req: SwitchRequest, target: number, nodes: Nodes): Promise<Json> {
-  return ctx.step('repoint', TOTAL, async () => {
-    const np = nodes.get(target);
-    const repl = nodes.settings.repl;
-    const others = shardOf(ctx, req.shard).nodes.filter((n) => n !== target);
-    const results = await Promise.allSettled(
-      others.map(async (id) => {
-        const v = nodes.view(id);
-        if (id !== req.from && v.repair !== 'ok') return `${addr(v)}: skipped (${v.repair})`;
-        const r = await repoint(nodes.get(id), np, repl, ctx.signal);
-        return `${addr(v)}: ${r.detail}`;
-      }),
-    );
-    ctx.signal.throwIfAborted();
-    const lines: string[] = [];
-    let oldFailed: string | null = null;
-    for (const [i, r] of results.entries()) {
-      const id = others[i]!;
-      if (r.status === 'fulfilled') lines.push(r.value);
-      else {
-        const msg = `${addr(nodes.view(id))}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`;
-        lines.push(`failed: ${msg}`);
-        if (id === req.from) oldFailed = msg;
-        ctx.log.warn({ node: id, err: r.reason as Error }, 'could not re-point a node to the new primary');
-      }
+/** Every other node of the shard (the old primary too) follows the new primary, all at once. */
+async function repointOthers(ctx: JobContext, req: SwitchRequest, target: number, nodes: Nodes): Promise<{ lines: string[]; failed: number; ms: number }> {
+  const t0 = performance.now();
+  const np = nodes.get(target);
+  const repl = nodes.settings.repl;
+  const others = shardOf(ctx, req.shard).nodes.filter((n) => n !== target);
+  const results = await Promise.allSettled(
+    others.map(async (id) => {
+      const v = nodes.view(id);
+      if (id !== req.from && v.repair !== 'ok') return `${addr(v)}: skipped (${v.repair})`;
+      const r = await repoint(nodes.get(id), np, repl, ctx.signal);
+      return `${addr(v)}: ${r.detail}`;
+    }),
+  );
+  ctx.signal.throwIfAborted();
+  const lines: string[] = [];
+  let failed = 0;
+  for (const [i, r] of results.entries()) {
+    if (r.status === 'fulfilled') lines.push(r.value);
+    else {
+      failed++;
+      lines.push(`failed: ${addr(nodes.view(others[i]!))}: ${r.reason instanceof Error ? r.reason.message : String(r.reason)}`);
+      ctx.log.warn({ node: others[i], err: r.reason as Error }, 'could not re-point a node to the new primary');
     }
-    const info = lines.join('; ');
-    await failoverStep(ctx, nodes, req, 'repoint', info, { ok: lines.every((l) => !l.startsWith('failed')) });
-    // The switch itself is done; a node that could not follow is reported (the HA repair loop
-    // rejoins it later), but the job says so.
-    return { repointed: lines, old_primary_error: oldFailed };
-  });
+  }
+  return { lines, failed, ms: Math.round(performance.now() - t0) };
 }
 
 async function record(ctx: JobContext, req: SwitchRequest, target: number): Promise<void> {
@@ -410,16 +402,13 @@ async function manualSwitch(ctx: JobContext): Promise<Json> {
     const chosen = await checkTarget(ctx, r, nodes);
     const task = await takeShard(ctx, r, chosen, nodes);
     const target = chosen.node;
-    await fenceOld(ctx, r, nodes);
-    const position = await catchUp(ctx, r, target, nodes);
-    await promoteTarget(ctx, r, target, position, nodes);
-    const rep = await repointAll(ctx, r, target, nodes);
+    const sw = await switchOver(ctx, r, target, nodes);
     await record(ctx, r, target);
     const tv = nodes.view(target);
     const ov = nodes.view(r.from);
     await endRow(ctx, nodes, shardOf(ctx, r.shard), task, r.from, target, 0, `node ${target} is the primary of shard ${r.shard}`);
     ctx.log.info({ shard: r.shard, task, from: addr(ov), to: addr(tv), ms: Date.now() - t0 }, 'switchover done');
-    return { shard_id: r.shard, task, old_master: addr(ov), new_master: addr(tv), position, repoint: rep };
+    return { shard_id: r.shard, task, old_master: addr(ov), new_master: addr(tv), ...sw };
   } finally {
     await nodes.close();
   }
@@ -436,17 +425,17 @@ async function rollback(ctx: JobContext, err: JobError): Promise<void> {
   const s = shardOf(ctx, r.shard);
   const task = ourTask(ctx, s);
   if (task === null) return; // the task was never taken, or has ended
-  const fenceStarted = ctx.job.steps.some((x) => x.step === 'fence');
+  const switchStarted = ctx.job.steps.some((x) => x.step === 'switch');
   const nodes = new Nodes(ctx);
   const notes: string[] = [];
   try {
     const target = s.task?.candidate ?? r.to;
-    let promoted = false;
-    if (target !== null && ctx.job.steps.some((x) => x.step === 'promote')) {
+    // Writable, or unknown (unreachable): the target may have taken writes; never reopen the old one.
+    let mayHaveWritten = false;
+    if (target !== null && switchStarted) {
       const tp = await probeNode(nodes.get(target), { signal: ctx.signal, deadlineMs: 3_000 });
-      // Unknown counts as promoted: never risk two writable primaries.
-      promoted = tp.status !== 'ok' || !tp.state!.readOnly || tp.state!.replication === null;
-      if (promoted && tp.status === 'ok' && !tp.state!.readOnly) {
+      mayHaveWritten = tp.status !== 'ok' || !tp.state!.readOnly;
+      if (tp.status === 'ok' && !tp.state!.readOnly) {
         // Forward, not back: the others follow the target (best effort) and it is recorded.
         const np = nodes.get(target);
         const others = s.nodes.filter((n) => n !== target && (n === r.from || nodes.view(n).repair === 'ok'));
@@ -458,8 +447,19 @@ async function rollback(ctx: JobContext, err: JobError): Promise<void> {
         ctx.log.warn({ shard: r.shard, target, repoint_failed: failed }, 'switchover failed after the promotion: the target is recorded as the primary');
         return;
       }
+      if (tp.status === 'ok' && tp.state!.replication === null) {
+        // Read-only, so it took no write, but the promotion had begun (replication reset): it
+        // follows the old primary again before that one reopens.
+        try {
+          await repoint(nodes.get(target), nodes.get(r.from), nodes.settings.repl, ctx.signal);
+          notes.push(`target ${nodes.get(target).address} follows the old primary again`);
+        } catch (e) {
+          if (ctx.signal.aborted) throw e;
+          notes.push(`target ${nodes.get(target).address} could not follow the old primary again: ${(e as Error).message}`);
+        }
+      }
     }
-    if (fenceStarted && !promoted) {
+    if (switchStarted && !mayHaveWritten) {
       const old = nodes.get(r.from);
       try {
         const st = await old.run((sql) => old.flavor.readState(sql), { signal: ctx.signal, deadlineMs: 3_000 });
@@ -472,7 +472,7 @@ async function rollback(ctx: JobContext, err: JobError): Promise<void> {
         if (ctx.signal.aborted) throw e;
         notes.push(`old primary ${old.address} could not be made writable again: ${(e as Error).message}`);
       }
-    } else if (promoted) notes.push('the target may have been promoted: the old primary stays read-only');
+    } else if (mayHaveWritten) notes.push('the target could not be reached, it may have been promoted: the old primary stays read-only');
     const reason = [err.info, ...notes].join('; ').slice(0, 1000);
     await ctx.exec({ kind: 'failover.abort', shard: r.shard, task, code: err.code, reason });
     await endRow(ctx, nodes, s, task, r.from, null, err.code, reason);
