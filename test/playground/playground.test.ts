@@ -76,7 +76,9 @@ t.test('playground: up, the printed commands work, failover shows in status, --d
   const watch = spawn('bash', ['-c', s.statusCmd], { stdio: ['ignore', 'pipe', 'pipe'] });
   let watched = '';
   watch.stdout.on('data', (b: Buffer) => (watched += b.toString()));
-  await new Promise((r) => setTimeout(r, 5_000));
+  // Two screens: node's start-up under load can take seconds, so wait for them rather than a fixed time.
+  const end = Date.now() + 30_000;
+  while ((watched.match(/cluster_mgr status —/g)?.length ?? 0) < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 250));
   watch.kill('SIGINT');
   await new Promise((r) => watch.once('exit', r));
   t.ok((watched.match(/cluster_mgr status —/g)?.length ?? 0) >= 2, 'status --watch refreshes');
