@@ -154,7 +154,11 @@ t.test('sync jobs answer from the world, the metadata shard and the instances', 
     list_comp: [{ comp_id: '31', port: String(pgi.port) }],
   });
   t.same((await emit(follower, 'get_meta_mode', {})).attachment, { mode: 'no_rep' });
-  const ms = await emit(follower, 'get_meta_summary', {});
+  // The node starts read-only; the leader's shard HA makes the adopted primary writable shortly.
+  const ms = await waitFor('the metadata node to be reported as a writable master', async () => {
+    const a = await emit(follower, 'get_meta_summary', {});
+    return (a.attachment?.list_meta as { master: string }[] | undefined)?.[0]?.master === 'true' ? a : undefined;
+  });
   t.same(ms.attachment, { list_meta: [{ hostaddr: '127.0.0.1', port: String(meta.primary.port), status: 'online', master: 'true' }] });
 
   // Storage variable: read on a follower, set through a follower (relayed to the leader).
