@@ -42,7 +42,10 @@ export async function waitJob(ha: HaCluster, jobId: string, timeoutMs = 60_000):
   const end = Date.now() + timeoutMs;
   for (;;) {
     const a = await emit(ha, 'get_status', {}, jobId).catch(() => null);
-    if (a && (a.status === 'done' || a.status === 'failed')) return a;
+    // An answer about the job names its type; a member that cannot answer now (no leader during an
+    // election) answers "failed" without it: retry.
+    const aboutJob = a !== null && a.job_id === jobId && a.job_type !== undefined && a.job_type !== '' && a.job_type !== 'get_status';
+    if (aboutJob && (a.status === 'done' || a.status === 'failed')) return a;
     if (Date.now() > end) throw new Error(`job ${jobId} has not ended after ${timeoutMs} ms: ${JSON.stringify(a)}`);
     await new Promise((r) => setTimeout(r, 50));
   }

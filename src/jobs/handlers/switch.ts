@@ -23,6 +23,7 @@ import type { StorageNode } from '../../storage/storage-node.js';
 import { NodePool } from '../../shard-ha/pool.js';
 import { haSettings, type HaSettings } from '../../shard-ha/settings.js';
 import { FailoverRows, type StepRow } from '../../shard-ha/failover-rows.js';
+import { sleep } from '../../shard-ha/propose.js';
 import { JOB_INTERNAL_ERROR, JobError, registerJobHandler, type JobContext } from '../engine.js';
 import { num, optNum, req } from './request.js';
 
@@ -399,10 +400,17 @@ async function manualSwitch(ctx: JobContext): Promise<Json> {
   const nodes = new Nodes(ctx);
   const t0 = Date.now();
   try {
+    // failover_step_delay_ms (chaos testing only, 0 in production) pauses before each step, so a
+    // test can kill the leader between steps and see the next one resume the job.
+    const pause = (): Promise<void> => sleep(nodes.settings.stepDelayMs, ctx.signal);
+    await pause();
     const chosen = await checkTarget(ctx, r, nodes);
+    await pause();
     const task = await takeShard(ctx, r, chosen, nodes);
     const target = chosen.node;
+    await pause();
     const sw = await switchOver(ctx, r, target, nodes);
+    await pause();
     await record(ctx, r, target);
     const tv = nodes.view(target);
     const ov = nodes.view(r.from);
