@@ -5,6 +5,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ManagerRuntime } from '../member/runtime.js';
 import type { JobView } from '../actors/views.js';
+import { withoutSecretKeys } from './sync-answers.js';
 
 const consistencyQuery = {
   type: 'object',
@@ -110,11 +111,14 @@ export function registerRestRoutes(app: FastifyInstance, rt: ManagerRuntime): vo
         if (q.status === 'active' ? j.status === 'done' || j.status === 'failed' : q.status !== undefined && j.status !== q.status) continue;
         if (q.job_type !== undefined && j.jobType !== q.job_type) continue;
         if (q.cluster_id !== undefined && j.cluster !== q.cluster_id) continue;
-        out.push(j);
+        out.push(withoutSecretKeys(j) as JobView);
         if (out.length >= q.limit) break;
       }
       return { jobs: out, total: ids.length };
     },
   );
-  one('jobs', '/api/v1/jobs/:id', 'one job: status, current step, progress, steps, result', (id) => w().job(id), 'job');
+  one('jobs', '/api/v1/jobs/:id', 'one job: status, current step, progress, steps, result', (id) => {
+    const j = w().job(id);
+    return j === null ? null : withoutSecretKeys(j);
+  }, 'job');
 }

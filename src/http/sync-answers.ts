@@ -10,7 +10,8 @@ import type { SyncResult } from './emit-route.js';
 /** Keys a job result may hold that must never be answered (the original returned the password). */
 const SECRET_KEY = /passw|pwd|secret|token/i;
 
-function withoutSecretKeys(v: unknown, depth = 0): unknown {
+/** A copy without keys that name secrets (job results are written by handlers; never answer them). */
+export function withoutSecretKeys(v: unknown, depth = 0): unknown {
   if (depth > 8 || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map((x) => withoutSecretKeys(x, depth + 1));
   const out: Record<string, unknown> = {};

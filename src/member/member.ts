@@ -9,6 +9,7 @@ import { ManagerRuntime } from './runtime.js';
 import { VERSION } from '../version.js';
 import { viewDigest } from '../audit/view-digest.js';
 import { mountApi, prepareApi, type ApiContext } from '../http/api.js';
+import { withoutSecretKeys } from '../http/sync-answers.js';
 import { registerStatusPage } from '../http/status-page.js';
 
 /**
@@ -66,7 +67,11 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
     return reply.code(runtime.isLeader ? 200 : 503).send(body);
   });
   // The whole world as this member applied it (secrets are never part of views).
-  http.get('/api/v1/view', () => runtime.world.view());
+  http.get('/api/v1/view', () => {
+    const v = runtime.world.view();
+    // Job results are written by job handlers: keys that name secrets are dropped here too.
+    return { ...v, jobs: v.jobs.map((j) => withoutSecretKeys(j)) };
+  });
   http.get('/api/v1/member', () => ({ ...runtime.describe(), digest: runtime.world.digest(), view_digest: viewDigest(runtime.world) }));
   // POST /HttpService/Emit, the REST views, /api/v1/events and /api/v1/openapi.json.
   mountApi(http, api);
