@@ -20,6 +20,7 @@ const LEADER_SYNC = new Set(['set_noswitch', 'del_noswitch', 'set_variable']);
 
 const READ_TIMEOUT_MS = 5_000;
 const FORWARD_TIMEOUT_MS = 30_000;
+const ADOPTION_WAIT_MS = 5_000;
 
 export interface EmitBackendOptions {
   runtime: ManagerRuntime;
@@ -68,6 +69,7 @@ export class MemberEmitBackend implements EmitBackend {
   }
 
   async submit(job: ValidatedJob): Promise<{ jobId: string } | { code: number; info: string }> {
+    await this.metadataRead();
     const cmd = { kind: 'job.start', jobType: job.jobType, request: job.paras } as Command;
     const r = await this.rt.execute(cmd, causeOf(job.envelope.user_name));
     if (r.ok) {
@@ -123,6 +125,24 @@ export class MemberEmitBackend implements EmitBackend {
         return this.noSwitch(job);
       default:
         return failedAnswer(E.INVALID_REQUEST, `job type ${job.jobType} has no handler`, ids);
+    }
+  }
+
+  /**
+   * A new leader first reads the metadata shard (adoption, and ids used there reserved: see
+   * MetadataReconciler); a job accepted before that could take the id of an old job row. Wait for
+   * that first projection of this term, a bounded time (a metadata shard that is down must not stop
+   * every job: the metadata reconciler reports that).
+   */
+  private async metadataRead(): Promise<void> {
+    if (this.o.metaSeeds.length === 0) return;
+    // Only early in a term: later, a missing projection means the metadata shard is in trouble.
+    const me = this.rt.world.manager(this.rt.cfg.selfId);
+    const early = me?.electedTerm !== this.rt.node.term || Date.now() - (me.electedAt ?? 0) < ADOPTION_WAIT_MS * 3;
+    if (!early) return;
+    const end = Date.now() + ADOPTION_WAIT_MS;
+    while (this.rt.isLeader && this.rt.metadata.lastProjected.term !== this.rt.node.term && Date.now() < end) {
+      await new Promise((r) => setTimeout(r, 50));
     }
   }
 
