@@ -14,6 +14,7 @@ import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/
 import { fence, promote, repoint, stopIoThreads, StepError, waitApplied, type FenceResult, type StepResult } from '../storage/failover-steps.js';
 import { probeNode } from '../storage/probe.js';
 import type { FailoverRows } from './failover-rows.js';
+import type { ProbeObserver } from './observer.js';
 import type { NodePool } from './pool.js';
 import { evidence, propose, sleep } from './propose.js';
 import type { HaSettings } from './settings.js';
@@ -58,6 +59,7 @@ export class FailoverReconciler implements Reconciler {
     private readonly rt: ManagerRuntime,
     private readonly pool: NodePool,
     private readonly rows: FailoverRows,
+    private readonly observer: ProbeObserver,
     private readonly s: HaSettings,
   ) {}
 
@@ -117,6 +119,7 @@ export class FailoverReconciler implements Reconciler {
       return;
     }
     this.gateNote.delete(id);
+    if (!this.stillDead(s, p, ctx)) return;
     const ev = p.evidence ?? evidence(this.s.observer, `primary ${p.id} is dead`, {});
     await propose(
       this.rt,
@@ -126,6 +129,18 @@ export class FailoverReconciler implements Reconciler {
     );
     ctx.log.warn({ shard: id, primary: p.id, evidence: ev.summary }, 'automatic failover started');
     await this.run(id, ctx);
+  }
+
+  /**
+   * The world's "dead" is a conclusion, possibly drawn by an earlier leader before the primary came
+   * back. Start only when this leader's observer confirmed it within the last probe periods (the
+   * observer nudges this reconciler when it confirms a death the world already records).
+   */
+  private stillDead(s: ShardView, p: NodeView, ctx: LeaderContext): boolean {
+    const at = this.observer.confirmedDeadAt(s.id, p.id);
+    if (at !== null && Date.now() - at < 3 * this.s.probeIntervalMs + 2_000) return true;
+    ctx.log.info({ shard: s.id, primary: p.id }, 'the dead conclusion is not confirmed by this leader yet; waiting for its observer');
+    return false;
   }
 
   /** Runs (or resumes) the shard's failover task from the step after the last recorded one. */

@@ -27,7 +27,7 @@ export class ShardHa {
     this.pool = new NodePool(s);
     this.rows = new FailoverRows(rt.cfg, log);
     this.observer = new ProbeObserver(rt, this.pool, s);
-    this.failover = new FailoverReconciler(rt, this.pool, this.rows, s);
+    this.failover = new FailoverReconciler(rt, this.pool, this.rows, this.observer, s);
     this.rejoin = new RejoinReconciler(rt, this.pool, s);
   }
 

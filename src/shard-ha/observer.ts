@@ -73,6 +73,8 @@ export class ProbeObserver implements Reconciler {
   /** Shards whose primary looks dead but is not confirmed yet: probed again without waiting a full interval. */
   private readonly suspects = new Set<number>();
   private metaNodes: StorageNode[] | null = null;
+  /** When this leadership's probes last confirmed a shard's primary dead, by "shard/primary". */
+  private readonly confirmed = new Map<string, number>();
   /** Rounds completed in this leadership (status output, tests). */
   rounds = 0;
 
@@ -86,6 +88,11 @@ export class ProbeObserver implements Reconciler {
     return ['all'];
   }
 
+  /** When this leader last confirmed the primary of `shard` dead (null: not now). */
+  confirmedDeadAt(shard: number, primary: number): number | null {
+    return this.confirmed.get(`${shard}/${primary}`) ?? null;
+  }
+
   affected(): string[] {
     // The loop runs for the whole leadership and reads the world each round.
     return [];
@@ -95,6 +102,7 @@ export class ProbeObserver implements Reconciler {
     this.dead.clear();
     this.lastVerdict.clear();
     this.suspects.clear();
+    this.confirmed.clear();
     this.rounds = 0;
     ctx.log.info({ interval_ms: this.s.probeIntervalMs, timeout_ms: this.s.probeTimeoutMs }, 'probe observer running');
     while (!ctx.signal.aborted) {
@@ -166,6 +174,8 @@ export class ProbeObserver implements Reconciler {
     this.dead.set(trackKey, d.track);
     if (a.verdict === 'dead' && !d.confirmed) this.suspects.add(sh.id);
     else this.suspects.delete(sh.id);
+    if (d.confirmed) this.confirmed.set(trackKey, Date.now());
+    else this.confirmed.delete(trackKey);
     const h = primaryHealth(a, d.confirmed);
     if (this.lastVerdict.get(sh.id) !== a.verdict) {
       this.lastVerdict.set(sh.id, a.verdict);
@@ -173,7 +183,10 @@ export class ProbeObserver implements Reconciler {
       const alarm = a.verdict === 'unreachable-but-replicas-see-it' ? 'unreachable-primary' : a.verdict === 'dead' ? 'dead-primary' : null;
       ctx.log[lvl]({ shard: sh.id, node: primary, verdict: a.verdict, alarm, warnings: a.warnings }, a.summary);
     }
-    if (h !== pv.health) {
+    // A primary concluded dead stays so while nothing contradicts it (its frozen replicas stop
+    // confirming during the failover); a replica that hears it again ends that.
+    const keepDead = pv.health === 'dead' && h === 'unreachable' && a.verdict !== 'unreachable-but-replicas-see-it';
+    if (h !== pv.health && !keepDead) {
       const summary = h === 'dead' ? `${a.summary} (${d.track?.samples ?? 0} consecutive assessments)` : a.summary;
       await propose(
         this.rt,
@@ -181,6 +194,10 @@ export class ProbeObserver implements Reconciler {
         'probe observer',
         ctx,
       );
+    } else if (h === 'dead' && now.task === null) {
+      // The world already says dead (maybe an earlier leader's conclusion): tell the failover
+      // reconciler that this leader confirmed it now.
+      this.rt.host.changed(new Set([`shard/${sh.id}`]));
     }
     if (a.verdict === 'read-only-primary' && a.safeToMakeWritable && now.task === null && pv.repair === 'ok') {
       await this.makeWritable(pv, a, ctx);
