@@ -109,6 +109,8 @@ export const KEYS: readonly KeyDef[] = [
     help: 'ticks without a leader before an election (randomized up to twice this)' },
   { name: 'raft_snapshot_entries', type: int(100, 100_000_000), default: '10000', origin: 'new',
     help: 'applied entries between snapshots (and log compaction)' },
+  { name: 'raft_join', type: { kind: 'bool' }, default: 'false', origin: 'new',
+    help: 'start without founding a group: this member waits to be added to a running group (raft_mission add_peer)' },
   { name: 'xa_scan_interval_ms', type: int(100, 600_000), default: '2000', origin: 'new',
     help: 'period of the leader\'s XA RECOVER scan of every shard primary and the metadata shard, ms' },
   { name: 'xa_safety_window_sec', type: int(1, 86_400), default: '60', origin: 'new',

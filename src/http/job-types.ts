@@ -132,8 +132,9 @@ export const JOB_TYPES: Readonly<Record<string, JobTypeDef>> = {
     sync: false, missingParas: 70189, summary: 'manager group: transfer leadership, add or remove a member',
     paras: {
       task_type: { kind: 'enum', values: ['transfer_leader', 'add_peer', 'remove_peer'], required: true, missing: 70190, bad: 70191 },
-      target_leader: { kind: 'string', maxLen: 300, pattern: /^[A-Za-z0-9.:-]+:\d{1,5}$/, patternHelp: '"host:port" (Raft or HTTP port of a member)', bad: 70192 },
-      peer: { kind: 'string', maxLen: 300, pattern: /^[A-Za-z0-9.:-]+:\d{1,5}$/, patternHelp: '"host:raft_port"', bad: 70194 },
+      target_leader: { kind: 'string', maxLen: 300, pattern: /^[A-Za-z0-9.:-]+:\d{1,5}$/, patternHelp: '"host:port" (Raft or HTTP port of a member)', missing: 70192, bad: 70192, help: 'transfer_leader: the member to lead; 70193 when it is not a member' },
+      peer: { kind: 'string', maxLen: 300, pattern: /^[A-Za-z0-9.:-]+:\d{1,5}$/, patternHelp: '"host:raft_port"', missing: 70194, bad: 70194, help: 'add_peer: the new member (70197 when already one); remove_peer: the member to remove (70198 when not one)' },
+      http_port: { kind: 'int', min: 1, max: 65535, bad: 70194, help: 'add_peer: HTTP port of the new member; this member\'s brpc_http_port when absent' },
     },
   },
   get_status: { sync: true, missingParas: 70001, summary: 'status and progress of a job', paras: {} },

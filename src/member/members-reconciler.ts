@@ -21,9 +21,13 @@ export class ManagerMembersReconciler implements Reconciler {
 
   async reconcile(_key: string, ctx: LeaderContext): Promise<void> {
     const { cfg } = this.rt;
+    // Only members of the Raft configuration: one removed by raft_mission stays removed even though
+    // the configured peer list still names it.
+    const conf = this.rt.node.status().conf;
     for (const p of cfg.peers) {
       checkLeading(ctx.signal);
       if (this.rt.world.manager(p.id)) continue;
+      if (!conf.voters.includes(p.id) && !conf.learners.includes(p.id)) continue;
       const r = await this.rt.execute(
         { kind: 'manager.add', id: p.id, host: p.host, raftPort: p.port, httpPort: p.httpPort },
         { system: 'configured manager member' },

@@ -33,6 +33,7 @@ export class ManagerRuntime {
   private ids: IdAllocator | null = null;
   private pending = 0;
   private leaderTerm = 0;
+  private readonly addressed = new Set<string>();
 
   private constructor(
     readonly cfg: Config,
@@ -52,7 +53,14 @@ export class ManagerRuntime {
       if (this.node?.isLeader && !changed.has('*')) this.status?.publish(this.world, changed);
       if (changed.has('*')) this.host.changed(new Set(this.allAggs()));
       else this.host.changed(changed);
+      for (const a of changed) {
+        if (a === '*' || a.startsWith('manager/')) {
+          this.syncPeerAddresses();
+          break;
+        }
+      }
     });
+    this.syncPeerAddresses();
     node.on('leaderChange', (c) => this.onLeaderChange(c));
     node.on('fatal', (e) => log.fatal({ err: e }, 'raft node failed; this member has stopped taking part'));
     this.host.add(new ManagerMembersReconciler(this));
@@ -75,7 +83,8 @@ export class ManagerRuntime {
       dataDir: cfg.dataDir,
       listen: { host: self.host, port: self.port },
       peers,
-      bootstrap: cfg.peers.map((p) => p.id),
+      // A joining member (raft_join) founds nothing: the leader adds it (raft_mission add_peer).
+      bootstrap: cfg.values.raft_join === true ? [] : cfg.peers.map((p) => p.id),
       stateMachine: sm,
       tickMs: cfg.int('raft_tick_ms'),
       electionTicks: cfg.int('raft_election_ticks'),
@@ -159,6 +168,24 @@ export class ManagerRuntime {
       this.host.lostLeadership();
       void this.mirror?.stop();
     }
+  }
+
+  /** Members added by raft_mission are not in the configured peer list: their Raft addresses come
+   *  from the log (manager.member_added), so every member can reach them, also after a restart. */
+  private syncPeerAddresses(): void {
+    const conf = this.node.status().conf;
+    for (const id of this.world.ids('manager')) {
+      const m = this.world.manager(id);
+      if (m === null || id === this.cfg.selfId) continue;
+      this.node.setPeerAddress(id, { host: m.host, port: m.raftPort });
+    }
+    for (const id of this.addressed) {
+      if (this.world.manager(id) === null && !conf.voters.includes(id) && !conf.learners.includes(id) && !this.cfg.peers.some((p) => p.id === id)) {
+        this.node.removePeerAddress(id);
+        this.addressed.delete(id);
+      }
+    }
+    for (const id of this.world.ids('manager')) if (id !== this.cfg.selfId) this.addressed.add(id);
   }
 
   private allAggs(): string[] {

@@ -65,6 +65,19 @@ function nodeAt(world: World, shard: number, host: string, port: number, field: 
 
 const clusterLock = (id: number): string => `cluster/${id}`;
 
+/** One raft_mission at a time in the manager group. */
+export const MANAGER_GROUP_LOCK = 'manager/group';
+const HOST_PORT = /^([A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** "host:port" of a raft_mission para: the host and a port in range. */
+function peerAddress(p: ParaReader, key: string, errno: number): { host: string; port: number } {
+  const v = p.str(key, { errno, max: 300 });
+  const m = HOST_PORT.exec(v);
+  const port = m === null ? NaN : Number(m[2]);
+  if (m === null || !(port >= 1 && port <= 65535)) fail(refuse('invalid_argument', `${key} must be "host:raft_port"`, `paras.${key}`, errno));
+  return { host: m[1]!, port };
+}
+
 const VALIDATORS: Record<string, Validator> = {
   create_cluster(world, p, e) {
     const haMode = p.oneOf('ha_mode', HA_MODES, { errno: 70071 });
@@ -299,6 +312,30 @@ const VALIDATORS: Record<string, Validator> = {
     const cluster = clusterById(world, p, 'cluster_id', 70098);
     const period = p.str('time_period', { pattern: /^\d\d:\d\d:\d\d-\d\d:\d\d:\d\d$/ });
     return { request: { cluster_id: cluster, time_period: period }, cluster, lock: null };
+  },
+
+  raft_mission(world, p): Accepted {
+    const task = p.oneOf('task_type', ['transfer_leader', 'add_peer', 'remove_peer'] as const, { errno: 70190, rangeErrno: 70191 });
+    const members = world.ids('manager').map((id) => world.manager(id)!);
+    const lock = MANAGER_GROUP_LOCK;
+    if (task === 'transfer_leader') {
+      // The Raft port names a member (as in the original); its HTTP port is accepted too.
+      const a = peerAddress(p, 'target_leader', 70192);
+      const m = members.find((x) => x.host === a.host && x.raftPort === a.port) ?? members.find((x) => x.host === a.host && x.httpPort === a.port);
+      if (m === undefined) fail(refuse('not_found', `${a.host}:${a.port} is not a member of the manager group`, 'paras.target_leader', 70193));
+      return { request: { task_type: task, target_leader: m.id }, cluster: null, lock };
+    }
+    const a = peerAddress(p, 'peer', 70194);
+    const id = `${a.host}:${a.port}`;
+    const m = members.find((x) => x.host === a.host && x.raftPort === a.port);
+    if (task === 'add_peer') {
+      if (m !== undefined) fail(refuse('already_exists', `${id} is already a member of the manager group`, 'paras.peer', 70197));
+      const httpPort = p.has('http_port') ? p.int('http_port', { min: 1, max: 65535, errno: 70194 }) : null;
+      return { request: { task_type: task, peer: id, http_port: httpPort }, cluster: null, lock };
+    }
+    if (m === undefined) fail(refuse('not_found', `${id} is not a member of the manager group`, 'paras.peer', 70198));
+    if (members.length <= 1) fail(refuse('last_one', `${id} is the last member of the manager group`, 'paras.peer', 70198));
+    return { request: { task_type: task, peer: m.id }, cluster: null, lock };
   },
 
   create_machine(world, p) {

@@ -4,3 +4,4 @@ import './switch.js';
 import './storage.js';
 import './comps.js';
 import './control.js';
+import './raft-mission.js';

@@ -1,0 +1,142 @@
+// raft_mission (cluster_mgr-api.md §3.19): the manager group itself. Every step first reads the real
+// Raft configuration (node.status().conf) and the world, so a new leader that reruns it (after a
+// transfer, or a dead leader) does only what is left.
+// * transfer_leader: hands Raft leadership to the target. The old leader loses leadership before it
+//   can finish the job; the target, now leader, resumes the job, sees it leads and finishes it.
+// * add_peer: manager.add (the address every member then dials), the member joins as a learner,
+//   catches up, and is promoted to voter. Membership is in the log and snapshots: it survives restarts.
+// * remove_peer: a leader removing itself hands leadership over first; then the configuration change
+//   and manager.remove.
+import type { Json } from '../../events/schema.js';
+import type { ConfChange } from '../../raft/types.js';
+import { JobError, registerJobHandler, type JobContext } from '../engine.js';
+import { optNum, req, str } from './request.js';
+
+/** Error numbers of the original's raft_mission range (70195-70201). */
+const E_NOT_VOTER = 70195;
+const E_CATCH_UP = 70196;
+
+const CATCH_UP_MS = 60_000;
+
+function conf(ctx: JobContext): { voters: string[]; learners: string[] } {
+  return ctx.runtime.node.status().conf;
+}
+
+function splitId(id: string): { host: string; port: number } {
+  const i = id.lastIndexOf(':');
+  return { host: id.slice(0, i), port: Number(id.slice(i + 1)) };
+}
+
+async function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  await new Promise((r) => setTimeout(r, ms));
+  if (signal.aborted) throw new Error('leadership lost');
+}
+
+/** Hands leadership to `to`; resolves on the old leader once `to` leads (this member then stops
+ *  running the job: its leadership signal is aborted). */
+async function transferTo(ctx: JobContext, to: string): Promise<void> {
+  if (!conf(ctx).voters.includes(to)) throw new JobError(E_NOT_VOTER, `${to} is not a voting member of the Raft group`);
+  try {
+    await ctx.runtime.node.transferLeadership(to);
+  } catch (e) {
+    if (ctx.signal.aborted) throw e;
+    // Not a JobError: the engine retries (a few times) — the target may be catching up.
+    throw new Error(`leadership transfer to ${to} did not complete: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function changeConf(ctx: JobContext, cc: ConfChange): Promise<void> {
+  try {
+    await ctx.runtime.node.proposeConfChange(cc);
+  } catch (e) {
+    throw new Error(`configuration change ${cc.type} ${cc.member} failed: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function transferLeader(ctx: JobContext): Promise<Json> {
+  const target = str(req(ctx), 'target_leader');
+  await ctx.step('transfer_leader', 1, async () => {
+    const node = ctx.runtime.node;
+    // On the target (the job resumed after the transfer), or a target already leading: nothing to do.
+    if (node.isLeader && ctx.cfg.selfId === target) return { leader: target };
+    await transferTo(ctx, target);
+    return { leader: target };
+  });
+  return { leader: target };
+}
+
+async function addPeer(ctx: JobContext): Promise<Json> {
+  const r = req(ctx);
+  const peer = str(r, 'peer');
+  const { host, port } = splitId(peer);
+  const httpPort = optNum(r, 'http_port') ?? ctx.cfg.int('brpc_http_port');
+  await ctx.step('record_member', 4, async () => {
+    if (ctx.world.manager(peer) !== null) return;
+    await ctx.exec({ kind: 'manager.add', id: peer, host, raftPort: port, httpPort });
+  });
+  // The address is also set by the runtime when it applies manager.member_added; set it here as well
+  // so the change below never waits for that.
+  ctx.runtime.node.setPeerAddress(peer, { host, port });
+  await ctx.step('add_learner', 4, async () => {
+    const c = conf(ctx);
+    if (c.voters.includes(peer) || c.learners.includes(peer)) return;
+    await changeConf(ctx, { type: 'addLearner', member: peer });
+  });
+  await ctx.step('catch_up', 4, async () => {
+    if (conf(ctx).voters.includes(peer)) return;
+    const end = Date.now() + CATCH_UP_MS;
+    for (;;) {
+      const st = ctx.runtime.node.status();
+      const match = st.progress?.[peer]?.match ?? 0;
+      if (match >= st.commit) return { match };
+      if (Date.now() > end) throw new JobError(E_CATCH_UP, `${peer} did not catch up within ${CATCH_UP_MS} ms (at ${match} of ${st.commit}); is it running with raft_join = true?`);
+      await sleep(100, ctx.signal);
+    }
+  });
+  await ctx.step('promote_voter', 4, async () => {
+    if (conf(ctx).voters.includes(peer)) return;
+    await changeConf(ctx, { type: 'addVoter', member: peer });
+  });
+  return { peer, conf: conf(ctx) };
+}
+
+async function removePeer(ctx: JobContext): Promise<Json> {
+  const peer = str(req(ctx), 'peer');
+  const c0 = conf(ctx);
+  const self = peer === ctx.cfg.selfId && (c0.voters.includes(peer) || c0.learners.includes(peer));
+  if (self || ctx.job.step?.name === 'hand_over') {
+    // A leader does not remove itself: it hands over, and the new leader resumes the job here.
+    await ctx.step('hand_over', 3, async () => {
+      if (!self) return;
+      const st = ctx.runtime.node.status();
+      const others = st.conf.voters.filter((v) => v !== peer);
+      if (others.length === 0) throw new JobError(E_NOT_VOTER, `${peer} is the only voter`);
+      others.sort((a, b) => (st.progress?.[b]?.match ?? 0) - (st.progress?.[a]?.match ?? 0));
+      await transferTo(ctx, others[0]!);
+    });
+  }
+  await ctx.step('remove_from_raft', 3, async () => {
+    const c = conf(ctx);
+    if (!c.voters.includes(peer) && !c.learners.includes(peer)) return;
+    await changeConf(ctx, { type: 'removeMember', member: peer });
+  });
+  await ctx.step('record_removal', 3, async () => {
+    if (ctx.world.manager(peer) === null) return;
+    await ctx.exec({ kind: 'manager.remove', id: peer });
+  });
+  return { peer, conf: conf(ctx) };
+}
+
+registerJobHandler('raft_mission', async (ctx) => {
+  const task = str(req(ctx), 'task_type');
+  switch (task) {
+    case 'transfer_leader':
+      return transferLeader(ctx);
+    case 'add_peer':
+      return addPeer(ctx);
+    case 'remove_peer':
+      return removePeer(ctx);
+    default:
+      throw new JobError(70191, `unknown task_type ${task}`);
+  }
+});
