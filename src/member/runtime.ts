@@ -7,7 +7,7 @@ import { encodeBatch, type Cause } from '../events/index.js';
 import type { Logger } from '../log/logger.js';
 import { JetStreamMirror } from '../mirror/jetstream-mirror.js';
 import { StatusPublisher } from '../mirror/status-publisher.js';
-import { NotLeaderError, RaftNode, type LeaderChange } from '../raft/node/index.js';
+import { NodeStoppedError, NotLeaderError, RaftNode, type LeaderChange } from '../raft/node/index.js';
 import { ReconcilerHost, type Reconciler } from '../reconcile/host.js';
 import { ManagerMembersReconciler } from './members-reconciler.js';
 import { MetadataReconciler } from '../projection/metadata-reconciler.js';
@@ -161,13 +161,31 @@ export class ManagerRuntime {
     this.log.info({ leader: c.leader, term: c.term, role: c.role }, c.isLeader ? 'this member is the leader' : 'leadership changed');
     if (c.isLeader && this.leaderTerm !== c.term) {
       this.leaderTerm = c.term;
-      this.host.becameLeader(c.term);
-      this.mirror?.start();
+      void this.startLeading(c.term);
     } else if (!c.isLeader && this.leaderTerm !== 0) {
       this.leaderTerm = 0;
       this.host.lostLeadership();
       void this.mirror?.stop();
     }
+  }
+
+  /** Reconcilers start once this leader has applied everything committed before its term (readIndex
+   *  waits for an entry of this term to commit): otherwise a job resumed after a leadership transfer
+   *  could miss the step its predecessor recorded just before handing over. */
+  private async startLeading(term: number): Promise<void> {
+    for (;;) {
+      try {
+        await this.node.readIndex();
+        break;
+      } catch (e) {
+        if (e instanceof NodeStoppedError || this.leaderTerm !== term || !this.node.isLeader) return;
+        this.log.warn({ err: e, term }, 'leader: waiting for the first commit of the term');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    if (this.leaderTerm !== term || !this.node.isLeader) return;
+    this.host.becameLeader(term);
+    this.mirror?.start();
   }
 
   /** Members added by raft_mission are not in the configured peer list: their Raft addresses come
