@@ -1,7 +1,8 @@
 // raft_mission on real member processes: bad paras are refused with the original's numbers;
 // transfer_leader through Emit moves leadership and the job ends (on the new leader) done; a 4th
 // process started with raft_join = true is added with add_peer, catches up and applies the same log;
-// remove_peer takes it out again and the 3 members still commit.
+// a restarted original member knows it from the log; remove_peer takes it out again (it leads then:
+// it hands over first) and the 3 members still commit.
 import t from 'tap';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -165,7 +166,18 @@ t.test('raft_mission: refusals, transfer_leader, add_peer, remove_peer', async (
   const four = await waitFor('all four members to apply the same log', () => converged([a, b, c, d]));
   t.equal(new Set(four.map((i) => i.digest)).size, 1, 'the new member has the same world digest');
   t.equal(four.find((i) => i.member === d.id)?.role, 'follower', 'the new member is a follower');
-  // It is a voter now: leadership can be handed to it.
+  // The membership is in the log: an original member, restarted (kill -9), knows the new one from its
+  // log alone (its configured peer list does not name it) and, as leader, replicates to it.
+  const cur = (await leaderOf([a, b, c, d]))!.m;
+  const x = [a, b, c].find((m) => m !== cur)!;
+  await group.kill9(x);
+  group.start(x);
+  await waitFor('the restarted member to catch up', () => converged([a, b, c, d]));
+  const toX = await emit('raft_mission', { task_type: 'transfer_leader', target_leader: x.id });
+  t.equal((await waitJob(toX.job_id)).status, 'done', 'transfer to the restarted member done');
+  await waitFor('all four members to apply the same log under the restarted leader', () => converged([a, b, c, d]));
+  t.pass('the restarted leader replicates to the added member');
+  // It is a voter: leadership can be handed to it.
   const toD = await emit('raft_mission', { task_type: 'transfer_leader', target_leader: d.id });
   t.equal((await waitJob(toD.job_id)).status, 'done', 'transfer to the new member done');
   t.equal((await leaderOf([a, b, c, d]))?.m, d, 'the new member leads');
