@@ -5,7 +5,7 @@
 import mysql, { type Connection } from 'mysql2/promise';
 import type { NodeView, World } from '../actors/index.js';
 import { AgentError, type AgentInstance } from '../agent/client.js';
-import { globalStatus, makePrimary, pointReplicaAt, replicaStatus, type Credentials } from '../storage/replication.js';
+import { ensureReplicationUser, globalStatus, makePrimary, pointReplicaAt, replicaStatus, type Credentials } from '../storage/replication.js';
 import { checkLeading } from '../reconcile/host.js';
 import { JobError, type JobContext } from './engine.js';
 
@@ -73,10 +73,15 @@ function freeSlot(range: { lo: number; hi: number }, used: number[], stride: num
   return null;
 }
 
-/** The manager's account on storage nodes (the original's meta_user, created by the agent at install);
- *  it replicates too, so a shard needs no second secret. */
+/** The manager's account on storage nodes (the original's meta_user, created by the agent at install). */
 export function storageAccount(ctx: JobContext): Credentials {
   return { user: ctx.cfg.str('meta_user'), password: ctx.cfg.str('meta_pwd') };
+}
+
+/** The replication account (storage_repl_user): the same one failover and switchover re-point with, so
+ *  it exists on every node (created outside the binlog, so no node gets an errant transaction). */
+export function replicationAccount(ctx: JobContext): Credentials {
+  return { user: ctx.cfg.str('storage_repl_user'), password: ctx.cfg.str('storage_repl_pwd') };
 }
 
 export async function connectNode(ctx: JobContext, n: { hostaddr: string; port: number }): Promise<Connection> {
@@ -181,6 +186,7 @@ export async function wireShard(ctx: JobContext, shard: number, timeoutMs = 30_0
   const replicas = ctx.world.nodesOf(shard).filter((id) => id !== primary).map((id) => ctx.world.node(id)!);
   const pc = await connectNode(ctx, pn);
   try {
+    await ensureReplicationUser(pc, replicationAccount(ctx));
     await makePrimary(pc);
     await semiSyncFor(pc, replicas.length);
     await Promise.all(replicas.map((r) => followPrimary(ctx, r, pn, timeoutMs)));
@@ -225,7 +231,9 @@ export async function followPrimary(ctx: JobContext, r: NodeView, p: NodeView, t
   try {
     const st = await replicaStatus(rc);
     const ok = st !== null && st.masterHost === p.hostaddr && st.masterPort === p.port && st.ioRunning === 'Yes' && st.sqlRunning === 'Yes';
-    if (!ok) await pointReplicaAt(rc, { host: p.hostaddr, port: p.port }, storageAccount(ctx));
+    // Every node holds the replication account: a replica promoted later must let the others follow it.
+    await ensureReplicationUser(rc, replicationAccount(ctx));
+    if (!ok) await pointReplicaAt(rc, { host: p.hostaddr, port: p.port }, replicationAccount(ctx));
     await waitFor(ctx, `replica ${r.hostaddr}:${r.port} to follow ${p.hostaddr}:${p.port}`, timeoutMs, async () => {
       const now = await replicaStatus(rc);
       if (now?.lastSqlError) throw new JobError(E_INSTALL, `replica ${r.hostaddr}:${r.port}: ${now.lastSqlError}`.slice(0, 900));

@@ -54,6 +54,8 @@ function early<T>(p: Promise<T>): Promise<T> {
 export class FailoverReconciler implements Reconciler {
   readonly name = 'shard-failover';
   private readonly gateNote = new Map<number, string>();
+  /** A gate that says "not before T" gets a rerun at T: no event marks a window's end or an interval's. */
+  private readonly gateTimers = new Map<number, NodeJS.Timeout>();
 
   constructor(
     private readonly rt: ManagerRuntime,
@@ -88,6 +90,17 @@ export class FailoverReconciler implements Reconciler {
     return [...out].filter((id) => this.isRbr(id)).map(String);
   }
 
+  private recheckAt(shard: number, at: number, signal: AbortSignal): void {
+    const old = this.gateTimers.get(shard);
+    if (old) clearTimeout(old);
+    const t = setTimeout(() => {
+      this.gateTimers.delete(shard);
+      if (!signal.aborted) this.rt.host.changed(new Set([`shard/${shard}`]));
+    }, Math.max(0, at - Date.now()) + 50);
+    t.unref();
+    this.gateTimers.set(shard, t);
+  }
+
   async reconcile(key: string, ctx: LeaderContext): Promise<void> {
     const id = Number(key);
     const world = this.rt.world;
@@ -107,7 +120,8 @@ export class FailoverReconciler implements Reconciler {
       now: Date.now(),
       clusterId: String(s.cluster),
       shardId: String(s.id),
-      lastFailoverAt: s.last?.endedAt ?? null,
+      // Flapping is automatic failovers chasing each other; an operator's switchover does not count.
+      lastFailoverAt: s.last !== null && s.last.kind === 'failover' ? s.last.endedAt : null,
       minIntervalMs: this.s.minIntervalMs,
       windows,
     });
@@ -116,6 +130,7 @@ export class FailoverReconciler implements Reconciler {
         this.gateNote.set(id, gate.reason);
         ctx.log.error({ shard: id, primary: p.id, alarm: 'failover-suppressed', retry_at: gate.retryAt }, `primary ${p.id} is dead but no failover: ${gate.reason}`);
       }
+      if (gate.retryAt !== null) this.recheckAt(id, gate.retryAt, ctx.signal);
       return;
     }
     this.gateNote.delete(id);

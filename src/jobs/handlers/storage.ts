@@ -114,7 +114,7 @@ async function createCluster(ctx: JobContext): Promise<Json> {
     await placeShards(ctx, cluster, names, num(r, 'nodes'), hosts, sz);
   });
   // The compute nodes install in parallel with the storage nodes, as a child add_comps job (their
-  // shard topology is kept current by the compute engineer's reconciler as the shards come up).
+  // shard topology is kept current by the compute topology reconciler as the shards come up).
   let compsJob: number | null = null;
   if (jobHandlerFor('add_comps') !== undefined) {
     compsJob = await ctx.startChild('start_comps', total, 'add_comps', { cluster_id: cluster, comps: num(r, 'comps'), computer_iplists: strList(r, 'computer_iplists') });
