@@ -1,10 +1,13 @@
-// Optional bearer-token auth (config key api_token). When set, every route but the health checks (and
-// CORS preflights, which browsers send without credentials) needs `Authorization: Bearer <token>`.
+// Optional bearer-token auth (config key api_token). When set, every route but the health checks, the
+// status page's static HTML and CORS preflights (browsers send those without credentials) needs
+// `Authorization: Bearer <token>`.
 // The comparison is constant-time over digests, so neither the content nor the length leaks.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 
-const OPEN_PATHS = new Set(['/healthz', '/readyz']);
+// The status page's HTML holds no data (a browser cannot send a bearer header when opening a page);
+// its data calls carry the token given in the page's #token=… fragment.
+const OPEN_PATHS = new Set(['/healthz', '/readyz', '/', '/status']);
 
 const digest = (s: string): Buffer => createHash('sha256').update(s, 'utf8').digest();
 

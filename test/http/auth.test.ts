@@ -50,6 +50,10 @@ t.test('health checks are open; everything else needs the bearer token', async (
   t.match(await emitNone.json(), { status: 'failed', error_code: '70001' });
   // A CORS preflight carries no credentials.
   t.equal((await call(follower, '/HttpService/Emit', { method: 'OPTIONS' })).status, 200);
+  // The status page's HTML opens in a browser (no header possible) and holds no data.
+  const page = await call(follower, '/status');
+  t.equal(page.status, 200, 'the status page itself is open');
+  t.notMatch(await page.text(), TOKEN, 'the page does not carry the token');
 });
 
 t.test('an authorized Emit on a follower is relayed with the token and accepted by the leader', async (t) => {
