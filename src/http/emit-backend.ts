@@ -14,11 +14,11 @@ import { FORWARDED_HEADER, type EmitBackend, type SyncResult, type ValidatedJob 
 import { JOB_TYPES } from './job-types.js';
 import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer } from './sync-answers.js';
 import { getVariable, setVariable, type StorageAccount } from './instance-vars.js';
+import { confirmedRead } from './read-index.js';
 
 /** Sync jobs that change something: only the leader runs them. */
 const LEADER_SYNC = new Set(['set_noswitch', 'del_noswitch', 'set_variable']);
 
-const READ_TIMEOUT_MS = 5_000;
 const FORWARD_TIMEOUT_MS = 30_000;
 const ADOPTION_WAIT_MS = 5_000;
 
@@ -148,17 +148,11 @@ export class MemberEmitBackend implements EmitBackend {
 
   /** Waits until this member has applied everything committed before the request (ReadIndex). */
   private async linearizable(): Promise<SyncResult | null> {
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no read confirmation within ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS);
-      });
-      await Promise.race([this.rt.node.readIndex(), timeout]);
+      await confirmedRead(this.rt.node);
       return null;
     } catch (e) {
       return failedAnswer(E.INVALID_REQUEST, `cannot confirm this member is up to date (${(e as Error).message}); no leader? retry in a few seconds`);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

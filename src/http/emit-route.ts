@@ -38,16 +38,20 @@ export interface EmitBackend {
 export const FORWARDED_HEADER = 'x-cluster-mgr-forwarded';
 
 export const EMIT_BODY_LIMIT = 1024 * 1024;
+/** A body over the limit is still read (up to this much) so the client gets its answer instead of a
+ *  connection reset while it is still sending; only a body beyond this is cut off. */
+const EMIT_READ_LIMIT = 8 * EMIT_BODY_LIMIT;
+const tooBigAnswer = (): EmitAnswer => failed(E.INVALID_REQUEST, `request body larger than ${EMIT_BODY_LIMIT} bytes`);
 
 export function registerEmit(app: FastifyInstance, backend: EmitBackend): void {
   // The body is read as text whatever the content type: XPanel sends application/json, scripts often
   // send none or text/plain; a parse error must be answered in the envelope, not as HTTP 400.
   void app.register((scope, _opts, registered) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: EMIT_BODY_LIMIT }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', { parseAs: 'string', bodyLimit: EMIT_READ_LIMIT }, (_req, body, done) => done(null, body));
     scope.setErrorHandler((err: Error & { statusCode?: number; code?: string }, _req, reply) => {
       const tooBig = err.code === 'FST_ERR_CTP_BODY_TOO_LARGE';
-      const answer = failed(E.INVALID_REQUEST, tooBig ? `request body larger than ${EMIT_BODY_LIMIT} bytes` : `bad request: ${err.message}`);
+      const answer = tooBig ? tooBigAnswer() : failed(E.INVALID_REQUEST, `bad request: ${err.message}`);
       void reply.code(200).headers(EMIT_HEADERS).send(serializeAnswer(answer));
     });
     scope.options('/HttpService/Emit', async (_req, reply) => reply.code(200).headers(EMIT_HEADERS).send(''));
@@ -56,6 +60,7 @@ export function registerEmit(app: FastifyInstance, backend: EmitBackend): void {
     );
     scope.post('/HttpService/Emit', async (req, reply) => {
       const raw = typeof req.body === 'string' ? req.body : '';
+      if (Buffer.byteLength(raw, 'utf8') > EMIT_BODY_LIMIT) return reply.code(200).headers(EMIT_HEADERS).send(serializeAnswer(tooBigAnswer()));
       const answer = await handleEmit(raw, backend, { forwarded: req.headers[FORWARDED_HEADER] !== undefined });
       return reply.code(200).headers(EMIT_HEADERS).send(serializeAnswer(answer));
     });

@@ -6,6 +6,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ManagerRuntime } from '../member/runtime.js';
 import type { JobView } from '../actors/views.js';
 import { withoutSecretKeys } from './sync-answers.js';
+import { confirmedRead } from './read-index.js';
 
 const consistencyQuery = {
   type: 'object',
@@ -18,26 +19,17 @@ const idParams = {
   properties: { id: { type: 'integer', minimum: 0, maximum: 2 ** 31 - 1 } },
 } as const;
 
-const READ_TIMEOUT_MS = 5_000;
 
 export function registerRestRoutes(app: FastifyInstance, rt: ManagerRuntime): void {
   /** ReadIndex unless the caller accepts a local read; false when the answer was already sent. */
   const fresh = async (req: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const q = req.query as { consistency?: string };
     if (q.consistency !== 'local') {
-      let timer: NodeJS.Timeout | undefined;
       try {
-        await Promise.race([
-          rt.node.readIndex(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(() => reject(new Error(`no read confirmation within ${READ_TIMEOUT_MS} ms`)), READ_TIMEOUT_MS);
-          }),
-        ]);
+        await confirmedRead(rt.node);
       } catch (e) {
         await reply.code(503).send({ error: `cannot serve a linearizable read now (${(e as Error).message}); retry, or pass ?consistency=local for this member's possibly stale view` });
         return false;
-      } finally {
-        clearTimeout(timer);
       }
     }
     void reply.header('x-applied-index', String(rt.world.applied));
