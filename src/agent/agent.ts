@@ -37,6 +37,7 @@ export class Agent implements JobContext {
         log: this.log,
         enabled: this.cfg.keepalive,
         intervalMs: this.cfg.keepaliveIntervalMs,
+        restartDelayMs: this.cfg.keepaliveRestartDelayMs,
         backoffMs: this.cfg.keepaliveBackoffMs,
         osUser: this.cfg.postgresOsUser,
         startTimeoutMs: this.cfg.startTimeoutMs,

@@ -106,6 +106,9 @@ export const AGENT_KEYS: readonly AgentKeyDef[] = [
     help: 'restart instances that died (node_mgr\'s auto pull-up); also switchable per instance' },
   { name: 'keepalive_interval_ms', type: int(100, 600_000), default: '3000', origin: 'new',
     help: 'how often the keepalive checks every instance' },
+  { name: 'keepalive_restart_delay_ms', type: int(0, 3_600_000), default: '9000', origin: 'new',
+    help: 'how long an instance must have been seen down before the keepalive restarts it (node_mgr: about ' +
+      '9 s); it leaves the manager time to fail a dead primary over before the old one comes back' },
   { name: 'keepalive_backoff_ms', type: int(0, 3_600_000), default: '9000', origin: 'new',
     help: 'least time between two restarts of the same instance (node_mgr waits 9 s)' },
   { name: 'default_storage_accounts', type: accounts, default: '', secret: true, origin: 'new',
@@ -143,6 +146,7 @@ export interface AgentConfig {
   logFile: string | null;
   keepalive: boolean;
   keepaliveIntervalMs: number;
+  keepaliveRestartDelayMs: number;
   keepaliveBackoffMs: number;
   defaultStorageAccounts: Account[];
   /** Empty: anyone who can reach the port. */
@@ -185,6 +189,7 @@ export function loadAgentConfig(opts: AgentLoadOptions = {}): AgentConfig {
     logFile: s('log_file') === '-' ? null : at(s('log_file')),
     keepalive: values.keepalive as boolean,
     keepaliveIntervalMs: n('keepalive_interval_ms'),
+    keepaliveRestartDelayMs: n('keepalive_restart_delay_ms'),
     keepaliveBackoffMs: n('keepalive_backoff_ms'),
     defaultStorageAccounts: parseAccounts(s('default_storage_accounts')),
     allowedClients: s('allowed_clients') === '' ? [] : s('allowed_clients').split(','),

@@ -1,5 +1,7 @@
 // node_mgr's "auto pull-up": every interval, an installed instance that should run but whose server
-// process is gone is started again, at most once per back-off period. It skips an instance that is
+// process is gone is started again once it has been seen down for the restart delay (node_mgr restarts a
+// killed server about 9 s later; the manager fails a dead primary over well within that, so the old
+// primary comes back as a replica rather than racing the failover), at most once per back-off period. It skips an instance that is
 // stopped on purpose, one whose keepalive is switched off (a fenced old primary must stay down until
 // the manager says otherwise), and one a job is working on. A hung (SIGSTOPped) server is alive: it is
 // not restarted, since two servers on one data dir would be worse than one that hangs.
@@ -14,6 +16,7 @@ export interface KeepaliveHost {
   log: Logger;
   enabled: boolean;
   intervalMs: number;
+  restartDelayMs: number;
   backoffMs: number;
   osUser: string;
   startTimeoutMs: number;
@@ -24,6 +27,8 @@ export class Keepalive {
   private current: Promise<void> | null = null;
   private stopped = false;
   private readonly lastAttempt = new Map<number, number>();
+  /** When each instance was first seen down (cleared when it runs again). */
+  private readonly downSince = new Map<number, number>();
 
   constructor(private readonly host: KeepaliveHost) {}
 
@@ -61,9 +66,16 @@ export class Keepalive {
     const { registry, locks, log } = this.host;
     for (const rec of registry.all()) {
       if (this.stopped) return;
-      if (!this.wanted(rec) || locks.busy(rec.port) || livePid(rec) !== null) continue;
+      if (!this.wanted(rec) || locks.busy(rec.port) || livePid(rec) !== null) {
+        this.downSince.delete(rec.port);
+        continue;
+      }
+      const now = Date.now();
+      const since = this.downSince.get(rec.port) ?? now;
+      this.downSince.set(rec.port, since);
+      if (now - since < this.host.restartDelayMs) continue;
       const last = this.lastAttempt.get(rec.port) ?? 0;
-      if (Date.now() - last < this.host.backoffMs) continue;
+      if (now - last < this.host.backoffMs) continue;
       this.lastAttempt.set(rec.port, Date.now());
       await locks.run(rec.port, async () => {
         // Look again under the lock: a job may have changed the instance meanwhile.

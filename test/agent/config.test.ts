@@ -22,6 +22,7 @@ t.test('defaults, relative base dir, accounts', (t) => {
   t.equal(cfg.baseDir, join(dir, 'inst'), 'relative to the config file');
   t.equal(cfg.keepalive, true);
   t.equal(cfg.keepaliveBackoffMs, 9000);
+  t.equal(cfg.keepaliveRestartDelayMs, 9000);
   t.same(cfg.defaultStorageAccounts, [
     { user: 'pgx', password: 'pgx_pwd' },
     { user: 'clustmgr', password: 'clustmgr_pwd' },

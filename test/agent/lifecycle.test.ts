@@ -60,6 +60,7 @@ t.test('agent lifecycle on real servers', async (t) => {
     local_ip: '127.0.0.1',
     instance_base_dir: base,
     keepalive_interval_ms: 200,
+    keepalive_restart_delay_ms: 300,
     keepalive_backoff_ms: 300,
     default_storage_accounts: `${DEFAULT_ACCOUNT.user}:${DEFAULT_ACCOUNT.password}`,
     log_format: 'json',

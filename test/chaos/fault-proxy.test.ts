@@ -118,7 +118,9 @@ t.test('the writer through the proxy: an outage becomes an unavailability window
   proxy.setMode({ kind: 'pass' });
   await writer.waitForAcks(30, 10_000);
   const report = await writer.stop();
-  const outage = report.windows.find((w) => w.failures > 0);
+  // An answer already on its way when the path was cut can still land in the first millisecond, splitting
+  // off a tiny window: the outage is the longest window with failures.
+  const outage = report.windows.filter((w) => w.failures > 0).sort((a, b) => b.ms - a.ms)[0];
   t.ok(outage, `a window with failures: ${JSON.stringify(report.windows)}`);
   t.ok(outage && outage.ms >= 550 && outage.from <= t0 + 50, `it spans the outage (${outage?.ms} ms)`);
   t.ok(report.failed > 0 && report.acked >= 60, `${report.acked} acknowledged, ${report.failed} failed`);

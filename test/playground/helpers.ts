@@ -2,7 +2,8 @@
 // summary it prints, and stops it with `--down`; a teardown that leaves nothing behind even when a test
 // failed half-way.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processesUnder } from '../../src/agent/procfs.js';
 import { sweep } from '../../src/playground/playground.js';
@@ -113,4 +114,11 @@ export class PlaygroundRun {
       rmSync(this.dir, { recursive: true, force: true });
     }
   }
+}
+
+/** The members' log lines about health and failover (the last `n`), for a failure report. */
+export function failoverLogLines(dir: string, n = 25): string {
+  const logs = [1, 2, 3].map((i) => join(dir, `member${i}`, 'cluster_mgr.1.log')).filter((f) => existsSync(f));
+  const lines = logs.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => /failover|suppress|"dead"|set_health|rejoin|writable/.test(l)));
+  return lines.slice(-n).map((l) => l.slice(0, 400)).join('\n');
 }

@@ -5,10 +5,10 @@
 // process stops it and leaves no process behind.
 import t from 'tap';
 import { existsSync } from 'node:fs';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { makeRunDir } from '../../src/launcher/index.js';
 import { alive } from '../../src/playground/state.js';
-import { PlaygroundRun, sh, type Summary } from './helpers.js';
+import { PlaygroundRun, failoverLogLines, sh, type Summary } from './helpers.js';
 
 const dir = makeRunDir('playground-test');
 const run = new PlaygroundRun(dir, ['--base-port', '0']);
@@ -108,9 +108,17 @@ t.test('playground: up, the printed commands work, failover shows in status, --d
   const k = s.kill!;
   const killedAt = Date.now();
   t.equal(sh(s.killCmd!).code, 0, `${s.killCmd} exits 0`);
+  let lastSeen = '';
   const np = await until(`a new primary for shard ${k.shard} in cluster-mgr status`, 60_000, () => {
-    const p = primaryOf(statusJson(s), k.shard);
+    const st = statusJson(s);
+    lastSeen = JSON.stringify(st.view.nodes.filter((n) => n.shard === k.shard));
+    const p = primaryOf(st, k.shard);
     return p && `${p.hostaddr}:${p.port}` !== k.addr && p.health === 'alive' && p.access === 'writable' ? p : undefined;
+  }).catch((e: unknown) => {
+    // What the managers did and saw, for the report.
+    t.comment(`shard ${k.shard}'s nodes last seen: ${lastSeen}\n${failoverLogLines(dir)}`);
+    if (process.env.KEEP_RUN_DIR) spawnSync('cp', ['-r', dir, `${dir}-kept`]);
+    throw e;
   });
   const secs = ((Date.now() - killedAt) / 1000).toFixed(1);
   t.comment(`failover shown in cluster-mgr status ${secs} s after kill -9`);

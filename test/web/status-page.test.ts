@@ -5,12 +5,11 @@
 // kill -9 of the primary shows as a failover on the open page within seconds, without a reload.
 // STATUS_PAGE_SCREENSHOT=<file> saves a screenshot (docs/status-page.png is made this way).
 import t from 'tap';
-import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRunDir } from '../../src/launcher/index.js';
 import { processesUnder } from '../../src/agent/procfs.js';
 import { launchBrowser } from './browser.js';
-import { PlaygroundRun } from '../playground/helpers.js';
+import { PlaygroundRun, failoverLogLines } from '../playground/helpers.js';
 
 const dir = makeRunDir('status-page-test');
 const run = new PlaygroundRun(dir, ['--shards', '1', '--nodes', '3', '--comps', '1', '--base-port', '0']);
@@ -101,9 +100,7 @@ t.test('status page: loads, shows the demo cluster, switches over, shows a failo
     }, 100);
   } catch (e) {
     // What the managers did, for the report.
-    const logs = [1, 2, 3].map((i) => join(dir, `member${i}`, 'cluster_mgr.1.log')).filter((f) => existsSync(f));
-    const lines = logs.flatMap((f) => readFileSync(f, 'utf8').split('\n').filter((l) => /failover|suppress|"dead"|set_health/.test(l)));
-    t.comment(lines.slice(-25).map((l) => l.slice(0, 400)).join('\n'));
+    t.comment(failoverLogLines(dir));
     throw e;
   }
   const secs = (Date.now() - killedAt) / 1000;
