@@ -280,8 +280,9 @@ export class Playground {
         cluster_mgr_tmp_data_path: join(d, 'data'),
         nats_url: this.state.natsUrl,
         nats_stream: STREAM,
-        // Anti-flapping counts switchovers too; 10 min (the default) would make "switch, then kill the
-        // new primary" show no failover. The playground is for trying both in a row.
+        // Anti-flapping: 10 min (the default) between two automatic failovers of a shard would make a
+        // second kill of the same shard's primary show no failover. The playground is for trying things
+        // in a row.
         failover_min_interval_ms: 5000,
         log_file: join(d, 'cluster_mgr'),
         log_format: 'json',
