@@ -1,16 +1,24 @@
 // `cluster-mgr status [--url U] [--watch]`: clusters, shards, storage nodes (role, health, access,
-// replication lag when the world knows it), compute nodes, recent jobs and the manager members with the
-// leader marked — from /api/v1/view and /api/v1/leader of any member. When the member asked is down,
-// the other members (from the playground's state file or the view's manager list) are tried in turn.
+// replication lag from the leader's latest probe), compute nodes, recent jobs and the manager members
+// with the leader marked — from /api/v1/view, /api/v1/leader and /api/v1/live of any member. When the
+// member asked is down, the other members (from the playground's state file or the view's manager list)
+// are tried in turn.
 import { Option, type Command } from 'commander';
 import { getJson, type LeaderAnswer } from '../playground/api-client.js';
 import { readState, resolveDir } from '../playground/state.js';
+import { lagText, type LiveProbes } from '../shard-ha/live.js';
 
 export const DEFAULT_STATUS_URL = 'http://127.0.0.1:58000';
 
 interface Evidence {
   summary?: string;
   facts?: Record<string, unknown>;
+}
+
+/** Replication lag of a replica from the leader's live probes ("-" for a primary or when unknown). */
+export function lagOf(n: StatusView['nodes'][number], primary: number | null, live: LiveProbes | null): string {
+  if (n.id === primary) return '-';
+  return lagText(live?.nodes.find((l) => l.node === n.id));
 }
 
 export interface StatusView {
@@ -36,15 +44,6 @@ export interface StatusView {
   managers: { id: string; host: string; raftPort: number; httpPort: number; memberState: string; electedTerm: number | null }[];
 }
 
-/** Replication lag from a node's latest evidence, when the probes recorded one. */
-export function lagOf(n: StatusView['nodes'][number]): string {
-  const facts = n.evidence?.facts ?? {};
-  for (const [k, v] of Object.entries(facts)) {
-    if (/lag|behind/i.test(k) && (typeof v === 'number' || (typeof v === 'string' && v !== ''))) return `${String(v)}${typeof v === 'number' && /_s$|sec|behind/i.test(k) ? 's' : ''}`;
-  }
-  return '-';
-}
-
 function table(rows: string[][]): string[] {
   const w: number[] = [];
   for (const r of rows) r.forEach((c, i) => (w[i] = Math.max(w[i] ?? 0, c.length)));
@@ -52,7 +51,7 @@ function table(rows: string[][]): string[] {
 }
 
 /** The status text for one view. */
-export function renderStatus(v: StatusView, leader: LeaderAnswer | null, from: string, now = new Date()): string {
+export function renderStatus(v: StatusView, leader: LeaderAnswer | null, from: string, now = new Date(), live: LiveProbes | null = null): string {
   const out: string[] = [];
   const leaderId = leader?.leader ?? null;
   out.push(`cluster_mgr status — ${from} — ${now.toISOString().replace(/\.\d+Z$/, 'Z')} — term ${leader?.term ?? '?'}, applied ${v.applied}`);
@@ -94,7 +93,7 @@ export function renderStatus(v: StatusView, leader: LeaderAnswer | null, from: s
           role,
           n.health,
           n.access,
-          lagOf(n),
+          lagOf(n, s.primary, live),
           n.status,
           notes,
         ]);
@@ -133,6 +132,8 @@ export function candidateUrls(url: string | undefined): string[] {
 export interface Fetched {
   view: StatusView;
   leader: LeaderAnswer | null;
+  /** The leader's latest probes (null when no leader answered them: lag shows "-"). */
+  live: LiveProbes | null;
   from: string;
 }
 
@@ -143,11 +144,12 @@ export async function fetchStatus(urls: string[], token: string | null): Promise
     try {
       const view = await getJson<StatusView>(`${u}/api/v1/view`, { token });
       const leader = await getJson<LeaderAnswer>(`${u}/api/v1/leader`, { token }, true).catch(() => null);
+      const live = await getJson<LiveProbes>(`${u}/api/v1/live`, { token }).catch(() => null);
       for (const m of view.managers) {
         const mu = `http://${m.host}:${m.httpPort}`;
         if (!urls.includes(mu)) urls.push(mu);
       }
-      return { view, leader, from: u };
+      return { view, leader, live, from: u };
     } catch (e) {
       errors.push((e as Error).message);
     }
@@ -163,13 +165,13 @@ export function registerStatusCommand(program: Command): void {
     .option('-w, --watch', 'refresh until interrupted')
     .option('--interval <ms>', 'refresh period with --watch', '1000')
     .addOption(new Option('--token <token>', 'bearer token (config api_token)').env('CLUSTER_MGR_API_TOKEN'))
-    .option('--json', 'print the view and the leader as JSON')
+    .option('--json', 'print the view, the leader and the live probes as JSON')
     .action(async (opts: { url?: string; watch?: boolean; interval: string; token?: string; json?: boolean }) => {
       const urls = candidateUrls(opts.url);
       const token = opts.token ?? null;
       const once = async (): Promise<string> => {
         const f = await fetchStatus(urls, token);
-        return opts.json ? JSON.stringify({ from: f.from, leader: f.leader, view: f.view }) : renderStatus(f.view, f.leader, f.from);
+        return opts.json ? JSON.stringify({ from: f.from, leader: f.leader, view: f.view, live: f.live }) : renderStatus(f.view, f.leader, f.from, new Date(), f.live);
       };
       if (!opts.watch) {
         try {

@@ -47,7 +47,7 @@ export function mountApi(app: FastifyInstance, ctx: ApiContext): { events: Event
     metaSeeds: rt.cfg.metaSeeds,
   });
   registerEmit(app, backend);
-  registerRestRoutes(app, rt);
+  registerRestRoutes(app, rt, { leaderUrl: () => ctx.httpUrlOf(rt.node.leader), apiToken: rt.cfg.str('api_token') });
   const events = new EventBuffer(rt.sm);
   registerEventStream(app, events);
   app.get('/api/v1/openapi.json', { schema: { tags: ['meta'], summary: 'this document' } }, () => openApiDocument(app));

@@ -1,7 +1,8 @@
 // Read-only REST views of the world under /api/v1: machines, clusters, shards, nodes, compute nodes,
 // jobs and managers. Every answer carries `x-applied-index`; by default it is linearizable (a Raft
 // ReadIndex first), `?consistency=local` answers from this member's world at once (possibly stale by
-// the replication lag, which `x-applied-index` shows).
+// the replication lag, which `x-applied-index` shows). /api/v1/live is the leader's latest probe of every
+// storage node (lag, threads): samples that are never logged, so a follower relays it from the leader.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ManagerRuntime } from '../member/runtime.js';
 import type { JobView } from '../actors/views.js';
@@ -20,7 +21,17 @@ const idParams = {
 } as const;
 
 
-export function registerRestRoutes(app: FastifyInstance, rt: ManagerRuntime): void {
+/** How long a follower waits for the leader's /api/v1/live. */
+const LIVE_RELAY_TIMEOUT_MS = 3_000;
+
+export interface RestOptions {
+  /** The leader's HTTP base URL (null when unknown). */
+  leaderUrl(): string | null;
+  /** Sent when relaying to the leader if the API requires a token ('' when not). */
+  apiToken: string;
+}
+
+export function registerRestRoutes(app: FastifyInstance, rt: ManagerRuntime, o: RestOptions): void {
   /** ReadIndex unless the caller accepts a local read; false when the answer was already sent. */
   const fresh = async (req: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const q = req.query as { consistency?: string };
@@ -107,6 +118,27 @@ export function registerRestRoutes(app: FastifyInstance, rt: ManagerRuntime): vo
         if (out.length >= q.limit) break;
       }
       return { jobs: out, total: ids.length };
+    },
+  );
+  app.get(
+    '/api/v1/live',
+    { schema: { tags: ['health'], summary: "the leader's latest probe of every storage node and metadata node: lag (transactions and seconds behind), replication threads, read-only; samples, never logged (a follower relays the leader's)" } },
+    async (_req, reply) => {
+      if (rt.isLeader) {
+        const live = rt.ha.observer.live();
+        if (live !== null) return live;
+        return reply.code(503).send({ error: 'this leader has not started probing yet; retry in a second' });
+      }
+      const url = o.leaderUrl();
+      if (url === null) return reply.code(503).send({ error: 'no manager leader is known at the moment (election in progress?); retry in a few seconds' });
+      try {
+        const headers: Record<string, string> = {};
+        if (o.apiToken !== '') headers.authorization = `Bearer ${o.apiToken}`;
+        const res = await fetch(`${url}/api/v1/live`, { headers, signal: AbortSignal.timeout(LIVE_RELAY_TIMEOUT_MS) });
+        return reply.code(res.status).send(await res.json());
+      } catch (e) {
+        return reply.code(502).send({ error: `the leader at ${url} did not answer (${(e as Error).message})` });
+      }
     },
   );
   one('jobs', '/api/v1/jobs/:id', 'one job: status, current step, progress, steps, result', (id) => {

@@ -30,6 +30,8 @@ export class ManagerRuntime {
   readonly mirror: JetStreamMirror | null;
   readonly status: StatusPublisher | null;
   readonly metadata: MetadataReconciler;
+  /** Shard HA (probe observer, failover, rejoin): its reconcilers run on the leader only. */
+  readonly ha: ShardHa;
   private ids: IdAllocator | null = null;
   private pending = 0;
   private leaderTerm = 0;
@@ -67,7 +69,8 @@ export class ManagerRuntime {
     this.metadata = new MetadataReconciler(this);
     this.host.add(this.metadata);
     this.host.add(new JobReconciler(this));
-    for (const r of new ShardHa(this).reconcilers) this.host.add(r);
+    this.ha = new ShardHa(this);
+    for (const r of this.ha.reconcilers) this.host.add(r);
     this.host.add(new XaResolver(this));
     this.host.add(new ComputeTopologyReconciler(this));
   }

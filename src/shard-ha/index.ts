@@ -11,6 +11,7 @@ import { haSettings } from './settings.js';
 
 export { FAILOVER_ORDER, FailoverReconciler } from './failover.js';
 export { ProbeObserver } from './observer.js';
+export { lagText, liveNode, type LiveNode, type LiveMetaNode, type LiveProbes } from './live.js';
 export { RejoinReconciler } from './rejoin.js';
 export { haSettings, parseConnectMap, type HaSettings } from './settings.js';
 

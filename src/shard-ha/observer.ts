@@ -13,6 +13,7 @@ import type { ProbeResult } from '../storage/node-state.js';
 import { probeNode } from '../storage/probe.js';
 import { StorageNode } from '../storage/storage-node.js';
 import type { NodePool } from './pool.js';
+import { liveNode, type LiveMetaNode, type LiveNode, type LiveProbes } from './live.js';
 import { evidence, propose, sleep } from './propose.js';
 import type { HaSettings } from './settings.js';
 
@@ -77,6 +78,11 @@ export class ProbeObserver implements Reconciler {
   private readonly confirmed = new Map<string, number>();
   /** Rounds completed in this leadership (status output, tests). */
   rounds = 0;
+  /** The latest probe figures of this leadership (samples: never logged, see live.ts). */
+  private readonly liveNodes = new Map<number, LiveNode>();
+  private readonly liveMeta = new Map<string, LiveMetaNode>();
+  /** The term of the running leadership; null while the observer does not run. */
+  private runningTerm: number | null = null;
 
   constructor(
     private readonly rt: ManagerRuntime,
@@ -93,6 +99,19 @@ export class ProbeObserver implements Reconciler {
     return this.confirmed.get(`${shard}/${primary}`) ?? null;
   }
 
+  /** The latest probe of every node, while this member leads and its observer runs; else null. */
+  live(): LiveProbes | null {
+    if (this.runningTerm === null) return null;
+    return {
+      observer: this.s.observer,
+      term: this.runningTerm,
+      intervalMs: this.s.probeIntervalMs,
+      rounds: this.rounds,
+      nodes: [...this.liveNodes.values()].sort((a, b) => a.node - b.node),
+      meta: [...this.liveMeta.values()],
+    };
+  }
+
   affected(): string[] {
     // The loop runs for the whole leadership and reads the world each round.
     return [];
@@ -104,6 +123,9 @@ export class ProbeObserver implements Reconciler {
     this.suspects.clear();
     this.confirmed.clear();
     this.rounds = 0;
+    this.liveNodes.clear();
+    this.liveMeta.clear();
+    this.runningTerm = ctx.term;
     ctx.log.info({ interval_ms: this.s.probeIntervalMs, timeout_ms: this.s.probeTimeoutMs }, 'probe observer running');
     while (!ctx.signal.aborted) {
       const t0 = performance.now();
@@ -115,6 +137,7 @@ export class ProbeObserver implements Reconciler {
       const live = new Set<number>();
       for (const sh of shards) for (const n of sh.nodes) live.add(n);
       this.pool.retain(live);
+      for (const id of this.liveNodes.keys()) if (!live.has(id)) this.liveNodes.delete(id);
       await Promise.all([
         ...shards.map((sh) =>
           this.shardRound(sh, ctx).catch((e: unknown) => {
@@ -127,6 +150,9 @@ export class ProbeObserver implements Reconciler {
       const period = this.suspects.size > 0 ? Math.min(this.s.probeIntervalMs, FAST_REPROBE_MS) : this.s.probeIntervalMs;
       await sleep(period - (performance.now() - t0), ctx.signal);
     }
+    this.runningTerm = null;
+    this.liveNodes.clear();
+    this.liveMeta.clear();
     await this.closeMeta();
     // Leadership is over: the other HA reconcilers were aborted too; a new leadership re-opens pools.
     await this.pool.close();
@@ -147,6 +173,8 @@ export class ProbeObserver implements Reconciler {
     const now = world.shard(sh.id);
     if (now === null) return;
     const primary = now.primary;
+    const primaryExecuted = primary === null ? null : (probes.get(primary)?.state?.gtid.executed ?? null);
+    for (const [id, p] of probes) this.liveNodes.set(id, liveNode(sh.id, id, p, id === primary ? null : primaryExecuted));
     for (const n of nodes) {
       const p = probes.get(n.id)!;
       if (n.id === primary) continue;
@@ -231,6 +259,13 @@ export class ProbeObserver implements Reconciler {
       this.metaNodes.map(async (n) => {
         const p = await probeNode(n, { deadlineMs: this.s.probeTimeoutMs, signal: ctx.signal }).catch(() => null);
         if (!p) return;
+        this.liveMeta.set(n.address, {
+          address: n.address,
+          at: p.at,
+          probe: p.status,
+          readOnly: p.state ? p.state.readOnly : null,
+          error: p.error ? `${p.error.code}: ${p.error.message}` : null,
+        });
         const st = p.status === 'ok' ? (p.state!.readOnly ? 'ok read-only' : 'ok writable') : p.status;
         if (this.metaStatus.get(n.address) === st) return;
         const first = !this.metaStatus.has(n.address);

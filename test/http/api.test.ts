@@ -198,6 +198,17 @@ t.test('REST views, the event stream with resume, and the OpenAPI document', asy
   t.ok(jobs.body.jobs[0]!.id > jobs.body.jobs[1]!.id, 'newest first');
   const one = await getJson<{ id: number; status: string }>(follower, `/api/v1/jobs/${jobs.body.jobs[0]!.id}`);
   t.equal(one.body.id, jobs.body.jobs[0]!.id);
+  // The leader's live probes, on the leader and relayed by a follower.
+  type Live = { observer: string; nodes: { node: number; shard: number; probe: string; readOnly: boolean | null }[]; meta: { address: string; probe: string }[] };
+  for (const m of [leader, follower]) {
+    const live = await waitFor(`live probes from ${m.id}`, async () => {
+      const r = await getJson<Live>(m, '/api/v1/live');
+      return r.status === 200 && r.body.nodes.some((n) => n.node === 21 && n.probe === 'ok') ? r.body : undefined;
+    });
+    t.equal(live.observer, leader.id, `${m === leader ? 'the leader' : 'a follower'} answers with the leader's probes`);
+    t.match(live.nodes.find((n) => n.node === 21), { shard: 11, probe: 'ok' });
+    t.ok(live.meta.some((x) => x.address === `127.0.0.1:${meta.primary.port}` && x.probe === 'ok'), 'the metadata node is probed');
+  }
   const local = await fetch(`${follower.url}/api/v1/shards?consistency=local`);
   t.match(local.headers.get('x-applied-index'), /^[0-9]+$/);
 

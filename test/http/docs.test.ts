@@ -18,7 +18,7 @@ t.test('every job type and paras field is documented', (t) => {
 });
 
 t.test('the REST routes are documented', (t) => {
-  for (const r of ['/api/v1/machines', '/api/v1/clusters', '/api/v1/shards', '/api/v1/nodes', '/api/v1/comps', '/api/v1/jobs', '/api/v1/events', '/api/v1/openapi.json', '/api/v1/leader', '/healthz', '/readyz']) {
+  for (const r of ['/api/v1/machines', '/api/v1/clusters', '/api/v1/shards', '/api/v1/nodes', '/api/v1/comps', '/api/v1/jobs', '/api/v1/events', '/api/v1/openapi.json', '/api/v1/leader', '/api/v1/live', '/healthz', '/readyz']) {
     t.ok(doc.includes(r), r);
   }
   t.end();

@@ -16,6 +16,7 @@ t.teardown(() => run.cleanup());
 
 interface StatusJson {
   leader: { leader: string | null } | null;
+  live: { observer: string; nodes: { node: number; behindTrx: number | null; io: string | null }[] } | null;
   view: {
     shards: { id: number; primary: number | null }[];
     nodes: { id: number; shard: number; hostaddr: string; port: number; health: string; access: string }[];
@@ -73,6 +74,14 @@ t.test('playground: up, the printed commands work, failover shows in status, --d
   t.match(once.out, /leader \*/, 'the leader is marked');
   t.equal(once.out.match(/ primary /g)?.length, 2, 'two primaries in the table');
   t.match(once.out, /COMPUTE NODES[\s\S]*active/, 'the compute node is listed');
+  // Lag: the leader's live probes, relayed by the member asked (the first, maybe a follower).
+  const lagged = await until('the lag of every replica in cluster-mgr status', 20_000, () => {
+    const out = sh(s.statusCmd.replace(/ --watch$/, '')).out;
+    return (out.match(/ replica\s+alive\s+read_only\s+\d+ trx, \d+s /g)?.length ?? 0) === 4 ? out : undefined;
+  });
+  t.pass(`every replica shows its lag: ${/ replica .*/.exec(lagged)?.[0].trim()}`);
+  const lj = statusJson(s);
+  t.ok(lj.live && lj.live.nodes.length === 6 && lj.live.nodes.filter((n) => n.behindTrx !== null).length === 4, 'status --json carries the live probes of the 6 nodes');
   const watch = spawn('bash', ['-c', s.statusCmd], { stdio: ['ignore', 'pipe', 'pipe'] });
   let watched = '';
   watch.stdout.on('data', (b: Buffer) => (watched += b.toString()));

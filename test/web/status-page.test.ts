@@ -72,6 +72,12 @@ t.test('status page: loads, shows the demo cluster, switches over, shows a failo
   await page.locator('#conn', { hasText: 'live' }).waitFor({ timeout: 15_000 });
   t.pass('updates come from the event stream');
   t.ok((await page.locator('.event').count()) > 0, 'latest events are listed');
+  // Replicas show their lag from the leader's live probes (transactions behind the primary).
+  await poll('the replicas\' lag on the page', 20_000, async () => {
+    const lags = await page.locator('tr.node[data-role="replica"] td.lag').allTextContents();
+    return lags.length === 2 && lags.every((l) => /^\d+ trx/.test(l));
+  });
+  t.pass('both replicas show their lag in transactions');
 
   // The switchover button on a replica.
   const replicaRow = page.locator('tr.node[data-role="replica"]').first();
