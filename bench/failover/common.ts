@@ -1,6 +1,6 @@
 // Shared by the failover and switchover benchmarks: the settled-shard wait, the view, the table.
-import { HaCluster, NODE_IDS, SHARD_ID, waitFor } from '../../test/helpers/ha-cluster.js';
-import { realRole } from '../../test/switch/helpers.js';
+import type { HaCluster } from '../../test/helpers/ha-cluster.js';
+export { settled } from '../../test/switch/helpers.js';
 
 export type View = {
   shards: { id: number; primary: number | null; task: unknown; last: { task: number; outcome: string; primary: number | null; startedAt: number; endedAt: number } | null }[];
@@ -14,25 +14,6 @@ export const log = (s: string): void => {
 export async function view(ha: HaCluster): Promise<View | undefined> {
   return await ha.view();
 }
-
-/** Every node alive and healthy in the world, the replicas replicating from the primary for real. */
-export async function settled(ha: HaCluster, timeoutMs: number): Promise<number> {
-  return waitFor(
-    'a settled 3-node shard',
-    async () => {
-      const v = await view(ha);
-      const s = v?.shards.find((x) => x.id === SHARD_ID);
-      if (!v || !s || s.primary === null || s.task !== null) return undefined;
-      const nodes = v.nodes.filter((n) => n.shard === SHARD_ID);
-      if (nodes.length !== 3 || nodes.some((n) => n.health !== 'alive' || n.repair !== 'ok')) return undefined;
-      const p = ha.instance(s.primary);
-      const roles = await Promise.all(NODE_IDS.filter((id) => id !== s.primary).map((id) => realRole(ha.instance(id))));
-      return roles.every((r) => r.source === p.address && r.io === 'Yes' && r.sql === 'Yes' && r.readOnly === true) ? s.primary : undefined;
-    },
-    timeoutMs,
-  );
-}
-
 
 export const fmt = (x: number | null): string => (x === null || !Number.isFinite(x) ? 'n/a' : String(Math.round(x)));
 export const stat = (xs: (number | null)[], f: (v: number[]) => number): number | null => {

@@ -1,10 +1,11 @@
 // node_mgr's "auto pull-up": every interval, an installed instance that should run but whose server
 // process is gone is started again once it has been seen down for the restart delay (node_mgr restarts a
 // killed server about 9 s later; the manager fails a dead primary over well within that, so the old
-// primary comes back as a replica rather than racing the failover), at most once per back-off period. It skips an instance that is
-// stopped on purpose, one whose keepalive is switched off (a fenced old primary must stay down until
-// the manager says otherwise), and one a job is working on. A hung (SIGSTOPped) server is alive: it is
-// not restarted, since two servers on one data dir would be worse than one that hangs.
+// primary comes back as a replica rather than racing the failover), at most once per back-off period.
+// It skips an instance that is stopped on purpose, one whose keepalive is switched off (a fenced old
+// primary must stay down until the manager says otherwise), and one a job is working on. A hung
+// (SIGSTOPped) server is alive: it is not restarted, since two servers on one data dir would be worse
+// than one that hangs.
 import type { Logger } from '../log/logger.js';
 import { livePid, startExisting } from './instances.js';
 import type { PortLocks } from './port-locks.js';

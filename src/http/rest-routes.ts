@@ -8,6 +8,7 @@ import type { ManagerRuntime } from '../member/runtime.js';
 import type { JobView } from '../actors/views.js';
 import { withoutSecretKeys } from './sync-answers.js';
 import { confirmedRead } from './read-index.js';
+import { FORWARDED_HEADER } from './emit-route.js';
 
 const consistencyQuery = {
   type: 'object',
@@ -123,16 +124,18 @@ export function registerRestRoutes(app: FastifyInstance, rt: ManagerRuntime, o: 
   app.get(
     '/api/v1/live',
     { schema: { tags: ['health'], summary: "the leader's latest probe of every storage node and metadata node: lag (transactions and seconds behind), replication threads, read-only; samples, never logged (a follower relays the leader's)" } },
-    async (_req, reply) => {
+    async (req, reply) => {
       if (rt.isLeader) {
         const live = rt.ha.observer.live();
         if (live !== null) return live;
         return reply.code(503).send({ error: 'this leader has not started probing yet; retry in a second' });
       }
+      // Relayed once at most: two members that each believe the other leads must not bounce it.
+      if (req.headers[FORWARDED_HEADER] !== undefined) return reply.code(503).send({ error: 'this member is not the leader (the request was relayed here): retry' });
       const url = o.leaderUrl();
       if (url === null) return reply.code(503).send({ error: 'no manager leader is known at the moment (election in progress?); retry in a few seconds' });
       try {
-        const headers: Record<string, string> = {};
+        const headers: Record<string, string> = { [FORWARDED_HEADER]: rt.cfg.selfId };
         if (o.apiToken !== '') headers.authorization = `Bearer ${o.apiToken}`;
         const res = await fetch(`${url}/api/v1/live`, { headers, signal: AbortSignal.timeout(LIVE_RELAY_TIMEOUT_MS) });
         return reply.code(res.status).send(await res.json());

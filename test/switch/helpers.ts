@@ -5,7 +5,7 @@ import mysql from 'mysql2/promise';
 import type { MariaDbInstance } from '../../src/launcher/index.js';
 import type { ContinuousWriter } from '../../src/chaos/writer.js';
 import { replicaStatus, type Endpoint } from '../../src/storage/replication.js';
-import type { HaCluster } from '../helpers/ha-cluster.js';
+import { NODE_IDS, SHARD_ID, waitFor, type HaCluster } from '../helpers/ha-cluster.js';
 
 export interface EmitAnswer {
   status: string;
@@ -117,4 +117,22 @@ export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+/** Every node alive and healthy in the world, the replicas replicating from the primary for real. */
+export async function settled(ha: HaCluster, timeoutMs: number): Promise<number> {
+  return waitFor(
+    'a settled 3-node shard',
+    async () => {
+      const v = await ha.view();
+      const s = v?.shards.find((x) => x.id === SHARD_ID);
+      if (!v || !s || s.primary === null || s.task !== null) return undefined;
+      const nodes = v.nodes.filter((n) => n.shard === SHARD_ID);
+      if (nodes.length !== 3 || nodes.some((n) => n.health !== 'alive' || n.repair !== 'ok')) return undefined;
+      const p = ha.instance(s.primary);
+      const roles = await Promise.all(NODE_IDS.filter((id) => id !== s.primary).map((id) => realRole(ha.instance(id))));
+      return roles.every((r) => r.source === p.address && r.io === 'Yes' && r.sql === 'Yes' && r.readOnly === true) ? s.primary : undefined;
+    },
+    timeoutMs,
+  );
 }
