@@ -1,7 +1,9 @@
 // Randomized fault schedules against a real rbr shard (3 MariaDB nodes, GTID + semi-sync) kept by a real
 // 3-member cluster_mgr group, under a continuous writer. Everything follows from the seed: which fault,
 // which target, how long it lasts. Each round waits for a settled shard, injects one fault (kill -9 or
-// SIGSTOP of the primary, a replica or the manager leader, or the leader and the primary at once),
+// SIGSTOP of the primary, a replica or the manager leader, the leader and the primary at once, or the
+// primary and a replica at once: a replica restarted while the primary is dead drops what it received
+// but had not applied, so the other survivor must be the one promoted),
 // heals it (restart / SIGCONT), and checks the invariants:
 //   - no acknowledged write is lost (every acknowledged row is on the shard's primary at the end);
 //   - the shard converges: one primary, the other nodes replicating from it, within the deadline
@@ -16,8 +18,8 @@ import type { MemberProc } from '../helpers/member-group.js';
 import { Rng } from '../raft/sim/rng.js';
 import { primaryFinder, realRole, settled } from '../switch/helpers.js';
 
-export type FaultKind = 'kill-primary' | 'stop-primary' | 'kill-replica' | 'kill-leader' | 'stop-leader' | 'kill-leader-and-primary';
-export const FAULTS: readonly FaultKind[] = ['kill-primary', 'stop-primary', 'kill-replica', 'kill-leader', 'stop-leader', 'kill-leader-and-primary'];
+export type FaultKind = 'kill-primary' | 'stop-primary' | 'kill-replica' | 'kill-leader' | 'stop-leader' | 'kill-leader-and-primary' | 'kill-primary-and-replica';
+export const FAULTS: readonly FaultKind[] = ['kill-primary', 'stop-primary', 'kill-replica', 'kill-leader', 'stop-leader', 'kill-leader-and-primary', 'kill-primary-and-replica'];
 
 export interface RoundResult {
   round: number;
@@ -137,6 +139,13 @@ async function round(ha: HaCluster, n: number, kind: FaultKind, rng: Rng, o: Req
         out.target += ` + node ${primaryBefore}`;
         await hitNode(primaryBefore, 'kill');
         break;
+      case 'kill-primary-and-replica': {
+        const r = rng.pick(replicas);
+        out.target = `node ${primaryBefore} + node ${r}`;
+        await hitNode(primaryBefore, 'kill');
+        await hitNode(r, 'kill');
+        break;
+      }
     }
     log(`round ${n}: ${kind} ${out.target}, held ${holdMs} ms`);
     await new Promise((r) => setTimeout(r, holdMs));
