@@ -6,7 +6,7 @@
 import { Option, type Command } from 'commander';
 import { getJson, type LeaderAnswer } from '../playground/api-client.js';
 import { readState, resolveDir } from '../playground/state.js';
-import { lagText, type LiveProbes } from '../shard-ha/live.js';
+import type { LiveProbes } from '../shard-ha/live.js';
 
 export const DEFAULT_STATUS_URL = 'http://127.0.0.1:58000';
 
@@ -18,7 +18,7 @@ interface Evidence {
 /** Replication lag of a replica from the leader's live probes ("-" for a primary or when unknown). */
 export function lagOf(n: StatusView['nodes'][number], primary: number | null, live: LiveProbes | null): string {
   if (n.id === primary) return '-';
-  return lagText(live?.nodes.find((l) => l.node === n.id));
+  return live?.nodes.find((l) => l.node === n.id)?.lag ?? '-';
 }
 
 export interface StatusView {

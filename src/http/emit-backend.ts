@@ -10,7 +10,7 @@ import type { ManagerRuntime } from '../member/runtime.js';
 import type { HostPort } from '../config/load.js';
 import { E, errorMessage } from './error-codes.js';
 import { failed, type EmitAnswer } from './emit-envelope.js';
-import { FORWARDED_HEADER, type EmitBackend, type SyncResult, type ValidatedJob } from './emit-route.js';
+import { relayHeaders, type EmitBackend, type SyncResult, type ValidatedJob } from './emit-route.js';
 import { JOB_TYPES } from './job-types.js';
 import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer } from './sync-answers.js';
 import { getVariable, setVariable, type StorageAccount } from './instance-vars.js';
@@ -55,8 +55,7 @@ export class MemberEmitBackend implements EmitBackend {
     const url = this.o.leaderUrl();
     if (url === null) return failed(E.INVALID_REQUEST, 'no manager leader is known at the moment (election in progress?): retry in a few seconds', extra);
     try {
-      const headers: Record<string, string> = { 'content-type': 'application/json', [FORWARDED_HEADER]: this.rt.cfg.selfId };
-      if (this.o.apiToken !== '') headers.authorization = `Bearer ${this.o.apiToken}`;
+      const headers = relayHeaders(this.rt.cfg.selfId, this.o.apiToken, { 'content-type': 'application/json' });
       const res = await fetch(`${url}/HttpService/Emit`, { method: 'POST', body: job.raw, headers, signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
       const text = await res.text();
       const doc = JSON.parse(text) as unknown;

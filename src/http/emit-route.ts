@@ -37,6 +37,13 @@ export interface EmitBackend {
 /** Header set by a member relaying a request to the leader. */
 export const FORWARDED_HEADER = 'x-cluster-mgr-forwarded';
 
+/** Headers of a request a member relays to the leader: who relays it, and the API token when one is set. */
+export function relayHeaders(selfId: string, apiToken: string, extra: Record<string, string> = {}): Record<string, string> {
+  const h: Record<string, string> = { ...extra, [FORWARDED_HEADER]: selfId };
+  if (apiToken !== '') h.authorization = `Bearer ${apiToken}`;
+  return h;
+}
+
 export const EMIT_BODY_LIMIT = 1024 * 1024;
 /** A body over the limit is still read (up to this much) so the client gets its answer instead of a
  *  connection reset while it is still sending; only a body beyond this is cut off. */

@@ -8,7 +8,7 @@ import type { ManagerRuntime } from '../member/runtime.js';
 import type { JobView } from '../actors/views.js';
 import { withoutSecretKeys } from './sync-answers.js';
 import { confirmedRead } from './read-index.js';
-import { FORWARDED_HEADER } from './emit-route.js';
+import { FORWARDED_HEADER, relayHeaders } from './emit-route.js';
 
 const consistencyQuery = {
   type: 'object',
@@ -135,9 +135,7 @@ export function registerRestRoutes(app: FastifyInstance, rt: ManagerRuntime, o: 
       const url = o.leaderUrl();
       if (url === null) return reply.code(503).send({ error: 'no manager leader is known at the moment (election in progress?); retry in a few seconds' });
       try {
-        const headers: Record<string, string> = { [FORWARDED_HEADER]: rt.cfg.selfId };
-        if (o.apiToken !== '') headers.authorization = `Bearer ${o.apiToken}`;
-        const res = await fetch(`${url}/api/v1/live`, { headers, signal: AbortSignal.timeout(LIVE_RELAY_TIMEOUT_MS) });
+        const res = await fetch(`${url}/api/v1/live`, { headers: relayHeaders(rt.cfg.selfId, o.apiToken), signal: AbortSignal.timeout(LIVE_RELAY_TIMEOUT_MS) });
         return reply.code(res.status).send(await res.json());
       } catch (e) {
         return reply.code(502).send({ error: `the leader at ${url} did not answer (${(e as Error).message})` });

@@ -24,6 +24,8 @@ export interface LiveNode {
   /** Semi-sync replicas connected to this node (meaningful on a primary). */
   semiSyncClients: number | null;
   error: string | null;
+  /** The lag as operators read it (lagText): what `cluster-mgr status` and the status page show. */
+  lag: string;
 }
 
 export interface LiveMetaNode {
@@ -56,7 +58,7 @@ export function liveNode(shard: number, node: number, p: ProbeResult, primaryExe
       behindTrx = null;
     }
   }
-  return {
+  const l: Omit<LiveNode, 'lag'> = {
     node,
     shard,
     at: p.at,
@@ -70,10 +72,11 @@ export function liveNode(shard: number, node: number, p: ProbeResult, primaryExe
     semiSyncClients: st ? st.semiSync.masterClients : null,
     error: p.error ? `${p.error.code}: ${p.error.message}` : null,
   };
+  return { ...l, lag: lagText(l) };
 }
 
 /** Short text for a replica's lag: "0 trx, 0s", "io connecting", "sql stopped", "-" when not known. */
-export function lagText(l: LiveNode | undefined): string {
+export function lagText(l: Omit<LiveNode, 'lag'> | undefined): string {
   if (!l || l.probe !== 'ok' || l.io === null) return '-';
   if (l.io !== 'running') return `io ${l.io}`;
   if (l.sqlRunning === false) return 'sql stopped';

@@ -32,9 +32,10 @@ const view: StatusView = {
   ],
 };
 
-const sample = (node: number, o: Partial<LiveNode>): LiveNode => ({
-  node, shard: 1, at: 0, probe: 'ok', ms: 3, readOnly: true, io: 'running', sqlRunning: true, secondsBehind: 0, behindTrx: 0, semiSyncClients: 0, error: null, ...o,
-});
+const sample = (node: number, o: Partial<LiveNode>): LiveNode => {
+  const l = { node, shard: 1, at: 0, probe: 'ok' as const, ms: 3, readOnly: true, io: 'running' as const, sqlRunning: true, secondsBehind: 0, behindTrx: 0, semiSyncClients: 0, error: null, ...o };
+  return { ...l, lag: lagText(l) };
+};
 const live: LiveProbes = {
   observer: '127.0.0.1:58011', term: 2, intervalMs: 1000, rounds: 9, meta: [],
   nodes: [sample(1, { probe: 'unreachable', io: null, secondsBehind: null, behindTrx: null }), sample(2, { io: null, readOnly: false }), sample(3, { behindTrx: 12, secondsBehind: 3 })],
