@@ -2,8 +2,9 @@
 // Runs the compiled test files with tap, saves the raw TAP stream, and ends with the one line CI reads:
 // "N passed, N failed". It also fails the run when a server process started by the suite outlived it.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync } from 'node:fs';
+import { mkdirSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { tapFailures } from './tap-failures.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
@@ -21,21 +22,26 @@ if (!noBuild) {
     process.exit(1);
   }
 }
-const targets = files.length > 0 ? files.map(toDist) : ['dist/test'];
+// tap runs every file of a directory it is given, whatever --include says; name the test files so the
+// CLIs that live beside them (chaos, the Raft simulator) are not run as tests with a random seed.
+const targets = files.length > 0 ? files.map(toDist) : testFiles('dist/test');
 mkdirSync('.tap', { recursive: true });
 const raw = join('.tap', 'last-run.tap');
 const started = Date.now();
 const run = spawnSync(
   'npx',
-  ['tap', '--reporter=terse', `--output-file=${raw}`, '--include=**/*.test.js', ...flags, ...targets],
+  ['tap', '--reporter=terse', `--output-file=${raw}`, ...flags, ...targets],
   { stdio: 'inherit', env: { ...process.env, CLUSTER_MGR_TEST: '1' } },
 );
 
 let passed = 0;
 let failed = 0;
+let failures = [];
 if (existsSync(raw)) {
+  const tap = readFileSync(raw, 'utf8');
+  failures = tapFailures(tap);
   // tap closes its stream with "# { total: N, pass: N, fail: N, ... }" counting every assertion.
-  const m = /^# (\{ total: .*\})\s*$/m.exec(readFileSync(raw, 'utf8'));
+  const m = /^# (\{ total: .*\})\s*$/m.exec(tap);
   if (m) {
     const summary = m[1];
     const num = (k) => Number((new RegExp(`\\b${k}: (\\d+)`).exec(summary) ?? [])[1] ?? 0);
@@ -50,10 +56,24 @@ if (leftovers.length > 0) {
   console.error(`server processes left running after the suite:\n${leftovers.join('\n')}`);
   failed += 1;
 }
+if (failures.length > 0) {
+  console.log(`\nfailed (${failures.length}), from ${raw}:`);
+  for (const f of failures.slice(0, 30)) {
+    console.log(`  ✗ ${f.path}`);
+    for (const d of f.details) console.log(`      ${d}`);
+  }
+}
 const secs = ((Date.now() - started) / 1000).toFixed(1);
 console.log(`tests finished in ${secs}s`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
+
+function testFiles(dir) {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile() && e.name.endsWith('.test.js'))
+    .map((e) => join(e.parentPath ?? e.path, e.name))
+    .sort();
+}
 
 function toDist(f) {
   if (f.startsWith('dist/')) return f;
