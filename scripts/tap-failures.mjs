@@ -55,9 +55,10 @@ function diagnostics(lines, from) {
     if (ind <= base + 4 && KEEP.test(t)) kept.push(t.length > 300 ? `${t.slice(0, 300)}…` : t);
     // A diff's changed lines say more than its header.
     if (ind <= base + 4 && t === 'diff: |') {
-      for (let k = j + 1; k < lines.length && k < j + 40 && /^\s/.test(lines[k]) && lines[k].trim() !== '...'; k++) {
+      let shown = 0;
+      for (let k = j + 1; k < lines.length && /^\s/.test(lines[k]) && lines[k].trim() !== '...'; k++) {
         const d = lines[k].trim();
-        if (/^[-+](?![-+])/.test(d) && kept.length < 20) kept.push(`diff ${d.slice(0, 200)}`);
+        if (/^[-+](?![-+])/.test(d) && shown++ < 6) kept.push(`diff ${d.slice(0, 200)}`);
       }
     }
   }

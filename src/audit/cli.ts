@@ -22,7 +22,16 @@ interface ReplayOpts {
   verify?: boolean;
   stateAt?: string;
   compare?: string;
+  wait?: string;
   timeline?: boolean;
+}
+
+/** What a live member says of itself (GET /api/v1/member), as far as --compare needs it. */
+interface MemberInfo {
+  member: string;
+  applied: number;
+  view_digest: string;
+  mirror: { mirroredIndex: number } | null;
 }
 
 const int = (name: string) => (v: string) => {
@@ -49,6 +58,7 @@ export function registerAuditCommands(program: Command): void {
     .option('--verify', 'recompute the hash chain and report the first broken link')
     .option('--state-at <index|time>', 'rebuild the state at a log index or an ISO time and print it')
     .option('--compare <url>', "compare the rebuilt state with a live member's (http://host:port)")
+    .addOption(new Option('--wait <ms>', "how long --compare waits for the mirror to hold the member's applied index").default('15000').argParser(int('--wait')))
     .action(async (o: ReplayOpts) => {
       process.exitCode = await replayCommand(o);
     });
@@ -89,6 +99,26 @@ function time(v: string | undefined, name: string): number | undefined {
   return t;
 }
 
+async function memberInfo(url: string): Promise<MemberInfo> {
+  try {
+    const r = await fetch(`${url.replace(/\/$/, '')}/api/v1/member`, { signal: AbortSignal.timeout(5_000) });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    return (await r.json()) as MemberInfo;
+  } catch (e) {
+    throw new Error(`cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function lastIndex(input: ReplayInput): number {
+  return input.records.at(-1)?.index ?? 0;
+}
+
+/** The mirror holds everything the member had applied: an event at or past its index, or the
+ *  member (as leader) reports it published that far. */
+function covers(input: ReplayInput, m: MemberInfo): boolean {
+  return lastIndex(input) >= m.applied || (m.mirror?.mirroredIndex ?? 0) >= m.applied;
+}
+
 async function load(o: ReplayOpts): Promise<ReplayInput> {
   if (o.dataDir) return readDataDir(o.dataDir);
   const fromCfg = o.nats && o.stream ? null : natsFromConfig(o.config);
@@ -98,9 +128,19 @@ async function load(o: ReplayOpts): Promise<ReplayInput> {
 }
 
 export async function replayCommand(o: ReplayOpts): Promise<number> {
+  // The member is asked first and its answer is kept: the mirror is then read until it holds what
+  // the member had applied (it publishes a moment after the apply), so both sides describe the same index.
+  let member: MemberInfo | null = null;
   let input: ReplayInput;
   try {
+    if (o.compare) member = await memberInfo(o.compare);
     input = await load(o);
+    const waitMs = Number(o.wait ?? 15_000);
+    const t0 = Date.now();
+    while (member && !o.dataDir && !covers(input, member) && Date.now() - t0 < waitMs) {
+      await new Promise((r) => setTimeout(r, 250));
+      input = await load(o);
+    }
   } catch (e) {
     console.error(`cluster-mgr replay: ${(e as Error).message}`);
     return 2;
@@ -135,18 +175,7 @@ export async function replayCommand(o: ReplayOpts): Promise<number> {
   if (o.stateAt !== undefined || o.compare) {
     let upTo: { index?: number; time?: number } = {};
     if (o.stateAt !== undefined) upTo = /^\d+$/.test(o.stateAt) ? { index: Number(o.stateAt) } : { time: time(o.stateAt, '--state-at') };
-    type MemberInfo = { applied: number; view_digest: string; member: string };
-    let member: MemberInfo | null = null;
-    if (o.compare) {
-      try {
-        const r = await fetch(`${o.compare.replace(/\/$/, '')}/api/v1/member`, { signal: AbortSignal.timeout(5_000) });
-        member = (await r.json()) as MemberInfo;
-      } catch (e) {
-        console.error(`cluster-mgr replay: cannot reach ${o.compare}: ${(e as Error).message}`);
-        return 2;
-      }
-      upTo = { index: member.applied };
-    }
+    if (member) upTo = { index: member.applied };
     const b = rebuild(input, upTo);
     const v = b.world.view();
     const summary = {
@@ -157,11 +186,14 @@ export async function replayCommand(o: ReplayOpts): Promise<number> {
     if (o.stateAt !== undefined) out(o.json ? JSON.stringify({ state: v }) : JSON.stringify(v, null, 2));
     out(o.json ? JSON.stringify({ rebuilt: summary }) : `rebuilt state at index ${b.index}: ${JSON.stringify(summary)}`);
     if (member) {
-      const same = member.view_digest === b.digest && member.applied === b.index;
+      // The replay stops at the member's last event; entries after it that carry no event (a new
+      // leader's no-op) move the member's index but not its state, so the states are what is compared.
+      const same = member.view_digest === b.digest;
+      const behind = covers(input, member) ? '' : `; the mirror holds events up to index ${lastIndex(input)} only: it is behind the member`;
       out(
         o.json
-          ? JSON.stringify({ compare: same ? 'match' : 'differ', member: member.member, member_index: member.applied, member_digest: member.view_digest, replay_index: b.index, replay_digest: b.digest })
-          : `compare with ${member.member}: ${same ? 'MATCH' : 'DIFFER'} (member index ${member.applied} digest ${member.view_digest}; replay index ${b.index} digest ${b.digest})`,
+          ? JSON.stringify({ compare: same ? 'match' : 'differ', member: member.member, member_index: member.applied, member_digest: member.view_digest, replay_index: b.index, replay_digest: b.digest, mirror_behind: behind !== '' })
+          : `compare with ${member.member}: ${same ? 'MATCH' : 'DIFFER'} (member index ${member.applied} digest ${member.view_digest}; replay index ${b.index} digest ${b.digest}${behind})`,
       );
       if (!same) code = code || 4;
     }
