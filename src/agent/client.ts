@@ -282,8 +282,11 @@ export class AgentClient {
   }
 
   /** The HA fence: kill -9 of a storage instance (on this agent its keepalive is switched off too). */
-  killMysql(p: { port: number }, o: CallOptions = {}): Promise<AgentAnswer> {
-    return this.run('kill_mysql', { port: String(p.port) }, o);
+  /** `keepalive: true` (this agent only; node_mgr's keepalive is on anyway) restarts it after the delay. */
+  killMysql(p: { port: number; keepalive?: boolean }, o: CallOptions = {}): Promise<AgentAnswer> {
+    const paras: Record<string, unknown> = { port: String(p.port) };
+    if (p.keepalive !== undefined) paras.keepalive = p.keepalive ? 'on' : 'off';
+    return this.run('kill_mysql', paras, o);
   }
 
   /** This agent only (an original node_mgr answers "job_type no support"). */

@@ -47,6 +47,8 @@ function mariadb(rec: InstanceRecord, admin: Account): MariaDbInstance {
     admin,
     bufferPoolMb: s.bufferPoolMb,
     tiedToOwner: false,
+    // The config is written at every start, so this holds for the one start after a fence only.
+    ...(rec.recoverAsReplica === true ? { extraConfig: { init_rpl_role: 'SLAVE' } } : {}),
   });
 }
 

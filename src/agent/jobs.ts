@@ -97,7 +97,7 @@ const CONTROL_INSTANCE = {
   port: req(port),
 };
 
-const KILL_MYSQL = { port: req(port) };
+const KILL_MYSQL = { port: req(port), keepalive: opt(onOff) };
 const LIST_INSTANCES = { port: opt(port), type: opt(oneOf(KINDS)) };
 const SET_KEEPALIVE = { port: req(port), keepalive: req(onOff), type: opt(oneOf(KINDS)) };
 
@@ -338,7 +338,7 @@ const controlInstance: JobDef = {
           if (p.control === 'restart') await stopInstance(cur);
           if (p.control === 'restart' || livePid(cur) === null) {
             const pid = await startExisting(cur, osUser, ctx.cfg.startTimeoutMs);
-            ctx.registry.update(p.port, { pid });
+            ctx.registry.update(p.port, { pid, recoverAsReplica: false });
           }
         }
         ctx.log.info({ port: p.port, type: p.type, control: p.control }, 'control_instance done');
@@ -351,18 +351,24 @@ const controlInstance: JobDef = {
   },
 };
 
-/** node_mgr's HA fence. Unlike node_mgr, it also switches the keepalive off, so the kill lasts. */
+/**
+ * node_mgr's HA fence. Unlike node_mgr, it also switches the keepalive off, so the kill lasts, unless
+ * the caller asks `keepalive: on`: the manager's failover does, to have a hung old primary killed now
+ * (SIGKILL ends a SIGSTOPped server too) and started again, read-only, after the restart delay.
+ */
 const killMysql: JobDef = {
   async run(ctx, env) {
     const p = parseParas('kill_mysql', env.paras, KILL_MYSQL);
     return ctx.locks.run(p.port, async () => {
       const rec = target(ctx, p.port, 'storage');
       if (isAnswer(rec)) return rec;
-      const cur = ctx.registry.update(p.port, { keepalive: false });
+      const keep = p.keepalive === true;
+      // Whoever starts it next starts it as a replica (see InstanceRecord.recoverAsReplica).
+      const cur = ctx.registry.update(p.port, { keepalive: keep, recoverAsReplica: true });
       try {
         await killInstance(cur);
         ctx.registry.update(p.port, { pid: null });
-        ctx.log.warn({ port: p.port }, 'kill_mysql: storage instance killed; its keepalive is off');
+        ctx.log.warn({ port: p.port }, `kill_mysql: storage instance killed; its keepalive is ${keep ? 'on: it restarts after the restart delay' : 'off'}`);
         return ok();
       } catch (e) {
         return failed(`kill_mysql on port ${p.port} failed: ${firstLine(e)}`);

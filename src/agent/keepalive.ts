@@ -85,8 +85,8 @@ export class Keepalive {
         log.warn({ port: now.port, type: now.kind, last_pid: now.pid }, 'instance is down; keepalive restarts it');
         try {
           const pid = await startExisting(now, this.host.osUser, this.host.startTimeoutMs);
-          registry.update(now.port, { pid, restarts: now.restarts + 1, lastRestartAt: new Date().toISOString() });
-          log.info({ port: now.port, type: now.kind, pid }, 'keepalive restarted the instance');
+          registry.update(now.port, { pid, restarts: now.restarts + 1, lastRestartAt: new Date().toISOString(), recoverAsReplica: false });
+          log.info({ port: now.port, type: now.kind, pid, as_replica: now.recoverAsReplica === true }, 'keepalive restarted the instance');
         } catch (e) {
           log.error({ port: now.port, type: now.kind, err: e }, 'keepalive could not restart the instance');
         }

@@ -40,6 +40,12 @@ export interface InstanceRecord {
   desired: 'running' | 'stopped';
   /** Per-instance switch of the keepalive; off fences a killed old primary. */
   keepalive: boolean;
+  /**
+   * Set by kill_mysql (the HA fence), cleared by the next successful start: that start passes
+   * `init-rpl-role=SLAVE`, so crash recovery drops the binlog tail of commits that were still waiting
+   * for a semi-sync ACK (never acknowledged to a client; the new primary may not have them).
+   */
+  recoverAsReplica?: boolean;
   pid: number | null;
   installedAt: string;
   requestId: string;

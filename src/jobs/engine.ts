@@ -6,7 +6,8 @@
 // the rollback hook runs, so a new leader resumes the rollback rather than the work. A job ends
 // exactly once: job.finish / job.fail are refused by the job actor after the first ending.
 import type { ApplyResult, Command, JobView, Refusal, World } from '../actors/index.js';
-import { AgentClient } from '../agent/client.js';
+import type { AgentClient } from '../agent/client.js';
+import { agentForMachine } from '../agent/for-machine.js';
 import type { Config } from '../config/load.js';
 import type { Json } from '../events/schema.js';
 import type { Logger } from '../log/logger.js';
@@ -16,7 +17,7 @@ import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/
 /** The generic "internal error" of a job whose handler broke (original: 70500-ish range is unused). */
 export const JOB_INTERNAL_ERROR = 70499;
 /** Default agent port (node_mgr's brpc_http_port) when a machine was registered without one. */
-export const DEFAULT_AGENT_PORT = 5011;
+export { DEFAULT_AGENT_PORT } from '../agent/for-machine.js';
 /** Name of the step recording a failure (code and info) before the rollback. */
 export const FAILED_STEP = 'failed';
 export const ROLLBACK_STEP = 'rollback';
@@ -182,11 +183,9 @@ class Ctx implements JobContext {
   }
 
   agent(hostaddr: string): AgentClient {
-    const m = this.rt.world.machine(hostaddr);
-    if (m === null) throw new JobError(JOB_INTERNAL_ERROR, `machine ${hostaddr} is not registered`);
-    const port = m.roles.storage?.agentPort ?? m.roles.computer?.agentPort ?? DEFAULT_AGENT_PORT;
-    const token = this.rt.cfg.str('api_token');
-    return new AgentClient({ host: hostaddr, port, ...(token ? { token } : {}) });
+    const a = agentForMachine(this.rt.world, this.rt.cfg, hostaddr);
+    if (a === null) throw new JobError(JOB_INTERNAL_ERROR, `machine ${hostaddr} is not registered`);
+    return a;
   }
 
   async child(name: string, total: number, jobType: string, request: { [k: string]: Json }): Promise<Json> {

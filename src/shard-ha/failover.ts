@@ -13,6 +13,7 @@ import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { fence, promote, repoint, stopIoThreads, StepError, waitApplied, type FenceResult, type StepResult } from '../storage/failover-steps.js';
 import { probeNode } from '../storage/probe.js';
+import { agentForMachine } from '../agent/for-machine.js';
 import type { FailoverRows } from './failover-rows.js';
 import type { ProbeObserver } from './observer.js';
 import type { NodePool } from './pool.js';
@@ -43,6 +44,13 @@ interface Run {
    */
   fencing?: Promise<FenceResult>;
   promoting?: Promise<StepResult>;
+}
+
+/** The SQL fence, and when SQL could not reach the old primary, what its machine's agent did. */
+interface OldPrimaryFence extends FenceResult {
+  /** The agent killed the server (kill -9; it restarts read-only after the agent's restart delay). */
+  processKilled: boolean;
+  agentNote: string;
 }
 
 /** Starts `p` now; a rejection is kept for whoever awaits it, and never unhandled meanwhile. */
@@ -200,6 +208,32 @@ export class FailoverReconciler implements Reconciler {
   }
 
   /** Nodes that may take part: every node of the shard but the old primary and nodes needing a rebuild. */
+  /**
+   * Fences the old primary over SQL (started early, at freeze); when SQL cannot reach it, asks its
+   * machine's node agent to kill the server. A hung (SIGSTOPped) primary would otherwise wake up
+   * writable, and the commit it hung on, waiting for a semi-sync ACK, would complete locally (errant:
+   * a rebuild). Killed, it restarts read-only after the agent's restart delay with init_rpl_role=SLAVE,
+   * so crash recovery drops that unacknowledged tail, and the rejoin reconciler re-points it. No agent
+   * (the host is down, or the machine is not registered): fenced by unreachability, as before.
+   */
+  private async fenceOld(r: Run, sig: AbortSignal): Promise<OldPrimaryFence> {
+    const old = r.old;
+    const f = await (r.fencing ?? fence(this.pool.node(old), sig, { deadlineMs: 2_000 }));
+    if (f.reachable) return { ...f, processKilled: false, agentNote: '' };
+    // Only here, with a candidate elected and drained: a failover that aborts earlier keeps this
+    // node as the shard's primary, and a primary must not restart in the replica role.
+    const agent = agentForMachine(this.rt.world, this.rt.cfg, old.hostaddr, { kill_mysql: 3_000 });
+    if (agent === null) return { ...f, processKilled: false, agentNote: '; no node agent known for its machine' };
+    sig.throwIfAborted();
+    try {
+      const a = await agent.killMysql({ port: old.port, keepalive: true });
+      if (a.status === 'success') return { ...f, processKilled: true, agentNote: `; killed by the node agent at ${old.hostaddr} (restarts read-only)` };
+      return { ...f, processKilled: false, agentNote: `; the node agent refused the kill: ${String(a.info)}` };
+    } catch (e) {
+      return { ...f, processKilled: false, agentNote: `; node agent at ${old.hostaddr} unreachable: ${msg(e)}` };
+    }
+  }
+
   private survivors(r: Run): NodeView[] {
     const w = this.rt.world;
     return (w.shard(r.shard.id)?.nodes ?? [])
@@ -293,8 +327,8 @@ export class FailoverReconciler implements Reconciler {
         }
       }
       case 'fence': {
-        const f = await (r.fencing ?? fence(this.pool.node(r.old), sig, { deadlineMs: 2_000 }));
-        const method = f.reachable ? 'super_read_only' : 'host_unreachable';
+        const f = await this.fenceOld(r, sig);
+        const method = f.reachable ? 'super_read_only' : f.processKilled ? 'kill' : 'host_unreachable';
         await propose(
           this.rt,
           {
@@ -302,12 +336,12 @@ export class FailoverReconciler implements Reconciler {
             node: r.old.id,
             method,
             task: r.task,
-            evidence: evidence(this.s.observer, `old primary ${r.old.id} fenced (${method}): ${f.detail}`, { reachable: f.reachable, killed: f.killed }),
+            evidence: evidence(this.s.observer, `old primary ${r.old.id} fenced (${method}): ${f.detail}${f.agentNote}`, { reachable: f.reachable, killed: f.killed }),
           },
           'failover: fence the old primary',
           ctx,
         );
-        await this.record(r, step, true, `${method}: ${f.detail}`, ctx);
+        await this.record(r, step, true, `${method}: ${f.detail}${f.agentNote}`, ctx);
         return true;
       }
       case 'repoint': {

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import pg from 'pg';
 import { freePort, makeRunDir } from '../../src/launcher/index.js';
 import { AgentClient, type AgentInstance } from '../../src/agent/client.js';
@@ -46,6 +47,17 @@ async function canLogin(port: number): Promise<boolean> {
     return true;
   } catch {
     return false;
+  }
+}
+
+async function rplRole(port: number): Promise<string> {
+  const c = await mysqlLogin(port);
+  try {
+    // init_rpl_role is a start-up option only; the role it gave shows in Rpl_status.
+    const [rows] = await c.query<RowDataPacket[]>("SHOW GLOBAL STATUS LIKE 'Rpl_status'");
+    return String(rows[0]?.Value);
+  } finally {
+    await c.end();
   }
 }
 
@@ -195,6 +207,18 @@ t.test('agent lifecycle on real servers', async (t) => {
   t.notOk(await canLogin(myPort));
   await c.controlInstance({ type: 'storage', control: 'start', ip: '127.0.0.1', port: myPort });
   t.ok(await canLogin(myPort), 'the manager can start the fenced server again');
+  t.equal(await rplRole(myPort), 'IDLE_SLAVE', 'the start after a fence recovers in the replica role (init_rpl_role)');
+  await c.controlInstance({ type: 'storage', control: 'restart', ip: '127.0.0.1', port: myPort });
+  t.equal(await rplRole(myPort), 'AUTH_MASTER', 'for that one start only');
+  // The failover's variant: killed now, restarted by the keepalive after its delay, as a replica.
+  const fencedPid = (await instance(myPort)).pid;
+  await c.killMysql({ port: myPort, keepalive: true });
+  const again = await waitFor('the keepalive to restart the killed server', 30_000, async () => {
+    const i = await instance(myPort);
+    return i.status === 'running' && !i.busy && i.pid !== fencedPid ? i : undefined;
+  });
+  t.equal(again.keepalive, true, 'kill_mysql keepalive=on keeps the keepalive on');
+  t.equal(await rplRole(myPort), 'IDLE_SLAVE', 'and the keepalive starts it in the replica role');
 
   phase('fenced');
   // --- uninstall ---------------------------------------------------------------------------------------

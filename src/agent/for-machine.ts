@@ -1,0 +1,17 @@
+// The node agent of a registered machine, as the manager reaches it: the agent port the machine was
+// registered with (node_mgr's default otherwise) and the group's bearer token when one is set.
+import type { World } from '../actors/index.js';
+import type { Config } from '../config/load.js';
+import { AgentClient, type AgentClientOptions } from './client.js';
+
+/** node_mgr's default brpc_http_port. */
+export const DEFAULT_AGENT_PORT = 5011;
+
+/** null: the machine is not registered (its instances are not run by an agent we know of). */
+export function agentForMachine(world: World, cfg: Config, hostaddr: string, timeouts?: AgentClientOptions['timeouts']): AgentClient | null {
+  const m = world.machine(hostaddr);
+  if (m === null) return null;
+  const port = m.roles.storage?.agentPort ?? m.roles.computer?.agentPort ?? DEFAULT_AGENT_PORT;
+  const token = cfg.str('api_token');
+  return new AgentClient({ host: hostaddr, port, ...(token ? { token } : {}), ...(timeouts ? { timeouts } : {}) });
+}
