@@ -222,7 +222,8 @@ export class FailoverReconciler implements Reconciler {
     if (f.reachable) return { ...f, processKilled: false, agentNote: '' };
     // Only here, with a candidate elected and drained: a failover that aborts earlier keeps this
     // node as the shard's primary, and a primary must not restart in the replica role.
-    const agent = agentForMachine(this.rt.world, this.rt.cfg, old.hostaddr, { kill_mysql: 3_000 });
+    // Bounded: while it waits, the promotion waits (a host that is down costs this much).
+    const agent = agentForMachine(this.rt.world, this.rt.cfg, old.hostaddr, { kill_mysql: 1_500 });
     if (agent === null) return { ...f, processKilled: false, agentNote: '; no node agent known for its machine' };
     sig.throwIfAborted();
     try {
