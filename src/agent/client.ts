@@ -281,8 +281,10 @@ export class AgentClient {
     return this.run('control_instance', { type: p.type, control: p.control, ip: p.ip, port: p.port }, o);
   }
 
-  /** The HA fence: kill -9 of a storage instance (on this agent its keepalive is switched off too). */
-  /** `keepalive: true` (this agent only; node_mgr's keepalive is on anyway) restarts it after the delay. */
+  /**
+   * The HA fence: kill -9 of a storage instance; this agent also switches its keepalive off unless
+   * `keepalive: true`, which has it restarted after the restart delay (node_mgr's keepalive always does).
+   */
   killMysql(p: { port: number; keepalive?: boolean }, o: CallOptions = {}): Promise<AgentAnswer> {
     const paras: Record<string, unknown> = { port: String(p.port) };
     if (p.keepalive !== undefined) paras.keepalive = p.keepalive ? 'on' : 'off';
