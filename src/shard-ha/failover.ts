@@ -23,6 +23,9 @@ import type { HaSettings } from './settings.js';
 /** The steps in order; a task's last recorded step says where a new leader continues. */
 export const FAILOVER_ORDER: readonly FailoverStep[] = ['detect', 'freeze', 'elect', 'drain', 'fence', 'repoint', 'promote'];
 
+/** How long the fence step lets a pending SQL fence of the old primary run before its agent kills it. */
+const FENCE_GRACE_MS = 300;
+
 /** Error numbers of the original (70000 + n) for an aborted failover. */
 const CODE = { applyTimeout: 70011, noMaxGtid: 70020, noSurvivors: 70022 } as const;
 
@@ -207,34 +210,46 @@ export class FailoverReconciler implements Reconciler {
     });
   }
 
-  /** Nodes that may take part: every node of the shard but the old primary and nodes needing a rebuild. */
   /**
-   * Fences the old primary over SQL (started early, at freeze); when SQL cannot reach it, asks its
-   * machine's node agent to kill the server. A hung (SIGSTOPped) primary would otherwise wake up
-   * writable, and the commit it hung on, waiting for a semi-sync ACK, would complete locally (errant:
+   * Fences the old primary over SQL (started early, at freeze) or, when SQL cannot reach it, through
+   * its machine's node agent, which kills the server. A hung (SIGSTOPped) primary would otherwise wake
+   * up writable, and the commit it hung on, waiting for a semi-sync ACK, would complete locally (errant:
    * a rebuild). Killed, it restarts read-only after the agent's restart delay with init_rpl_role=SLAVE,
    * so crash recovery drops that unacknowledged tail, and the rejoin reconciler re-points it. No agent
    * (the host is down, or the machine is not registered): fenced by unreachability, as before.
+   * Called at the fence step only, with a candidate elected and drained: a failover that aborts
+   * earlier keeps this node as the shard's primary, and a primary must not restart as a replica.
    */
   private async fenceOld(r: Run, sig: AbortSignal): Promise<OldPrimaryFence> {
     const old = r.old;
-    const f = await (r.fencing ?? fence(this.pool.node(old), sig, { deadlineMs: 2_000 }));
-    if (f.reachable) return { ...f, processKilled: false, agentNote: '' };
-    // Only here, with a candidate elected and drained: a failover that aborts earlier keeps this
-    // node as the shard's primary, and a primary must not restart in the replica role.
+    const sqlFence = (r.fencing ??= early(fence(this.pool.node(old), sig, { deadlineMs: 2_000 })));
+    // A hung server makes the SQL attempt use its whole deadline; the dead verdict already says the
+    // manager could not reach it, so after a short grace the agent's kill goes ahead (it also ends
+    // the SQL attempt: the server's sockets close).
+    const sqlFirst = await Promise.race([sqlFence.then((f) => f), sleep(FENCE_GRACE_MS, sig).then(() => null)]);
+    if (sqlFirst?.reachable === true) return { ...sqlFirst, processKilled: false, agentNote: '' };
     // Bounded: while it waits, the promotion waits (a host that is down costs this much).
     const agent = agentForMachine(this.rt.world, this.rt.cfg, old.hostaddr, { kill_mysql: 1_500 });
-    if (agent === null) return { ...f, processKilled: false, agentNote: '; no node agent known for its machine' };
+    if (agent === null) return { ...(await sqlFence), processKilled: false, agentNote: '; no node agent known for its machine' };
     sig.throwIfAborted();
+    let killed = false;
+    let agentNote: string;
     try {
       const a = await agent.killMysql({ port: old.port, keepalive: true });
-      if (a.status === 'success') return { ...f, processKilled: true, agentNote: `; killed by the node agent at ${old.hostaddr} (restarts read-only)` };
-      return { ...f, processKilled: false, agentNote: `; the node agent refused the kill: ${String(a.info)}` };
+      killed = a.status === 'success';
+      agentNote = killed ? `; killed by the node agent at ${old.hostaddr} (restarts read-only)` : `; the node agent refused the kill: ${String(a.info)}`;
     } catch (e) {
-      return { ...f, processKilled: false, agentNote: `; node agent at ${old.hostaddr} unreachable: ${msg(e)}` };
+      agentNote = `; node agent at ${old.hostaddr} unreachable: ${msg(e)}`;
     }
+    if (!killed) return { ...(await sqlFence), processKilled: false, agentNote };
+    // Killed: the SQL attempt may go on retrying until its deadline; what it says now, or nothing.
+    const sqlNow = await Promise.race([sqlFence.then((f) => f), sleep(FENCE_GRACE_MS, sig).then(() => null)]);
+    if (sqlNow?.reachable === true) return { ...sqlNow, processKilled: false, agentNote: `${agentNote}; it had answered over SQL and was fenced there first` };
+    const unreachable: FenceResult = { step: 'fence', node: this.pool.node(old).id, changed: true, detail: 'not reachable over SQL', ms: 0, reachable: false, killed: 0 };
+    return { ...(sqlNow ?? unreachable), processKilled: true, agentNote };
   }
 
+  /** Nodes that may take part: every node of the shard but the old primary and nodes needing a rebuild. */
   private survivors(r: Run): NodeView[] {
     const w = this.rt.world;
     return (w.shard(r.shard.id)?.nodes ?? [])

@@ -35,7 +35,8 @@ export class E2eEnv {
   storageRange = '';
   computeRange = '';
 
-  constructor(label: string) {
+  /** `sets`: extra member settings (`key=value`), e.g. the anti-flapping interval for a benchmark. */
+  constructor(label: string, private readonly sets: string[] = []) {
     this.dir = makeRunDir(label);
     this.base = join(this.dir, 'instances');
   }
@@ -56,7 +57,7 @@ export class E2eEnv {
     this.storageRange = `${lo}-${lo + 59}`;
     this.computeRange = `${lo + 60}-${lo + 99}`;
     const seeds = this.meta.nodes.map((n) => `${n.host}:${n.port}`).join(',');
-    this.group = new MemberGroup(this.dir, [`meta_group_seeds=${seeds}`, `meta_user=${ADMIN.user}`, `meta_pwd=${ADMIN.password}`, 'log_level=info']);
+    this.group = new MemberGroup(this.dir, [`meta_group_seeds=${seeds}`, `meta_user=${ADMIN.user}`, `meta_pwd=${ADMIN.password}`, 'log_level=info', ...this.sets]);
     await this.group.init(3);
     this.group.startAll();
     await this.leader(30_000);

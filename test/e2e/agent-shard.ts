@@ -1,0 +1,142 @@
+// An rbr shard run by a node agent, created through the API like an operator would (E2eEnv: a real
+// 3-member group, a metadata shard and an agent on 127.0.0.1; one shard of 3 MariaDB nodes and one
+// compute node), with an application account that read_only stops. Shared by the process-fence test and
+// `npm run bench:fence`.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import mysql from 'mysql2/promise';
+import { AgentClient } from '../../src/agent/client.js';
+import { ContinuousWriter } from '../../src/chaos/writer.js';
+import type { Credentials, Endpoint } from '../../src/storage/replication.js';
+import { ADMIN, E2eEnv, waitFor } from './env.js';
+
+export interface NodeV {
+  id: number;
+  hostaddr: string;
+  port: number;
+  health: string;
+  repair: string;
+  source: number | null;
+  fence: { method: string } | null;
+  rebuild: { reason: string } | null;
+}
+export interface ShardV {
+  id: number;
+  cluster: number;
+  primary: number | null;
+  nodes: number[];
+  task: number | null;
+  last: { task: number; outcome: string; primary: number | null; startedAt: number; endedAt: number } | null;
+  needsRebuild: number[];
+}
+interface View {
+  shards: ShardV[];
+  nodes: NodeV[];
+}
+
+export const APP: Credentials = { user: 'fence_app', password: 'fence-App-Pw-1' };
+const HOST = '127.0.0.1';
+
+export function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export class AgentShard {
+  readonly env: E2eEnv;
+  readonly agent: () => AgentClient;
+  cluster = 0;
+  shard = 0;
+
+  constructor(label: string, sets: string[] = []) {
+    this.env = new E2eEnv(label, sets);
+    this.agent = () => new AgentClient({ host: HOST, port: this.env.agentPort });
+  }
+
+  async start(): Promise<void> {
+    const env = this.env;
+    await env.start();
+    const machine = { hostaddr: HOST, rack_id: '1', total_mem: '4096', total_cpu_cores: '2', nodemgr_port: String(env.agentPort) };
+    await env.run('create_machine', { ...machine, machine_type: 'storage', datadir: '/d', logdir: '/l', wal_log_dir: '/w', port_range: env.storageRange });
+    await env.run('create_machine', { ...machine, machine_type: 'computer', comp_datadir: '/c', port_range: env.computeRange });
+    const created = await env.run('create_cluster', {
+      ha_mode: 'rbr', shards: '1', nodes: '3', comps: '1', max_storage_size: '20', max_connections: '6', cpu_cores: '2',
+      innodb_size: '16', dbcfg: '0', storage_iplists: [HOST], computer_iplists: [HOST],
+    });
+    this.cluster = Number(created.attachment?.cluster_id);
+    const { shard, primary } = await this.state();
+    this.shard = shard.id;
+    const admin = await this.adminConnection(primary!.port);
+    try {
+      await ContinuousWriter.ensureTable(admin);
+      await admin.query('CREATE USER IF NOT EXISTS ?@? IDENTIFIED BY ?', [APP.user, '%', APP.password]);
+      await admin.query('GRANT SELECT, INSERT ON cmgr_chaos.* TO ?@?', [APP.user, '%']);
+    } finally {
+      await admin.end();
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.env.stop();
+  }
+
+  /** The shard, its nodes and its primary, as the leader sees them. */
+  async state(): Promise<{ shard: ShardV; nodes: NodeV[]; primary: NodeV | undefined; node: (id: number | null) => NodeV | undefined }> {
+    const v = await this.env.view<View>();
+    const shard = v.shards.find((s) => s.cluster === this.cluster)!;
+    const node = (id: number | null) => v.nodes.find((n) => n.id === id);
+    return { shard, nodes: shard.nodes.map((id) => node(id)!), primary: node(shard.primary), node };
+  }
+
+  adminConnection(port: number): Promise<mysql.Connection> {
+    return mysql.createConnection({ host: HOST, port, user: ADMIN.user, password: ADMIN.password });
+  }
+
+  /** The agent's pid of the server on `port`, or null when it does not run. */
+  async pidOf(port: number): Promise<number | null> {
+    const i = (await this.agent().listInstances({ port })).instances[0];
+    return i?.status === 'running' ? (i.pid ?? null) : null;
+  }
+
+  /** Where the application writes: the primary of the leader's view, refreshed every 100 ms. */
+  primaryTracker(first: Endpoint): { get: () => Endpoint; stop: () => Promise<void> } {
+    let current = first;
+    let on = true;
+    const loop = (async () => {
+      while (on) {
+        const s = await this.state().catch(() => null);
+        if (s?.primary) current = { host: s.primary.hostaddr, port: s.primary.port };
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    return {
+      get: () => current,
+      stop: async () => {
+        on = false;
+        await loop;
+      },
+    };
+  }
+
+  /** The lines of a storage node's error log that report a binlog truncated at crash recovery. */
+  truncations(port: number): string[] {
+    const text = readFileSync(join(this.env.base, 'storage', String(port), 'error.log'), 'utf8');
+    return text.split('\n').filter((l) => /truncated binlog/.test(l));
+  }
+
+  /** Every node healthy, one primary, the others replicating from it, nothing fenced or running. */
+  async settled(ms = 90_000): Promise<{ shard: ShardV; nodes: NodeV[]; primary: NodeV }> {
+    return waitFor('a settled shard', async () => {
+      const s = await this.state();
+      if (!s.primary || s.shard.task !== null) return undefined;
+      const ok = s.nodes.every((n) => n.health === 'alive' && n.repair === 'ok' && (n.id === s.primary!.id || n.source === s.primary!.id));
+      return ok ? { shard: s.shard, nodes: s.nodes, primary: s.primary } : undefined;
+    }, ms);
+  }
+}
+
+export { waitFor };
