@@ -13,6 +13,7 @@
 import { parseArgs } from 'node:util';
 import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
 import { AgentShard, APP, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
+import { median } from '../../test/switch/helpers.js';
 import { fmt, log, printTable, stat } from '../failover/common.js';
 
 interface Trial {
@@ -120,14 +121,13 @@ printTable([
   head,
   ...results.map((r) => [String(r.trial), r.fault, `${r.old}→${r.new ?? '?'}`, fmt(r.detect_ms), fmt(r.promote_ms), fmt(r.first_ack_ms), r.fence ?? '?', String(r.truncated), r.outcome, fmt(r.back_ms), String(r.acked), String(r.lost)]),
 ]);
-const med = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)]!;
 const summary = {
   trials: results.length,
   rejoined: results.filter((r) => r.outcome === 'rejoined').length,
   needs_rebuild: results.filter((r) => r.outcome === 'needs_rebuild').length,
   truncated_commits: results.reduce((a, r) => a + r.truncated, 0),
-  first_ack_median_ms: stat(results.map((r) => r.first_ack_ms), med),
-  back_median_ms: stat(results.map((r) => r.back_ms), med),
+  first_ack_median_ms: stat(results.map((r) => r.first_ack_ms), median),
+  back_median_ms: stat(results.map((r) => r.back_ms), median),
   lost_writes: results.reduce((a, r) => a + r.lost, 0),
 };
 console.log(`rejoined ${summary.rejoined}/${summary.trials}, needs_rebuild ${summary.needs_rebuild}, truncated commits ${summary.truncated_commits}, lost writes ${summary.lost_writes}`);

@@ -56,6 +56,11 @@ interface OldPrimaryFence extends FenceResult {
   agentNote: string;
 }
 
+/** `p`'s value if it settles within `ms`, else null (a rejection is passed on). */
+function within<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T | null> {
+  return Promise.race([p, sleep(ms, signal).then(() => null)]);
+}
+
 /** Starts `p` now; a rejection is kept for whoever awaits it, and never unhandled meanwhile. */
 function early<T>(p: Promise<T>): Promise<T> {
   p.catch(() => undefined);
@@ -226,7 +231,7 @@ export class FailoverReconciler implements Reconciler {
     // A hung server makes the SQL attempt use its whole deadline; the dead verdict already says the
     // manager could not reach it, so after a short grace the agent's kill goes ahead (it also ends
     // the SQL attempt: the server's sockets close).
-    const sqlFirst = await Promise.race([sqlFence.then((f) => f), sleep(FENCE_GRACE_MS, sig).then(() => null)]);
+    const sqlFirst = await within(sqlFence, FENCE_GRACE_MS, sig);
     if (sqlFirst?.reachable === true) return { ...sqlFirst, processKilled: false, agentNote: '' };
     // Bounded: while it waits, the promotion waits (a host that is down costs this much).
     const agent = agentForMachine(this.rt.world, this.rt.cfg, old.hostaddr, { kill_mysql: 1_500 });
@@ -243,7 +248,7 @@ export class FailoverReconciler implements Reconciler {
     }
     if (!killed) return { ...(await sqlFence), processKilled: false, agentNote };
     // Killed: the SQL attempt may go on retrying until its deadline; what it says now, or nothing.
-    const sqlNow = await Promise.race([sqlFence.then((f) => f), sleep(FENCE_GRACE_MS, sig).then(() => null)]);
+    const sqlNow = await within(sqlFence, FENCE_GRACE_MS, sig);
     if (sqlNow?.reachable === true) return { ...sqlNow, processKilled: false, agentNote: `${agentNote}; it had answered over SQL and was fenced there first` };
     const unreachable: FenceResult = { step: 'fence', node: this.pool.node(old).id, changed: true, detail: 'not reachable over SQL', ms: 0, reachable: false, killed: 0 };
     return { ...(sqlNow ?? unreachable), processKilled: true, agentNote };

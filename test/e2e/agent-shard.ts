@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mysql from 'mysql2/promise';
 import { AgentClient } from '../../src/agent/client.js';
+import { pidAlive } from '../../src/agent/procfs.js';
 import { ContinuousWriter } from '../../src/chaos/writer.js';
 import type { Credentials, Endpoint } from '../../src/storage/replication.js';
 import { ADMIN, E2eEnv, waitFor } from './env.js';
@@ -36,15 +37,6 @@ interface View {
 
 export const APP: Credentials = { user: 'fence_app', password: 'fence-App-Pw-1' };
 const HOST = '127.0.0.1';
-
-export function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 export class AgentShard {
   readonly env: E2eEnv;
@@ -139,4 +131,4 @@ export class AgentShard {
   }
 }
 
-export { waitFor };
+export { pidAlive, waitFor };
