@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createServer } from 'node:net';
-import { MariaDbInstance, ManagedProcess, NatsInstance, freePort, wireShard } from '../launcher/index.js';
+import { MariaDbInstance, ManagedProcess, NatsInstance, claimPortBlock, freePort, wireShard, type PortBlock } from '../launcher/index.js';
 import { createSchema } from '../metadata/index.js';
 import { processesUnder, SERVER_PROGRAMS } from '../agent/procfs.js';
 import { ApiError, emit, findLeader, getJson, type EmitAnswer } from './api-client.js';
@@ -107,6 +107,7 @@ export class Playground {
   /** Set once no other live playground owns the dir: only then may stop() touch it. */
   private owns = false;
   private clusterJob: string | null = null;
+  private ports: PortBlock | null = null;
 
   constructor(readonly o: PlaygroundOptions) {
     this.dir = o.dir;
@@ -369,8 +370,10 @@ export class Playground {
     const have = view.machines.find((m) => m.host === '127.0.0.1');
     const inst = join(this.dir, 'agent', 'instances');
     // With fixed ports, KunlunBase's usual ranges; with --base-port 0 (tests, several at once), a random
-    // block below the kernel's ephemeral range (32768-), so no other test's free port lands in it.
-    const lo = this.o.basePort > 0 ? null : 30_000 + Math.floor(Math.random() * 27) * 100;
+    // block below the kernel's ephemeral range (32768-), so no other test's free port lands in it,
+    // claimed so that no other playground or test environment of this machine draws it too.
+    if (this.o.basePort === 0) this.ports ??= claimPortBlock(30_000, 27);
+    const lo = this.ports?.lo ?? null;
     const storageRange = lo === null ? '57000-57999' : `${lo}-${lo + 59}`;
     const compRange = lo === null ? '47000-47999' : `${lo + 60}-${lo + 99}`;
     const roles: [string, Record<string, unknown>][] = [
@@ -526,6 +529,7 @@ export class Playground {
     await this.nats?.proc.stop(10_000);
     const left = await sweep(this.dir, 5_000);
     if (left > 0) this.say(`stopped ${left} more process(es) left under ${this.dir}`);
+    this.ports?.release();
     if (this.o.keep) {
       if (this.state) {
         this.state.phase = 'ready';

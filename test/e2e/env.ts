@@ -6,7 +6,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { RowDataPacket } from 'mysql2/promise';
-import { freePort, makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/index.js';
+import { claimPortBlock, freePort, makeRunDir, startShard, type LaunchedShard, type PortBlock } from '../../src/launcher/index.js';
 import { createSchema } from '../../src/metadata/index.js';
 import { AgentClient } from '../../src/agent/client.js';
 import { processesUnder } from '../../src/agent/procfs.js';
@@ -33,6 +33,7 @@ export class E2eEnv {
   agentPort = 0;
   /** Storage and compute port ranges on 127.0.0.1: below the ephemeral range, random per run. */
   storageRange = '';
+  private ports: PortBlock | null = null;
   computeRange = '';
 
   /** `sets`: extra member settings (`key=value`), e.g. the anti-flapping interval for a benchmark. */
@@ -53,7 +54,9 @@ export class E2eEnv {
     this.agent.start();
     const ac = new AgentClient({ host: '127.0.0.1', port: this.agentPort });
     await waitFor('the agent to answer', () => ac.ping().then(() => true), 20_000);
-    const lo = 20_000 + Math.floor(Math.random() * 100) * 100;
+    // Below the kernel's ephemeral range (32768-) and the playground tests' blocks (30000-32699).
+    this.ports = claimPortBlock(20_000, 100);
+    const lo = this.ports.lo;
     this.storageRange = `${lo}-${lo + 59}`;
     this.computeRange = `${lo + 60}-${lo + 99}`;
     const seeds = this.meta.nodes.map((n) => `${n.host}:${n.port}`).join(',');
@@ -69,6 +72,7 @@ export class E2eEnv {
     await killEverythingUnder(this.base);
     await Promise.all(this.meta?.nodes.map((n) => n.kill9()) ?? []);
     removeDir(this.dir);
+    this.ports?.release();
   }
 
   /** The member that says it leads. */

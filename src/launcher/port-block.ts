@@ -1,0 +1,31 @@
+// Test runs start several playgrounds and end-to-end environments at once, each installing instances
+// on a random block of ports; a claim file per block (created exclusively, holding the owner's pid)
+// keeps two of them from drawing the same block. scripts/run-tests.mjs clears the claims of owners
+// that are gone before a run.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const PORT_BLOCK_DIR = join(tmpdir(), 'cmgr-port-blocks');
+
+export interface PortBlock {
+  lo: number;
+  release(): void;
+}
+
+/** One free block of `size` ports among `blocks` blocks from `first`, claimed for this process. */
+export function claimPortBlock(first: number, blocks: number, size = 100): PortBlock {
+  mkdirSync(PORT_BLOCK_DIR, { recursive: true });
+  const start = Math.floor(Math.random() * blocks);
+  for (let i = 0; i < blocks; i++) {
+    const lo = first + ((start + i) % blocks) * size;
+    const file = join(PORT_BLOCK_DIR, String(lo));
+    try {
+      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
+      return { lo, release: () => rmSync(file, { force: true }) };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`no free block of ${size} ports in ${first}-${first + blocks * size - 1}: every one is claimed in ${PORT_BLOCK_DIR}`);
+}
