@@ -49,6 +49,7 @@ export class MariaDbInstance extends ServerInstance {
   readonly socket: string;
   readonly configFile: string;
   readonly errorLog: string;
+  readonly tmpDir: string;
   readonly proc: ManagedProcess;
 
   constructor(readonly opts: MariaDbOptions) {
@@ -60,6 +61,7 @@ export class MariaDbInstance extends ServerInstance {
     this.socket = join(this.dir, 'mysqld.sock');
     this.configFile = join(this.dir, 'my.cnf');
     this.errorLog = join(this.dir, 'error.log');
+    this.tmpDir = join(this.dir, 'tmp');
     this.proc = new ManagedProcess({
       name: `mariadbd ${this.host}:${this.port || '?'}`,
       command: mariadbBinaries().mariadbd,
@@ -85,6 +87,7 @@ export class MariaDbInstance extends ServerInstance {
       rmSync(this.dataDir, { recursive: true, force: true });
       cpSync(template, this.dataDir, { recursive: true });
     }
+    mkdirSync(this.tmpDir, { recursive: true });
     writeFileSync(this.configFile, this.renderConfig());
     this.proc.start();
     await waitUntil(`${this.proc.spec.name} to accept connections`, this.proc, timeoutMs, async () => {
@@ -143,6 +146,9 @@ export class MariaDbInstance extends ServerInstance {
       socket: this.socket,
       'pid-file': join(this.dir, 'mariadbd.pid'),
       'log-error': this.errorLog,
+      // Its own temp dir, not the shared /tmp: internal temp tables of many servers on one machine
+      // (tests run dozens) never meet, and removing the instance removes them.
+      tmpdir: this.tmpDir,
       'server-id': o.serverId,
       'report-host': this.host,
       'report-port': this.port,
