@@ -2,8 +2,7 @@
 // Runs the compiled test files with tap, saves the raw TAP stream, and ends with the one line CI reads:
 // "N passed, N failed". It also fails the run when a server process started by the suite outlived it.
 import { spawnSync, execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, existsSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { tapFailures } from './tap-failures.mjs';
 
@@ -27,6 +26,7 @@ if (!noBuild) {
 // CLIs that live beside them (chaos, the Raft simulator) are not run as tests with a random seed.
 const targets = files.length > 0 ? files.map(toDist) : testFiles('dist/test');
 mkdirSync('.tap', { recursive: true });
+const { releaseStalePortBlocks } = await import(new URL('../dist/src/launcher/port-block.js', import.meta.url).href);
 releaseStalePortBlocks();
 const raw = join('.tap', 'last-run.tap');
 const started = Date.now();
@@ -69,16 +69,6 @@ const secs = ((Date.now() - started) / 1000).toFixed(1);
 console.log(`tests finished in ${secs}s`);
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed > 0 ? 1 : 0);
-
-// Port-block claims (src/launcher/port-block.ts) whose owner is gone, e.g. a test killed by a timeout.
-function releaseStalePortBlocks() {
-  const dir = join(tmpdir(), 'cmgr-port-blocks');
-  if (!existsSync(dir)) return;
-  for (const name of readdirSync(dir)) {
-    const pid = Number(readFileSync(join(dir, name), 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0 || !existsSync(`/proc/${pid}`)) rmSync(join(dir, name), { force: true });
-  }
-}
 
 function testFiles(dir) {
   return readdirSync(dir, { recursive: true, withFileTypes: true })

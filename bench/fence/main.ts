@@ -88,7 +88,7 @@ async function trial(bed: AgentShard, n: number, fault: Trial['fault']): Promise
     }
   } finally {
     await writer.stop().catch(() => undefined);
-    await tracker.stop();
+    tracker.stop();
     // A hang the agent did not end would stay a hang: end it here so the next trial starts clean.
     if (fault === 'sigstop' && pidAlive(pid)) {
       log(`trial ${n}: the hung server ${pid} is still there (not killed by the fence); killing it`);

@@ -5,6 +5,6 @@ export { NatsInstance, type NatsOptions } from './nats.js';
 export { startShard, wireShard, type LaunchedShard, type ShardOptions } from './shard.js';
 export { ManagedProcess, killAllTied, stopAllTied, waitUntil, sleep } from './managed-process.js';
 export { freePort, portOpen } from './ports.js';
-export { claimPortBlock, PORT_BLOCK_DIR, type PortBlock } from './port-block.js';
+export { claimPortBlock, PORT_BLOCK_DIR, releaseStalePortBlocks, type PortBlock } from './port-block.js';
 export { makeRunDir } from './run-dir.js';
 export { ServerInstance } from './server-instance.js';

@@ -1,8 +1,7 @@
 // Test runs start several playgrounds and end-to-end environments at once, each installing instances
 // on a random block of ports; a claim file per block (created exclusively, holding the owner's pid)
-// keeps two of them from drawing the same block. scripts/run-tests.mjs clears the claims of owners
-// that are gone before a run.
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+// keeps two of them from drawing the same block.
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -28,4 +27,23 @@ export function claimPortBlock(first: number, blocks: number, size = 100): PortB
     }
   }
   throw new Error(`no free block of ${size} ports in ${first}-${first + blocks * size - 1}: every one is claimed in ${PORT_BLOCK_DIR}`);
+}
+
+/**
+ * Drops the claims whose owner is gone (a test killed by a timeout). Only where no claim can be made
+ * at the same time (scripts/run-tests.mjs, before the suite): a claimer that found a stale claim and
+ * removed it could otherwise remove a fresh one in its place.
+ */
+export function releaseStalePortBlocks(): number {
+  if (!existsSync(PORT_BLOCK_DIR)) return 0;
+  let n = 0;
+  for (const name of readdirSync(PORT_BLOCK_DIR)) {
+    const file = join(PORT_BLOCK_DIR, name);
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (!Number.isInteger(pid) || pid <= 0 || !existsSync(`/proc/${pid}`)) {
+      rmSync(file, { force: true });
+      n++;
+    }
+  }
+  return n;
 }

@@ -9,6 +9,7 @@ import { AgentClient } from '../../src/agent/client.js';
 import { pidAlive } from '../../src/agent/procfs.js';
 import { ContinuousWriter } from '../../src/chaos/writer.js';
 import type { Credentials, Endpoint } from '../../src/storage/replication.js';
+import { trackPrimary } from '../helpers/primary-tracker.js';
 import { ADMIN, E2eEnv, waitFor } from './env.js';
 
 export interface NodeV {
@@ -94,24 +95,12 @@ export class AgentShard {
     return i?.status === 'running' ? (i.pid ?? null) : null;
   }
 
-  /** Where the application writes: the primary of the leader's view, refreshed every 100 ms. */
-  primaryTracker(first: Endpoint): { get: () => Endpoint; stop: () => Promise<void> } {
-    let current = first;
-    let on = true;
-    const loop = (async () => {
-      while (on) {
-        const s = await this.state().catch(() => null);
-        if (s?.primary) current = { host: s.primary.hostaddr, port: s.primary.port };
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    return {
-      get: () => current,
-      stop: async () => {
-        on = false;
-        await loop;
-      },
-    };
+  /** Where the application writes: the primary of the leader's view (see trackPrimary). */
+  primaryTracker(first: Endpoint): { get: () => Endpoint; stop: () => void } {
+    return trackPrimary(first, async () => {
+      const p = (await this.state()).primary;
+      return p ? { host: p.hostaddr, port: p.port } : undefined;
+    });
   }
 
   /** The lines of a storage node's error log that report a binlog truncated at crash recovery. */

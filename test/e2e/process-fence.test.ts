@@ -60,7 +60,7 @@ t.test('SIGSTOP of an agent-run primary: the agent kills it, it restarts read-on
   t.comment(bed.truncations(old.port)[0] ?? 'recovery truncated nothing: no commit was waiting for an ACK');
 
   const report = await writer.stop();
-  await tracker.stop();
+  tracker.stop();
   t.comment(`writer: ${report.acked} acknowledged, ${report.failed} failed, longest unavailability ${report.longestMs} ms`);
   const ids = writer.acked.map((a) => a.id);
   const nc = await bed.adminConnection(neu.port);

@@ -11,6 +11,7 @@ import { makeRunDir, startShard, type LaunchedShard, type MariaDbInstance } from
 import { createSchema } from '../../src/metadata/index.js';
 import type { Endpoint } from '../../src/storage/replication.js';
 import { MemberGroup, waitFor, type MemberProc } from './member-group.js';
+import { trackPrimary } from './primary-tracker.js';
 
 export const HA_ADMIN = { user: 'clustmgr', password: 'clustmgr_pwd' };
 export const HA_REPL = { user: 'repl', password: 'repl_pwd' };
@@ -183,29 +184,14 @@ export class HaCluster {
     return (await this.view())?.nodes.find((n) => n.id === id);
   }
 
-  /**
-   * Where an application should write now, as the manager's world says (like a compute node that
-   * reads the primary from the metadata). Polled in the background so writers don't wait on HTTP.
-   */
-  primaryTracker(everyMs = 100): { get: () => Endpoint | null; stop: () => void } {
-    let current: Endpoint | null = { host: this.shard.primary.host, port: this.shard.primary.port };
-    let stopped = false;
-    const loop = async () => {
-      while (!stopped) {
-        const v = await this.view().catch(() => undefined);
-        const s = v?.shards.find((x) => x.id === SHARD_ID);
-        const p = s?.primary != null ? v!.nodes.find((n) => n.id === s.primary) : undefined;
-        if (p) current = { host: p.hostaddr, port: p.port };
-        await new Promise((r) => setTimeout(r, everyMs));
-      }
-    };
-    void loop();
-    return {
-      get: () => current,
-      stop: () => {
-        stopped = true;
-      },
-    };
+  /** Where an application should write now, as the manager's world says (see trackPrimary). */
+  primaryTracker(everyMs = 100): { get: () => Endpoint; stop: () => void } {
+    return trackPrimary({ host: this.shard.primary.host, port: this.shard.primary.port }, async () => {
+      const v = await this.view();
+      const s = v?.shards.find((x) => x.id === SHARD_ID);
+      const p = s?.primary != null ? v!.nodes.find((n) => n.id === s.primary) : undefined;
+      return p ? { host: p.hostaddr, port: p.port } : undefined;
+    }, everyMs);
   }
 
   /** A query on the metadata shard (kunlun_metadata_db). */

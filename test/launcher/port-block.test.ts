@@ -1,8 +1,8 @@
 // Port blocks for concurrent test environments: each claim is exclusive until released.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { claimPortBlock, PORT_BLOCK_DIR } from '../../src/launcher/index.js';
+import { claimPortBlock, PORT_BLOCK_DIR, releaseStalePortBlocks } from '../../src/launcher/index.js';
 
 t.test('claims are exclusive, name their owner, and come back when released', (t) => {
   // A range no real environment uses (real ones start at 20000 and 30000).
@@ -14,5 +14,18 @@ t.test('claims are exclusive, name their owner, and come back when released', (t
   const freed = got.find((b) => b.lo === 1_100)!;
   freed.release();
   t.equal(claimPortBlock(1_000, 3).lo, 1_100, 'a released block can be claimed again');
+  t.end();
+});
+
+t.test('a claim whose owner is gone is dropped before a run', (t) => {
+  // Above Linux's largest pid (2^22): never a live process.
+  writeFileSync(join(PORT_BLOCK_DIR, '1300'), '4194305\n', { flag: 'wx' });
+  const mine = claimPortBlock(1_400, 1);
+  t.teardown(() => mine.release());
+  t.ok(releaseStalePortBlocks() >= 1, 'the stale claim is dropped');
+  const again = claimPortBlock(1_300, 1);
+  t.teardown(() => again.release());
+  t.equal(again.lo, 1_300, 'its block can be claimed again');
+  t.equal(readFileSync(join(PORT_BLOCK_DIR, '1400'), 'utf8').trim(), String(process.pid), 'a live claim stays');
   t.end();
 });
