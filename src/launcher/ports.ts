@@ -1,5 +1,6 @@
 // Free loopback ports. The OS picks an unused port; we remember what this process handed out so two
 // instances started close together never get the same one before either has bound it.
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 const handedOut = new Set<number>();
@@ -35,4 +36,41 @@ export async function portOpen(port: number, host = '127.0.0.1'): Promise<boolea
     });
     s.once('error', () => resolve(false));
   });
+}
+
+/**
+ * True when `port` can be bound on `host` right now. This is the test that counts before starting a
+ * server: a port held by an outgoing connection (any port of the ephemeral range can be) refuses a
+ * bind but answers no connect, so a connect test cannot see it.
+ */
+export async function portBindable(port: number, host = '127.0.0.1'): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.unref();
+    s.once('error', () => resolve(false));
+    s.listen({ host, port, exclusive: true }, () => s.close(() => resolve(true)));
+  });
+}
+
+export interface PortRange {
+  lo: number;
+  hi: number;
+}
+
+/** The kernel's ephemeral range (outgoing connections draw local ports from it), or null off Linux. */
+export function ephemeralPortRange(file = '/proc/sys/net/ipv4/ip_local_port_range'): PortRange | null {
+  try {
+    const [lo, hi] = readFileSync(file, 'utf8').trim().split(/\s+/).map(Number);
+    if (!Number.isInteger(lo) || !Number.isInteger(hi) || lo! < 1 || hi! > 65_535 || lo! > hi!) return null;
+    return { lo: lo!, hi: hi! };
+  } catch {
+    return null;
+  }
+}
+
+/** The part of `r` inside `eph`, or null when they do not overlap. */
+export function rangeOverlap(r: PortRange, eph: PortRange): PortRange | null {
+  const lo = Math.max(r.lo, eph.lo);
+  const hi = Math.min(r.hi, eph.hi);
+  return lo <= hi ? { lo, hi } : null;
 }

@@ -6,8 +6,7 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { createServer } from 'node:net';
-import { MariaDbInstance, ManagedProcess, NatsInstance, claimPortBlock, freePort, wireShard, type PortBlock } from '../launcher/index.js';
+import { MariaDbInstance, ManagedProcess, NatsInstance, claimPortBlock, freePort, portBindable, wireShard, type PortBlock } from '../launcher/index.js';
 import { createSchema } from '../metadata/index.js';
 import { processesUnder, SERVER_PROGRAMS } from '../agent/procfs.js';
 import { ApiError, emit, findLeader, getJson, type EmitAnswer } from './api-client.js';
@@ -43,17 +42,8 @@ interface Minimal {
   jobs: { id: number | string; jobType: string; status: string; step: { name: string; index: number; total: number } | null; progress: { done: number; total: number } }[];
 }
 
-async function portFree(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.unref();
-    s.once('error', () => resolve(false));
-    s.listen({ host: '127.0.0.1', port, exclusive: true }, () => s.close(() => resolve(true)));
-  });
-}
-
 async function pickPort(preferred: number | null): Promise<number> {
-  if (preferred && preferred > 0 && preferred < 65_536 && (await portFree(preferred))) return preferred;
+  if (preferred && preferred > 0 && preferred < 65_536 && (await portBindable(preferred))) return preferred;
   return freePort();
 }
 
