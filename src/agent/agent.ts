@@ -6,7 +6,7 @@ import type { Logger } from '../log/logger.js';
 import { BaseDirLock } from './base-lock.js';
 import type { AgentConfig } from './config.js';
 import { killInstance, livePid } from './instances.js';
-import { JOBS, UNSUPPORTED, uninstall, type JobContext } from './jobs.js';
+import { jobOf, unsupportedReason, uninstall, type JobContext } from './jobs.js';
 import { Keepalive } from './keepalive.js';
 import { confine } from './paths.js';
 import { PortLocks } from './port-locks.js';
@@ -92,10 +92,10 @@ export class Agent implements JobContext {
     }
     const started = Date.now();
     const fields = { job_type: env.jobType, request_id: env.requestId, task_spec_info: env.taskSpecInfo };
-    const job = JOBS[env.jobType];
+    const job = jobOf(env.jobType);
     let answer: Answer;
     if (!job) {
-      const why = Object.hasOwn(UNSUPPORTED, env.jobType) ? UNSUPPORTED[env.jobType] : undefined;
+      const why = unsupportedReason(env.jobType);
       answer = {
         status: 'failed',
         info: why

@@ -450,6 +450,16 @@ export const JOBS: Readonly<Record<string, JobDef>> = {
   set_keepalive: setKeepalive,
 };
 
+/** The job named by a request, or undefined: own properties only, so `constructor` is no job. */
+export function jobOf(jobType: string): JobDef | undefined {
+  return Object.hasOwn(JOBS, jobType) ? JOBS[jobType] : undefined;
+}
+
+/** Why a node_mgr job is not done here, or undefined when it is not a node_mgr job at all. */
+export function unsupportedReason(jobType: string): string | undefined {
+  return Object.hasOwn(UNSUPPORTED, jobType) ? UNSUPPORTED[jobType] : undefined;
+}
+
 /** node_mgr jobs this agent knows but does not do, with the reason given to the caller. */
 export const UNSUPPORTED: Readonly<Record<string, string>> = {
   execute_command: 'it runs shell command strings, which this agent never does',

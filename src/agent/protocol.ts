@@ -4,6 +4,7 @@
 //   {"Extra":"<ip>_<port>","cluster_mgr_request_id":"…","info":…,"status":"success"|"failed","task_spec_info":"…"}
 // `Extra` only for the jobs that add it; `info` is a JSON value when it is one, otherwise a message
 // with quotes, tabs and line breaks turned into spaces (node_mgr's TrimResponseInfo).
+import { setOwn, tooDeepAt, tooDeepReason } from '../events/json-limits.js';
 import { describe } from './validate.js';
 
 export interface Envelope {
@@ -52,6 +53,9 @@ export function parseEnvelope(body: string): Envelope {
   if (root === null || typeof root !== 'object' || Array.isArray(root)) {
     throw new EnvelopeError(`request body must be a JSON object, got ${describe(root)}`, '', '');
   }
+  // Before anything walks it: answers and logs recurse into what they are given.
+  const deep = tooDeepAt(root);
+  if (deep !== null) throw new EnvelopeError(`request body: ${tooDeepReason(deep)}`, '', '');
   const r = root as Record<string, unknown>;
   // Echo what is usable even when something else is wrong.
   const idOk = typeof r.cluster_mgr_request_id === 'string' || Number.isSafeInteger(r.cluster_mgr_request_id);
@@ -95,7 +99,7 @@ function sortKeys(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(sortKeys);
   if (v === null || typeof v !== 'object') return v;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v).sort(byteOrder)) out[k] = sortKeys((v as Record<string, unknown>)[k]);
+  for (const k of Object.keys(v).sort(byteOrder)) setOwn(out, k, sortKeys((v as Record<string, unknown>)[k]));
   return out;
 }
 

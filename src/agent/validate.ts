@@ -146,7 +146,7 @@ export function parseParas<S extends Spec>(job: string, paras: Record<string, un
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
   for (const [name, f] of Object.entries(spec)) {
-    const v = paras[name];
+    const v = Object.hasOwn(paras, name) ? paras[name] : undefined;
     if (v === undefined) {
       if (!f.optional) problems.push(`paras.${name}: missing (required by ${job})`);
       continue;

@@ -1,6 +1,7 @@
 // Canonical MessagePack: map keys sorted, no undefined, integers in their smallest form. The same value
 // always gives the same bytes on every member, so hashes over them are stable.
 import { Packr, Unpackr } from 'msgpackr';
+import { setOwn } from './json-limits.js';
 
 const packr = new Packr({ useRecords: false, variableMapSize: true, moreTypes: false, bundleStrings: false });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, moreTypes: false });
@@ -26,7 +27,7 @@ export function canonicalize(x: unknown, path = '$'): unknown {
     for (const k of Object.keys(src).sort()) {
       const v = src[k];
       if (v === undefined) throw new CanonicalError(`${path}.${k}: undefined`);
-      out[k] = canonicalize(v, `${path}.${k}`);
+      setOwn(out, k, canonicalize(v, `${path}.${k}`));
     }
     return out;
   }

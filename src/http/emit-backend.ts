@@ -8,10 +8,11 @@ import type { Cause } from '../events/index.js';
 import type { Command } from '../actors/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import type { HostPort } from '../config/load.js';
-import { E, errorMessage } from './error-codes.js';
+import { E } from './error-codes.js';
 import { failed, type EmitAnswer } from './emit-envelope.js';
 import { relayHeaders, type EmitBackend, type SyncResult, type ValidatedJob } from './emit-route.js';
-import { JOB_TYPES } from './job-types.js';
+import { jobTypeDef } from './job-types.js';
+import { refusalText } from './paras-spec.js';
 import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer } from './sync-answers.js';
 import { getVariable, setVariable, type StorageAccount } from './instance-vars.js';
 import { confirmedRead } from './read-index.js';
@@ -46,14 +47,13 @@ export class MemberEmitBackend implements EmitBackend {
 
   /** Relays a write to the leader when this member is not the leader; null means "serve it here". */
   async forward(job: ValidatedJob): Promise<EmitAnswer | null> {
-    const def = JOB_TYPES[job.jobType]!;
-    if ((def.sync && !LEADER_SYNC.has(job.jobType)) || this.rt.isLeader) return null;
+    const def = jobTypeDef(job.jobType);
+    if (def === undefined || (def.sync && !LEADER_SYNC.has(job.jobType)) || this.rt.isLeader) return null;
     const extra = def.sync ? { job_id: job.envelope.job_id, job_type: job.jobType } : {};
-    if (job.forwarded) {
-      return failed(E.INVALID_REQUEST, 'this member is no longer the leader (the request was relayed here by a follower): retry', extra);
-    }
+    const fail = (info: string) => failed(E.INVALID_REQUEST, refusalText(job.jobType, undefined, info), extra);
+    if (job.forwarded) return fail('this member is no longer the leader (the request was relayed here by a follower): retry');
     const url = this.o.leaderUrl();
-    if (url === null) return failed(E.INVALID_REQUEST, 'no manager leader is known at the moment (election in progress?): retry in a few seconds', extra);
+    if (url === null) return fail('no manager leader is known at the moment (election in progress?): retry in a few seconds');
     try {
       const headers = relayHeaders(this.rt.cfg.selfId, this.o.apiToken, { 'content-type': 'application/json' });
       const res = await fetch(`${url}/HttpService/Emit`, { method: 'POST', body: job.raw, headers, signal: AbortSignal.timeout(FORWARD_TIMEOUT_MS) });
@@ -63,7 +63,7 @@ export class MemberEmitBackend implements EmitBackend {
       return doc as EmitAnswer;
     } catch (e) {
       // For a write, a lost answer leaves the outcome unknown: say so rather than guess.
-      return failed(E.INVALID_REQUEST, `relaying to the leader at ${url} failed (${(e as Error).message}); a job may or may not have been created: check the job list before retrying`, extra);
+      return fail(`relaying to the leader at ${url} failed (${(e as Error).message}); a job may or may not have been created: check the job list before retrying`);
     }
   }
 
@@ -79,8 +79,8 @@ export class MemberEmitBackend implements EmitBackend {
     }
     switch (r.kind) {
       case 'refused': {
-        const a = refusalAnswer(r.refusal);
-        return { code: Number(a.error_code), info: a.error_info ?? '' };
+        const f = r.refusal.field;
+        return { code: r.refusal.errno ?? E.PARAMETER_ERROR, info: f !== undefined ? `${f}: ${r.refusal.reason}` : r.refusal.reason };
       }
       case 'not_leader':
         return { code: E.INVALID_REQUEST, info: `leadership moved to ${r.leader ?? 'an unknown member'} during the request; nothing was created: retry` };
@@ -96,7 +96,7 @@ export class MemberEmitBackend implements EmitBackend {
     const ids = { job_id: job.envelope.job_id, job_type: job.jobType };
     if (job.jobType === 'get_meta_mode' || job.jobType === 'get_meta_summary') return this.meta(job.jobType);
     if (!LEADER_SYNC.has(job.jobType)) {
-      const stale = await this.linearizable();
+      const stale = await this.linearizable(job.jobType);
       if (stale !== null) return { ...stale, ...ids };
     }
     const w = this.rt.world;
@@ -123,7 +123,7 @@ export class MemberEmitBackend implements EmitBackend {
       case 'del_noswitch':
         return this.noSwitch(job);
       default:
-        return failedAnswer(E.INVALID_REQUEST, `job type ${job.jobType} has no handler`, ids);
+        return failedAnswer(job.jobType, E.INVALID_REQUEST, 'job_type: this job type has no handler', ids);
     }
   }
 
@@ -146,12 +146,12 @@ export class MemberEmitBackend implements EmitBackend {
   }
 
   /** Waits until this member has applied everything committed before the request (ReadIndex). */
-  private async linearizable(): Promise<SyncResult | null> {
+  private async linearizable(jobType: string): Promise<SyncResult | null> {
     try {
       await confirmedRead(this.rt.node);
       return null;
     } catch (e) {
-      return failedAnswer(E.INVALID_REQUEST, `cannot confirm this member is up to date (${(e as Error).message}); no leader? retry in a few seconds`);
+      return failedAnswer(jobType, E.INVALID_REQUEST, `cannot confirm this member is up to date (${(e as Error).message}); no leader? retry in a few seconds`);
     }
   }
 
@@ -162,7 +162,7 @@ export class MemberEmitBackend implements EmitBackend {
     const scope = p.cluster_id === 'all' ? w.ids('cluster').filter((c) => (w.cluster(c)?.shards.length ?? 0) > 0) : [p.cluster_id as number];
     const shard = p.shard_id as number | undefined;
     if (p.cluster_id === 'all' && shard !== undefined) {
-      return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.shard_id cannot be given with cluster_id "all"`);
+      return failedAnswer(job.jobType, E.PARAMETER_ERROR, 'paras.shard_id: cannot be given with cluster_id "all"');
     }
     let changed = 0;
     for (const cluster of scope) {
@@ -176,9 +176,9 @@ export class MemberEmitBackend implements EmitBackend {
       else if (r.kind === 'refused') {
         if (r.refusal.code === 'no_change') continue;
         const field = r.refusal.field !== undefined && !r.refusal.field.startsWith('paras.') ? `paras.${r.refusal.field}` : r.refusal.field;
-        return refusalAnswer({ ...r.refusal, field, errno: r.refusal.errno ?? E.PARAMETER_ERROR });
+        return refusalAnswer(job.jobType, { ...r.refusal, field, errno: r.refusal.errno ?? E.PARAMETER_ERROR });
       } else {
-        return failedAnswer(E.INVALID_REQUEST, `${job.jobType} on cluster ${cluster} did not complete (${r.kind}${'reason' in r ? `: ${r.reason}` : ''}); retry`);
+        return failedAnswer(job.jobType, E.INVALID_REQUEST, `on cluster ${cluster} did not complete (${r.kind}${'reason' in r ? `: ${r.reason}` : ''}); retry`);
       }
     }
     return { status: 'done', error_code: 0, error_info: changed === 0 && job.jobType === 'del_noswitch' ? 'no no-switch window was set there' : '', attachment: null };
@@ -187,7 +187,7 @@ export class MemberEmitBackend implements EmitBackend {
   /** The metadata shard: its nodes as probed now, and its replication mode. */
   private async meta(jobType: string): Promise<SyncResult> {
     const seeds = this.o.metaSeeds;
-    if (seeds.length === 0) return failedAnswer(E.INVALID_REQUEST, 'this manager has no metadata shard configured (meta_group_seeds is empty)');
+    if (seeds.length === 0) return failedAnswer(jobType, E.INVALID_REQUEST, 'this manager has no metadata shard configured (meta_group_seeds is empty)');
     const probes = await Promise.all(seeds.map((s) => probeMeta(s, this.o.storageAccount)));
     if (jobType === 'get_meta_summary') {
       return {
@@ -200,7 +200,7 @@ export class MemberEmitBackend implements EmitBackend {
       };
     }
     const master = probes.find((x) => x.online && !x.readOnly) ?? probes.find((x) => x.online);
-    if (master === undefined) return failedAnswer(E.INVALID_REQUEST, `no metadata node answers (${probes.map((x) => `${x.host}:${x.port}: ${x.error}`).join('; ')})`);
+    if (master === undefined) return failedAnswer(jobType, E.INVALID_REQUEST, `no metadata node answers (${probes.map((x) => `${x.host}:${x.port}: ${x.error}`).join('; ')})`);
     const mode = master.mode ?? (seeds.length === 1 ? 'no_rep' : 'rbr');
     return { status: 'done', error_code: 0, error_info: '', attachment: { mode } };
   }

@@ -3,6 +3,7 @@
 // attachment. Answers are compact JSON with keys in alphabetical order (the original's JSON writer did
 // that, and at least one client script depends on it), followed by a newline.
 import { E, errorMessage } from './error-codes.js';
+import { setOwn, tooDeepAt, tooDeepReason } from '../events/json-limits.js';
 
 export interface Envelope {
   version: string;
@@ -22,18 +23,23 @@ export function parseEnvelope(body: string): EnvelopeResult {
   try {
     doc = JSON.parse(body);
   } catch (e) {
-    return { ok: false, answer: failed(E.INVALID_REQUEST, `JSON parse error: ${(e as Error).message}`) };
+    // Only the position: the parser's own message quotes the body, which may hold a password.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    return { ok: false, answer: failed(E.INVALID_REQUEST, `JSON parse error: the request body is not valid JSON ${at !== undefined ? `(at byte ${at} of ${body.length})` : `(${body.length} bytes)`}`) };
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     return { ok: false, answer: failed(E.INVALID_REQUEST, 'the request body must be a JSON object') };
   }
   const d = doc as Record<string, unknown>;
-  if (!('job_type' in d)) return { ok: false, answer: failed(E.INVALID_REQUEST, 'missing `job_type` key-value pair in the request body') };
+  if (!Object.hasOwn(d, 'job_type')) return { ok: false, answer: failed(E.INVALID_REQUEST, 'missing `job_type` key-value pair in the request body') };
   if (typeof d.job_type !== 'string' || d.job_type === '') {
     return { ok: false, answer: failed(E.INVALID_REQUEST, 'The field `job_type` in Body must be a non empty valid string') };
   }
+  // Before anything walks it (answers, the event codec and secret filters recurse).
+  const deep = tooDeepAt(doc);
+  if (deep !== null) return { ok: false, answer: failed(E.INVALID_REQUEST, `${JSON.stringify(d.job_type).slice(1, -1).slice(0, 80)}: ${tooDeepReason(deep)}`) };
   const str = (k: string): string => {
-    const v = d[k];
+    const v = Object.hasOwn(d, k) ? d[k] : undefined;
     return typeof v === 'string' ? v : typeof v === 'number' ? String(v) : '';
   };
   return {
@@ -44,7 +50,7 @@ export function parseEnvelope(body: string): EnvelopeResult {
       job_type: d.job_type,
       timestamp: str('timestamp'),
       user_name: str('user_name'),
-      paras: d.paras,
+      paras: Object.hasOwn(d, 'paras') ? d.paras : undefined,
     },
   };
 }
@@ -87,7 +93,7 @@ function sortKeys(v: unknown): unknown {
   if (v === null || typeof v !== 'object') return v;
   const obj = v as Record<string, unknown>;
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(obj).sort()) out[k] = sortKeys(obj[k]);
+  for (const k of Object.keys(obj).sort()) setOwn(out, k, sortKeys(obj[k]));
   return out;
 }
 

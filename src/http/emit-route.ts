@@ -3,8 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import { E } from './error-codes.js';
 import { accepted, failed, parseEnvelope, serializeAnswer, syncAnswer, EMIT_HEADERS, type EmitAnswer, type Envelope } from './emit-envelope.js';
-import { DEAD_JOB_TYPES, JOB_TYPES } from './job-types.js';
-import { describeFieldError, validateParas, type ParasValue } from './paras-spec.js';
+import { DEAD_JOB_TYPES, jobTypeDef } from './job-types.js';
+import { describeFieldError, refusalText, validateParas, type ParasValue } from './paras-spec.js';
 
 export interface ValidatedJob {
   jobType: string;
@@ -79,15 +79,16 @@ export async function handleEmit(raw: string, backend: EmitBackend, opts: { forw
   const parsed = parseEnvelope(raw);
   if (!parsed.ok) return parsed.answer;
   const env = parsed.env;
-  const def = JOB_TYPES[env.job_type];
+  const def = jobTypeDef(env.job_type);
   if (!def) {
     if (DEAD_JOB_TYPES.has(env.job_type)) return failed(E.INVALID_REQUEST, `job type ${env.job_type} is not supported`);
-    return failed(E.INVALID_REQUEST, `Unrecongnized job type: ${JSON.stringify(env.job_type).slice(0, 80)}`);
+    // The original's words first (clients may look for them), then the field and the reason.
+    return failed(E.INVALID_REQUEST, `Unrecongnized job type: job_type: ${JSON.stringify(env.job_type).slice(0, 80)} is not a job type of cluster_mgr`);
   }
   const v = validateParas(env.paras, def.paras, def.missingParas);
   if (!v.ok) {
-    const extra = def.sync ? { job_id: env.job_id, job_type: env.job_type } : {};
-    return failed(v.error.code, describeFieldError(v.error), extra);
+    const extra = def.sync ? { job_id: env.job_id.slice(0, 128), job_type: env.job_type } : {};
+    return failed(v.error.code, describeFieldError(env.job_type, v.error), extra);
   }
   const job: ValidatedJob = { jobType: env.job_type, paras: v.value, envelope: env, raw, forwarded: opts.forwarded === true };
   const relayed = backend.forward ? await backend.forward(job) : null;
@@ -98,5 +99,5 @@ export async function handleEmit(raw: string, backend: EmitBackend, opts: { forw
   }
   const r = await backend.submit(job);
   if ('jobId' in r) return accepted(r.jobId);
-  return failed(r.code, r.info);
+  return failed(r.code, refusalText(env.job_type, undefined, r.info));
 }

@@ -5,7 +5,7 @@
 import mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { World } from '../actors/index.js';
-import { E, errorMessage } from './error-codes.js';
+import { E } from './error-codes.js';
 import type { SyncResult } from './emit-route.js';
 import { failedAnswer } from './sync-answers.js';
 
@@ -39,11 +39,11 @@ export type Instance =
   | { kind: 'compute'; host: string; port: number; cluster: number };
 
 /** The storage or compute node at host:port, or a failed answer naming paras.hostaddr. */
-export function findInstance(world: World, host: string, port: number): Instance | SyncResult {
+export function findInstance(world: World, host: string, port: number, jobType: string): Instance | SyncResult {
   const at = world.nodeAt(host, port);
   if (at?.startsWith('node/') === true) return { kind: 'storage', host, port, cluster: world.node(Number(at.slice(5)))!.cluster };
   if (at?.startsWith('comp/') === true) return { kind: 'compute', host, port, cluster: world.comp(Number(at.slice(5)))!.cluster };
-  return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.hostaddr: no storage or compute node listens on ${host}:${port}`);
+  return failedAnswer(jobType, E.PARAMETER_ERROR, `paras.hostaddr: no storage or compute node listens on ${host}:${port}`);
 }
 
 function isAnswer(x: Instance | SyncResult): x is SyncResult {
@@ -79,14 +79,14 @@ async function withCompute<T>(world: World, i: Instance, fn: (c: pg.Client) => P
   }
 }
 
-function connectFailed(i: Instance, e: unknown): SyncResult {
+function connectFailed(jobType: string, i: Instance, e: unknown): SyncResult {
   // The driver's message names the host and the reason; it never contains the password.
-  return failedAnswer(E.PARAMETER_ERROR, `cannot query ${i.kind} instance ${i.host}:${i.port}: ${(e as Error).message}`);
+  return failedAnswer(jobType, E.PARAMETER_ERROR, `cannot query ${i.kind} instance ${i.host}:${i.port}: ${(e as Error).message}`);
 }
 
 export async function getVariable(world: World, acc: StorageAccount, host: string, port: number, name: string): Promise<SyncResult> {
-  if (!NAME_RE.test(name)) return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.variable must be a variable name`);
-  const i = findInstance(world, host, port);
+  if (!NAME_RE.test(name)) return failedAnswer('get_variable', E.PARAMETER_ERROR, 'paras.variable: must be a variable name');
+  const i = findInstance(world, host, port, 'get_variable');
   if (isAnswer(i)) return i;
   try {
     const value =
@@ -105,7 +105,7 @@ export async function getVariable(world: World, acc: StorageAccount, host: strin
   } catch (e) {
     const msg = (e as { code?: string }).code === 'ER_UNKNOWN_SYSTEM_VARIABLE' ? `no variable ${name}` : null;
     if (msg !== null) return { status: 'done', error_code: 0, error_info: msg, attachment: { result: 'false' } };
-    return connectFailed(i, e);
+    return connectFailed('get_variable', i, e);
   }
 }
 
@@ -114,14 +114,14 @@ export async function setVariable(
   acc: StorageAccount,
   p: { host: string; port: number; name: string; type: 'int' | 'string'; value: string },
 ): Promise<SyncResult> {
-  const i = findInstance(world, p.host, p.port);
+  const i = findInstance(world, p.host, p.port, 'set_variable');
   if (isAnswer(i)) return i;
   const allowed = (i.kind === 'storage' ? STORAGE_SETTABLE : COMPUTE_SETTABLE).some((re) => re.test(p.name));
   if (!NAME_RE.test(p.name) || !allowed) {
-    return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.variable: ${p.name} may not be set on a ${i.kind} node through the API (see docs/api.md for the list)`);
+    return failedAnswer('set_variable', E.PARAMETER_ERROR, `paras.variable: ${p.name} may not be set on a ${i.kind} node through the API (see docs/api.md for the list)`);
   }
   if (p.type === 'int' && !/^-?[0-9]{1,19}$/.test(p.value)) {
-    return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.value must be an integer when type is int`);
+    return failedAnswer('set_variable', E.PARAMETER_ERROR, 'paras.value: must be an integer when type is int');
   }
   try {
     if (i.kind === 'storage') {
@@ -137,8 +137,8 @@ export async function setVariable(
   } catch (e) {
     const code = (e as { code?: string }).code;
     if (code !== undefined && code !== 'ECONNREFUSED' && code !== 'ETIMEDOUT') {
-      return failedAnswer(E.PARAMETER_ERROR, `${p.host}:${p.port} refused ${p.name} = ${JSON.stringify(p.value).slice(0, 80)}: ${(e as Error).message}`);
+      return failedAnswer('set_variable', E.PARAMETER_ERROR, `${p.host}:${p.port} refused ${p.name} = ${JSON.stringify(p.value).slice(0, 80)}: ${(e as Error).message}`);
     }
-    return connectFailed(i, e);
+    return connectFailed('set_variable', i, e);
   }
 }

@@ -2,7 +2,10 @@
 // number per field and a message naming the field and the reason), the typed result, and the JSON
 // Schema published in the OpenAPI document. Numbers are accepted as JSON strings (what XPanel and the
 // original's clients send) and as JSON numbers.
-import { ERROR_BASE, errorMessage } from './error-codes.js';
+import { HOST_RE } from '../actors/commands/para-limits.js';
+import { ERROR_BASE } from './error-codes.js';
+
+export { HOST_RE };
 
 export type FieldSpec =
   | { kind: 'int'; min: number; max: number; required?: boolean; def?: number; missing?: number; bad?: number; help?: string }
@@ -23,9 +26,6 @@ export interface FieldError {
 
 export type ParasValue = string | number | string[] | undefined;
 
-/** Hostnames and IPv4/IPv6 literals; nothing that could carry shell or SQL syntax. */
-export const HOST_RE = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$|^[0-9A-Fa-f:.]{2,45}$/;
-
 export function validateParas(
   raw: unknown,
   spec: ParasSpec,
@@ -43,7 +43,8 @@ export function validateParas(
   const obj = raw as Record<string, unknown>;
   const out: Record<string, ParasValue> = {};
   for (const [name, f] of Object.entries(spec)) {
-    const r = checkField(name, obj[name], f);
+    // Own properties only: a request's `constructor` or `__proto__` is data, never the prototype's.
+    const r = checkField(name, Object.hasOwn(obj, name) ? obj[name] : undefined, f);
     if ('error' in r) return { ok: false, error: r.error };
     if (r.value !== undefined) out[name] = r.value;
   }
@@ -110,9 +111,13 @@ function checkField(name: string, v: unknown, f: FieldSpec): { value: ParasValue
   }
 }
 
-/** error_info for a field error: the original's message for the code, then what exactly is wrong. */
-export function describeFieldError(e: FieldError): string {
-  return `${errorMessage(e.code)}: ${e.field} ${e.reason}`;
+/** error_info of a refusal: the job, the field and the reason (the code keeps the original's number). */
+export function refusalText(jobType: string, field: string | undefined, reason: string): string {
+  return `${jobType}: ${field !== undefined ? `${field}: ` : ''}${reason}`;
+}
+
+export function describeFieldError(jobType: string, e: FieldError): string {
+  return refusalText(jobType, e.field, e.reason);
 }
 
 /** JSON Schema of a paras spec, for the OpenAPI document. */

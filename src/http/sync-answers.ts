@@ -4,7 +4,9 @@
 import type { World } from '../actors/index.js';
 import type { Refusal } from '../actors/index.js';
 import type { JobView } from '../actors/views.js';
-import { E, errorMessage } from './error-codes.js';
+import { setOwn } from '../events/json-limits.js';
+import { E } from './error-codes.js';
+import { refusalText } from './paras-spec.js';
 import type { SyncResult } from './emit-route.js';
 
 /** Keys a job result may hold that must never be answered (the original returned the password). */
@@ -15,19 +17,18 @@ export function withoutSecretKeys(v: unknown, depth = 0): unknown {
   if (depth > 8 || v === null || typeof v !== 'object') return v;
   if (Array.isArray(v)) return v.map((x) => withoutSecretKeys(x, depth + 1));
   const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (!SECRET_KEY.test(k)) out[k] = withoutSecretKeys(x, depth + 1);
+  for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (!SECRET_KEY.test(k)) setOwn(out, k, withoutSecretKeys(x, depth + 1));
   return out;
 }
 
-/** A refused command as a sync answer: the original's number when there is one, the field and reason. */
-export function refusalAnswer(r: Refusal, extra: { job_id?: string; job_type?: string } = {}): SyncResult {
-  const code = r.errno ?? E.PARAMETER_ERROR;
-  const where = r.field !== undefined ? `${r.field}: ` : '';
-  return { status: 'failed', error_code: code, error_info: `${errorMessage(code)}: ${where}${r.reason}`, ...extra };
+/** A refused command as an answer of `jobType`: the original's number when there is one, the field and the reason. */
+export function refusalAnswer(jobType: string, r: Refusal, extra: { job_id?: string; job_type?: string } = {}): SyncResult {
+  return { status: 'failed', error_code: r.errno ?? E.PARAMETER_ERROR, error_info: refusalText(jobType, r.field, r.reason), ...extra };
 }
 
-export function failedAnswer(code: number, info: string, extra: { job_id?: string; job_type?: string } = {}): SyncResult {
-  return { status: 'failed', error_code: code, error_info: info, ...extra };
+/** `jobType` failed: error_info names it, then what is wrong (`paras.<field>: <reason>` where a field is at fault). */
+export function failedAnswer(jobType: string, code: number, info: string, extra: { job_id?: string; job_type?: string } = {}): SyncResult {
+  return { status: 'failed', error_code: code, error_info: refusalText(jobType, undefined, info), ...extra };
 }
 
 /**
@@ -40,7 +41,7 @@ export function jobStatus(world: World, jobIdText: string): SyncResult {
   if (job === null) {
     const shown = JSON.stringify(jobIdText).slice(0, 40);
     // 70104's entry in the original's message table belongs to another job family: say it plainly.
-    return failedAnswer(E.JOB_ID_MISS, `unknown job id: job_id ${jobIdText === '' ? 'is missing (put the id in the envelope\'s job_id)' : `${shown} does not exist`}`, {
+    return failedAnswer('get_status', E.JOB_ID_MISS, `job_id: ${jobIdText === '' ? 'is missing (put the id in the envelope\'s job_id)' : `job ${shown} does not exist`}`, {
       job_id: jobIdText.slice(0, 40),
       job_type: '',
     });
@@ -130,7 +131,7 @@ export function clusterSummary(world: World): SyncResult {
 export function clusterDetail(world: World, clusterId: number | undefined): SyncResult {
   if (clusterId === undefined) return { status: 'done', error_code: 0, error_info: '', attachment: { work_mode: 'enterprise' } };
   const c = world.cluster(clusterId);
-  if (c === null) return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.cluster_id: cluster ${clusterId} does not exist`);
+  if (c === null) return failedAnswer('get_cluster_detail', E.PARAMETER_ERROR, `paras.cluster_id: cluster ${clusterId} does not exist`);
   return {
     status: 'done',
     error_code: 0,
@@ -154,7 +155,7 @@ export function clusterDetail(world: World, clusterId: number | undefined): Sync
 /** Active no-switch windows, per shard: `{cluster_id, shard_id, param: {timestamp: expiry seconds}}`. */
 export function listNoSwitch(world: World, cluster: number | 'all' | undefined, now: number): SyncResult {
   if (typeof cluster === 'number' && world.cluster(cluster) === null) {
-    return failedAnswer(E.PARAMETER_ERROR, `${errorMessage(E.PARAMETER_ERROR)}: paras.cluster_id: cluster ${cluster} does not exist`);
+    return failedAnswer('list_noswitch', E.PARAMETER_ERROR, `paras.cluster_id: cluster ${cluster} does not exist`);
   }
   const value: { cluster_id: string; shard_id: string; param: { timestamp: number }; reason: string }[] = [];
   for (const id of world.ids('shard')) {

@@ -1,6 +1,7 @@
 // Secrets never reach a log line, the event mirror or audit output. Redaction is by key name, at any
 // depth, plus credentials embedded in URLs ("mysql://user:secret@host"). The same function serves the
 // logger, the JetStream mirror and the replay tool, so one list decides what is secret everywhere.
+import { setOwn } from '../events/json-limits.js';
 
 /** Key names (compared case-insensitively, ignoring "_" and "-") whose values are secret. */
 const SECRET_KEYS = new Set(
@@ -42,7 +43,7 @@ export function redactSecrets<T>(value: T, depth = 0, seen = new WeakSet<object>
     const out: Record<string, unknown> = { type: value.name, message: redactString(value.message) };
     if (value.stack) out.stack = redactString(value.stack);
     for (const [k, v] of Object.entries(value)) {
-      out[k] = isSecretKey(k) ? REDACTED : redactSecrets(v, depth + 1, seen);
+      setOwn(out, k, isSecretKey(k) ? REDACTED : redactSecrets(v, depth + 1, seen));
     }
     return out as T;
   }
@@ -50,7 +51,7 @@ export function redactSecrets<T>(value: T, depth = 0, seen = new WeakSet<object>
   if (value instanceof Uint8Array || value instanceof Date) return value;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
-    out[k] = isSecretKey(k) && v !== '' && v !== null && v !== undefined ? REDACTED : redactSecrets(v, depth + 1, seen);
+    setOwn(out, k, isSecretKey(k) && v !== '' && v !== null && v !== undefined ? REDACTED : redactSecrets(v, depth + 1, seen));
   }
   return out as T;
 }

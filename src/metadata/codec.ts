@@ -249,6 +249,13 @@ export function entityMap(kind: EntityKind): EntityMap {
   return m;
 }
 
+/** The longest text the column of an entity's field holds: request limits derive from it (para-limits.ts). */
+export function strMaxLen(kind: EntityKind, field: string): number {
+  const c = entityMap(kind).fields.find((x) => x.field === field)?.codec;
+  if (c?.kind !== 'str') throw new Error(`${kind}.${field} is not a text column`);
+  return c.maxLen;
+}
+
 // ---- timestamps: epoch ms <-> 'YYYY-MM-DD HH:MM:SS[.ffffff]' in UTC (sessions run with time_zone '+00:00')
 
 const TS_TEXT = /^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;

@@ -24,6 +24,19 @@ t.test('create_cluster: validated in full, the cluster exists from acceptance, n
     errno: 70181,
   });
   t.match(L.check({ kind: 'job.start', jobType: 'rename_cluster', request: {} }), { ok: false, errno: 70001, reason: /Unrecongnized job type/ });
+  // The same limits as the Emit edge (para-limits.ts): the metadata column comp_nodes.passwd holds 16.
+  t.match(L.check({ kind: 'job.start', jobType: 'create_cluster', request: { ...req, computer_password: 'p'.repeat(17) } }), {
+    ok: false,
+    field: 'paras.computer_password',
+    reason: 'must be at most 16 characters, got 17',
+  });
+  t.match(L.check({ kind: 'job.start', jobType: 'create_cluster', request: { ...req, cpu_cores: '4097' } }), { ok: false, field: 'paras.cpu_cores', reason: 'must be from 0 to 4096, got 4097' });
+  t.match(L.check({ kind: 'job.start', jobType: 'create_cluster', request: { ...req, innodb_size: 1_048_577 } }), { ok: false, field: 'paras.innodb_size', errno: 70082 });
+  for (const jobType of ['constructor', '__proto__', 'toString', 'hasOwnProperty']) {
+    t.match(L.check({ kind: 'job.start', jobType, request: {} }), { ok: false, field: 'job_type', errno: 70001 }, `${jobType} is no job type`);
+  }
+  // A request's own `__proto__` is data: it does not lend the request its fields.
+  t.match(L.check({ kind: 'job.start', jobType: 'delete_cluster', request: JSON.parse('{"__proto__":{"cluster_id":"1"}}') as Record<string, unknown> }), { ok: false, errno: 70096 });
   const r = L.must({ kind: 'job.start', jobType: 'create_cluster', request: req });
   t.same(r.committed.map((c) => c.event.type), ['cluster.created', 'job.created']);
   const job = r.committed[1]!.event;
@@ -78,7 +91,7 @@ t.test('the refusals a caller must get before anything reaches the log', (t) => 
   const ra = w.node(w.nodesOf(a.shards[0]!)[1]!)!;
   t.match(
     L.check({ kind: 'job.start', jobType: 'manual_switch', request: { cluster_id: String(a.cluster), shard_id: String(a.shards[0]), master_hostaddr: `${ra.hostaddr}_${ra.port}` } }),
-    { ok: false, errno: 70032, reason: /not the primary/ },
+    { ok: false, errno: 70033, reason: /not the primary/ },
   );
   // A second conflicting job on the same cluster.
   L.must({ kind: 'job.start', jobType: 'add_shards', request: { cluster_id: String(b.cluster), shards: '1', nodes: '3' } });

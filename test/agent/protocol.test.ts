@@ -90,6 +90,11 @@ function table(): Bad[] {
     { name: 'job_type is a number', body: env(5, {}), info: /job_type must be a job name .*got number 5/ },
     { name: 'job_type with shell text', body: env('install_mysql; rm -rf /', {}), info: /job_type must be a job name/ },
     { name: 'unknown job_type', body: env('drop_database', {}), info: /job_type no support: 'drop_database'/ },
+    // Names of Object.prototype are no jobs (an own-property lookup, not "job.run is not a function").
+    { name: 'job_type constructor', body: env('constructor', {}), info: /^job_type no support: 'constructor'$/ },
+    { name: 'job_type __proto__', body: env('__proto__', {}), info: /^job_type no support: '__proto__'$/ },
+    { name: 'paras with prototype keys', body: '{"cluster_mgr_request_id":"bad-1","task_spec_info":"t","job_type":"ping_pong","paras":{"__proto__":{"port":1},"constructor":{"prototype":{"x":1}}}}', info: /paras\.__proto__: not a field of ping_pong.*paras\.constructor: not a field/ },
+    { name: 'paras nested 30,000 deep', body: `{"cluster_mgr_request_id":"1","job_type":"ping_pong","paras":{"a":${'['.repeat(30_000)}${']'.repeat(30_000)}}}`, info: /^request body: paras\.a(\[0\])+.*: JSON nested deeper than 32 levels$/, id: '' },
     { name: 'execute_command is refused', body: env('execute_command', { command_name: 'rm', command_para: ['-rf /'] }), info: /execute_command is not supported .*shell command strings/ },
     { name: 'paras is a string', body: env('ping_pong', 'x'), info: /paras must be a JSON object/ },
     { name: 'ping_pong with a stray field', body: env('ping_pong', { x: 1 }), info: /paras\.x: not a field of ping_pong/ },

@@ -4,6 +4,7 @@
 import type { Json } from '../../events/schema.js';
 import type { World } from '../world.js';
 import { Emitter, refuse, type CommandResult, type Refusal } from './common.js';
+import { INT_LIMITS as L, STR_LIMITS, USER_RE } from './para-limits.js';
 import { ParaError, ParaReader, withoutSecrets, type Paras } from './paras.js';
 
 export type JobCommand =
@@ -74,24 +75,25 @@ function peerAddress(p: ParaReader, key: string, errno: number): { host: string;
   const v = p.str(key, { errno, max: 300 });
   const m = HOST_PORT.exec(v);
   const port = m === null ? NaN : Number(m[2]);
-  if (m === null || !(port >= 1 && port <= 65535)) fail(refuse('invalid_argument', `${key} must be "host:raft_port"`, `paras.${key}`, errno));
+  if (m === null || !(port >= L.port.min && port <= L.port.max)) fail(refuse('invalid_argument', 'must be "host:raft_port"', `paras.${key}`, errno));
   return { host: m[1]!, port };
 }
 
 const VALIDATORS: Record<string, Validator> = {
   create_cluster(world, p, e) {
     const haMode = p.oneOf('ha_mode', HA_MODES, { errno: 70071 });
-    const shards = p.int('shards', { min: 1, max: 256, errno: 70072, rangeErrno: 70073 });
-    const nodes = p.int('nodes', { min: 1, max: 256, errno: 70074, rangeErrno: 70075 });
-    const comps = p.int('comps', { min: 1, max: 256, errno: 70076, rangeErrno: 70077 });
-    const maxStorageSize = p.int('max_storage_size', { errno: 70078 });
-    const maxConnections = p.int('max_connections', { errno: 70079 });
-    const cpuCores = p.int('cpu_cores', { errno: 70080 });
-    const innodbSize = p.int('innodb_size', { min: 1, errno: 70081, rangeErrno: 70082 });
+    const shards = p.int('shards', { ...L.count, errno: 70072, rangeErrno: 70073 });
+    const nodes = p.int('nodes', { ...L.count, errno: 70074, rangeErrno: 70075 });
+    const comps = p.int('comps', { ...L.count, errno: 70076, rangeErrno: 70077 });
+    const maxStorageSize = p.int('max_storage_size', { ...L.maxStorageSize, errno: 70078 });
+    const maxConnections = p.int('max_connections', { ...L.maxConnections, errno: 70079 });
+    const cpuCores = p.int('cpu_cores', { ...L.cpuCores, errno: 70080 });
+    const innodbSize = p.int('innodb_size', { ...L.innodbSize, errno: 70081, rangeErrno: 70082 });
     const dbcfg = p.lenientInt('dbcfg', 0);
-    const nickName = p.optStr('nick_name', '', { max: 128 });
-    const user = p.optStr('computer_user', 'abc', { max: 64, pattern: /^[A-Za-z_][A-Za-z0-9_]*$/ });
-    const password = p.optStr('computer_password', 'abc', { max: 128 });
+    const nickName = p.optStr('nick_name', '', { max: STR_LIMITS.nickName });
+    const user = p.optStr('computer_user', 'abc', { max: STR_LIMITS.computerUser, pattern: USER_RE, patternHelp: 'letters, digits and "_"' });
+    // comp_nodes.passwd holds no more: a longer one would be a row the projection cannot write.
+    const password = p.optStr('computer_password', 'abc', { max: STR_LIMITS.computerPassword });
     const storageHosts = p.hostList('storage_iplists', 70181);
     const computerHosts = p.hostList('computer_iplists', 70182);
     registeredHosts(world, storageHosts, 'storage', 'storage_iplists', 70181);
@@ -142,7 +144,7 @@ const VALIDATORS: Record<string, Validator> = {
     let id: number;
     if (p.has('cluster_id')) id = clusterById(world, p, 'cluster_id', 70098, 70096);
     else if (p.has('cluster_name')) {
-      const name = p.str('cluster_name', { errno: 70096 });
+      const name = p.str('cluster_name', { errno: 70096, max: STR_LIMITS.clusterName });
       const c = world.clusterByName(name);
       if (c === null) fail(refuse('not_found', `cluster ${name} does not exist`, 'paras.cluster_name', 70097));
       id = c.id;
@@ -152,8 +154,8 @@ const VALIDATORS: Record<string, Validator> = {
 
   add_shards(world, p) {
     const cluster = clusterById(world, p, 'cluster_id', 70119);
-    const shards = p.int('shards', { min: 1, max: 256, errno: 70120, rangeErrno: 70121 });
-    const nodes = p.int('nodes', { min: 1, max: 256, errno: 70122, rangeErrno: 70123 });
+    const shards = p.int('shards', { ...L.count, errno: 70120, rangeErrno: 70121 });
+    const nodes = p.int('nodes', { ...L.count, errno: 70122, rangeErrno: 70123 });
     const hosts = p.hostList('storage_iplists', 70184);
     registeredHosts(world, hosts, 'storage', 'storage_iplists', 70184);
     return { request: { cluster_id: cluster, shards, nodes, storage_iplists: hosts }, cluster, lock: clusterLock(cluster) };
@@ -170,7 +172,7 @@ const VALIDATORS: Record<string, Validator> = {
 
   add_comps(world, p) {
     const cluster = clusterById(world, p, 'cluster_id', 70109);
-    const comps = p.int('comps', { min: 1, max: 256, errno: 70108, rangeErrno: 70110 });
+    const comps = p.int('comps', { ...L.count, errno: 70108, rangeErrno: 70110 });
     const hosts = p.hostList('computer_iplists', 70185);
     registeredHosts(world, hosts, 'computer', 'computer_iplists', 70185);
     return { request: { cluster_id: cluster, comps, computer_iplists: hosts }, cluster, lock: clusterLock(cluster) };
@@ -190,7 +192,7 @@ const VALIDATORS: Record<string, Validator> = {
 
   add_nodes(world, p) {
     const cluster = clusterById(world, p, 'cluster_id', 70154);
-    const nodes = p.int('nodes', { min: 1, max: 256, errno: 70155, rangeErrno: 70156 });
+    const nodes = p.int('nodes', { ...L.count, errno: 70155, rangeErrno: 70156 });
     const shard = p.has('shard_id') ? shardIn(world, p, cluster, 'shard_id', 70161) : null;
     if (shard === null && world.shardsOf(cluster).length === 0) {
       fail(refuse('not_found', `cluster ${cluster} has no shards`, 'paras.cluster_id', 70161));
@@ -204,7 +206,7 @@ const VALIDATORS: Record<string, Validator> = {
     const cluster = clusterById(world, p, 'cluster_id', 70168);
     const shard = shardIn(world, p, cluster, 'shard_id', 70169);
     const host = p.host('hostaddr', 70170);
-    const port = p.int('port', { min: 1, max: 65535, errno: 70171 });
+    const port = p.int('port', { ...L.port, errno: 70171 });
     const node = nodeAt(world, shard, host, port, 'paras.hostaddr', 70173);
     if (world.nodesOf(shard).length <= 1) fail(refuse('last_one', `node ${node} is the last node of shard ${shard}`, 'paras.hostaddr', 70159));
     if (world.primaryOf(shard) === node) {
@@ -221,7 +223,7 @@ const VALIDATORS: Record<string, Validator> = {
     const rb = items.map((raw, i) => {
       const q = new ParaReader(raw);
       const host = q.host('hostaddr', 70037);
-      const port = q.int('port', { min: 1, max: 65535, errno: 70038 });
+      const port = q.int('port', { ...L.port, errno: 70038 });
       const node = nodeAt(world, shard, host, port, `paras.rb_nodes[${i}].hostaddr`, 70041);
       if (node === primary) fail(refuse('invalid_state', `${host}:${port} is the primary, not a replica`, `paras.rb_nodes[${i}]`, 70041));
       const needBackup = q.flag('need_backup', false);
@@ -242,18 +244,19 @@ const VALIDATORS: Record<string, Validator> = {
   },
 
   manual_switch(world, p, e) {
-    const cluster = clusterById(world, p, 'cluster_id', 70026);
-    const shard = shardIn(world, p, cluster, 'shard_id', 70027);
+    // The original's manual_switch numbers: 70024-70026 for missing paras, 70030-70034 for the hosts.
+    const cluster = clusterById(world, p, 'cluster_id', 70025);
+    const shard = shardIn(world, p, cluster, 'shard_id', 70024);
     const s = world.shard(shard)!;
-    const master = p.hostPort('master_hostaddr', 70028);
-    const from = nodeAt(world, shard, master.host, master.port, 'paras.master_hostaddr', 70031);
-    if (s.primary !== from) fail(refuse('invalid_state', `${master.host}_${master.port} is not the primary (source)`, 'paras.master_hostaddr', 70032));
+    const master = p.hostPort('master_hostaddr', 70026);
+    const from = nodeAt(world, shard, master.host, master.port, 'paras.master_hostaddr', 70030);
+    if (s.primary !== from) fail(refuse('invalid_state', `${master.host}_${master.port} is not the primary (source)`, 'paras.master_hostaddr', 70033));
     let to: number | null = null;
     if (p.has('assign_hostaddr')) {
-      const a = p.hostPort('assign_hostaddr', 70029);
-      to = nodeAt(world, shard, a.host, a.port, 'paras.assign_hostaddr', 70033);
+      const a = p.hostPort('assign_hostaddr', 70032);
+      to = nodeAt(world, shard, a.host, a.port, 'paras.assign_hostaddr', 70032);
       const n = world.node(to)!;
-      if (n.memberState !== 'replica') fail(refuse('invalid_state', `${a.host}_${a.port} is not a replica`, 'paras.assign_hostaddr', 70033));
+      if (n.memberState !== 'replica') fail(refuse('invalid_state', `${a.host}_${a.port} is not a replica`, 'paras.assign_hostaddr', 70034));
       if (n.health !== 'alive') fail(refuse('invalid_state', `${a.host}_${a.port} is ${n.health}`, 'paras.assign_hostaddr', 70019));
       if (n.repair !== 'ok') fail(refuse('invalid_state', `${a.host}_${a.port} is ${n.repair}`, 'paras.assign_hostaddr'));
     }
@@ -266,7 +269,7 @@ const VALIDATORS: Record<string, Validator> = {
 
   control_instance(world, p) {
     const host = p.host('hostaddr');
-    const port = p.int('port', { min: 1, max: 65535 });
+    const port = p.int('port', L.port);
     const control = p.oneOf('control', ['stop', 'start', 'restart'] as const);
     const at = world.nodeAt(host, port);
     if (at === null) fail(refuse('not_found', `instance ${host}_${port} not found`, 'paras.hostaddr'));
@@ -286,9 +289,9 @@ const VALIDATORS: Record<string, Validator> = {
     const dst = shardIn(world, p, cluster, 'dst_shard_id', 70140);
     if (src === dst) fail(refuse('invalid_argument', 'src_shard_id and dst_shard_id are the same', 'paras.dst_shard_id'));
     const tables: string[] = [];
-    const list = raw.table_list;
+    const list = Object.hasOwn(raw, 'table_list') ? raw.table_list : undefined;
     if (list !== undefined) {
-      if (!Array.isArray(list)) fail(refuse('invalid_argument', 'table_list must be an array', 'paras.table_list'));
+      if (!Array.isArray(list)) fail(refuse('invalid_argument', 'must be an array', 'paras.table_list'));
       for (const [i, t] of list.entries()) {
         if (typeof t !== 'string' || !/^[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+\.[A-Za-z0-9_$]+$/.test(t)) {
           fail(refuse('invalid_argument', 'each table must be db.schema.table', `paras.table_list[${i}]`));
@@ -330,7 +333,7 @@ const VALIDATORS: Record<string, Validator> = {
     const m = members.find((x) => x.host === a.host && x.raftPort === a.port);
     if (task === 'add_peer') {
       if (m !== undefined) fail(refuse('already_exists', `${id} is already a member of the manager group`, 'paras.peer', 70197));
-      const httpPort = p.has('http_port') ? p.int('http_port', { min: 1, max: 65535, errno: 70194 }) : null;
+      const httpPort = p.has('http_port') ? p.int('http_port', { ...L.port, errno: 70194 }) : null;
       return { request: { task_type: task, peer: id, http_port: httpPort }, cluster: null, lock };
     }
     if (m === undefined) fail(refuse('not_found', `${id} is not a member of the manager group`, 'paras.peer', 70198));
@@ -341,17 +344,17 @@ const VALIDATORS: Record<string, Validator> = {
   create_machine(world, p) {
     const host = p.host('hostaddr', 70052);
     const type = p.oneOf('machine_type', MACHINE_TYPES, { errno: 70050, rangeErrno: 70051 });
-    const rack = p.str('rack_id', { errno: 70053, max: 64 });
+    const rack = p.str('rack_id', { errno: 70053, max: STR_LIMITS.rackId });
     if (world.machine(host)?.roles[type] !== undefined) {
       fail(refuse('already_exists', `${host} is already registered as ${type}`, 'paras.hostaddr', 70062));
     }
     const dirs: Record<string, string> =
       type === 'storage'
-        ? { datadir: p.str('datadir', { errno: 70054 }), logdir: p.str('logdir', { errno: 70055 }), wal_log_dir: p.str('wal_log_dir', { errno: 70056 }) }
-        : { comp_datadir: p.str('comp_datadir', { errno: 70061 }) };
+        ? { datadir: p.str('datadir', { errno: 70054, max: STR_LIMITS.path }), logdir: p.str('logdir', { errno: 70055, max: STR_LIMITS.path }), wal_log_dir: p.str('wal_log_dir', { errno: 70056, max: STR_LIMITS.path }) }
+        : { comp_datadir: p.str('comp_datadir', { errno: 70061, max: STR_LIMITS.path }) };
     const range = p.optStr('port_range', type === 'storage' ? '57000-58000' : '47000-48000', { pattern: /^\d{1,5}-\d{1,5}$/ });
     const [lo, hi] = range.split('-').map(Number) as [number, number];
-    if (lo < 1 || hi > 65535 || lo > hi) fail(refuse('invalid_argument', 'port_range must be lo-hi within 1..65535', 'paras.port_range'));
+    if (lo < L.port.min || hi > L.port.max || lo > hi) fail(refuse('invalid_argument', `must be lo-hi within ${L.port.min}..${L.port.max}`, 'paras.port_range'));
     return {
       request: {
         hostaddr: host,
@@ -359,9 +362,9 @@ const VALIDATORS: Record<string, Validator> = {
         rack_id: rack,
         ...dirs,
         port_range: range,
-        total_mem: p.int('total_mem', { errno: 70057 }),
-        total_cpu_cores: p.int('total_cpu_cores', { errno: 70058 }),
-        ...(p.has('nodemgr_port') ? { nodemgr_port: p.int('nodemgr_port', { min: 1, max: 65535 }) } : {}),
+        total_mem: p.int('total_mem', { ...L.totalMem, errno: 70057 }),
+        total_cpu_cores: p.int('total_cpu_cores', { ...L.totalCpuCores, errno: 70058 }),
+        ...(p.has('nodemgr_port') ? { nodemgr_port: p.int('nodemgr_port', L.port) } : {}),
       },
       cluster: null,
       lock: `machine/${host}`,
@@ -406,6 +409,11 @@ export const INTERNAL_JOB_TYPES = new Set([
 ]);
 
 export const PUBLIC_JOB_TYPES: readonly string[] = Object.keys(VALIDATORS).sort();
+
+/** Own-property lookup: `constructor` or `toString` is no job type. */
+function validatorOf(jobType: string): Validator | undefined {
+  return Object.hasOwn(VALIDATORS, jobType) ? VALIDATORS[jobType] : undefined;
+}
 
 function getJob(world: World, id: number) {
   return world.job(id) ?? refuse('not_found', `job ${id} does not exist`, 'job_id', 70104);
@@ -453,14 +461,14 @@ function startJob(world: World, cmd: Extract<JobCommand, { kind: 'job.start' }>,
     const parent = world.job(cmd.parent);
     if (parent === null) return refuse('not_found', `job ${cmd.parent} does not exist`, 'parent');
     if (parent.status === 'done' || parent.status === 'failed') return refuse('invalid_state', `job ${parent.id} has ended`, 'parent');
-    if (!INTERNAL_JOB_TYPES.has(cmd.jobType) && VALIDATORS[cmd.jobType] === undefined) {
+    if (!INTERNAL_JOB_TYPES.has(cmd.jobType) && validatorOf(cmd.jobType) === undefined) {
       return refuse('invalid_argument', `unknown job type ${cmd.jobType}`, 'job_type');
     }
     // A child runs under its parent's lock; the parent validated what it asks for.
     accepted = { request: withoutSecrets(cmd.request), cluster: parent.cluster, lock: null };
   } else {
-    const validate = Object.prototype.hasOwnProperty.call(VALIDATORS, cmd.jobType) ? VALIDATORS[cmd.jobType] : undefined;
-    if (validate === undefined) return refuse('invalid_argument', `Unrecongnized job type ${cmd.jobType}`, 'job_type', 70001);
+    const validate = validatorOf(cmd.jobType);
+    if (validate === undefined) return refuse('invalid_argument', `Unrecongnized job type ${JSON.stringify(cmd.jobType).slice(0, 80)}`, 'job_type', 70001);
     try {
       accepted = validate(world, new ParaReader(cmd.request), e, cmd.request);
     } catch (err) {
