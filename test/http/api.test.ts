@@ -136,7 +136,7 @@ t.test('Emit on a follower is relayed to the leader; get_status works on both; n
   await pollDone(follower, a.job_id!);
   const unknown = await emit(follower, 'get_status', [], '999999');
   t.same([unknown.status, unknown.error_code, unknown.job_id, unknown.job_type], ['failed', '70104', '999999', '']);
-  t.match(unknown.error_info, /job_id "999999" does not exist/);
+  t.match(unknown.error_info, /get_status: job_id: job "999999" does not exist/);
 });
 
 t.test('sync jobs answer from the world, the metadata shard and the instances', async (t) => {
