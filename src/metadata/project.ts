@@ -304,7 +304,8 @@ export function rowErrorReason(e: unknown): string | null {
   const cls = typeof x.sqlState === 'string' ? x.sqlState.slice(0, 2) : '';
   if (cls !== '22' && cls !== '23' && !ROW_ERRNOS.has(x.errno)) return null;
   const msg = typeof x.message === 'string' ? x.message : '';
-  const column = /\bcolumn [`']([A-Za-z0-9_]+)[`']/i.exec(msg)?.[1];
+  // MariaDB names a column `db`.`table`.`column` in some messages: the last part is the column.
+  const column = /\bcolumn ((?:[`'][A-Za-z0-9_]+[`']\.?)+)/i.exec(msg)?.[1]?.split('.').pop()?.replace(/[`']/g, '');
   const key = /\bfor key [`']([A-Za-z0-9_.]+)[`']/i.exec(msg)?.[1];
   const code = typeof x.code === 'string' ? x.code : `error ${x.errno}`;
   return `refused by the server: ${code}${column ? ` on column ${column}` : ''}${key ? ` on key ${key}` : ''}`;

@@ -103,7 +103,7 @@ export function topologyProblems(t: Topology): TopologyProblem[] {
     for (const [x, i] of ok(kind, list)) {
       const k = keyOf(x);
       if (k === null) continue;
-      if (seen.has(k)) ref(kind, i, x.id, null, `has the same ${what} as ${kind}[${seen.get(k)}]`);
+      if (seen.has(k)) ref(kind, i, x.id, null, `has the same ${what} as ${kind}[${seen.get(k)}] (id ${list[seen.get(k)!]!.id})`);
       else seen.set(k, i);
     }
   };
