@@ -138,7 +138,9 @@ export async function projectTopology(
       throw e;
     }
   });
-  opts.log?.info(
+  // Retries that change nothing run every few seconds while a row fails: not worth an info line each.
+  const quiet = result.status === 'retried' && Object.keys(result.changes).length === 0;
+  opts.log?.[quiet ? 'debug' : 'info'](
     { index: position.index, term: position.term, status: result.status, changes: result.changes, failed: result.failed.length },
     `metadata projection ${result.status}`,
   );
