@@ -4,7 +4,7 @@ export { World, type ApplyResult, type CheckResult, type Committed } from './wor
 export { checkCommand } from './commands/index.js';
 export * from './commands/index.js';
 export type * from './views.js';
-export type { Counters, Leader } from './state.js';
+export type { Counters, Leader, ProjectionFailure } from './state.js';
 export { SnapshotError, SNAPSHOT_FORMAT } from './snapshot.js';
 export { LOGICS } from './logics.js';
 export type { PersistedSnapshot, AggregateLogic } from './runner.js';

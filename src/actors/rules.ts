@@ -309,6 +309,15 @@ export function checkRules(w: WorldState, ev: DomainEvent, key: number | string,
     case 'manager.member_removed':
     case 'manager.ids_reserved': // counters only rise (applyEffects takes the maximum)
       return null;
+    case 'manager.projection_row_failed': {
+      const d = ev.data;
+      const cur = w.projectionFailures.find((f) => f.table === d.table && f.key === d.key);
+      return cur?.reason === d.reason ? `${d.table} row ${d.key} is already reported failing for this reason` : null;
+    }
+    case 'manager.projection_row_cleared': {
+      const d = ev.data;
+      return w.projectionFailures.some((f) => f.table === d.table && f.key === d.key) ? null : `${d.table} row ${d.key} is not reported failing`;
+    }
   }
 }
 
@@ -346,9 +355,29 @@ export function applyEffects(w: WorldState, ev: DomainEvent, key: number | strin
     case 'manager.ids_reserved':
       for (const kind of ['cluster', 'shard', 'node', 'comp', 'job'] as const) bump(w, kind, ev.data[kind] - 1, tx);
       return;
+    case 'manager.projection_row_failed': {
+      const { table, key: row, reason } = ev.data;
+      const rest = w.projectionFailures.filter((f) => f.table !== table || f.key !== row);
+      const next = [...rest, { table, key: row, reason, since: ev.at, by: String(key) }];
+      tx.field(w, 'projectionFailures', next.sort(byTableKey));
+      return;
+    }
+    case 'manager.projection_row_cleared': {
+      const { table, key: row } = ev.data;
+      tx.field(w, 'projectionFailures', w.projectionFailures.filter((f) => f.table !== table || f.key !== row));
+      return;
+    }
     default:
       return;
   }
+}
+
+/** Table, then key as a number where both are numbers (ids), else as text. */
+export function byTableKey(a: { table: string; key: string }, b: { table: string; key: string }): number {
+  if (a.table !== b.table) return a.table < b.table ? -1 : 1;
+  const d = Number(a.key) - Number(b.key);
+  if (Number.isFinite(d) && d !== 0) return d;
+  return a.key < b.key ? -1 : a.key > b.key ? 1 : 0;
 }
 
 function bump(w: WorldState, kind: keyof Counters, id: number, tx: Tx): void {

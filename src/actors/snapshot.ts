@@ -6,7 +6,7 @@ import { decodeMsgpack, encodeCanonical } from '../events/canonical.js';
 import { AGG_KINDS, type AggKind } from '../events/envelope.js';
 import { reindex } from './indexes.js';
 import { runnerOf, type Ctxs, type KeyOf } from './logics.js';
-import { WorldState, type Counters, type Leader, type Rec } from './state.js';
+import { WorldState, type Counters, type Leader, type ProjectionFailure, type Rec } from './state.js';
 import { Tx } from './tx.js';
 
 export const SNAPSHOT_FORMAT = 1;
@@ -26,6 +26,8 @@ interface SnapshotDoc {
   head: Uint8Array;
   next: Counters;
   leader: Leader | null;
+  /** Absent in snapshots written before the projection reported failing rows: none. */
+  projectionFailures?: ProjectionFailure[];
   aggs: Record<AggKind, Array<[number | string, Persisted]>>;
 }
 
@@ -49,6 +51,7 @@ export function encodeWorld(w: WorldState): Uint8Array {
     head: Buffer.from(w.head, 'latin1'),
     next: w.next,
     leader: w.leader,
+    projectionFailures: [...w.projectionFailures],
     aggs,
   };
   return encodeCanonical(doc);
@@ -84,6 +87,13 @@ export function decodeWorld(bytes: Uint8Array): WorldState {
     if (typeof doc.leader.member !== 'string' || !isInt(doc.leader.term)) fail('bad leader');
     w.leader = { member: doc.leader.member, term: doc.leader.term };
   }
+  const failures = doc.projectionFailures ?? [];
+  if (!Array.isArray(failures)) fail('bad projectionFailures');
+  for (const f of failures) {
+    const texts = typeof f === 'object' && f !== null && [f.table, f.key, f.reason, f.by].every((x) => typeof x === 'string');
+    if (!texts || !isInt(f.since)) fail('bad projectionFailures entry');
+  }
+  w.projectionFailures = failures.map((f) => ({ table: f.table, key: f.key, reason: f.reason, since: f.since, by: f.by }));
   const tx = new Tx();
   for (const kind of AGG_KINDS) {
     const list = doc.aggs[kind];

@@ -27,6 +27,18 @@ export interface Leader {
   term: number;
 }
 
+/** A kunlun_metadata_db row the leader cannot write (manager.projection_row_failed), until cleared. */
+export interface ProjectionFailure {
+  table: string;
+  /** The row's id. */
+  key: string;
+  reason: string;
+  /** When it was first reported with this reason (the leader's stamp). */
+  since: number;
+  /** The member that reported it. */
+  by: string;
+}
+
 export class WorldState {
   readonly stores: Stores = {
     machine: new Map(),
@@ -39,6 +51,8 @@ export class WorldState {
   };
   next: Counters = { cluster: 1, shard: 1, node: 1, comp: 1, job: 1, task: 1 };
   leader: Leader | null = null;
+  /** Rows the projection leaves out, by table then key; replaced whole on every change. */
+  projectionFailures: readonly ProjectionFailure[] = [];
   /** Raft index of the last entry applied (accepted or refused). */
   applied = 0;
   /** Number of committed events; the chain position of the last one. */

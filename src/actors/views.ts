@@ -293,6 +293,8 @@ export interface WorldView {
   head: string;
   next: WorldState['next'];
   leader: WorldState['leader'];
+  /** The metadata projection: rows of kunlun_metadata_db the leader cannot write (left as they are). */
+  projection: { failedRows: WorldState['projectionFailures'] };
   machines: MachineView[];
   clusters: ClusterView[];
   shards: ShardView[];

@@ -16,7 +16,7 @@ import { runnerOf, type Ctxs, type KeyOf } from './logics.js';
 import { applyEffects, checkRules, checkShardInvariants } from './rules.js';
 import { stateKey, type PersistedSnapshot } from './runner.js';
 import { decodeWorld, encodeWorld } from './snapshot.js';
-import { WorldState, type Counters, type Leader, type Rec } from './state.js';
+import { WorldState, type Counters, type Leader, type ProjectionFailure, type Rec } from './state.js';
 import { Tx } from './tx.js';
 import {
   clusterView,
@@ -285,6 +285,11 @@ export class World {
     return { ...this.s.next };
   }
 
+  /** Rows of kunlun_metadata_db the leader reported it cannot write, by table then key. */
+  get projectionFailures(): ProjectionFailure[] {
+    return this.s.projectionFailures.map((f) => ({ ...f }));
+  }
+
   get leader(): Readonly<Leader> | null {
     return this.s.leader === null ? null : { ...this.s.leader };
   }
@@ -303,6 +308,7 @@ export class World {
       head: this.head,
       next: this.next,
       leader: this.leader,
+      projection: { failedRows: this.projectionFailures },
       machines: all('machine', machineView),
       clusters: all('cluster', clusterView),
       shards: all('shard', shardView),

@@ -111,6 +111,8 @@ export const KEYS: readonly KeyDef[] = [
     help: 'applied entries between snapshots (and log compaction)' },
   { name: 'raft_join', type: { kind: 'bool' }, default: 'false', origin: 'new',
     help: 'start without founding a group: this member waits to be added to a running group (raft_mission add_peer)' },
+  { name: 'metadata_retry_interval_ms', type: int(100, 600_000), default: '10000', origin: 'new',
+    help: 'how soon the leader tries again a kunlun_metadata_db row it could not write (the rest is written), ms' },
   { name: 'xa_scan_interval_ms', type: int(100, 600_000), default: '2000', origin: 'new',
     help: 'period of the leader\'s XA RECOVER scan of every shard primary and the metadata shard, ms' },
   { name: 'xa_safety_window_sec', type: int(1, 86_400), default: '60', origin: 'new',

@@ -87,6 +87,10 @@ const machineRoleData = {
   agentPort: nullable(portSchema),
 };
 
+/** A kunlun_metadata_db table and a row's key there (its id), as the projection reports them. */
+const projectionTable = str({ min: 1, max: 64, pattern: /^[a-z_]+$/ });
+const projectionKey = str({ min: 1, max: 64 });
+
 const primaryChangedV1 = obj({ node: nullable(idSchema), prev: nullable(idSchema) });
 
 export const catalog = {
@@ -351,6 +355,19 @@ export const catalog = {
     'The leader found ids in use outside the log (e.g. old cluster_general_job_log rows of the metadata ' +
       'shard): new clusters, shards, nodes, compute nodes and jobs get ids from these values up, never below.',
     obj({ cluster: int({ min: 1 }), shard: int({ min: 1 }), node: int({ min: 1 }), comp: int({ min: 1 }), job: int({ min: 1 }) }),
+  ),
+  'manager.projection_row_failed': def(
+    'manager',
+    'The leader cannot write this row of kunlun_metadata_db (`table`, `key` its id, `reason` without the ' +
+      'value): the row is left as the table has it and retried alone while everything else is projected. ' +
+      'Proposed when a row starts failing or fails for another reason, not on every retry.',
+    obj({ table: projectionTable, key: projectionKey, reason: str({ min: 1, max: 512 }) }),
+  ),
+  'manager.projection_row_cleared': def(
+    'manager',
+    'A row reported by manager.projection_row_failed no longer fails: it was `written`, or it is `gone` ' +
+      '(no longer part of the topology).',
+    obj({ table: projectionTable, key: projectionKey, how: oneOf(['written', 'gone'] as const) }),
   ),
 } as const satisfies Record<string, EventDef>;
 

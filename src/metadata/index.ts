@@ -14,7 +14,9 @@ export {
   type ProjectOptions,
   type TableChange,
 } from './project.js';
-export { validateTopology, TopologyError } from './validate.js';
+export { validateTopology, topologyProblems, TopologyError, type TopologyProblem } from './validate.js';
+export { excludeDependants, type Exclusions, type FailedRow } from './exclude.js';
+export { ENTITY_MAPS, entityMap } from './codec.js';
 export { appendFailoverRow, AppendError, type FailoverRow, type AppendResult, type AppendOptions } from './append.js';
 export { newJob, updateJob, jobInfoText, jobMemoText, INTERNAL_USER, type NewJob } from './jobs.js';
 export {

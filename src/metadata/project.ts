@@ -4,13 +4,17 @@
 // neither skips nor repeats anything); a term below the recorded one is refused (an old leader's late
 // write after a newer leader wrote). Crash at any point: the recorded index says which state the
 // tables hold, because both commit together or not at all.
+// A row that cannot be written (invalid for its column, or refused by the server) is left out and
+// reported in `failed`; everything else is written and the index recorded (see exclude.ts). At the
+// recorded index, `retry` writes just the rows that failed before, once they can be.
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '../log/logger.js';
 import { ENTITY_MAPS, canonicalDbValue, encodeValue, type EntityMap, type FieldMap, type SqlValue } from './codec.js';
+import { exclude, excludeDependants, failedRows, isExcluded, type Exclusions, type FailedRow } from './exclude.js';
 import { DEFAULT_DATABASE, assertIdent, q, qt } from './ident.js';
 import { selectRows, withSession, type Conn } from './session.js';
 import { PSEUDO_SERVER_ID, redactJsonText, type Topology } from './topology.js';
-import { validateTopology } from './validate.js';
+import { rowProblems } from './validate.js';
 
 export interface ProjectionPosition {
   /** The Raft log index the topology reflects. */
@@ -31,7 +35,8 @@ export interface TableChange {
 }
 
 export interface ProjectionResult {
-  status: 'applied' | 'skipped';
+  /** retried: at the recorded index, only the rows named in `retry` were tried again. */
+  status: 'applied' | 'skipped' | 'retried';
   /** What cluster_mgr_projection held before this call. */
   before: ProjectionPosition;
   /** What it holds now. */
@@ -40,12 +45,16 @@ export interface ProjectionResult {
   changes: Record<string, TableChange>;
   /** server_nodes rows not in the topology and left alone (node_mgr's own registrations). */
   foreignMachines: number[];
+  /** Rows left out (their table rows are as they were), in table order then by id; empty when skipped. */
+  failed: FailedRow[];
 }
 
 export interface ProjectOptions {
   database?: string;
   /** Counts only: rows and secrets never reach the log. */
   log?: Logger;
+  /** Rows that failed before: when the index is already recorded, these alone are tried again. */
+  retry?: ReadonlyArray<Pick<FailedRow, 'table' | 'key'>>;
 }
 
 export class StaleTermError extends Error {
@@ -100,21 +109,28 @@ export async function projectTopology(
   opts: ProjectOptions = {},
 ): Promise<ProjectionResult> {
   assertPosition(position);
-  validateTopology(topology);
+  const invalid: Exclusions = new Map();
+  for (const p of rowProblems(topology)) {
+    // The reason names the field (the path after the row) and why, never the value.
+    if (p.row) exclude(invalid, p.row.kind, p.row.id, p.path.replace(/^[A-Za-z]+\[\d+\]\.?/, '').concat(' ', p.reason).trim());
+  }
   const db = assertIdent(opts.database ?? DEFAULT_DATABASE, 'database');
   const desired = new Map<EntityMap, Map<number, SqlValue[]>>();
   for (const m of ENTITY_MAPS) {
     const rows = new Map<number, SqlValue[]>();
-    for (const r of topology[m.kind]) rows.set(r.id, desiredRow(m, r as unknown as Record<string, unknown>));
+    for (const r of topology[m.kind]) {
+      if (!isExcluded(invalid, m.kind, r.id)) rows.set(r.id, desiredRow(m, r as unknown as Record<string, unknown>));
+    }
     desired.set(m, rows);
   }
+  const job: Job = { db, topology, desired, invalid, pos: position, retry: retrySet(opts.retry) };
 
   const result = await withSession(c, { utc: true, foreignKeyChecks: false }, async () => {
     await c.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED');
     await c.query('START TRANSACTION');
     try {
-      const out = await projectInTransaction(c, db, topology, desired, position);
-      if (out.status === 'applied' || out.after.term !== out.before.term) await c.query('COMMIT');
+      const out = await projectInTransaction(c, job);
+      if (out.status !== 'skipped' || out.after.term !== out.before.term) await c.query('COMMIT');
       else await c.query('ROLLBACK');
       return out;
     } catch (e) {
@@ -122,33 +138,58 @@ export async function projectTopology(
       throw e;
     }
   });
-  opts.log?.info(
-    { index: position.index, term: position.term, status: result.status, changes: result.changes },
-    result.status === 'applied' ? 'metadata projection applied' : 'metadata projection skipped',
+  // Retries that change nothing run every few seconds while a row fails: not worth an info line each.
+  const quiet = result.status === 'retried' && Object.keys(result.changes).length === 0;
+  opts.log?.[quiet ? 'debug' : 'info'](
+    { index: position.index, term: position.term, status: result.status, changes: result.changes, failed: result.failed.length },
+    `metadata projection ${result.status}`,
   );
   return result;
 }
 
-async function projectInTransaction(
-  c: Conn,
-  db: string,
-  topology: Topology,
-  desired: Map<EntityMap, Map<number, SqlValue[]>>,
-  pos: ProjectionPosition,
-): Promise<ProjectionResult> {
+interface Job {
+  db: string;
+  topology: Topology;
+  /** Encoded rows of every entity, without the rows that failed validation. */
+  desired: Map<EntityMap, Map<number, SqlValue[]>>;
+  invalid: Exclusions;
+  pos: ProjectionPosition;
+  /** table -> ids to try again at the recorded index; null: no retry asked. */
+  retry: Map<string, Set<number>> | null;
+}
+
+function retrySet(rows: ProjectOptions['retry']): Map<string, Set<number>> | null {
+  if (!rows || rows.length === 0) return null;
+  const out = new Map<string, Set<number>>();
+  for (const r of rows) {
+    const id = Number(r.key);
+    if (!Number.isSafeInteger(id)) continue;
+    let ids = out.get(r.table);
+    if (!ids) out.set(r.table, (ids = new Set()));
+    ids.add(id);
+  }
+  return out;
+}
+
+async function projectInTransaction(c: Conn, job: Job): Promise<ProjectionResult> {
+  const { db, topology, desired, pos } = job;
   const state = qt(db, 'cluster_mgr_projection');
   // The lock serialises projectors: a second leader waits here, then sees what the first committed.
   const [st] = await c.query<RowDataPacket[]>(`SELECT applied_index, term FROM ${state} WHERE id = ? FOR UPDATE`, [1]);
   if (!st[0]) throw new Error(`${db}.cluster_mgr_projection has no state row; run createSchema first`);
   const before = { index: Number(st[0].applied_index), term: Number(st[0].term) };
   if (before.term > pos.term) throw new StaleTermError(pos, before);
-  if (before.index >= pos.index) {
+  // At the recorded index the tables hold this very state but for the rows that failed: those alone
+  // may be written now (the index stays; the rows are this index's).
+  const retrying = before.index === pos.index && job.retry !== null;
+  if (before.index >= pos.index && !retrying) {
     // Already there. A newer term still raises the fence, so an older leader is refused from now on.
     if (pos.term > before.term) {
       await c.query(`UPDATE ${state} SET term = ?, updated_at = CURRENT_TIMESTAMP(6) WHERE id = ?`, [pos.term, 1]);
     }
-    return { status: 'skipped', before, after: { index: before.index, term: Math.max(before.term, pos.term) }, changes: {}, foreignMachines: [] };
+    return { status: 'skipped', before, after: { index: before.index, term: Math.max(before.term, pos.term) }, changes: {}, foreignMachines: [], failed: [] };
   }
+  const only = (m: EntityMap, id: number): boolean => !retrying || (job.retry!.get(m.table)?.has(id) ?? false);
 
   const changes: Record<string, TableChange> = {};
   const count = (table: string, k: keyof TableChange, n: number): void => {
@@ -156,25 +197,37 @@ async function projectInTransaction(
     changes[table] ??= { inserted: 0, updated: 0, deleted: 0 };
     changes[table][k] += n;
   };
+  // Rows left out: invalid ones, the server's refusals found below, and the rows depending on either.
+  const excluded: Exclusions = new Map([...job.invalid].map(([k, v]) => [k, new Map(v)]));
+  const have = new Map<EntityMap, Map<number, CurrentRow>>();
+  for (const m of ENTITY_MAPS) {
+    const want = [...desired.get(m)!.keys(), ...(job.invalid.get(m.kind)?.keys() ?? [])];
+    have.set(m, await currentRows(c, db, m, want));
+  }
+  const present = (kind: string, id: number): boolean => [...have].some(([m, rows]) => m.kind === kind && rows.has(id));
+  excludeDependants(topology, excluded, present);
+
   const plans: { m: EntityMap; inserts: number[]; updates: { id: number; cols: number[] }[]; deletes: number[] }[] = [];
   const foreignMachines: number[] = [];
   for (const m of ENTITY_MAPS) {
     const want = desired.get(m)!;
-    const have = await currentRows(c, db, m, [...want.keys()]);
-    const inserts = [...want.keys()].filter((id) => !have.has(id)).sort((a, b) => a - b);
+    const cur = have.get(m)!;
+    const wanted = [...want.keys()].filter((id) => !isExcluded(excluded, m.kind, id) && only(m, id)).sort((a, b) => a - b);
+    const inserts = wanted.filter((id) => !cur.has(id));
     const updates: { id: number; cols: number[] }[] = [];
-    for (const id of [...want.keys()].sort((a, b) => a - b)) {
-      const cur = have.get(id);
-      if (!cur) continue;
+    for (const id of wanted) {
+      const row = cur.get(id);
+      if (!row) continue;
       const w = want.get(id)!;
-      const cols = m.fields.map((_, i) => i).filter((i) => cur.values[i] !== w[i]);
+      const cols = m.fields.map((_, i) => i).filter((i) => row.values[i] !== w[i]);
       if (cols.length) updates.push({ id, cols });
     }
     const deletes: number[] = [];
-    for (const [id, cur] of [...have].sort((a, b) => a[0] - b[0])) {
-      if (want.has(id)) continue;
+    for (const [id, row] of retrying ? [] : [...cur].sort((a, b) => a[0] - b[0])) {
+      // An excluded row is still wanted: its old row stays as it is.
+      if (want.has(id) || isExcluded(excluded, m.kind, id)) continue;
       if (m.deletePolicy === 'never') continue;
-      if (m.deletePolicy === 'typed-machines' && cur.machineTypeNull) {
+      if (m.deletePolicy === 'typed-machines' && row.machineTypeNull) {
         foreignMachines.push(id);
         continue;
       }
@@ -196,20 +249,32 @@ async function projectInTransaction(
     }
   }
   for (const p of plans) {
+    // A parent the server refused above takes its new children with it (exclude.ts).
+    excludeDependants(topology, excluded, present);
+    const keep = (id: number): boolean => !isExcluded(excluded, p.m.kind, id);
     const want = desired.get(p.m)!;
-    for (const u of p.updates) {
+    const refused = (id: number, why: string): void => exclude(excluded, p.m.kind, id, why);
+    for (const u of p.updates.filter((x) => keep(x.id))) {
       const row = want.get(u.id)!;
       const set = u.cols.map((i) => `${q(p.m.fields[i]!.column)} = ?`).join(', ');
-      await c.query(`UPDATE ${qt(db, p.m.table)} SET ${set} WHERE id = ?`, [...u.cols.map((i) => row[i]), u.id]);
-      count(p.m.table, 'updated', 1);
+      if (await rowStatement(c, `UPDATE ${qt(db, p.m.table)} SET ${set} WHERE id = ?`, [...u.cols.map((i) => row[i]), u.id], (why) => refused(u.id, why))) {
+        count(p.m.table, 'updated', 1);
+      }
     }
     const cols = p.m.fields.map((f) => q(f.column)).join(', ');
-    for (const ids of chunks(p.inserts, INSERT_BATCH)) {
-      await c.query(`INSERT INTO ${qt(db, p.m.table)} (${cols}) VALUES ?`, [ids.map((id) => want.get(id)!)]);
-      count(p.m.table, 'inserted', ids.length);
+    const insert = `INSERT INTO ${qt(db, p.m.table)} (${cols}) VALUES ?`;
+    for (const ids of chunks(p.inserts.filter(keep), INSERT_BATCH)) {
+      if (await rowStatement(c, insert, [ids.map((id) => want.get(id)!)], () => undefined)) {
+        count(p.m.table, 'inserted', ids.length);
+        continue;
+      }
+      // The batch was refused (and rolled back whole, statements are atomic): row by row finds the culprits.
+      for (const id of ids) {
+        if (await rowStatement(c, insert, [[want.get(id)!]], (why) => refused(id, why))) count(p.m.table, 'inserted', 1);
+      }
     }
   }
-  await projectGlobals(c, db, topology, count);
+  if (!retrying) await projectGlobals(c, db, topology, count);
 
   // Compare-and-set on what we read under the lock: belt and braces against anything that slipped by.
   const [cas] = await c.query<ResultSetHeader>(
@@ -217,7 +282,51 @@ async function projectInTransaction(
     [pos.index, pos.term, 1, before.index, before.term],
   );
   if (cas.affectedRows !== 1) throw new Error('cluster_mgr_projection changed under the lock; projection abandoned');
-  return { status: 'applied', before, after: { ...pos }, changes, foreignMachines };
+  const failed = failedRows(excluded, ENTITY_MAPS.map((m) => m.kind)).filter((f) => !retrying || (job.retry!.get(f.table)?.has(Number(f.key)) ?? false));
+  return { status: retrying ? 'retried' : 'applied', before, after: { ...pos }, changes, foreignMachines, failed };
+}
+
+/** Errors about a row's values rather than the connection or the transaction (MySQL and MariaDB errnos). */
+const ROW_ERRNOS = new Set([
+  1048, // ER_BAD_NULL_ERROR
+  1265, // WARN_DATA_TRUNCATED
+  1366, // ER_TRUNCATED_WRONG_VALUE_FOR_FIELD
+  3819, // ER_CHECK_CONSTRAINT_VIOLATED (MySQL)
+  4025, // ER_CONSTRAINT_FAILED (MariaDB)
+]);
+
+/**
+ * Why the server refused a row, or null when the error is not about the row (then it fails the whole
+ * projection). Only the error code and the column or key name are kept: messages quote values
+ * ("Duplicate entry '…'", "Incorrect string value: '…'"), and a value may be a password.
+ */
+export function rowErrorReason(e: unknown): string | null {
+  const x = e as { code?: unknown; errno?: unknown; sqlState?: unknown; message?: unknown } | null;
+  if (x === null || typeof x !== 'object' || typeof x.errno !== 'number') return null;
+  const cls = typeof x.sqlState === 'string' ? x.sqlState.slice(0, 2) : '';
+  if (cls !== '22' && cls !== '23' && !ROW_ERRNOS.has(x.errno)) return null;
+  const msg = typeof x.message === 'string' ? x.message : '';
+  // MariaDB names a column `db`.`table`.`column` in some messages: the last part is the column.
+  const column = /\bcolumn ((?:[`'][A-Za-z0-9_]+[`']\.?)+)/i.exec(msg)?.[1]?.split('.').pop()?.replace(/[`']/g, '');
+  const key = /\bfor key [`']([A-Za-z0-9_.]+)[`']/i.exec(msg)?.[1];
+  const code = typeof x.code === 'string' ? x.code : `error ${x.errno}`;
+  return `refused by the server: ${code}${column ? ` on column ${column}` : ''}${key ? ` on key ${key}` : ''}`;
+}
+
+/**
+ * Runs one statement that writes rows; true when it did. A refusal of the rows' values is handed to
+ * `refused` (InnoDB rolls back just the failed statement; the transaction goes on); anything else throws.
+ */
+async function rowStatement(c: Conn, sql: string, values: unknown[], refused: (why: string) => void): Promise<boolean> {
+  try {
+    await c.query(sql, values);
+    return true;
+  } catch (e) {
+    const why = rowErrorReason(e);
+    if (why === null) throw e;
+    refused(why);
+    return false;
+  }
 }
 
 interface CurrentRow {

@@ -2,9 +2,22 @@
 // the schema on a fresh metadata shard, adopts a topology that other tools made there, and projects
 // every change (projectTopology stores the applied index and the term in the same transaction, so a
 // restart or a new leader neither skips nor repeats, and an old leader's late write is refused).
+// A row the metadata shard cannot take is left out and everything else still projected: the leader
+// logs it (once per change), proposes it to the log (manager.projection_row_failed / _cleared, so the
+// view shows it on every member), and tries that row alone again every metadata_retry_interval_ms.
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
-import { createSchema, ensureLogTablesFor, projectTopology, readTopology, StaleTermError } from '../metadata/index.js';
+import {
+  createSchema,
+  ensureLogTablesFor,
+  ENTITY_MAPS,
+  projectTopology,
+  readTopology,
+  StaleTermError,
+  type FailedRow,
+  type ProjectionResult,
+  type Topology,
+} from '../metadata/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { adoptionCommand } from './adoption.js';
@@ -16,6 +29,9 @@ export class MetadataReconciler implements Reconciler {
   private schemaReadyTerm = 0;
   private adoptedTerm = 0;
   lastProjected = { index: 0, term: 0 };
+  /** What this member's last projection left out, and that list as text (to log once per change). */
+  private failed: readonly FailedRow[] = [];
+  private failedText = '[]';
 
   constructor(private readonly rt: ManagerRuntime) {}
 
@@ -79,8 +95,11 @@ export class MetadataReconciler implements Reconciler {
       const desired = desiredTopology(world.view(), read.topology, secrets, Date.now());
       await ensureLogTablesFor(c, desired);
       checkLeading(ctx.signal);
-      const res = await projectTopology(c, desired, { index, term: ctx.term }, { log: ctx.log });
+      // Rows reported failing are tried again even when nothing else changed since the last pass.
+      const retry = [...world.projectionFailures, ...this.failed];
+      const res = await projectTopology(c, desired, { index, term: ctx.term }, { log: ctx.log, retry });
       this.lastProjected = { index, term: ctx.term };
+      if (res.status !== 'skipped') await this.report(res, desired, ctx);
       if (res.status === 'applied') {
         const changed = Object.fromEntries(Object.entries(res.changes).filter(([, v]) => v.inserted + v.updated + v.deleted > 0));
         if (Object.keys(changed).length > 0) ctx.log.info({ index, changes: changed }, 'metadata projected');
@@ -94,6 +113,42 @@ export class MetadataReconciler implements Reconciler {
       await this.drop();
       throw e;
     }
+  }
+
+  /** The rows of kunlun_metadata_db the projection cannot write: this leader's last pass, else the log's. */
+  failedRows(): readonly FailedRow[] {
+    if (this.rt.isLeader) return this.failed;
+    return this.rt.world.projectionFailures.map(({ table, key, reason }) => ({ table, key, reason }));
+  }
+
+  /** Log entries applied here and not yet in the metadata shard (as of this member's last projection). */
+  lag(): number {
+    return Math.max(0, this.rt.world.applied - this.lastProjected.index);
+  }
+
+  /** Logs a change of the failing rows, proposes it, and schedules the retry while any row fails. */
+  private async report(res: ProjectionResult, desired: Topology, ctx: LeaderContext): Promise<void> {
+    const failed = res.failed;
+    const text = JSON.stringify(failed);
+    if (text !== this.failedText) {
+      // Reasons name the column or key, never the value; row contents (passwords) are not logged.
+      if (failed.length > 0) ctx.log.warn({ rows: failed }, `${failed.length} metadata row(s) cannot be written; left as they are, everything else projected`);
+      else ctx.log.info({ cleared: this.failed.map(({ table, key }) => ({ table, key })) }, 'every metadata row is written again');
+      this.failedText = text;
+    }
+    this.failed = failed;
+    if (failed.length > 0) this.rt.host.later(this, 'metadata', this.rt.cfg.int('metadata_retry_interval_ms'));
+    const world = this.rt.world;
+    const reported = world.projectionFailures;
+    const same = reported.length === failed.length && failed.every((f) => reported.some((r) => r.table === f.table && r.key === f.key && r.reason === f.reason));
+    if (same) return;
+    checkLeading(ctx.signal);
+    const gone = reported.filter((r) => !wanted(desired, r)).map(({ table, key }) => ({ table, key }));
+    const r = await this.rt.execute(
+      { kind: 'manager.report_projection', id: this.rt.cfg.selfId, failed, gone },
+      { system: 'metadata projection' },
+    );
+    if (!r.ok && !(r.kind === 'refused' && r.refusal.code === 'no_change')) ctx.log.warn({ result: r }, 'reporting the failing metadata rows failed; next pass tries again');
   }
 
   private async connection(ctx: LeaderContext): Promise<mysql.Connection> {
@@ -130,4 +185,10 @@ export class MetadataReconciler implements Reconciler {
     this.conn = null;
     if (c) await c.end().catch(() => c.destroy());
   }
+}
+
+/** Whether the topology still has the row (a failing row that is no longer wanted is gone, not written). */
+function wanted(t: Topology, row: { table: string; key: string }): boolean {
+  const m = ENTITY_MAPS.find((x) => x.table === row.table);
+  return m !== undefined && t[m.kind].some((x) => String(x.id) === row.key);
 }

@@ -30,6 +30,7 @@ interface Slot {
   dirty: boolean;
   failures: number;
   retry: NodeJS.Timeout | null;
+  later: NodeJS.Timeout | null;
 }
 
 export class ReconcilerHost {
@@ -73,7 +74,10 @@ export class ReconcilerHost {
     this.ctl = null;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     this.sweepTimer = null;
-    for (const s of this.slots.values()) if (s.retry) clearTimeout(s.retry);
+    for (const s of this.slots.values()) {
+      if (s.retry) clearTimeout(s.retry);
+      if (s.later) clearTimeout(s.later);
+    }
     this.slots.clear();
   }
 
@@ -93,6 +97,21 @@ export class ReconcilerHost {
     await this.idle();
   }
 
+  /**
+   * Runs the key again in `ms` (unless it runs sooner): for a run that succeeded but left a part to try
+   * again, e.g. a row the metadata shard refused while every other row was written. One at a time.
+   */
+  later(r: Reconciler, key: string, ms: number): void {
+    const ctl = this.ctl;
+    const s = this.slots.get(`${r.name}:${key}`);
+    if (!ctl || !s || s.later) return;
+    s.later = setTimeout(() => {
+      s.later = null;
+      if (this.ctl === ctl) this.trigger(r, key);
+    }, ms);
+    s.later.unref();
+  }
+
   private sweep(): void {
     for (const r of this.reconcilers) for (const k of r.keys()) this.trigger(r, k);
   }
@@ -103,7 +122,7 @@ export class ReconcilerHost {
     const id = `${r.name}:${key}`;
     let s = this.slots.get(id);
     if (!s) {
-      s = { running: false, dirty: false, failures: 0, retry: null };
+      s = { running: false, dirty: false, failures: 0, retry: null, later: null };
       this.slots.set(id, s);
     }
     if (s.running) {

@@ -201,9 +201,9 @@ t.test('the same topology at a higher index is applied without writing a row', a
   t.strictSame(await getProjectionState(c).then((s) => [s.index, s.term]), [13, 2]);
 });
 
-t.test('an invalid topology is refused whole and changes nothing', async (t) => {
+t.test('a topology invalid as a whole (two leaders) is refused and changes nothing', async (t) => {
   const bad = topologyB();
-  bad.computeNodes[2]!.clusterId = 77;
+  bad.managers[2]!.memberState = 'source';
   await t.rejects(projectTopology(c, bad, { index: 14, term: 2 }), TopologyError);
   await t.rejects(projectTopology(c, topologyB(), { index: 0, term: 2 }), RangeError);
   t.strictSame(await triggerCounts(), {});
@@ -271,25 +271,59 @@ t.test("node_mgr's own server rows and old job history stay; a removed machine g
   await triggerCounts();
 });
 
-t.test('errors leave without the statement values (passwords); a pool is refused', async (t) => {
+t.test('a row the server refuses is left out, the rest written; the reason holds no value; a pool is refused', async (t) => {
   const bad = topologyB();
   // Valid as far as the validator can tell, refused by the server: utf8_general_ci compares 'ß' equal
   // to 's', so these two names collide on the (db_cluster_id, name) unique key.
   bad.computeNodes.push(computeNode(7, 1, { name: 'compß', passwd: 'Very-Secret-9' }), computeNode(8, 1, { name: 'comps', passwd: 'Very-Secret-9' }));
-  let err: (Error & { sql?: string }) | undefined;
-  try {
-    await projectTopology(c, bad, { index: 18, term: 2 });
-  } catch (e) {
-    err = e as Error & { sql?: string };
-  }
-  t.match(err?.message ?? '', /Duplicate entry/);
-  t.notMatch(JSON.stringify({ ...err, message: err?.message, sql: err?.sql }), /Very-Secret-9/, 'no password in the error');
-  t.strictSame(await getProjectionState(c).then((s) => s.index), 17, 'nothing committed');
-  t.strictSame(await triggerCounts(), {}, 'the failed transaction left no row behind');
+  bad.shards[0]!.numNodes = 5;
+  const r = await projectTopology(c, bad, { index: 18, term: 2 });
+  t.equal(r.status, 'applied');
+  t.strictSame(r.failed.map((f) => [f.table, f.key]), [['comp_nodes', '8']], 'only the second of the colliding rows fails');
+  t.match(r.failed[0]!.reason, /^refused by the server: ER_DUP_ENTRY on key /);
+  t.notMatch(JSON.stringify(r), /Very-Secret-9|comps/, 'neither the password nor the value is in the result');
+  t.strictSame(await triggerCounts(), { comp_nodes: { inserted: 1, updated: 0, deleted: 0 }, shards: { inserted: 0, updated: 1, deleted: 0 } }, 'the other rows are written');
+  const [ids] = await c.query<RowDataPacket[]>(`SELECT id FROM ${DB}.comp_nodes WHERE id IN (7, 8)`);
+  t.strictSame(ids.map((x) => Number(x.id)), [7]);
+  t.strictSame(await getProjectionState(c).then((s) => s.index), 18, 'the index is recorded');
+
+  // At the recorded index, a retry tries the failed row alone; once its cause is gone it is written.
+  await c.query(`UPDATE ${DB}.comp_nodes SET name = 'comp7' WHERE id = 7`);
+  await triggerCounts();
+  const fixed = { ...bad, computeNodes: bad.computeNodes.map((n) => (n.id === 7 ? { ...n, name: 'comp7' } : n)) };
+  const again = await projectTopology(c, fixed, { index: 18, term: 2 }, { retry: r.failed });
+  t.equal(again.status, 'retried');
+  t.strictSame(again.failed, []);
+  t.strictSame(await triggerCounts(), { comp_nodes: { inserted: 1, updated: 0, deleted: 0 } }, 'only the retried row was written');
+  t.equal((await projectTopology(c, fixed, { index: 18, term: 2 })).status, 'skipped', 'without a retry the recorded index is skipped');
+
   const { createPool } = await import('mysql2/promise');
   const pool = createPool({ host: meta.server.host, port: meta.server.port, user: 'clustmgr', password: 'clustmgr-pw' });
-  await t.rejects(projectTopology(pool, topologyB(), { index: 18, term: 2 }), /not a pool/);
+  await t.rejects(projectTopology(pool, topologyB(), { index: 19, term: 2 }), /not a pool/);
   await pool.end();
+});
+
+t.test('an invalid row is left out and its new dependants with it; an existing row stays as it is', async (t) => {
+  const x = topologyB();
+  x.computeNodes = x.computeNodes.filter((n) => n.id <= 3);
+  x.shards[0]!.numNodes = 5; // as written at index 18
+  x.computeNodes[0]!.passwd = 'p'.repeat(17); // an existing row: its old row stays
+  x.clusters.push({ ...x.clusters[0]!, id: 5, name: 'c5', nickName: 'n'.repeat(121), ddlLogTblname: 'ddl_ops_log_c5' }); // a new row
+  x.shards.push({ ...x.shards[0]!, id: 9, clusterId: 5, name: 'shard9' });
+  x.computeNodes.push(computeNode(9, 5, { name: 'comp9' }));
+  x.computeNodes.push(computeNode(10, 1, { name: 'comp10' }));
+  await triggerCounts();
+  const r = await projectTopology(c, x, { index: 20, term: 2 });
+  t.strictSame(r.failed, [
+    { table: 'db_clusters', key: '5', reason: 'nickName is longer than 120 characters' },
+    { table: 'shards', key: '9', reason: 'its db_clusters row 5 is not written' },
+    { table: 'comp_nodes', key: '1', reason: 'passwd is longer than 16 characters' },
+    { table: 'comp_nodes', key: '9', reason: 'its db_clusters row 5 is not written' },
+  ]);
+  t.strictSame(await triggerCounts(), { comp_nodes: { inserted: 1, updated: 0, deleted: 2 } }, 'comp 10 written, 7 and 8 deleted, comp 1 untouched');
+  const [comp1] = await c.query<RowDataPacket[]>(`SELECT passwd FROM ${DB}.comp_nodes WHERE id = 1`);
+  t.equal(comp1.length, 1, 'the failing existing row is not deleted');
+  t.equal(String(comp1[0]!.passwd).length <= 16, true, 'and keeps its old value');
 });
 
 t.test('failover rows are appended once per idempotency key, also under concurrent retries', async (t) => {

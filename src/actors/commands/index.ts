@@ -65,6 +65,7 @@ function dispatch(world: World, cmd: Command, e: Emitter): CommandResult {
     case 'manager.remove':
     case 'manager.elect':
     case 'manager.reserve_ids':
+    case 'manager.report_projection':
       return checkManager(world, cmd, e);
     case 'topology.adopt':
       return checkAdopt(world, cmd, e);

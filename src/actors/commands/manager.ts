@@ -7,7 +7,18 @@ export type ManagerCommand =
   | { kind: 'manager.remove'; id: string }
   | { kind: 'manager.elect'; id: string; term: number }
   /** Ids at or above these are free (found in use outside the log); raises the counters, never lowers. */
-  | { kind: 'manager.reserve_ids'; id: string; next: Partial<Record<ReservableKind, number>> };
+  | { kind: 'manager.reserve_ids'; id: string; next: Partial<Record<ReservableKind, number>> }
+  /**
+   * The leader's metadata projection reports every row it cannot write now (`failed`); rows reported
+   * before and missing here are cleared: `gone` when the topology no longer has them, else written.
+   * Only changes become events (nothing changed: refused no_change).
+   */
+  | {
+      kind: 'manager.report_projection';
+      id: string;
+      failed: ReadonlyArray<{ table: string; key: string; reason: string }>;
+      gone: ReadonlyArray<{ table: string; key: string }>;
+    };
 
 export type ReservableKind = 'cluster' | 'shard' | 'node' | 'comp' | 'job';
 
@@ -48,6 +59,22 @@ export function checkManager(world: World, cmd: ManagerCommand, e: Emitter): Com
       }
       if (!raised) return refuse('no_change', 'every counter is already at or above the given ids', 'next');
       return e.emit('manager.ids_reserved', `manager/${cmd.id}`, next).done();
+    }
+    case 'manager.report_projection': {
+      if (world.manager(cmd.id) === null) return refuse('not_found', `manager ${cmd.id} is not a member`, 'id');
+      const same = (a: { table: string; key: string }) => (b: { table: string; key: string }) => a.table === b.table && a.key === b.key;
+      const before = world.projectionFailures;
+      const agg = `manager/${cmd.id}` as const;
+      for (const f of before) {
+        if (cmd.failed.some(same(f))) continue;
+        e.emit('manager.projection_row_cleared', agg, { table: f.table, key: f.key, how: cmd.gone.some(same(f)) ? 'gone' : 'written' });
+      }
+      for (const f of cmd.failed) {
+        if (before.find(same(f))?.reason === f.reason) continue;
+        e.emit('manager.projection_row_failed', agg, { table: f.table, key: f.key, reason: f.reason });
+      }
+      if (e.events.length === 0) return refuse('no_change', 'the failing projection rows are as reported', 'failed');
+      return e.done();
     }
   }
 }

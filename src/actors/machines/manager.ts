@@ -37,6 +37,8 @@ export function reduceManager(ctx: ManagerCtx, ev: ManagerEvent): ManagerCtx {
       return { ...ctx, electedTerm: ev.data.term, electedAt: ev.at };
     case 'manager.member_removed':
     case 'manager.ids_reserved':
+    case 'manager.projection_row_failed':
+    case 'manager.projection_row_cleared':
       return ctx;
   }
 }
@@ -56,6 +58,9 @@ export const managerMachine = setup({
         'manager.leader_elected': { actions: 'apply' },
         // The counters are world fields (rules.ts); the member only records who reserved.
         'manager.ids_reserved': { actions: 'apply' },
+        // The failing projection rows are a world field too (rules.ts), reported by the leader.
+        'manager.projection_row_failed': { actions: 'apply' },
+        'manager.projection_row_cleared': { actions: 'apply' },
         'manager.member_removed': { target: 'removed', actions: 'apply' },
       },
     },

@@ -1,0 +1,138 @@
+// Issue 11: one row the metadata shard cannot take must not stop the projection. A real MariaDB
+// metadata shard and a one-member manager: db_clusters.nick_name is shrunk so one cluster's row is
+// refused. That row (and its compute node, which would reference nothing) is left out and reported
+// (events in the log, the view, one warn line without secrets); every other row keeps being written
+// and updated; once the column is widened again the row is retried alone, written, and cleared.
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RowDataPacket } from 'mysql2/promise';
+import { freePort, makeRunDir } from '../../src/launcher/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { createLogger } from '../../src/log/logger.js';
+import { ManagerRuntime } from '../../src/member/runtime.js';
+import type { Command } from '../../src/actors/index.js';
+import type { DomainEvent } from '../../src/events/catalog.js';
+import { ADMIN, startMetaServer, type MetaServer } from '../metadata/fixtures.js';
+import { removeDir, waitFor } from '../agent/helpers.js';
+
+const HOST = '127.0.0.1';
+const DB = 'kunlun_metadata_db';
+const COMP_PW = 'Comp-Pw-S11x';
+const dir = makeRunDir('projection-failed-rows');
+let meta: MetaServer;
+let rt: ManagerRuntime | null = null;
+const lines: Array<Record<string, unknown>> = [];
+const logText: string[] = [];
+const events: DomainEvent[] = [];
+
+t.teardown(async () => {
+  await rt?.stop().catch(() => undefined);
+  await meta?.destroy();
+  if (process.env.KEEP_RUN_DIR !== undefined) writeFileSync(join(dir, 'manager.log'), logText.join(''));
+  else removeDir(dir);
+});
+
+async function q(sql: string, params: unknown[] = []): Promise<RowDataPacket[]> {
+  const c = await meta.connect(DB);
+  try {
+    const [rows] = await c.query<RowDataPacket[]>(sql, params);
+    return rows;
+  } finally {
+    await c.end();
+  }
+}
+
+async function exec(cmd: Command): Promise<number> {
+  const r = await rt!.execute(cmd, { user: 'projection_test' });
+  if (!r.ok || !r.result.ok) throw new Error(`${cmd.kind}: ${JSON.stringify(r)}`);
+  return Number(r.result.committed[0]!.event.agg.split('/')[1]);
+}
+
+const ids = async (table: string): Promise<number[]> => (await q(`SELECT id FROM ${table} ORDER BY id`)).map((r) => Number(r.id));
+
+t.test('a refused row is left out, reported, retried alone, and written once it fits', async (t) => {
+  meta = await startMetaServer('projection-failed-rows-meta');
+  const raftPort = await freePort();
+  const cfg = loadConfig({
+    env: {},
+    sets: [
+      `brpc_raft_port=${raftPort}`,
+      `brpc_http_port=${await freePort()}`,
+      `raft_group_member_init_config=${HOST}:${raftPort}:0,`,
+      `cluster_mgr_tmp_data_path=${join(dir, 'member')}`,
+      'nats_url=',
+      `meta_group_seeds=${meta.server.host}:${meta.server.port}`,
+      `meta_user=${ADMIN.user}`,
+      `meta_pwd=${ADMIN.password}`,
+      'metadata_retry_interval_ms=300',
+      'raft_tick_ms=20',
+    ],
+  });
+  const stream = {
+    write(s: string): void {
+      logText.push(s);
+      lines.push(JSON.parse(s) as Record<string, unknown>);
+    },
+  };
+  rt = await ManagerRuntime.start(cfg, createLogger({ level: 'debug', stream }));
+  rt.sm.onChange((_changed, results) => {
+    for (const r of results) if (r.ok) for (const c of r.committed) events.push(c.event);
+  });
+  await waitFor('the member to lead and project', 20_000, () => (rt!.isLeader && rt!.metadata.lastProjected.index > 0 ? true : undefined));
+  await q('ALTER TABLE db_clusters MODIFY nick_name varchar(8) DEFAULT NULL');
+
+  await exec({ kind: 'machine.create', hostaddr: HOST, role: 'computer', rackId: '1', compDatadir: '/c', totalMemMB: 1024, totalCpuCores: 2, portRange: { lo: 47000, hi: 47100 } });
+  const base = { kind: 'cluster.create', haMode: 'rbr', maxStorageSizeGB: 1, maxConnections: 10, cpuCores: 1, innodbSizeMB: 64, compUser: 'abc', compPassword: COMP_PW } as const;
+  const good = await exec({ ...base, nickName: 'good' });
+  const bad = await exec({ ...base, nickName: 'a-nick-too-long-for-8' });
+  const badComp = await exec({ kind: 'comp.add', cluster: bad, hostaddr: HOST, port: 47001 });
+  const goodComp = await exec({ kind: 'comp.add', cluster: good, hostaddr: HOST, port: 47002 });
+
+  const reported = await waitFor('the failing rows in the world', 20_000, () => {
+    const f = rt!.world.projectionFailures;
+    return f.length === 2 ? f : undefined;
+  });
+  t.strictSame(reported.map((f) => [f.table, f.key, f.reason]), [
+    ['comp_nodes', String(badComp), `its db_clusters row ${bad} is not written`],
+    ['db_clusters', String(bad), 'refused by the server: ER_DATA_TOO_LONG on column nick_name'],
+  ], 'the refused row and its compute node, with the reason');
+  t.strictSame((rt.world.view() as unknown as { projection: unknown }).projection, { failedRows: rt.world.projectionFailures }, 'in the view (/api/v1/view)');
+  t.strictSame(rt.metadata.failedRows().map((f) => f.key).sort(), [String(bad), String(badComp)].sort(), 'failedRows() for the gauge');
+  await waitFor('the good rows', 10_000, async () => ((await ids('db_clusters')).includes(good) && (await ids('comp_nodes')).includes(goodComp) ? true : undefined));
+  t.notOk((await ids('db_clusters')).includes(bad), 'the refused row is not there');
+  t.notOk((await ids('comp_nodes')).includes(badComp), 'nor its compute node');
+
+  // Everything else keeps being projected: a new cluster appears, an existing row is updated.
+  const later = await exec({ ...base, nickName: 'later' });
+  await exec({ kind: 'comp.set_status', comp: goodComp, status: 'active' });
+  await waitFor('the later cluster and the update', 10_000, async () => {
+    const st = await q('SELECT status FROM comp_nodes WHERE id = ?', [goodComp]);
+    return (await ids('db_clusters')).includes(later) && st[0]?.status === 'active' ? true : undefined;
+  });
+  t.equal(rt.metadata.lag(), 0, 'no lag: the index is recorded although a row failed');
+
+  // Retries of an unchanged failure add nothing to the log and log nothing more.
+  await new Promise((r) => setTimeout(r, 1500));
+  const failedEvents = events.filter((e) => e.type === 'manager.projection_row_failed');
+  t.equal(failedEvents.length, 2, 'one event per failing row, not one per retry');
+  const warns = lines.filter((l) => l.level === 'warn' && String(l.msg).includes('cannot be written'));
+  t.equal(warns.length, 1, 'one warn line for the change, not one per retry');
+  t.notMatch(logText.join(''), new RegExp(COMP_PW), 'no password in the log');
+  t.notMatch(logText.join(''), /a-nick-too-long/, 'no row value in the log');
+
+  // The cause is fixed outside the manager: nothing changes in the world, the retry writes the row.
+  await q('ALTER TABLE db_clusters MODIFY nick_name varchar(120) DEFAULT NULL');
+  await waitFor('the failure to clear', 20_000, () => (rt!.world.projectionFailures.length === 0 ? true : undefined));
+  t.ok((await ids('db_clusters')).includes(bad), 'the row is written');
+  t.ok((await ids('comp_nodes')).includes(badComp), 'and its compute node');
+  const nick = await q('SELECT nick_name FROM db_clusters WHERE id = ?', [bad]);
+  t.equal(nick[0]!.nick_name, 'a-nick-too-long-for-8');
+  const cleared = events.filter((e) => e.type === 'manager.projection_row_cleared').map((e) => e.data);
+  t.strictSame(cleared, [
+    { table: 'db_clusters', key: String(bad), how: 'written' },
+    { table: 'comp_nodes', key: String(badComp), how: 'written' },
+  ].sort((a, b) => (a.table < b.table ? -1 : 1)), 'cleared, written');
+  t.strictSame(rt.metadata.failedRows(), []);
+  t.ok(lines.some((l) => l.level === 'info' && l.msg === 'every metadata row is written again'));
+});
