@@ -36,6 +36,10 @@ function run(argv: string[], timeoutMs = 60_000): { code: number | null; out: st
   const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: timeoutMs });
   return { code: r.status, out: `${r.stdout}${r.stderr}` };
 }
+/** Sets the namespace's ephemeral range (written by a process inside it: /proc/sys/net is per namespace). */
+function setEphemeral(lo: number, hi: number): void {
+  must(inNs(process.execPath, '-e', "require('fs').writeFileSync('/proc/sys/net/ipv4/ip_local_port_range', process.argv[1])", `${lo} ${hi}`));
+}
 function must(argv: string[]): string {
   const r = run(argv);
   if (r.code !== 0) throw new Error(`${argv.join(' ')} exited ${r.code}: ${r.out}`);
@@ -72,14 +76,17 @@ t.test(`the README's first command in a network namespace of its own: ${first}`,
   // connection its port (so it is bound as most programs' connections are, without SO_REUSEADDR): the
   // namespace's ephemeral range is narrowed to that one port while it connects, then put back.
   const outPort = l.storage.lo + 4;
-  must(inNs('sysctl', '-q', '-w', `net.ipv4.ip_local_port_range=${outPort} ${outPort}`));
+  setEphemeral(outPort, outPort);
   const holderJs = `const net=require('net');const a=net.createServer(s=>s.on('error',()=>{})).listen(${l.nats},'127.0.0.1');const b=net.createServer(s=>s.on('error',()=>{})).listen(${l.storage.lo},'127.0.0.1',()=>{const c=net.connect(${l.storage.lo},'127.0.0.1',()=>console.log('held '+c.localPort));});`;
   const [ip, ...holderArgs] = inNs(process.execPath, '-e', holderJs);
   // Not under the playground's dir: the playground sweeps the node processes it finds there.
   const holder: ChildProcess = spawn(ip!, holderArgs, { cwd: tmpdir(), stdio: ['ignore', 'pipe', 'inherit'] });
   t.teardown(() => void holder.kill('SIGKILL'));
-  const held = await new Promise<string>((resolve) => holder.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim())));
-  must(inNs('sysctl', '-q', '-w', `net.ipv4.ip_local_port_range=${lo} ${hi}`));
+  const held = await new Promise<string>((resolve) => {
+    holder.stdout!.once('data', (b: Buffer) => resolve(b.toString().trim()));
+    holder.once('exit', (code) => resolve(`the holder exited with ${code}`));
+  });
+  setEphemeral(lo, hi);
   t.equal(held, `held ${outPort}`, `an outgoing connection holds 127.0.0.1:${outPort}`);
 
   const dir = makeRunDir('readme-playground');
