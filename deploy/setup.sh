@@ -41,7 +41,13 @@ fi
 # npm ci only when the lock file is not the one node_modules was installed from.
 lock_hash=$(sha256sum package-lock.json | cut -d' ' -f1)
 stamp=node_modules/.cluster-mgr-lock-hash
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+if [ -L node_modules ]; then
+  # A node_modules shared with another checkout (a link): npm ci here would empty the directory it
+  # points to under every checkout using it. Leave it to the checkout that owns it.
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
+    say "node_modules links to $(readlink node_modules), installed for another package-lock.json; not running npm ci through the link (run it there if the build needs it)"
+  fi
+elif [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_hash" ]; then
   say "installing npm dependencies (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
   echo "$lock_hash" >"$stamp"

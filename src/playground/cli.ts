@@ -1,6 +1,7 @@
 // `cluster-mgr playground [--down]`: see playground.ts.
 import { Option, type Command } from 'commander';
 import { down, Playground } from './playground.js';
+import { BLOCK_SIZE, DEFAULT_BASE_PORT, MAX_BASE_PORT } from './ports.js';
 import { resolveDir } from './state.js';
 
 interface Opts {
@@ -11,7 +12,7 @@ interface Opts {
   shards: string;
   nodes: string;
   comps: string;
-  basePort: string;
+  basePort?: string;
 }
 
 function count(name: string, v: string, min: number, max: number): number {
@@ -34,7 +35,7 @@ export function registerPlaygroundCommand(program: Command): void {
     .option('--nodes <n>', 'storage nodes per shard, primary included', '3')
     .option('--comps <n>', 'compute nodes of the demo cluster', '1')
     .option('--no-cluster', 'register the machine but create no demo cluster')
-    .option('--base-port <port>', "first member's HTTP port (others follow it); 0 picks free ports", '58000')
+    .option('--base-port <port>', `first port of the playground's block of ${BLOCK_SIZE} (default ${DEFAULT_BASE_PORT}, or a block clear of this machine's ephemeral port range); 0 picks free ports`)
     .action(async (opts: Opts) => {
       const dir = resolveDir(opts.dir);
       if (opts.down) process.exit(await down(dir));
@@ -45,7 +46,7 @@ export function registerPlaygroundCommand(program: Command): void {
         comps: count('comps', opts.comps, 1, 8),
         cluster: opts.cluster,
         keep: opts.keep === true,
-        basePort: count('base-port', opts.basePort, 0, 65_000),
+        basePort: opts.basePort === undefined ? null : count('base-port', opts.basePort, 0, MAX_BASE_PORT),
       });
       let signalled = false;
       const onSignal = (sig: NodeJS.Signals) => {

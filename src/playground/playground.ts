@@ -6,10 +6,13 @@
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MariaDbInstance, ManagedProcess, NatsInstance, claimPortBlock, freePort, portBindable, wireShard, type PortBlock } from '../launcher/index.js';
+import { MariaDbInstance, ManagedProcess, NatsInstance, claimPortBlock, freePort, wireShard, type PortBlock } from '../launcher/index.js';
+import { ephemeralPortRange, type PortRange } from '../launcher/ports.js';
 import { createSchema } from '../metadata/index.js';
+import { COMPUTE_STRIDE, STORAGE_STRIDE } from '../jobs/storage.js';
 import { processesUnder, SERVER_PROGRAMS } from '../agent/procfs.js';
 import { ApiError, emit, findLeader, getJson, type EmitAnswer } from './api-client.js';
+import { chooseBase, clearRange, layout, mustBind, pickPort, type PortLayout } from './ports.js';
 import { alive, BIN, readState, stateFile, writeState, type MemberEntry, type PlaygroundState } from './state.js';
 
 export interface PlaygroundOptions {
@@ -21,8 +24,8 @@ export interface PlaygroundOptions {
   cluster: boolean;
   /** Keep the data when stopping, for the next start. */
   keep: boolean;
-  /** First member's HTTP port; 0 picks free ports everywhere. */
-  basePort: number;
+  /** First port of the playground's block (ports.ts); null: the default, clear of the ephemeral range; 0: free ports everywhere (tests). */
+  basePort: number | null;
   out?: (line: string) => void;
 }
 
@@ -40,11 +43,6 @@ interface Minimal {
   comps: { id: number; cluster: number; name: string; hostaddr: string; port: number; status: string }[];
   machines: { host: string; roles: Record<string, unknown> }[];
   jobs: { id: number | string; jobType: string; status: string; step: { name: string; index: number; total: number } | null; progress: { done: number; total: number } }[];
-}
-
-async function pickPort(preferred: number | null): Promise<number> {
-  if (preferred && preferred > 0 && preferred < 65_536 && (await portBindable(preferred))) return preferred;
-  return freePort();
 }
 
 function cnf(file: string, lines: Record<string, string | number>): void {
@@ -98,6 +96,8 @@ export class Playground {
   private owns = false;
   private clusterJob: string | null = null;
   private ports: PortBlock | null = null;
+  /** The block in use (null with --base-port 0, or when resumed). */
+  private layout: PortLayout | null = null;
 
   constructor(readonly o: PlaygroundOptions) {
     this.dir = o.dir;
@@ -141,17 +141,7 @@ export class Playground {
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     this.say(`playground directory ${this.dir}`);
 
-    const base = this.o.basePort;
-    const want = (off: number) => (base > 0 ? base + off : null);
-    const ports = this.resumed && prev ? prev.ports : {
-      members: [] as { http: number; raft: number }[],
-      nats: await pickPort(want(200)),
-      agent: await pickPort(want(100)),
-      meta: [await pickPort(want(301)), await pickPort(want(302)), await pickPort(want(303))],
-    };
-    if (!(this.resumed && prev)) {
-      for (let i = 0; i < 3; i++) ports.members.push({ http: await pickPort(want(i * 10)), raft: await pickPort(want(i * 10 + 1)) });
-    }
+    const ports = this.resumed && prev ? await this.resumedPorts(prev) : await this.choosePorts();
     const peers = ports.members.map((m) => `127.0.0.1:${m.raft}:0:${m.http}`).join(',') + ',';
     const metaSeeds = ports.meta.map((p) => `127.0.0.1:${p}`).join(',');
     this.state = {
@@ -206,6 +196,46 @@ export class Playground {
     this.state.readyAfterMs = Date.now() - this.t0;
     writeState(this.state);
     await this.printSummary(leader);
+  }
+
+  /**
+   * The block of ports this run uses (ports.ts), with each port of the playground's own servers
+   * checked by binding it: a taken one moves to a spare port of the block, with a line naming its
+   * holder. With --base-port 0 (tests, several at once): free ports from the kernel.
+   */
+  private async choosePorts(): Promise<PlaygroundState['ports']> {
+    if (this.o.basePort === 0) {
+      const members: { http: number; raft: number }[] = [];
+      for (let i = 0; i < 3; i++) members.push({ http: await freePort(), raft: await freePort() });
+      return { members, nats: await freePort(), agent: await freePort(), meta: [await freePort(), await freePort(), await freePort()] };
+    }
+    const eph = ephemeralPortRange();
+    const { base, warning } = chooseBase(this.o.basePort, eph);
+    if (warning) this.say(`warning: ${warning}`);
+    this.layout = layout(base);
+    const l = this.layout;
+    const taken = new Set<number>();
+    const pick = (what: string, port: number) => pickPort(what, port, l.spare, taken, (line) => this.say(line));
+    const members: { http: number; raft: number }[] = [];
+    for (const [i, m] of l.members.entries()) members.push({ http: await pick(`member${i + 1} HTTP`, m.http), raft: await pick(`member${i + 1} Raft`, m.raft) });
+    const meta: number[] = [];
+    for (const [i, p] of l.meta.entries()) meta.push(await pick(`metadata node ${i + 1}`, p));
+    return { members, nats: await pick('NATS', l.nats), agent: await pick('node agent', l.agent), meta };
+  }
+
+  /** --keep: the same ports as before (the Raft ids and the metadata seeds name them); a taken one is an error naming its holder. */
+  private async resumedPorts(prev: PlaygroundState): Promise<PlaygroundState['ports']> {
+    const p = prev.ports;
+    await mustBind([
+      ...p.members.flatMap((m, i) => [
+        { what: `member${i + 1} HTTP`, port: m.http },
+        { what: `member${i + 1} Raft`, port: m.raft },
+      ]),
+      ...p.meta.map((port, i) => ({ what: `metadata node ${i + 1}`, port })),
+      { what: 'NATS', port: p.nats },
+      { what: 'node agent', port: p.agent },
+    ]);
+    return p;
   }
 
   private async startNats(port: number): Promise<void> {
@@ -359,13 +389,9 @@ export class Playground {
     const view = await this.view();
     const have = view.machines.find((m) => m.host === '127.0.0.1');
     const inst = join(this.dir, 'agent', 'instances');
-    // With fixed ports, KunlunBase's usual ranges; with --base-port 0 (tests, several at once), a random
-    // block below the kernel's ephemeral range (32768-), so no other test's free port lands in it,
-    // claimed so that no other playground or test environment of this machine draws it too.
-    if (this.o.basePort === 0) this.ports ??= claimPortBlock(30_000, 27);
-    const lo = this.ports?.lo ?? null;
-    const storageRange = lo === null ? '57000-57999' : `${lo}-${lo + 59}`;
-    const compRange = lo === null ? '47000-47999' : `${lo + 60}-${lo + 99}`;
+    const { storage, computer } = await this.instanceRanges(have?.roles ?? {});
+    const storageRange = `${storage.lo}-${storage.hi}`;
+    const compRange = `${computer.lo}-${computer.hi}`;
     const roles: [string, Record<string, unknown>][] = [
       ['storage', { datadir: join(inst, 'storage'), logdir: join(inst, 'storage'), wal_log_dir: join(inst, 'storage'), port_range: storageRange }],
       ['computer', { comp_datadir: join(inst, 'computer'), port_range: compRange }],
@@ -383,6 +409,30 @@ export class Playground {
       });
       await this.waitJob(String(a.job_id), `create_machine ${role}`, 60_000);
     }
+  }
+
+  /**
+   * The machine's port ranges. With --base-port 0 (tests, several at once): a random block below the
+   * kernel's ephemeral range, claimed so that no other playground or test environment of this machine
+   * draws it. Otherwise the block's ranges (ports.ts), started past any port some program holds now
+   * among the slots the demo cluster's installs will take, each skipped port named.
+   */
+  private async instanceRanges(registered: Record<string, unknown>): Promise<{ storage: PortRange; computer: PortRange }> {
+    if (this.o.basePort === 0) {
+      this.ports ??= claimPortBlock(30_000, 27);
+      const lo = this.ports.lo;
+      return { storage: { lo, hi: lo + 59 }, computer: { lo: lo + 60, hi: lo + 99 } };
+    }
+    const l = this.layout ?? layout(chooseBase(this.o.basePort, ephemeralPortRange()).base);
+    const want = this.o.cluster ? { storage: this.o.shards * this.o.nodes, computer: this.o.comps } : { storage: 0, computer: 0 };
+    const out = { storage: l.storage, computer: l.computer };
+    for (const [role, stride] of [['storage', STORAGE_STRIDE], ['computer', COMPUTE_STRIDE]] as const) {
+      if (registered[role]) continue;
+      const { range, skipped } = await clearRange(l[role], want[role], stride);
+      for (const line of skipped) this.say(`${role} port ${line}; the ${role} port_range starts past it`);
+      out[role] = range;
+    }
+    return out;
   }
 
   private async createCluster(): Promise<number> {

@@ -72,10 +72,13 @@ export class PlaygroundRun {
   constructor(
     readonly dir: string,
     readonly args: string[],
+    /** Another way to start it (e.g. the README's command in a network namespace): argv and environment. */
+    readonly how: { argv: string[]; env?: NodeJS.ProcessEnv; cwd?: string } | null = null,
   ) {}
 
   start(): void {
-    const child = spawn(process.execPath, [bin, 'playground', '--dir', this.dir, ...this.args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...argv] = this.how?.argv ?? [process.execPath, bin, 'playground', '--dir', this.dir, ...this.args];
+    const child = spawn(cmd!, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: this.how?.env ?? process.env, cwd: this.how?.cwd });
     this.proc = child;
     child.stdout.on('data', (b: Buffer) => (this.out += b.toString('utf8')));
     child.stderr.on('data', (b: Buffer) => (this.out += b.toString('utf8')));
@@ -95,6 +98,17 @@ export class PlaygroundRun {
       await new Promise((r) => setTimeout(r, 250));
     }
     return parseSummary(this.out);
+  }
+
+  /** Its exit code once it exits, or 'still running' after `ms` (the timer does not outlive the answer). */
+  async exitWithin(ms: number): Promise<number | null | 'still running'> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'still running'>((r) => (timer = setTimeout(() => r('still running'), ms)));
+    try {
+      return await Promise.race([this.exited, late]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** Processes still working under the playground dir. */

@@ -146,7 +146,7 @@ t.test('playground: up, the printed commands work, failover shows in status, --d
   const down = sh(s.downCmd, 150_000);
   t.equal(down.code, 0, `--down exits 0: ${down.out}${down.err}`);
   t.match(down.out, /no process left/);
-  const code = await Promise.race([run.exited, new Promise((r) => setTimeout(() => r('still running'), 30_000))]);
+  const code = await run.exitWithin(30_000);
   t.not(code, 'still running', 'the playground process exited');
   t.same(run.leftovers(), [], 'no process works under the playground dir');
   t.same([...s.memberPids, k.pid].filter((p) => alive(p)), [], 'no member and no killed server pid is alive');
