@@ -9,6 +9,7 @@ import type { MemberMetrics } from './member-metrics.js';
 export const UNMATCHED_ROUTE = 'unmatched';
 
 let processRegistry: Registry | null = null;
+const MISNAMED_DEFAULTS = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
 
 /**
  * Process metrics (CPU, memory, event-loop lag, GC: prom-client's defaults) describe the process, not
@@ -19,6 +20,8 @@ function processMetrics(): Registry {
   if (processRegistry === null) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry });
+    // Gauges that prom-client names like counters: `promtool check metrics` rejects them.
+    for (const name of MISNAMED_DEFAULTS) processRegistry.removeSingleMetric(name);
   }
   return processRegistry;
 }

@@ -5,6 +5,7 @@
 // counted or timed (a job ending, a probe, a proposal, an fsync) touch a metric where they happen.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { ManagerRuntime } from '../member/runtime.js';
+import { registeredJobTypes } from '../jobs/engine.js';
 import { VERSION } from '../version.js';
 
 /** Histogram buckets (seconds) for things that take from under a millisecond to a few seconds. */
@@ -37,6 +38,9 @@ function setCounter(c: Counter, v: number): void {
 export class MemberMetrics {
   readonly registry = new Registry();
   private rt: ManagerRuntime | null = null;
+  /** World index of the latest applied entry that changed something: what the mirror and the
+   *  projection must reach (an entry refused at apply changes nothing and triggers neither). */
+  private lastChange = 0;
 
   // ---- Raft ----
   readonly proposalSeconds: Histogram;
@@ -57,6 +61,8 @@ export class MemberMetrics {
   constructor() {
     const registers = [this.registry];
     const rt = (): ManagerRuntime | null => this.rt;
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- collect() callbacks get the metric as `this`
+    const self = this;
 
     new Gauge({
       name: 'cluster_mgr_info',
@@ -140,6 +146,7 @@ export class MemberMetrics {
       labelNames: ['job_type', 'outcome'],
       registers,
     });
+    for (const job_type of registeredJobTypes()) for (const outcome of ['done', 'failed'] as const) this.jobsFinished.inc({ job_type, outcome }, 0);
     this.jobSeconds = new Histogram({
       name: 'cluster_mgr_job_duration_seconds',
       help: 'From a job\'s creation to its end, by job type and outcome.',
@@ -180,6 +187,8 @@ export class MemberMetrics {
       labelNames: ['outcome'],
       registers,
     });
+    // Series that exist from the start: increase() sees the first failover too.
+    for (const outcome of ['finished', 'aborted'] as const) this.failovers.inc({ outcome }, 0);
     this.detectionSeconds = new Histogram({
       name: 'cluster_mgr_failover_detection_duration_seconds',
       help: 'From the first dead verdict on a primary to its death being confirmed (corroborated over consecutive probes).',
@@ -273,13 +282,13 @@ export class MemberMetrics {
     // ---- the JetStream mirror and the metadata projection (leader only) ----
     new Gauge({
       name: 'cluster_mgr_mirror_lag_entries',
-      help: 'Applied Raft entries the leader has not yet mirrored to JetStream.',
+      help: 'Raft entries with events the leader applied but has not yet mirrored to JetStream.',
       registers,
       collect() {
         clear(this);
         const r = rt();
         if (r === null || r.mirror === null || !r.isLeader) return;
-        this.set(Math.max(0, r.world.applied - r.mirror.status().mirroredIndex));
+        this.set(Math.max(0, self.lastChange - r.mirror.status().mirroredIndex));
       },
     });
     new Gauge({
@@ -295,13 +304,13 @@ export class MemberMetrics {
     });
     new Gauge({
       name: 'cluster_mgr_projection_lag_entries',
-      help: 'Applied Raft entries not yet projected into kunlun_metadata_db (leader only).',
+      help: 'Raft entries with changes the leader applied but has not yet projected into kunlun_metadata_db.',
       registers,
       collect() {
         clear(this);
         const r = rt();
         if (r === null || !r.isLeader || r.cfg.metaSeeds.length === 0) return;
-        this.set(Math.max(0, r.world.applied - r.metadata.lastProjected.index));
+        this.set(Math.max(0, self.lastChange - r.metadata.lastProjected.index));
       },
     });
 
@@ -324,6 +333,10 @@ export class MemberMetrics {
   /** Connects the scrape-time collectors to the running member. */
   attach(rt: ManagerRuntime): void {
     this.rt = rt;
+    this.lastChange = rt.world.applied;
+    rt.sm.onChange((changed) => {
+      if (changed.size > 0) this.lastChange = rt.world.applied;
+    });
     // The node reports role changes too (follower → candidate): count only a different leader.
     let last = rt.node.leader;
     rt.node.on('leaderChange', (c) => {
