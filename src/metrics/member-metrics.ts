@@ -4,7 +4,9 @@
 // (collect callbacks), so the paths that change that state pay nothing; only events that must be
 // counted or timed (a job ending, a probe, a proposal, an fsync) touch a metric where they happen.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { NodeView } from '../actors/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
+import type { LiveNode } from '../shard-ha/live.js';
 import { registeredJobTypes } from '../jobs/engine.js';
 import { VERSION } from '../version.js';
 
@@ -22,18 +24,6 @@ const NODE_LABELS = ['cluster', 'shard', 'node', 'address'] as const;
 
 export type JobOutcome = 'done' | 'failed';
 export type FailoverOutcome = 'finished' | 'aborted';
-
-/** Leaves an unlabelled gauge without a sample (reset alone would export 0): "not applicable here". */
-function clear(g: Gauge): void {
-  g.reset();
-  g.remove();
-}
-
-/** A counter whose value is kept elsewhere (raft-node's metrics()): set it when scraped. */
-function setCounter(c: Counter, v: number): void {
-  c.reset();
-  if (v > 0) c.inc(v);
-}
 
 export class MemberMetrics {
   readonly registry = new Registry();
@@ -60,219 +50,141 @@ export class MemberMetrics {
 
   constructor() {
     const registers = [this.registry];
-    const rt = (): ManagerRuntime | null => this.rt;
-    // eslint-disable-next-line @typescript-eslint/no-this-alias -- collect() callbacks get the metric as `this`
-    const self = this;
-
-    new Gauge({
-      name: 'cluster_mgr_info',
-      help: 'Always 1; labels name this member and its version.',
-      labelNames: ['member', 'version'],
-      registers,
-      collect() {
-        this.reset();
-        const r = rt();
-        if (r !== null) this.set({ member: r.cfg.selfId, version: VERSION }, 1);
-      },
-    });
-
-    // ---- Raft: read from the node when scraped ----
-    const raftGauge = (name: string, help: string, read: (r: ManagerRuntime) => number): void => {
-      new Gauge({
+    const counter = <L extends string = never>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> =>
+      new Counter<L>({ name, help, labelNames, registers });
+    const histogram = <L extends string = never>(name: string, help: string, buckets: number[], labelNames: readonly L[] = []): Histogram<L> =>
+      new Histogram<L>({ name, help, labelNames, buckets, registers });
+    /** A gauge rebuilt at every scrape from the running member: series of things gone disappear, and
+     *  `fill` sets none where the figure does not apply (e.g. a follower's mirror lag). */
+    const scraped = <L extends string = never>(name: string, help: string, fill: (g: Gauge<L>, r: ManagerRuntime) => void, labelNames: readonly L[] = []): void => {
+      const member = (): ManagerRuntime | null => this.rt;
+      new Gauge<L>({
         name,
         help,
+        labelNames,
         registers,
         collect() {
-          const r = rt();
-          if (r !== null) this.set(read(r));
+          this.reset();
+          // reset() alone leaves an unlabelled gauge at 0.
+          if (labelNames.length === 0) this.remove();
+          const r = member();
+          if (r !== null) fill(this, r);
         },
       });
     };
-    raftGauge('cluster_mgr_raft_term', 'Current Raft term of this member.', (r) => r.node.term);
-    raftGauge('cluster_mgr_raft_commit_index', 'Highest Raft log index this member knows to be committed.', (r) => r.node.status().commit);
-    raftGauge('cluster_mgr_raft_applied_index', 'Highest Raft log index applied to this member\'s world.', (r) => r.node.applied);
-    raftGauge('cluster_mgr_raft_is_leader', '1 when this member is the Raft leader (the only one that acts).', (r) => (r.isLeader ? 1 : 0));
-    raftGauge('cluster_mgr_raft_has_leader', '1 when this member knows a leader of the group.', (r) => (r.node.leader !== null ? 1 : 0));
-    this.leaderChanges = new Counter({
-      name: 'cluster_mgr_raft_leader_changes_total',
-      help: 'Times this member saw the group\'s leader change (including to no leader).',
-      registers,
-    });
+    /** A counter whose value raft-node's metrics() keeps: set when scraped. */
     const raftCounter = (name: string, help: string, read: (m: ReturnType<ManagerRuntime['node']['metrics']>) => number): void => {
+      const member = (): ManagerRuntime | null => this.rt;
       new Counter({
         name,
         help,
         registers,
         collect() {
-          const r = rt();
-          if (r !== null) setCounter(this, read(r.node.metrics()));
+          const r = member();
+          if (r === null) return;
+          this.reset();
+          this.inc(read(r.node.metrics()));
         },
       });
     };
+    const nodeLabels = (n: NodeView): Record<(typeof NODE_LABELS)[number], string> => ({ cluster: String(n.cluster), shard: String(n.shard), node: String(n.id), address: `${n.hostaddr}:${n.port}` });
+
+    scraped('cluster_mgr_info', 'Always 1; labels name this member and its version.', (g, r) => g.set({ member: r.cfg.selfId, version: VERSION }, 1), ['member', 'version']);
+
+    // ---- Raft ----
+    scraped('cluster_mgr_raft_term', 'Current Raft term of this member.', (g, r) => g.set(r.node.term));
+    scraped('cluster_mgr_raft_commit_index', 'Highest Raft log index this member knows to be committed.', (g, r) => g.set(r.node.status().commit));
+    scraped('cluster_mgr_raft_applied_index', 'Highest Raft log index applied to this member\'s world.', (g, r) => g.set(r.node.applied));
+    scraped('cluster_mgr_raft_is_leader', '1 when this member is the Raft leader (the only one that acts).', (g, r) => g.set(r.isLeader ? 1 : 0));
+    scraped('cluster_mgr_raft_has_leader', '1 when this member knows a leader of the group.', (g, r) => g.set(r.node.leader !== null ? 1 : 0));
+    this.leaderChanges = counter('cluster_mgr_raft_leader_changes_total', 'Times this member saw the group\'s leader change (including to no leader).');
     raftCounter('cluster_mgr_raft_proposals_total', 'Entries this member proposed as leader.', (m) => m.proposals);
     raftCounter('cluster_mgr_raft_snapshots_total', 'Snapshots this member took of its world (the log is compacted behind them).', (m) => m.snapshots);
     raftCounter('cluster_mgr_raft_wal_fsyncs_total', 'Write-ahead log group commits (one write and fdatasync each).', (m) => m.storage.batches);
     raftCounter('cluster_mgr_raft_wal_written_bytes_total', 'Bytes written to the write-ahead log.', (m) => m.storage.bytes);
     raftCounter('cluster_mgr_raft_messages_dropped_total', 'Raft messages to peers dropped (queue full or peer down).', (m) => m.transport.dropped);
-    new Gauge({
-      name: 'cluster_mgr_raft_peer_connected',
-      help: '1 while this member\'s connection to a peer is up.',
-      labelNames: ['peer'],
-      registers,
-      collect() {
-        this.reset();
-        const r = rt();
-        if (r === null) return;
-        for (const [peer, pm] of Object.entries(r.node.metrics().transport.peers)) this.set({ peer }, pm.connected ? 1 : 0);
+    scraped(
+      'cluster_mgr_raft_peer_connected',
+      '1 while this member\'s connection to a peer is up.',
+      (g, r) => {
+        for (const [peer, pm] of Object.entries(r.node.metrics().transport.peers)) g.set({ peer }, pm.connected ? 1 : 0);
       },
-    });
-    this.proposalSeconds = new Histogram({
-      name: 'cluster_mgr_raft_proposal_duration_seconds',
-      help: 'From proposing a command\'s events to their being committed and applied on the leader.',
-      buckets: FAST_BUCKETS,
-      registers,
-    });
-    this.walFsyncSeconds = new Histogram({
-      name: 'cluster_mgr_raft_wal_fsync_duration_seconds',
-      help: 'Duration of each write-ahead log fdatasync.',
-      buckets: FAST_BUCKETS,
-      registers,
-    });
+      ['peer'],
+    );
+    this.proposalSeconds = histogram('cluster_mgr_raft_proposal_duration_seconds', 'From proposing a command\'s events to their being committed and applied on the leader.', FAST_BUCKETS);
+    this.walFsyncSeconds = histogram('cluster_mgr_raft_wal_fsync_duration_seconds', 'Duration of each write-ahead log fdatasync.', FAST_BUCKETS);
 
     // ---- jobs ----
-    this.jobsFinished = new Counter({
-      name: 'cluster_mgr_jobs_finished_total',
-      help: 'Jobs this member ended as leader, by job type and outcome (done, failed).',
-      labelNames: ['job_type', 'outcome'],
-      registers,
-    });
+    this.jobsFinished = counter('cluster_mgr_jobs_finished_total', 'Jobs this member ended as leader, by job type and outcome (done, failed).', ['job_type', 'outcome']);
+    // Series that exist from the start: increase() sees the first one counted too.
     for (const job_type of registeredJobTypes()) for (const outcome of ['done', 'failed'] as const) this.jobsFinished.inc({ job_type, outcome }, 0);
-    this.jobSeconds = new Histogram({
-      name: 'cluster_mgr_job_duration_seconds',
-      help: 'From a job\'s creation to its end, by job type and outcome.',
-      labelNames: ['job_type', 'outcome'],
-      buckets: SLOW_BUCKETS,
-      registers,
-    });
-    new Gauge({
-      name: 'cluster_mgr_jobs_active',
-      help: 'Jobs that have not ended, by job type (from the replicated log: every member).',
-      labelNames: ['job_type'],
-      registers,
-      collect() {
-        this.reset();
-        const r = rt();
-        if (r === null) return;
-        const w = r.world;
+    this.jobSeconds = histogram('cluster_mgr_job_duration_seconds', 'From a job\'s creation to its end, by job type and outcome.', SLOW_BUCKETS, ['job_type', 'outcome']);
+    scraped(
+      'cluster_mgr_jobs_active',
+      'Jobs that have not ended, by job type (from the replicated log: every member).',
+      (g, r) => {
         const n = new Map<string, number>();
-        for (const id of w.activeJobs()) {
-          const j = w.job(id);
+        for (const id of r.world.activeJobs()) {
+          const j = r.world.job(id);
           if (j !== null) n.set(j.jobType, (n.get(j.jobType) ?? 0) + 1);
         }
-        for (const [job_type, v] of n) this.set({ job_type }, v);
+        for (const [job_type, v] of n) g.set({ job_type }, v);
       },
-    });
+      ['job_type'],
+    );
 
     // ---- shard HA ----
-    this.probeSeconds = new Histogram({
-      name: 'cluster_mgr_storage_probe_duration_seconds',
-      help: 'Duration of the leader\'s probes of storage nodes, by result (ok, alive-busy, alive-error, misconfigured, unreachable).',
-      labelNames: ['result'],
-      buckets: FAST_BUCKETS,
-      registers,
-    });
-    this.failovers = new Counter({
-      name: 'cluster_mgr_failovers_total',
-      help: 'Automatic failovers this member ended as leader, by outcome (finished: a new primary; aborted: none promoted).',
-      labelNames: ['outcome'],
-      registers,
-    });
-    // Series that exist from the start: increase() sees the first failover too.
+    this.probeSeconds = histogram(
+      'cluster_mgr_storage_probe_duration_seconds',
+      'Duration of the leader\'s probes of storage nodes, by result (ok, alive-busy, alive-error, misconfigured, unreachable).',
+      FAST_BUCKETS,
+      ['result'],
+    );
+    this.failovers = counter('cluster_mgr_failovers_total', 'Automatic failovers this member ended as leader, by outcome (finished: a new primary; aborted: none promoted).', ['outcome']);
     for (const outcome of ['finished', 'aborted'] as const) this.failovers.inc({ outcome }, 0);
-    this.detectionSeconds = new Histogram({
-      name: 'cluster_mgr_failover_detection_duration_seconds',
-      help: 'From the first dead verdict on a primary to its death being confirmed (corroborated over consecutive probes).',
-      buckets: DETECT_BUCKETS,
-      registers,
-    });
-    this.promotionSeconds = new Histogram({
-      name: 'cluster_mgr_failover_promotion_duration_seconds',
-      help: 'From the start of an automatic failover to its new primary being recorded.',
-      buckets: SLOW_BUCKETS,
-      registers,
-    });
-    const nodeStates = <S extends string>(name: string, help: string, label: string, states: readonly S[], read: (n: { health: string; repair: string }) => S): void => {
-      new Gauge({
+    this.detectionSeconds = histogram('cluster_mgr_failover_detection_duration_seconds', 'From the first dead verdict on a primary to its death being confirmed (corroborated over consecutive probes).', DETECT_BUCKETS);
+    this.promotionSeconds = histogram('cluster_mgr_failover_promotion_duration_seconds', 'From the start of an automatic failover to its new primary being recorded.', SLOW_BUCKETS);
+    const nodeStates = (name: string, help: string, label: string, states: readonly string[], read: (n: NodeView) => string): void =>
+      scraped(
         name,
         help,
-        labelNames: [...NODE_LABELS, label],
-        registers,
-        collect() {
-          // Rebuilt at every scrape: series of deleted nodes disappear.
-          this.reset();
-          const r = rt();
-          if (r === null) return;
-          const w = r.world;
-          for (const id of w.ids('node')) {
-            const n = w.node(id);
+        (g, r) => {
+          for (const id of r.world.ids('node')) {
+            const n = r.world.node(id);
             if (n === null) continue;
             const cur = read(n);
-            const base = { cluster: String(n.cluster), shard: String(n.shard), node: String(n.id), address: `${n.hostaddr}:${n.port}` };
-            for (const s of states) this.set({ ...base, [label]: s }, s === cur ? 1 : 0);
+            for (const st of states) g.set({ ...nodeLabels(n), [label]: st }, st === cur ? 1 : 0);
           }
         },
-      });
-    };
-    nodeStates(
-      'cluster_mgr_storage_node_health',
-      'Health of each storage node as concluded in the log (1 for its current state, 0 for the others).',
-      'health',
-      HEALTH_STATES,
-      (n) => n.health as (typeof HEALTH_STATES)[number],
-    );
-    nodeStates(
-      'cluster_mgr_storage_node_repair',
-      'Repair state of each storage node (ok, fenced after a failover, needs_rebuild), 1 for the current one.',
-      'repair',
-      REPAIR_STATES,
-      (n) => n.repair as (typeof REPAIR_STATES)[number],
-    );
-    new Gauge({
-      name: 'cluster_mgr_shard_failover_in_progress',
-      help: '1 while a failover or switchover task of the shard runs.',
-      labelNames: ['cluster', 'shard'],
-      registers,
-      collect() {
-        this.reset();
-        const r = rt();
-        if (r === null) return;
+        [...NODE_LABELS, label],
+      );
+    nodeStates('cluster_mgr_storage_node_health', 'Health of each storage node as concluded in the log (1 for its current state, 0 for the others).', 'health', HEALTH_STATES, (n) => n.health);
+    nodeStates('cluster_mgr_storage_node_repair', 'Repair state of each storage node (ok, fenced after a failover, needs_rebuild), 1 for the current one.', 'repair', REPAIR_STATES, (n) => n.repair);
+    scraped(
+      'cluster_mgr_shard_failover_in_progress',
+      '1 while a failover or switchover task of the shard runs.',
+      (g, r) => {
         for (const id of r.world.ids('shard')) {
-          const s = r.world.shard(id);
-          if (s !== null) this.set({ cluster: String(s.cluster), shard: String(s.id) }, s.task !== null ? 1 : 0);
+          const sh = r.world.shard(id);
+          if (sh !== null) g.set({ cluster: String(sh.cluster), shard: String(sh.id) }, sh.task !== null ? 1 : 0);
         }
       },
-    });
+      ['cluster', 'shard'],
+    );
     // The leader's latest probes (GET /api/v1/live): exported by the leader only.
-    const liveGauge = (name: string, help: string, read: (n: NonNullable<ReturnType<ManagerRuntime['ha']['observer']['live']>>['nodes'][number]) => number | null): void => {
-      new Gauge({
+    const liveGauge = (name: string, help: string, read: (l: LiveNode) => number | null): void =>
+      scraped(
         name,
         help,
-        labelNames: [...NODE_LABELS],
-        registers,
-        collect() {
-          this.reset();
-          const r = rt();
-          const live = r?.ha.observer.live() ?? null;
-          if (r === null || live === null) return;
-          for (const l of live.nodes) {
+        (g, r) => {
+          for (const l of r.ha.observer.live()?.nodes ?? []) {
             const v = read(l);
             const n = r.world.node(l.node);
-            if (v === null || n === null) continue;
-            this.set({ cluster: String(n.cluster), shard: String(l.shard), node: String(l.node), address: `${n.hostaddr}:${n.port}` }, v);
+            if (v !== null && n !== null) g.set(nodeLabels(n), v);
           }
         },
-      });
-    };
+        NODE_LABELS,
+      );
     liveGauge('cluster_mgr_storage_replication_lag_seconds', 'Seconds_Behind_Master of each replica (leader\'s latest probe; absent while a thread is stopped).', (l) => l.secondsBehind);
     liveGauge('cluster_mgr_storage_replication_lag_transactions', 'Transactions the shard primary executed that the replica has not (leader\'s latest probe).', (l) => l.behindTrx);
     liveGauge('cluster_mgr_storage_replication_running', '1 when both replication threads of a replica run, 0 when one is stopped (replicas only).', (l) =>
@@ -280,54 +192,19 @@ export class MemberMetrics {
     );
 
     // ---- the JetStream mirror and the metadata projection (leader only) ----
-    new Gauge({
-      name: 'cluster_mgr_mirror_lag_entries',
-      help: 'Raft entries with events the leader applied but has not yet mirrored to JetStream.',
-      registers,
-      collect() {
-        clear(this);
-        const r = rt();
-        if (r === null || r.mirror === null || !r.isLeader) return;
-        this.set(Math.max(0, self.lastChange - r.mirror.status().mirroredIndex));
-      },
+    scraped('cluster_mgr_mirror_lag_entries', 'Raft entries with events the leader applied but has not yet mirrored to JetStream.', (g, r) => {
+      if (r.mirror !== null && r.isLeader) g.set(Math.max(0, this.lastChange - r.mirror.status().mirroredIndex));
     });
-    new Gauge({
-      name: 'cluster_mgr_mirror_connected',
-      help: '1 while the leader\'s event mirror is connected to NATS.',
-      registers,
-      collect() {
-        clear(this);
-        const r = rt();
-        if (r === null || r.mirror === null || !r.isLeader) return;
-        this.set(r.mirror.status().connected ? 1 : 0);
-      },
+    scraped('cluster_mgr_mirror_connected', '1 while the leader\'s event mirror is connected to NATS.', (g, r) => {
+      if (r.mirror !== null && r.isLeader) g.set(r.mirror.status().connected ? 1 : 0);
     });
-    new Gauge({
-      name: 'cluster_mgr_projection_lag_entries',
-      help: 'Raft entries with changes the leader applied but has not yet projected into kunlun_metadata_db.',
-      registers,
-      collect() {
-        clear(this);
-        const r = rt();
-        if (r === null || !r.isLeader || r.cfg.metaSeeds.length === 0) return;
-        this.set(Math.max(0, self.lastChange - r.metadata.lastProjected.index));
-      },
+    scraped('cluster_mgr_projection_lag_entries', 'Raft entries with changes the leader applied but has not yet projected into kunlun_metadata_db.', (g, r) => {
+      if (r.isLeader && r.cfg.metaSeeds.length > 0) g.set(Math.max(0, this.lastChange - r.metadata.lastProjected.index));
     });
 
     // ---- HTTP ----
-    this.httpRequests = new Counter({
-      name: 'cluster_mgr_http_requests_total',
-      help: 'HTTP requests answered, by method, route pattern and status code.',
-      labelNames: ['method', 'route', 'status'],
-      registers,
-    });
-    this.httpSeconds = new Histogram({
-      name: 'cluster_mgr_http_request_duration_seconds',
-      help: 'HTTP request durations by method and route pattern.',
-      labelNames: ['method', 'route'],
-      buckets: FAST_BUCKETS,
-      registers,
-    });
+    this.httpRequests = counter('cluster_mgr_http_requests_total', 'HTTP requests answered, by method, route pattern and status code.', ['method', 'route', 'status']);
+    this.httpSeconds = histogram('cluster_mgr_http_request_duration_seconds', 'HTTP request durations by method and route pattern.', FAST_BUCKETS, ['method', 'route']);
   }
 
   /** Connects the scrape-time collectors to the running member. */

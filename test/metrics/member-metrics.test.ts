@@ -5,11 +5,11 @@ import t from 'tap';
 import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import { freePort, makeRunDir } from '../../src/launcher/index.js';
-import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { startMember, type MemberHandle } from '../../src/member/member.js';
 import type { Command } from '../../src/actors/index.js';
 import { waitFor } from '../helpers/member-group.js';
+import { singleMemberConfig } from '../helpers/single-member.js';
 import { find, scrape, value } from './scrape.js';
 
 const HOST = '127.0.0.1';
@@ -17,19 +17,7 @@ const dir = makeRunDir('member-metrics');
 let member: MemberHandle;
 
 t.before(async () => {
-  const raftPort = await freePort();
-  const cfg = loadConfig({
-    env: {},
-    sets: [
-      `brpc_raft_port=${raftPort}`,
-      `brpc_http_port=${await freePort()}`,
-      `raft_group_member_init_config=${HOST}:${raftPort}:0,`,
-      `cluster_mgr_tmp_data_path=${join(dir, 'member')}`,
-      'nats_url=',
-      'meta_group_seeds=',
-      'raft_tick_ms=20',
-    ],
-  });
+  const cfg = await singleMemberConfig(dir);
   member = await startMember(cfg, createLogger({ level: 'warn', file: join(dir, 'member') }));
   await waitFor('the member to lead', () => Promise.resolve(member.runtime.isLeader));
 });
