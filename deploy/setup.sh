@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for cluster_mgr on Debian 12 with Node 20: installs the real servers the manager,
 # its node agent, the playground and the tests start (MariaDB, PostgreSQL 15, nats-server, etcd for the
-# Raft benchmark), runs `npm ci` when package-lock.json changed, and builds. A second run costs seconds.
+# Raft benchmark, promtool for the metrics checks), runs `npm ci` when package-lock.json changed, and builds. A second run costs seconds.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 say() { printf '[setup] %s\n' "$*"; }
@@ -15,6 +15,8 @@ command -v nats-server >/dev/null 2>&1 || need+=(nats-server)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
+# promtool checks the shipped alert rules and a live member's /metrics (test/metrics).
+command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # The web status page's browser test drives Debian's Chromium (only `npm test` asks for it).
 if [ "${1:-}" = "--with-browser" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -303,6 +303,7 @@ export class JobReconciler implements Reconciler {
       log.error('no handler is registered for this job type; failing the job');
       await ctx.closeOpenStep('no handler');
       await ctx.exec({ kind: 'job.fail', job: id, code: JOB_INTERNAL_ERROR, info: `job type ${j.jobType} is not implemented by this manager` });
+      this.rt.metrics.jobEnded(j.jobType, 'failed', j.createdAt);
       return;
     }
     // A leader that died while recording a failure left the marker open without its reason.
@@ -314,6 +315,7 @@ export class JobReconciler implements Reconciler {
         checkLeading(lc.signal);
         await ctx.closeOpenStep('left open by the handler');
         await ctx.exec({ kind: 'job.finish', job: id, result: result ?? {} });
+        this.rt.metrics.jobEnded(j.jobType, 'done', j.createdAt);
         this.attempts.delete(id);
         log.info({ ms: Date.now() - j.createdAt }, 'job done');
         return;
@@ -353,6 +355,7 @@ export class JobReconciler implements Reconciler {
       }
     }
     await ctx.exec({ kind: 'job.fail', job: ctx.id, code: failure.code, info: info.slice(0, 1000) });
+    this.rt.metrics.jobEnded(ctx.job.jobType, 'failed', ctx.job.createdAt);
     this.attempts.delete(ctx.id);
     log.warn({ code: failure.code, info }, 'job failed');
   }

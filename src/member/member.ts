@@ -11,6 +11,7 @@ import { viewDigest } from '../audit/view-digest.js';
 import { mountApi, prepareApi, type ApiContext } from '../http/api.js';
 import { withoutSecretKeys } from '../http/sync-answers.js';
 import { registerStatusPage } from '../http/status-page.js';
+import { registerMetrics } from '../metrics/http.js';
 
 /**
  * Extra HTTP routes of a member (e.g. the web status page, src/http/status-page.ts): append a
@@ -48,6 +49,7 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
   const api: ApiContext = { runtime, httpUrlOf };
   // Swagger and auth first: they must see every route registered after them.
   await prepareApi(http, api);
+  registerMetrics(http, runtime.metrics);
   http.get('/healthz', () => ({
     status: 'ok',
     member: cfg.selfId,

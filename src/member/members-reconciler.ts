@@ -29,7 +29,8 @@ export class ManagerMembersReconciler implements Reconciler {
       if (this.rt.world.manager(p.id)) continue;
       if (!conf.voters.includes(p.id) && !conf.learners.includes(p.id)) continue;
       const r = await this.rt.execute(
-        { kind: 'manager.add', id: p.id, host: p.host, raftPort: p.port, httpPort: p.httpPort },
+        // Every member serves GET /metrics on its HTTP port: that is its prometheus_port.
+        { kind: 'manager.add', id: p.id, host: p.host, raftPort: p.port, httpPort: p.httpPort, prometheusPort: p.httpPort },
         { system: 'configured manager member' },
       );
       if (!r.ok && !(r.kind === 'refused' && r.refusal.code === 'already_exists')) {

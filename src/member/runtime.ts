@@ -16,6 +16,7 @@ import { ShardHa } from '../shard-ha/index.js';
 import { XaResolver } from '../xa-resolver/resolver.js';
 import { JobReconciler } from '../jobs/index.js';
 import { ComputeTopologyReconciler } from '../compute/index.js';
+import { MemberMetrics } from '../metrics/member-metrics.js';
 
 export type ExecResult =
   | { ok: true; index: number; result: ApplyResult }
@@ -32,6 +33,8 @@ export class ManagerRuntime {
   readonly metadata: MetadataReconciler;
   /** Shard HA (probe observer, failover, rejoin): its reconcilers run on the leader only. */
   readonly ha: ShardHa;
+  /** This member's Prometheus metrics (GET /metrics). */
+  readonly metrics: MemberMetrics;
   private ids: IdAllocator | null = null;
   private pending = 0;
   private leaderTerm = 0;
@@ -42,8 +45,10 @@ export class ManagerRuntime {
     readonly log: Logger,
     readonly node: RaftNode,
     sm: WorldMachine,
+    metrics: MemberMetrics,
   ) {
     this.sm = sm;
+    this.metrics = metrics;
     this.host = new ReconcilerHost(log.child({ part: 'reconcilers' }));
     const url = cfg.str('nats_url');
     this.mirror = url
@@ -73,10 +78,12 @@ export class ManagerRuntime {
     for (const r of this.ha.reconcilers) this.host.add(r);
     this.host.add(new XaResolver(this));
     this.host.add(new ComputeTopologyReconciler(this));
+    metrics.attach(this);
   }
 
   static async start(cfg: Config, log: Logger): Promise<ManagerRuntime> {
     const sm = new WorldMachine();
+    const metrics = new MemberMetrics();
     const peers: Record<string, { host: string; port: number }> = {};
     for (const p of cfg.peers) if (p.id !== cfg.selfId) peers[p.id] = { host: p.host, port: p.port };
     const self = cfg.peers.find((p) => p.id === cfg.selfId)!;
@@ -93,8 +100,9 @@ export class ManagerRuntime {
       electionTicks: cfg.int('raft_election_ticks'),
       snapshotEntries: cfg.int('raft_snapshot_entries'),
       logger: log.child({ part: 'raft' }),
+      onWalSync: (s) => metrics.walFsyncSeconds.observe(s),
     });
-    return new ManagerRuntime(cfg, log, node, sm);
+    return new ManagerRuntime(cfg, log, node, sm, metrics);
   }
 
   get world() {
@@ -121,7 +129,9 @@ export class ManagerRuntime {
     }
     this.pending++;
     try {
+      const t0 = performance.now();
       const p = await this.node.propose(encodeBatch(checked.events));
+      this.metrics.proposalSeconds.observe((performance.now() - t0) / 1000);
       const result = p.result as ApplyResult;
       if (!result.ok) return { ok: false, kind: 'rejected_at_apply', index: p.index, reason: result.reason };
       return { ok: true, index: p.index, result };

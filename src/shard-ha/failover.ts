@@ -201,6 +201,7 @@ export class FailoverReconciler implements Reconciler {
       ctx,
     );
     ctx.log.warn({ shard: id, task: t.task, old: old.id, primary: r.candidate.id }, 'automatic failover finished');
+    this.rt.metrics.failoverEnded('finished', t.startedAt);
     this.rows.enqueue({
       shard: s,
       task: t.task,
@@ -445,6 +446,7 @@ export class FailoverReconciler implements Reconciler {
       ctx,
     );
     ctx.log.error({ shard: s.id, task, code, alarm: 'failover-aborted' }, `failover aborted, nothing promoted: ${text}`);
+    this.rt.metrics.failoverEnded('aborted', s.task?.startedAt ?? null);
     if (old) await this.thaw(s, old, ctx);
     this.rows.enqueue({ shard: s, task, kind: 'failover', step: 'end', oldHost: hostOf(old), newHost: null, info: text, at: Date.now(), errCode: code, errMsg: text });
   }

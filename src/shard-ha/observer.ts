@@ -174,7 +174,10 @@ export class ProbeObserver implements Reconciler {
     if (now === null) return;
     const primary = now.primary;
     const primaryExecuted = primary === null ? null : (probes.get(primary)?.state?.gtid.executed ?? null);
-    for (const [id, p] of probes) this.liveNodes.set(id, liveNode(sh.id, id, p, id === primary ? null : primaryExecuted));
+    for (const [id, p] of probes) {
+      this.liveNodes.set(id, liveNode(sh.id, id, p, id === primary ? null : primaryExecuted));
+      this.rt.metrics.probed(p.status, p.totalMs);
+    }
     for (const n of nodes) {
       const p = probes.get(n.id)!;
       if (n.id === primary) continue;
@@ -202,7 +205,10 @@ export class ProbeObserver implements Reconciler {
     this.dead.set(trackKey, d.track);
     if (a.verdict === 'dead' && !d.confirmed) this.suspects.add(sh.id);
     else this.suspects.delete(sh.id);
-    if (d.confirmed) this.confirmed.set(trackKey, Date.now());
+    if (d.confirmed) {
+      if (!this.confirmed.has(trackKey) && d.track !== null) this.rt.metrics.deadConfirmed(d.track.since);
+      this.confirmed.set(trackKey, Date.now());
+    }
     else this.confirmed.delete(trackKey);
     const h = primaryHealth(a, d.confirmed);
     if (this.lastVerdict.get(sh.id) !== a.verdict) {

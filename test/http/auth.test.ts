@@ -35,7 +35,7 @@ const emitBody = JSON.stringify({ version: '1.0', job_id: '', job_type: 'create_
 t.test('health checks are open; everything else needs the bearer token', async (t) => {
   t.equal((await call(follower, '/healthz')).status, 200);
   t.equal((await call(follower, '/readyz')).status, 200);
-  for (const path of ['/api/v1/clusters', '/api/v1/view', '/api/v1/openapi.json', '/api/v1/jobs', '/api/v1/events']) {
+  for (const path of ['/api/v1/clusters', '/api/v1/view', '/api/v1/openapi.json', '/api/v1/jobs', '/api/v1/events', '/metrics']) {
     const none = await call(follower, path);
     t.equal(none.status, 401, `${path} without a token`);
     t.match(await none.json(), { error: /authorization required/ });
@@ -45,6 +45,9 @@ t.test('health checks are open; everything else needs the bearer token', async (
   }
   const ok = await call(follower, '/api/v1/clusters', { headers: { authorization: `Bearer ${TOKEN}` } });
   t.equal(ok.status, 200);
+  const metrics = await call(follower, '/metrics', { headers: { authorization: `Bearer ${TOKEN}` } });
+  t.equal(metrics.status, 200, 'Prometheus scrapes /metrics with the token');
+  t.match(await metrics.text(), /^cluster_mgr_raft_is_leader 0$/m);
   const emitNone = await call(follower, '/HttpService/Emit', { method: 'POST', body: emitBody });
   t.equal(emitNone.status, 401, 'Emit needs the token too');
   t.match(await emitNone.json(), { status: 'failed', error_code: '70001' });

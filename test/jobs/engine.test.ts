@@ -13,6 +13,7 @@ import { createLogger } from '../../src/log/logger.js';
 import type { ExecResult, ManagerRuntime } from '../../src/member/runtime.js';
 import { JobError, JobReconciler, registerJobHandler, type JobContext } from '../../src/jobs/engine.js';
 import { Leader } from '../actors/helpers.js';
+import { MemberMetrics } from '../../src/metrics/member-metrics.js';
 
 const log = createLogger({ level: 'silent' });
 
@@ -20,6 +21,7 @@ const log = createLogger({ level: 'silent' });
 class InstantRuntime {
   readonly world = new World();
   readonly cfg = { str: () => '', int: () => 10 };
+  readonly metrics = new MemberMetrics();
   at = 1_764_000_000_000;
   index = 0;
   /** Commands executed, for asserting what a rerun did not do again. */

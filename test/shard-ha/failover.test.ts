@@ -9,6 +9,7 @@ import t from 'tap';
 import type { RowDataPacket } from 'mysql2/promise';
 import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
 import { HaCluster, HA_APP, NODE_IDS, SHARD_ID, CLUSTER_ID, waitFor } from '../helpers/ha-cluster.js';
+import { scrape, value } from '../metrics/scrape.js';
 
 const ha = new HaCluster({ label: 'shard-ha-failover', sets: ['probe_interval_ms=300'] });
 
@@ -55,6 +56,14 @@ t.test('kill -9 the primary under load: the group fails over, loses no acknowled
   t.equal(byId.get(newId)!.memberState, 'source');
   t.equal(byId.get(newId)!.access, 'writable');
   t.equal(byId.get(other)!.source, newId, 'the other replica follows the new primary in the world');
+
+  // ---- metrics: the leader that ran the failover counted and timed it ----
+  const ms = (await scrape((await ha.leader())!.m.url)).samples;
+  t.equal(value(ms, 'cluster_mgr_failovers_total', { outcome: 'finished' }), 1, 'cluster_mgr_failovers_total{outcome="finished"} 1');
+  t.equal(value(ms, 'cluster_mgr_failovers_total', { outcome: 'aborted' }), 0);
+  t.equal(value(ms, 'cluster_mgr_failover_promotion_duration_seconds_count'), 1, 'the promotion is timed');
+  t.ok(value(ms, 'cluster_mgr_failover_detection_duration_seconds_count')! >= 1, 'the detection is timed');
+  t.equal(value(ms, 'cluster_mgr_storage_node_repair', { node: String(n1), repair: 'fenced' }), 1, 'the old primary is fenced in the metrics too');
 
   // ---- no acknowledged write lost ----
   const ids = writer.acked.map((a) => a.id);

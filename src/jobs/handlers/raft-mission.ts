@@ -72,7 +72,7 @@ async function addPeer(ctx: JobContext): Promise<Json> {
   const httpPort = optNum(r, 'http_port') ?? ctx.cfg.int('brpc_http_port');
   await ctx.step('record_member', 4, async () => {
     if (ctx.world.manager(peer) !== null) return;
-    await ctx.exec({ kind: 'manager.add', id: peer, host, raftPort: port, httpPort });
+    await ctx.exec({ kind: 'manager.add', id: peer, host, raftPort: port, httpPort, prometheusPort: httpPort });
   });
   // The address is also set by the runtime when it applies manager.member_added; set it here as well
   // so the change below never waits for that.

@@ -69,6 +69,8 @@ export interface RaftNodeOptions {
    * which meanwhile serves clients and commits on its followers' acknowledgements.
    */
   walSyncMode?: 'auto' | 'inline' | 'threadpool';
+  /** Told how long each WAL fdatasync took, in seconds (WalOptions.onSync). */
+  onWalSync?: (seconds: number) => void;
   random?: RandomSource;
   logger?: RaftLogger;
 }
@@ -191,6 +193,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
       logger,
       segmentBytes: o.segmentBytes,
       syncMode: o.walSyncMode === 'inline' ? 'inline' : 'threadpool',
+      onSync: o.onWalSync,
     });
     try {
       const hs = storage.hardState();
