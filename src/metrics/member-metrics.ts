@@ -201,6 +201,12 @@ export class MemberMetrics {
     scraped('cluster_mgr_projection_lag_entries', 'Raft entries with changes the leader applied but has not yet projected into kunlun_metadata_db.', (g, r) => {
       if (r.isLeader && r.cfg.metaSeeds.length > 0) g.set(Math.max(0, this.lastChange - r.metadata.lastProjected.index));
     });
+    scraped('cluster_mgr_projection_failed_rows', 'Rows of kunlun_metadata_db the leader cannot write (left as they are and retried alone), by table.', (g, r) => {
+      if (!r.isLeader || r.cfg.metaSeeds.length === 0) return;
+      const byTable = new Map<string, number>();
+      for (const f of r.metadata.failedRows()) byTable.set(f.table, (byTable.get(f.table) ?? 0) + 1);
+      for (const [table, n] of byTable) g.set({ table }, n);
+    }, ['table']);
 
     // ---- HTTP ----
     this.httpRequests = counter('cluster_mgr_http_requests_total', 'HTTP requests answered, by method, route pattern and status code.', ['method', 'route', 'status']);

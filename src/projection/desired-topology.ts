@@ -82,7 +82,7 @@ export function desiredTopology(v: WorldView, current: Topology, secrets: Secret
   let nextMgrId = Math.max(0, ...current.managers.map((m) => m.id)) + 1;
   const managers: ManagerMember[] = v.managers.map((m: ManagerView) => {
     const cur = curMgr.get(`${m.host}:${m.httpPort}`);
-    return { id: cur?.id ?? nextMgrId++, hostaddr: m.host, port: m.httpPort, prometheusPort: m.prometheusPort, memberState: v.leader?.member === m.id ? 'source' : 'replica' };
+    return { id: cur?.id ?? nextMgrId++, hostaddr: m.host, port: m.httpPort, prometheusPort: m.prometheusPort ?? m.httpPort, memberState: v.leader?.member === m.id ? 'source' : 'replica' };
   });
 
   // ---- jobs: rows are inserted and updated, never deleted (history).

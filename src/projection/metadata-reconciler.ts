@@ -121,11 +121,6 @@ export class MetadataReconciler implements Reconciler {
     return this.rt.world.projectionFailures.map(({ table, key, reason }) => ({ table, key, reason }));
   }
 
-  /** Log entries applied here and not yet in the metadata shard (as of this member's last projection). */
-  lag(): number {
-    return Math.max(0, this.rt.world.applied - this.lastProjected.index);
-  }
-
   /** Logs a change of the failing rows, proposes it, and schedules the retry while any row fails. */
   private async report(res: ProjectionResult, desired: Topology, ctx: LeaderContext): Promise<void> {
     const failed = res.failed;
