@@ -21,7 +21,17 @@ export interface Answer {
   info: string | Record<string, unknown>;
   /** node_mgr's `Extra`: "<ip>_<port>" of the instance an install/uninstall was about. */
   extra?: string;
+  /** This agent's addition to a `failed` answer: a stable machine-readable cause (see FAILURE_REASONS). */
+  reason?: FailureReason;
 }
+
+/**
+ * Causes of a `failed` answer a caller can act on, sent as the answer's top-level `reason` key (an
+ * original manager ignores unknown keys). `port_in_use`: a port the server would bind cannot be bound
+ * (held by another program, or by an outgoing connection): install on another port.
+ */
+export const FAILURE_REASONS = ['port_in_use'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export class EnvelopeError extends Error {
   constructor(
@@ -111,5 +121,6 @@ export function formatAnswer(requestId: string, taskSpecInfo: string, a: Answer)
     info: typeof a.info === 'string' ? trimInfo(a.info) : a.info,
   };
   if (a.extra !== undefined) root.Extra = a.extra;
+  if (a.reason !== undefined) root.reason = a.reason;
   return JSON.stringify(sortKeys(root));
 }
