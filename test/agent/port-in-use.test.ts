@@ -5,22 +5,16 @@
 import t from 'tap';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { freePort, makeRunDir, MariaDbInstance, PostgresInstance } from '../../src/launcher/index.js';
+import { freePort, MariaDbInstance, PostgresInstance } from '../../src/launcher/index.js';
 import { AgentClient, AgentError } from '../../src/agent/client.js';
 import { isBindFailure } from '../../src/agent/jobs.js';
-import { AgentChild, emit, killEverythingUnder, removeDir, waitFor, writeConfig } from './helpers.js';
+import { AgentChild, agentRun, emit, waitFor, writeConfig } from './helpers.js';
 import { holdByConnection, holdListening } from '../helpers/port-holders.js';
 
 const ADMIN = { user: 'kadmin', password: 'adm-Pw-Secret-1' };
-const dir = makeRunDir('agent-port-in-use');
-const base = join(dir, 'base');
-let child: AgentChild | null = null;
-
-t.teardown(async () => {
-  await child?.kill9();
-  await killEverythingUnder(base);
-  removeDir(dir);
-});
+const run = agentRun('agent-port-in-use');
+const { dir, base } = run;
+t.teardown(() => run.cleanup());
 
 const failure = (p: Promise<unknown>): Promise<AgentError> =>
   p.then(
@@ -37,7 +31,8 @@ t.test('install on a held port answers reason port_in_use and creates nothing', 
   const httpPort = await freePort();
   const cfg = join(dir, 'agent.cnf');
   writeConfig(cfg, { brpc_http_port: httpPort, local_ip: '127.0.0.1', instance_base_dir: base, log_format: 'json', log_level: 'info' });
-  child = new AgentChild(cfg, join(dir, 'agent.log'));
+  const child = new AgentChild(cfg, join(dir, 'agent.log'));
+  run.agents.push(child);
   child.start();
   const c = new AgentClient({ host: '127.0.0.1', port: httpPort });
   await waitFor('the agent to answer', 20_000, async () => ((await c.ping().then(() => true)) ? true : undefined));
