@@ -5,7 +5,10 @@ import t from 'tap';
 import { World } from '../../src/actors/index.js';
 import { place, STORAGE_STRIDE } from '../../src/jobs/storage.js';
 import { placeComps } from '../../src/compute/index.js';
-import { refusedSlots } from '../../src/jobs/port-moves.js';
+import { installMovingOn, MAX_PORT_MOVES, refusedSlots } from '../../src/jobs/port-moves.js';
+import { JobError, type JobContext } from '../../src/jobs/engine.js';
+import { AgentError } from '../../src/agent/client.js';
+import { createLogger } from '../../src/log/logger.js';
 import { jobAttachment } from '../../src/http/sync-answers.js';
 import type { Cause } from '../../src/events/envelope.js';
 import { Leader } from '../actors/helpers.js';
@@ -89,4 +92,81 @@ t.test('placement skips the ports the job was refused', (t) => {
     { hostaddr: '10.1.0.1', port: 47009 },
   ]);
   t.end();
+});
+
+/** The JobContext parts installMovingOn uses, over a real world: exec checks and applies as the job. */
+function jobCtx(L: Leader, job: number, cause: Cause): JobContext {
+  return {
+    get job() {
+      return L.world.job(job)!;
+    },
+    world: L.world,
+    log: createLogger({ level: 'silent' }),
+    exec: (cmd: Parameters<JobContext['exec']>[0]) => {
+      try {
+        return Promise.resolve(L.must(cmd, cause));
+      } catch (e) {
+        return Promise.reject(new JobError(70499, (e as Error).message));
+      }
+    },
+  } as unknown as JobContext;
+}
+
+const inUse = (port: number) =>
+  new AgentError(`agent 10.0.0.1:5011: install_mysql failed: port ${port} cannot be bound`, 'failed', '10.0.0.1:5011', 'install_mysql', `port ${port} cannot be bound`, 'port_in_use');
+
+function movableNode(L: Leader, id: number) {
+  return {
+    agg: `node/${id}` as const,
+    at: () => L.world.node(id),
+    nextPort: (host: string, taken: { hostaddr: string; port: number }[]) => place(L.world, 'storage', [host], 1, STORAGE_STRIDE, taken)?.[0]?.port ?? null,
+  };
+}
+
+t.test('installMovingOn: each refused port is skipped, the install lands on the next free one', async (t) => {
+  const { L, job, cause, n1 } = scene();
+  const ctx = jobCtx(L, job, cause);
+  const tried: number[] = [];
+  const refuse = new Set([57000, 57004]);
+  const r = await installMovingOn(ctx, movableNode(L, n1), 70146, (at) => {
+    tried.push(at.port);
+    return refuse.has(at.port) ? Promise.reject(inUse(at.port)) : Promise.resolve('installed');
+  });
+  t.equal(r, 'installed');
+  t.same(tried, [57000, 57004, 57008], 'one port after another, a stride apart');
+  t.equal(L.world.node(n1)!.port, 57008, 'the world has the node where it was installed');
+  t.same(L.world.job(job)!.skippedPorts.map((s) => s.port), [57000, 57004]);
+  // Another failure is the job's, not a move.
+  const other = new AgentError('agent x: install_mysql failed: disk full', 'failed', 'x', 'install_mysql', 'disk full');
+  const { L: L2, job: j2, cause: c2, n1: m1 } = scene();
+  await t.rejects(installMovingOn(jobCtx(L2, j2, c2), movableNode(L2, m1), 70146, () => Promise.reject(other)), other);
+  t.equal(L2.world.node(m1)!.port, 57000, 'and moves nothing');
+});
+
+t.test('installMovingOn: at most MAX_PORT_MOVES moves per instance, then the job fails naming the ports', async (t) => {
+  const { L, job, cause, n1 } = scene();
+  let calls = 0;
+  const err = await installMovingOn(jobCtx(L, job, cause), movableNode(L, n1), 70146, (at) => {
+    calls++;
+    return Promise.reject(inUse(at.port));
+  }).catch((e: unknown) => e);
+  t.ok(err instanceof JobError, 'a JobError');
+  t.equal((err as JobError).code, 70146, "with the job's install error number");
+  t.match((err as JobError).info, /node\/\d+ on 10\.0\.0\.1: ports 57000,57004,.* could not be bound \(at most 8 moves per instance\)/);
+  t.equal(calls, MAX_PORT_MOVES + 1, 'the first try and one per move');
+  t.equal(L.world.job(job)!.skippedPorts.length, MAX_PORT_MOVES);
+});
+
+t.test('installMovingOn: a full range fails the job with the reason', async (t) => {
+  const L = new Leader(new World());
+  L.must({ kind: 'machine.create', hostaddr: '10.0.0.1', role: 'storage', rackId: '1', datadir: '/d', logdir: '/l', walLogDir: '/w', totalMemMB: 1, totalCpuCores: 1, portRange: { lo: 57000, hi: 57007 } });
+  L.machines(1, 'computer');
+  const r = L.must({ kind: 'job.start', jobType: 'create_cluster', request: { ...REQ, nodes: '1' } });
+  const job = Number(r.committed[1]!.event.agg.slice(4));
+  const cause: Cause = { system: 'cluster_mgr', job };
+  L.must({ kind: 'job.step_start', job, step: 'install_storage', index: 0, total: 3 }, cause);
+  L.must({ kind: 'shard.add', cluster: 1, name: 'shard_1', nodes: [{ hostaddr: '10.0.0.1', port: 57000 }] }, cause);
+  const n = L.world.nodesOf(1)[0]!;
+  const err = await installMovingOn(jobCtx(L, job, cause), movableNode(L, n), 70146, (at) => Promise.reject(inUse(at.port))).catch((e: unknown) => e);
+  t.match((err as JobError).info, /10\.0\.0\.1:57004 cannot be bound .* no other port of 10\.0\.0\.1's port_range is free/);
 });
