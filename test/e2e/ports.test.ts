@@ -10,7 +10,7 @@ import { holdByConnection, holdListening, type Held } from '../helpers/port-hold
 import { E2eEnv, waitFor, type EmitReply } from './env.js';
 
 interface View {
-  nodes: { id: number; cluster: number; port: number }[];
+  nodes: { id: number; cluster: number; shard: number; port: number }[];
   comps: { id: number; cluster: number; port: number }[];
   jobs: { id: number; parent: number | null; jobType: string }[];
 }
@@ -83,6 +83,17 @@ t.test('held ports are skipped; the jobs end done', async (t) => {
   t.notOk(ports.some((p) => heldPorts.includes(p)), `no node on a held port (nodes ${ports.join(',')}; held ${heldPorts.join(',')})`);
   t.ok(skipped(added).some((s) => s.port === lo + 12), 'add_shards lists the port it skipped');
   t.ok(skipped(added).every((s) => heldPorts.includes(s.port)), 'and only held ports');
+
+  // add_nodes: the next free slot held by a listener; the job also meets the ports the others skipped.
+  held.push(await holdListening(lo + 24));
+  const first = v.nodes.find((n) => n.cluster === cluster && n.port === lo + 8)!;
+  const grown = await env.run('add_nodes', { cluster_id: String(cluster), shard_id: String(first.shard), nodes: '1', storage_iplists: [host] });
+  v = await env.view<View>();
+  const newNode = v.nodes.find((n) => n.shard === first.shard && n.id !== first.id)!;
+  t.notOk(held.some((h) => h.port === newNode.port), `add_nodes put the node on a free port (${newNode.port})`);
+  t.ok(skipped(grown).some((s) => s.port === lo + 24), 'add_nodes lists the port it skipped');
+  ports.push(newNode.port);
+  ports.sort((a, b) => a - b);
 
   // add_comps: the next compute slot held by a connection.
   held.push(await holdByConnection(clo + 6));
