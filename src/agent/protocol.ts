@@ -3,7 +3,8 @@
 // by jsoncpp's FastWriter): one JSON object with keys in byte order, no trailing newline,
 //   {"Extra":"<ip>_<port>","cluster_mgr_request_id":"…","info":…,"status":"success"|"failed","task_spec_info":"…"}
 // `Extra` only for the jobs that add it; `info` is a JSON value when it is one, otherwise a message
-// with quotes, tabs and line breaks turned into spaces (node_mgr's TrimResponseInfo).
+// with quotes, tabs and line breaks turned into spaces (node_mgr's TrimResponseInfo). This agent adds
+// `reason` to a failed answer whose cause a caller can act on (FAILURE_REASONS; docs/agent.md).
 import { describe } from './validate.js';
 
 export interface Envelope {
