@@ -17,6 +17,9 @@ command -v etcd >/dev/null 2>&1 || need+=(etcd-server)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 # promtool checks the shipped alert rules and a live member's /metrics (test/metrics).
 command -v promtool >/dev/null 2>&1 || need+=(prometheus)
+# Tests hold a port with an outgoing connection bound without SO_REUSEADDR (as the kernel's own
+# ephemeral ports are), which Node cannot do itself.
+command -v socat >/dev/null 2>&1 || need+=(socat)
 # The web status page's browser test drives Debian's Chromium (only `npm test` asks for it).
 if [ "${1:-}" = "--with-browser" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

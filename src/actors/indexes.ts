@@ -54,6 +54,7 @@ export function reindex<K extends AggKind>(
         tx.delete(w.endpoints, endpointKey(b.c.hostaddr, b.c.port));
         tx.remove(w.hostPorts, hostRoleKey(b.c.hostaddr, 'storage'), b.c.port);
       }
+      if (b !== undefined && a !== undefined && b.c.port !== a.c.port) moveEndpoint(w, tx, 'storage', `node/${a.c.id}`, b.c.hostaddr, b.c.port, a.c.port);
       return;
     }
     case 'comp': {
@@ -71,6 +72,7 @@ export function reindex<K extends AggKind>(
         tx.delete(w.endpoints, endpointKey(b.c.hostaddr, b.c.port));
         tx.remove(w.hostPorts, hostRoleKey(b.c.hostaddr, 'computer'), b.c.port);
       }
+      if (b !== undefined && a !== undefined && b.c.port !== a.c.port) moveEndpoint(w, tx, 'computer', `comp/${a.c.id}`, b.c.hostaddr, b.c.port, a.c.port);
       return;
     }
     case 'job': {
@@ -95,4 +97,12 @@ export function reindex<K extends AggKind>(
       void key;
       return;
   }
+}
+
+/** An instance not installed yet took another port of its host (node.moved, comp.moved). */
+function moveEndpoint(w: WorldState, tx: Tx, role: 'storage' | 'computer', id: string, host: string, from: number, to: number): void {
+  tx.delete(w.endpoints, endpointKey(host, from));
+  tx.remove(w.hostPorts, hostRoleKey(host, role), from);
+  tx.set(w.endpoints, endpointKey(host, to), id);
+  tx.add(w.hostPorts, hostRoleKey(host, role), to);
 }

@@ -46,6 +46,13 @@ function endpointFree(w: WorldState, host: string, port: number): Refusal {
   return used === undefined ? null : `${host}:${port} is already used by ${used}`;
 }
 
+/** Instances move only for a running job (the one whose install was refused). */
+function movedBy(w: WorldState, job: number): Refusal {
+  const j = w.stores.job.get(job);
+  if (j === undefined) return `job/${job} does not exist`;
+  return jobActive(runnerOf('job').value(j.s)) ? null : `job/${job} has ended`;
+}
+
 function shardNode(w: WorldState, shard: number, node: number): Rec<NodeCtx> | undefined {
   const n = w.stores.node.get(node);
   return n !== undefined && n.c.shard === shard ? n : undefined;
@@ -246,6 +253,12 @@ export function checkRules(w: WorldState, ev: DomainEvent, key: number | string,
       const sh = w.stores.shard.get(n.c.shard);
       return sh?.c.primary === n.c.id ? `node/${key} is the primary of shard/${n.c.shard}` : null;
     }
+    case 'node.moved': {
+      const n = rec as Rec<NodeCtx> | undefined;
+      if (n === undefined) return null;
+      if (n.c.port !== ev.data.from) return `node/${key} is on port ${n.c.port}, not ${ev.data.from}`;
+      return movedBy(w, ev.data.job) ?? machineRole(w, n.c.hostaddr, 'storage', ev.data.port) ?? endpointFree(w, n.c.hostaddr, ev.data.port);
+    }
     case 'node.status_changed':
     case 'node.health_changed':
     case 'node.needs_rebuild':
@@ -267,6 +280,12 @@ export function checkRules(w: WorldState, ev: DomainEvent, key: number | string,
       if (liveCluster(w, d.cluster) === undefined) return `cluster/${d.cluster} does not exist`;
       if (w.compByName.has(nameKey(d.cluster, d.name))) return `cluster/${d.cluster} already has a compute node ${d.name}`;
       return endpointFree(w, d.hostaddr, d.port);
+    }
+    case 'comp.moved': {
+      const c = w.stores.comp.get(key as number);
+      if (c === undefined) return null;
+      if (c.c.port !== ev.data.from) return `comp/${key} is on port ${c.c.port}, not ${ev.data.from}`;
+      return movedBy(w, ev.data.job) ?? machineRole(w, c.c.hostaddr, 'computer', ev.data.port) ?? endpointFree(w, c.c.hostaddr, ev.data.port);
     }
     case 'comp.status_changed':
     case 'comp.removed':
@@ -297,6 +316,7 @@ export function checkRules(w: WorldState, ev: DomainEvent, key: number | string,
       if (cur === null || cur === undefined) return null; // the machine refuses: no step running
       return cur.name === ev.data.step ? null : `the running step is ${cur.name}, not ${ev.data.step}`;
     }
+    case 'job.port_skipped':
     case 'job.done':
     case 'job.failed':
       return null;

@@ -253,10 +253,17 @@ export function jobView(_w: WorldState, r: Rec<JobCtx>): JobView {
     step: c.step,
     progress: c.progress,
     steps: c.steps,
+    // A job restored from a snapshot taken before ports could be skipped has no list.
+    skippedPorts: c.skippedPorts ?? [],
     errorCode: c.code,
     errorInfo: c.info,
     result: c.result,
   };
+}
+
+/** The ports a job's instances could not use, as get_status and the job's metadata row show them. */
+export function skippedPortsShown(j: JobView): { instance: string; hostaddr: string; port: number; reason: string }[] {
+  return j.skippedPorts.map((s) => ({ instance: s.instance, hostaddr: s.hostaddr, port: s.port, reason: s.reason }));
 }
 
 export interface ManagerView {

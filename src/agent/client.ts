@@ -4,6 +4,7 @@
 // the job is done, with a timeout per job; every error names the agent's host:port and the job.
 import { request } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { FAILURE_REASONS, type FailureReason } from './protocol.js';
 
 export type AgentErrorKind = 'timeout' | 'network' | 'protocol' | 'failed';
 
@@ -15,6 +16,8 @@ export class AgentError extends Error {
     readonly jobType: string,
     /** The agent's `info` for a `failed` answer. */
     readonly info?: unknown,
+    /** This agent's machine-readable cause of a `failed` answer (an original node_mgr sends none). */
+    readonly reason?: FailureReason,
   ) {
     super(message);
     this.name = 'AgentError';
@@ -27,6 +30,8 @@ export interface AgentAnswer {
   info: unknown;
   /** node_mgr's `Extra` ("<ip>_<port>") when the job adds one. */
   extra?: string;
+  /** The cause of a `failed` answer, when the agent names one it knows (this agent only). */
+  reason?: FailureReason;
   requestId: string;
   taskSpecInfo: string;
 }
@@ -153,6 +158,8 @@ export interface AgentInstance {
 export interface InstanceList {
   local_ip: string;
   keepalive_enabled: boolean;
+  /** The host's ephemeral port range ("lo-hi", from /proc/sys/net/ipv4/ip_local_port_range), when known. */
+  ephemeral_ports?: string;
   instances: AgentInstance[];
 }
 
@@ -192,6 +199,7 @@ export class AgentClient {
       status: r.status,
       info: r.info,
       extra: typeof r.Extra === 'string' ? r.Extra : undefined,
+      reason: FAILURE_REASONS.find((x) => x === r.reason),
       requestId: typeof r.cluster_mgr_request_id === 'string' ? r.cluster_mgr_request_id : '',
       taskSpecInfo: typeof r.task_spec_info === 'string' ? r.task_spec_info : '',
     };
@@ -202,7 +210,7 @@ export class AgentClient {
     const a = await this.call(jobType, paras, o);
     if (a.status === 'failed') {
       const info = typeof a.info === 'string' ? a.info : JSON.stringify(a.info);
-      throw new AgentError(`agent ${this.address}: ${jobType} failed: ${info}`, 'failed', this.address, jobType, a.info);
+      throw new AgentError(`agent ${this.address}: ${jobType} failed: ${info}`, 'failed', this.address, jobType, a.info, a.reason);
     }
     return a;
   }

@@ -4,12 +4,12 @@
 import { existsSync, rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
 import type { Logger } from '../log/logger.js';
-import { portOpen } from '../launcher/index.js';
+import { ephemeralPortRange, portBindable } from '../launcher/index.js';
 import type { Account, AgentConfig } from './config.js';
 import { installComputer, installStorage, killInstance, livePid, startExisting, stopInstance } from './instances.js';
 import { confine, instanceDir, type InstanceKind } from './paths.js';
 import type { PortLocks } from './port-locks.js';
-import type { Answer, Envelope } from './protocol.js';
+import type { Answer, Envelope, FailureReason } from './protocol.js';
 import type { InstanceRecord, Registry } from './registry.js';
 import {
   ParaError,
@@ -102,7 +102,10 @@ const LIST_INSTANCES = { port: opt(port), type: opt(oneOf(KINDS)) };
 const SET_KEEPALIVE = { port: req(port), keepalive: req(onOff), type: opt(oneOf(KINDS)) };
 
 const ok = (info: Answer['info'] = 'success', extra?: string): Answer => ({ status: 'success', info, extra });
-const failed = (info: string, extra?: string): Answer => ({ status: 'failed', info, extra });
+const failed = (info: string, extra?: string, reason?: FailureReason): Answer => ({ status: 'failed', info, extra, ...(reason ? { reason } : {}) });
+
+/** A `failed` answer with reason `port_in_use`: the manager installs the instance on another port. */
+const portInUse = (info: string): Answer => failed(info, undefined, 'port_in_use');
 
 /** Extra as node_mgr builds it: "<ip>_<port as sent>", shown only when the port is well formed. */
 function extraOf(ip: unknown, p: unknown): string {
@@ -149,17 +152,31 @@ function kindName(kind: InstanceKind): string {
   return kind === 'storage' ? 'storage (MySQL)' : 'computer (PostgreSQL)';
 }
 
-/** The checks before an install changes anything: the port, its dir and the record are all free. */
-async function checkFree(ctx: JobContext, kind: InstanceKind, p: number, host: string): Promise<string | null> {
-  if (p === ctx.cfg.httpPort) return `port ${p} is this agent's own HTTP port`;
+/**
+ * The checks before an install changes anything: the port, its dir and the record are all free, and
+ * the port can be bound. A bind test, not a connect test: a port held by an outgoing connection (any
+ * port of the ephemeral range can be) answers no connect but refuses the server's bind. Only the port
+ * the server binds is tested: MariaDB and PostgreSQL here serve nothing on the spare ports (exporter,
+ * mgr, xport, MySQL protocol), which are recorded only.
+ */
+async function checkFree(ctx: JobContext, kind: InstanceKind, p: number, host: string): Promise<Answer | null> {
+  if (p === ctx.cfg.httpPort) return portInUse(`port ${p} is this agent's own HTTP port`);
   const rec = ctx.registry.get(p);
   if (rec) {
-    return `port ${p} already has a ${kindName(rec.kind)} instance (installed ${rec.installedAt}, ${rec.phase}); uninstall it first`;
+    return failed(`port ${p} already has a ${kindName(rec.kind)} instance (installed ${rec.installedAt}, ${rec.phase}); uninstall it first`);
   }
   const dir = instanceDir(ctx.cfg.baseDir, kind, p);
-  if (existsSync(dir)) return `directory ${dir} exists but no instance is registered on port ${p}; remove it first`;
-  if (await portOpen(p, host)) return `port ${p} on ${host} is in use by another program`;
+  if (existsSync(dir)) return failed(`directory ${dir} exists but no instance is registered on port ${p}; remove it first`);
+  if (!(await portBindable(p, host))) return portInUse(`port ${p} on ${host} cannot be bound: it is in use by another program or connection`);
   return null;
+}
+
+/** The server could not bind its port: mariadbd's "Bind on TCP/IP port. Got error: 98: Address already
+ *  in use", postgres' "could not bind IPv4 address … Address already in use" (the launcher's error
+ *  carries the tail of the server's log). */
+export function isBindFailure(e: unknown): boolean {
+  const msg = e instanceof Error ? e.message : String(e);
+  return /Address already in use|Got error: 98\b|could not bind/i.test(msg);
 }
 
 /** Kills whatever the failed install started and removes its dir and record. */
@@ -208,6 +225,7 @@ async function install(ctx: JobContext, rec: InstanceRecord, work: () => Promise
   } catch (e) {
     ctx.log.error({ port: rec.port, type: rec.kind, err: e }, `${job} failed; rolling back`);
     await rollback(ctx, rec);
+    if (isBindFailure(e)) return portInUse(`${job} on port ${rec.port} failed: the server cannot bind port ${rec.port}: Address already in use`);
     return failed(`${job} on port ${rec.port} failed: ${firstLine(e)}`);
   }
 }
@@ -231,7 +249,7 @@ const installMysql: JobDef = {
     const host = ctx.cfg.localIp;
     return ctx.locks.run(p.port, async () => {
       const busy = await checkFree(ctx, 'storage', p.port, host);
-      if (busy) return failed(busy);
+      if (busy) return busy;
       const requested = p.innodb_buffer_size_M ?? 32;
       const rec: InstanceRecord = {
         ...newRecord(ctx, env, 'storage', p.port, host),
@@ -261,7 +279,7 @@ const installPostgres: JobDef = {
     const admin = { user: p.user, password: p.password };
     return ctx.locks.run(p.pg_protocal_port, async () => {
       const busy = await checkFree(ctx, 'computer', p.pg_protocal_port, p.bind_address);
-      if (busy) return failed(busy);
+      if (busy) return busy;
       const rec: InstanceRecord = {
         ...newRecord(ctx, env, 'computer', p.pg_protocal_port, p.bind_address),
         computer: {
@@ -426,7 +444,9 @@ const listInstances: JobDef = {
           ...(r.computer ? { user: r.computer.user, compute_node_id: r.computer.computeNodeId } : {}),
         };
       });
-    return ok({ local_ip: ctx.cfg.localIp, keepalive_enabled: ctx.cfg.keepalive, instances });
+    // The host's ephemeral range: the manager warns when a machine's port range overlaps it.
+    const eph = ephemeralPortRange();
+    return ok({ local_ip: ctx.cfg.localIp, keepalive_enabled: ctx.cfg.keepalive, ...(eph ? { ephemeral_ports: `${eph.lo}-${eph.hi}` } : {}), instances });
   },
 };
 

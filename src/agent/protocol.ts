@@ -3,7 +3,8 @@
 // by jsoncpp's FastWriter): one JSON object with keys in byte order, no trailing newline,
 //   {"Extra":"<ip>_<port>","cluster_mgr_request_id":"…","info":…,"status":"success"|"failed","task_spec_info":"…"}
 // `Extra` only for the jobs that add it; `info` is a JSON value when it is one, otherwise a message
-// with quotes, tabs and line breaks turned into spaces (node_mgr's TrimResponseInfo).
+// with quotes, tabs and line breaks turned into spaces (node_mgr's TrimResponseInfo). This agent adds
+// `reason` to a failed answer whose cause a caller can act on (FAILURE_REASONS; docs/agent.md).
 import { setOwn, tooDeepAt, tooDeepReason } from '../events/json-limits.js';
 import { describe } from './validate.js';
 
@@ -22,7 +23,17 @@ export interface Answer {
   info: string | Record<string, unknown>;
   /** node_mgr's `Extra`: "<ip>_<port>" of the instance an install/uninstall was about. */
   extra?: string;
+  /** This agent's addition to a `failed` answer: a stable machine-readable cause (see FAILURE_REASONS). */
+  reason?: FailureReason;
 }
+
+/**
+ * Causes of a `failed` answer a caller can act on, sent as the answer's top-level `reason` key (an
+ * original manager ignores unknown keys). `port_in_use`: a port the server would bind cannot be bound
+ * (held by another program, or by an outgoing connection): install on another port.
+ */
+export const FAILURE_REASONS = ['port_in_use'] as const;
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export class EnvelopeError extends Error {
   constructor(
@@ -115,5 +126,6 @@ export function formatAnswer(requestId: string, taskSpecInfo: string, a: Answer)
     info: typeof a.info === 'string' ? trimInfo(a.info) : a.info,
   };
   if (a.extra !== undefined) root.Extra = a.extra;
+  if (a.reason !== undefined) root.reason = a.reason;
   return JSON.stringify(sortKeys(root));
 }

@@ -292,6 +292,11 @@ export const catalog = {
     obj({ source: idSchema, method: oneOf(REJOIN_METHODS) }),
   ),
   'node.removed': def('node', 'The node left its shard (shard_nodes row deleted).', obj({})),
+  'node.moved': def(
+    'node',
+    'A node still `creating` takes another port of its machine: its agent could not bind `from` (job.port_skipped says why).',
+    obj({ port: portSchema, from: portSchema, job: idSchema }),
+  ),
 
   // ---- compute nodes (comp_nodes) ----
   'comp.added': def(
@@ -306,6 +311,11 @@ export const catalog = {
   ),
   'comp.status_changed': def('comp', 'comp_nodes.status changed.', obj({ status: instanceStatus })),
   'comp.removed': def('comp', 'The compute node is gone.', obj({})),
+  'comp.moved': def(
+    'comp',
+    'A compute node still `creating` takes another port of its machine: its agent could not bind `from`.',
+    obj({ port: portSchema, from: portSchema, job: idSchema }),
+  ),
 
   // ---- jobs (cluster_general_job_log) ----
   'job.created': def(
@@ -330,6 +340,12 @@ export const catalog = {
     'job',
     'The running step ended; progress is `done` of `total`.',
     obj({ step: str({ min: 1, max: 64 }), ok: bool(), done: nonNeg, total: nonNeg, info: text }),
+  ),
+  'job.port_skipped': def(
+    'job',
+    "The job's instance `instance` (node/<id> or comp/<id>) could not use `hostaddr`:`port` (`reason`, the agent's answer); " +
+      "the job's later placements skip that port, and its record lists it.",
+    obj({ instance: str({ min: 1, max: 64 }), hostaddr: hostSchema, port: portSchema, reason: text }),
   ),
   'job.done': def('job', 'The job succeeded (exactly once).', obj({ result: json() })),
   'job.failed': def(

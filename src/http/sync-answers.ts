@@ -3,7 +3,7 @@
 // World, so the caller decides how fresh that world is (see emit-backend.ts: after a ReadIndex).
 import type { World } from '../actors/index.js';
 import type { Refusal } from '../actors/index.js';
-import type { JobView } from '../actors/views.js';
+import { skippedPortsShown, type JobView } from '../actors/views.js';
 import { setOwn } from '../events/json-limits.js';
 import { E } from './error-codes.js';
 import { refusalText } from './paras-spec.js';
@@ -68,6 +68,8 @@ export function jobAttachment(job: JobView): Record<string, unknown> {
   att.step = job.step === null ? null : { name: job.step.name, index: job.step.index, total: job.step.total };
   att.progress = { done: job.progress.done, total: job.progress.total };
   att.steps = job.steps.map((s) => ({ step: s.step, ok: s.ok, info: s.info }));
+  // Ports an install could not bind and moved away from (absent when none, as in the original).
+  if (job.skippedPorts.length > 0) att.skipped_ports = skippedPortsShown(job);
   att.when_started = job.startedAt ?? job.createdAt;
   att.when_ended = job.endedAt;
   return att;

@@ -8,6 +8,7 @@ import { AgentError, type AgentInstance } from '../agent/client.js';
 import { ensureReplicationUser, globalStatus, makePrimary, pointReplicaAt, replicaStatus, type Credentials } from '../storage/replication.js';
 import { checkLeading } from '../reconcile/host.js';
 import { JobError, type JobContext } from './engine.js';
+import { installMovingOn, portInUse, type MovableInstance } from './port-moves.js';
 
 /** Ports per storage instance: P mysql, P+1 exporter, P+2 mgr, P+3 xport (§4.1). */
 export const STORAGE_STRIDE = 4;
@@ -122,21 +123,35 @@ async function settled(ctx: JobContext, host: string, port: number, type: 'stora
   }
 }
 
-/** Installs a storage node unless its agent already runs it. */
+/** Installs a storage node unless its agent already runs it; a port its agent cannot bind moves it on. */
 export async function ensureStorageInstalled(ctx: JobContext, n: NodeView, isMaster: boolean, bufferMb: number, dbCfg: number): Promise<void> {
-  const have = await settled(ctx, n.hostaddr, n.port, 'storage');
+  await installMovingOn(ctx, movableNode(ctx, n.id), E_INSTALL, (at) => installNodeAt(ctx, n.id, at, isMaster, bufferMb, dbCfg));
+}
+
+/** A storage node for installMovingOn: it moves to the lowest free slot of its machine's storage range. */
+function movableNode(ctx: JobContext, id: number): MovableInstance {
+  return {
+    agg: `node/${id}`,
+    at: () => ctx.world.node(id),
+    nextPort: (host, taken) => place(ctx.world, 'storage', [host], 1, STORAGE_STRIDE, taken)?.[0]?.port ?? null,
+  };
+}
+
+async function installNodeAt(ctx: JobContext, id: number, at: Placed, isMaster: boolean, bufferMb: number, dbCfg: number): Promise<void> {
+  const have = await settled(ctx, at.hostaddr, at.port, 'storage');
   if (have?.status === 'running') return;
-  const agent = ctx.agent(n.hostaddr);
+  const agent = ctx.agent(at.hostaddr);
   // A stopped or dead leftover of an interrupted install is not trusted: it is reinstalled.
-  if (have !== null) await agent.uninstallMysql({ port: n.port }, { requestId: `job${ctx.job.id}-node${n.id}-clean` });
+  if (have !== null) await agent.uninstallMysql({ port: at.port }, { requestId: `job${ctx.job.id}-node${id}-clean` });
   checkLeading(ctx.signal);
   try {
     await agent.installMysql(
-      { port: n.port, innodbBufferSizeMb: Math.max(bufferMb, 1), isMaster, dbCfg, admin: storageAccount(ctx) },
-      { requestId: `job${ctx.job.id}-node${n.id}` },
+      { port: at.port, innodbBufferSizeMb: Math.max(bufferMb, 1), isMaster, dbCfg, admin: storageAccount(ctx) },
+      { requestId: `job${ctx.job.id}-node${id}` },
     );
   } catch (e) {
-    throw asJobError(e, E_INSTALL, `install_mysql on ${n.hostaddr}:${n.port}`);
+    if (portInUse(e)) throw e; // installMovingOn moves the node on
+    throw asJobError(e, E_INSTALL, `install_mysql on ${at.hostaddr}:${at.port}`);
   }
 }
 

@@ -5,6 +5,7 @@
 import type { WorldView, NodeView, ClusterView, ShardView, CompView, JobView, ManagerView, MachineView } from '../actors/index.js';
 import type { Cluster, ComputeNode, Job, Machine, ManagerMember, ReplicaMaster, Shard, StorageNode, Topology } from '../metadata/index.js';
 import { jobInfoText, jobMemoText } from '../metadata/index.js';
+import { skippedPortsShown } from '../actors/views.js';
 
 export interface Secrets {
   /** The compute nodes' superuser of a cluster (comp_nodes.user_name/passwd). */
@@ -222,6 +223,7 @@ function jobRow(j: JobView, cur: Job | undefined): Job {
     error_info: j.errorInfo,
   };
   if (j.step) memo.step = j.step.name;
+  if (j.skippedPorts.length > 0) memo.skipped_ports = skippedPortsShown(j);
   return {
     id: j.id,
     jobId: cur?.jobId ?? null,

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
 import { processesUnder } from '../../src/agent/procfs.js';
+import { makeRunDir } from '../../src/launcher/index.js';
 
 export const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
 
@@ -120,3 +121,21 @@ export function removeDir(dir: string): void {
 }
 
 export const registryOf = (base: string): string => join(base, 'agent-registry.json');
+
+/** A run dir with an instance base dir for an agent test; cleanup() leaves nothing behind: the agents,
+ *  then every server under the base dir, then the dir. */
+export function agentRun(label: string): { dir: string; base: string; agents: AgentChild[]; cleanup(): Promise<void> } {
+  const dir = makeRunDir(label);
+  const base = join(dir, 'base');
+  const agents: AgentChild[] = [];
+  return {
+    dir,
+    base,
+    agents,
+    cleanup: async () => {
+      for (const a of agents) await a.kill9();
+      await killEverythingUnder(base);
+      removeDir(dir);
+    },
+  };
+}

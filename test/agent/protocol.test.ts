@@ -164,7 +164,9 @@ t.test('malformed requests: each answered failed with a clear message, nothing c
 t.test('install answers carry node_mgr\'s Extra, also when failed', async (t) => {
   const a = await emit(port, 'install_mysql', { port: blockedPort, user: 'adm', password: SECRET });
   t.equal(a.json?.Extra, `127.0.0.1_${blockedPort}`);
-  t.equal(Object.keys(a.json!).join(','), 'Extra,cluster_mgr_request_id,info,status,task_spec_info', 'jsoncpp key order');
+  // A blocked port: this agent's `reason` joins node_mgr's keys, still in byte order.
+  t.equal(Object.keys(a.json!).join(','), 'Extra,cluster_mgr_request_id,info,reason,status,task_spec_info', 'jsoncpp key order');
+  t.equal(a.json?.reason, 'port_in_use');
   const pg = await emit(port, 'install_postgres', { ...pgOk, pg_protocal_port: String(blockedPort) });
   t.equal(pg.json?.Extra, `127.0.0.1_${blockedPort}`);
   const un = await emit(port, 'uninstall_mysql', { port: '23306' });
@@ -176,7 +178,8 @@ t.test('client: typed calls, and errors that name the agent and the job', async 
   const c = new AgentClient({ host: '127.0.0.1', port });
   await c.ping();
   const list = await c.listInstances();
-  t.same(list, { local_ip: '127.0.0.1', keepalive_enabled: true, instances: [] });
+  t.same(list, { local_ip: '127.0.0.1', keepalive_enabled: true, instances: [], ...(list.ephemeral_ports !== undefined ? { ephemeral_ports: list.ephemeral_ports } : {}) });
+  t.match(list.ephemeral_ports ?? '32768-60999', /^\d+-\d+$/, 'the ephemeral range as lo-hi');
 
   const e1 = await c.controlInstance({ type: 'storage', control: 'stop', ip: '127.0.0.1', port: 23306 }).catch((e: unknown) => e);
   t.type(e1, AgentError);

@@ -5,6 +5,7 @@
 // rolls back everything the job created.
 import t from 'tap';
 import { createServer, type Server } from 'node:net';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, makeRunDir } from '../../src/launcher/index.js';
@@ -173,17 +174,22 @@ t.test('compute-node jobs on a real member, agent and PostgreSQL', async (t) => 
   t.same((await agent.listInstances({ port: a!.port })).instances, [], 'the agent has no instance there');
   t.notOk(await canLogin(a!.port));
 
-  // ---- a failed install rolls back: the slot it will take is occupied by another program.
+  // ---- a failed install rolls back. The first slot is held by another program: that comp moves on to
+  // the next free port (issue 11) and installs; the second slot has a leftover instance directory,
+  // which the agent refuses (not a port problem: no move), so the job fails and undoes both.
   const next = placeComps(rt.world, [], 2)!;
   t.equal(next[0]!.port, lo, 'the freed slot is reused first');
   const blocker = createServer();
   await new Promise<void>((r) => blocker.listen(next[0]!.port, HOST, r));
   blockers.push(blocker);
+  mkdirSync(join(base, 'computer', String(next[1]!.port)), { recursive: true });
   const firstNew = rt.world.next.comp;
   const failed = await runJob('add_comps', { cluster_id: String(cluster), comps: '2', computer_iplists: [HOST] });
   t.equal(failed.status, 'failed');
   t.equal(failed.errorCode, 70148, failed.errorInfo);
-  t.match(failed.errorInfo, /in use by another program/);
+  t.match(failed.errorInfo, /exists but no instance is registered/);
+  t.notMatch(failed.errorInfo, /cannot be bound/, 'the held port was not the failure: that comp moved on');
+  t.match(failed.skippedPorts, [{ port: next[0]!.port, reason: /cannot be bound/ }], 'the job records the port it skipped');
   t.ok(failed.steps.some((s) => s.step === 'rollback' && s.ok), 'the rollback step ran');
   t.same(rt.world.compsOf(cluster), [b!.id], 'both new comps are gone from the world');
   t.ok(rt.world.next.comp >= firstNew + 2, 'they had been recorded before the install');

@@ -38,9 +38,11 @@ function dispatch(world: World, cmd: Command, e: Emitter): CommandResult {
     case 'node.add':
     case 'node.delete':
     case 'node.set_status':
+    case 'node.move':
     case 'comp.add':
     case 'comp.delete':
     case 'comp.set_status':
+    case 'comp.move':
       return checkTopology(world, cmd, e);
     case 'node.set_health':
     case 'node.set_access':

@@ -69,9 +69,23 @@ export type TopologyCommand =
   | ({ kind: 'node.add'; shard: number } & NodeSpec)
   | { kind: 'node.delete'; node: number }
   | { kind: 'node.set_status'; node: number; status: InstanceStatus }
+  | ({ kind: 'node.move'; node: number } & MoveSpec)
   | { kind: 'comp.add'; cluster: number; hostaddr: string; port: number; name?: string }
   | { kind: 'comp.delete'; comp: number }
-  | { kind: 'comp.set_status'; comp: number; status: InstanceStatus };
+  | { kind: 'comp.set_status'; comp: number; status: InstanceStatus }
+  | ({ kind: 'comp.move'; comp: number } & MoveSpec);
+
+/**
+ * Moving an instance that is not installed yet to another port of its machine, because its agent
+ * could not bind the current one: the job records the skipped port and why, then the instance moves.
+ */
+export interface MoveSpec {
+  port: number;
+  /** The job whose install was refused: it remembers the port so its placements skip it. */
+  job: number;
+  /** The agent's answer, for the job's record. */
+  reason: string;
+}
 
 export interface NodeSpec {
   hostaddr: string;
@@ -246,6 +260,11 @@ export function checkTopology(world: World, cmd: TopologyCommand, e: Emitter): C
       if (n.status === cmd.status) return refuse('no_change', `node ${cmd.node} is already ${cmd.status}`);
       return e.emit('node.status_changed', `node/${n.id}`, { status: cmd.status }).done();
     }
+    case 'node.move': {
+      const n = world.node(cmd.node);
+      if (n === null) return refuse('not_found', `node ${cmd.node} does not exist`, 'node');
+      return moveInstance(world, e, `node/${n.id}`, n, 'storage', cmd);
+    }
 
     case 'comp.add': {
       const c = world.cluster(cmd.cluster);
@@ -273,7 +292,31 @@ export function checkTopology(world: World, cmd: TopologyCommand, e: Emitter): C
       if (n.status === cmd.status) return refuse('no_change', `compute node ${cmd.comp} is already ${cmd.status}`);
       return e.emit('comp.status_changed', `comp/${n.id}`, { status: cmd.status }).done();
     }
+    case 'comp.move': {
+      const n = world.comp(cmd.comp);
+      if (n === null) return refuse('not_found', `compute node ${cmd.comp} does not exist`, 'comp_id');
+      return moveInstance(world, e, `comp/${n.id}`, n, 'computer', cmd);
+    }
   }
+}
+
+function moveInstance(
+  world: World,
+  e: Emitter,
+  agg: `node/${number}` | `comp/${number}`,
+  n: { hostaddr: string; port: number; status: InstanceStatus },
+  role: MachineRole,
+  cmd: MoveSpec,
+): CommandResult {
+  if (n.status !== 'creating') return refuse('invalid_state', `${agg} is ${n.status}: only an instance still being created can move`, 'port');
+  if (cmd.port === n.port) return refuse('no_change', `${agg} is already on port ${cmd.port}`, 'port');
+  const j = world.job(cmd.job);
+  if (j === null || j.status === 'done' || j.status === 'failed') return refuse('invalid_state', `job ${cmd.job} is not running`, 'job');
+  const used = hostPortRefusal(world, n.hostaddr, cmd.port, role, 'port');
+  if (used !== null) return used;
+  e.emit('job.port_skipped', `job/${cmd.job}`, { instance: agg, hostaddr: n.hostaddr, port: n.port, reason: cmd.reason.slice(0, 1024) });
+  const kind = agg.startsWith('node/') ? 'node.moved' : 'comp.moved';
+  return e.emit(kind, agg, { port: cmd.port, from: n.port, job: cmd.job }).done();
 }
 
 /** The original names shards `shard_<n>`, n after the highest numeric suffix in the cluster. */

@@ -36,6 +36,8 @@ export function reduceComp(ctx: CompCtx, ev: CompEvent): CompCtx {
         createdAt: ev.at,
         changedAt: ev.at,
       };
+    case 'comp.moved':
+      return { ...ctx, port: ev.data.port, changedAt: ev.at };
     case 'comp.status_changed':
     case 'comp.removed':
       return { ...ctx, changedAt: ev.at };
@@ -72,7 +74,8 @@ export const computeNodeMachine = setup({
       initial: 'creating',
       on: { 'comp.removed': { target: 'removed', actions: 'apply' } },
       states: {
-        creating: status('creating'),
+        // Only a compute node not installed yet may move to another port.
+        creating: { on: { ...status('creating').on, 'comp.moved': { actions: 'apply' } } },
         inactive: status('inactive'),
         active: status('active'),
         manual_stop: status('manual_stop'),

@@ -15,6 +15,15 @@ export interface JobStepRecord {
   endedAt: number;
 }
 
+/** A port the job's instance could not use, and why (job.port_skipped). */
+export interface SkippedPort {
+  instance: string;
+  hostaddr: string;
+  port: number;
+  reason: string;
+  at: number;
+}
+
 export interface JobCtx {
   id: number;
   jobType: string;
@@ -31,6 +40,8 @@ export interface JobCtx {
   step: { name: string; index: number; total: number; startedAt: number } | null;
   progress: { done: number; total: number };
   steps: JobStepRecord[];
+  /** Ports its instances could not use: its placements skip them (bounded like the steps). */
+  skippedPorts: SkippedPort[];
   code: number;
   info: string;
   result: Json;
@@ -55,6 +66,7 @@ export function initJob(key: number | string): JobCtx {
     step: null,
     progress: { done: 0, total: 0 },
     steps: [],
+    skippedPorts: [],
     code: 0,
     info: '',
     result: null,
@@ -94,6 +106,11 @@ export function reduceJob(ctx: JobCtx, ev: JobEvent): JobCtx {
         steps: [...ctx.steps, rec].slice(-MAX_STEPS),
       };
     }
+    case 'job.port_skipped': {
+      const d = ev.data;
+      const rec: SkippedPort = { instance: d.instance, hostaddr: d.hostaddr, port: d.port, reason: d.reason, at };
+      return { ...ctx, skippedPorts: [...(ctx.skippedPorts ?? []), rec].slice(-MAX_STEPS) };
+    }
     case 'job.done':
       return { ...ctx, step: null, endedAt: at, code: 0, info: 'OK', result: ev.data.result };
     case 'job.failed':
@@ -119,7 +136,7 @@ export const jobMachine = setup({
     },
     ongoing: {
       initial: 'idle',
-      on: { 'job.failed': { target: 'failed', actions: 'apply' } },
+      on: { 'job.failed': { target: 'failed', actions: 'apply' }, 'job.port_skipped': { actions: 'apply' } },
       states: {
         idle: {
           on: {

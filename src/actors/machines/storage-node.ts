@@ -80,6 +80,8 @@ export function reduceNode(ctx: NodeCtx, ev: NodeEvent): NodeCtx {
         changedAt: at,
       };
     }
+    case 'node.moved':
+      return { ...ctx, port: ev.data.port, changedAt: at };
     case 'node.status_changed':
     case 'node.access_changed':
     case 'node.removed':
@@ -150,7 +152,8 @@ export const storageNodeMachine = setup({
         lifecycle: {
           initial: 'creating',
           states: {
-            creating: lifecycle('creating'),
+            // Only a node not installed yet may move to another port.
+            creating: { on: { ...lifecycle('creating').on, 'node.moved': { actions: 'apply' } } },
             inactive: lifecycle('inactive'),
             active: lifecycle('active'),
             manual_stop: lifecycle('manual_stop'),

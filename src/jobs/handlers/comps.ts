@@ -26,10 +26,12 @@ import {
   instanceOn,
   placeComps,
   syncCompTopology,
+  type Slot,
   withComp,
 } from '../../compute/index.js';
 import { JobError, registerJobHandler, type JobContext } from '../engine.js';
 import { num, req, strList } from './request.js';
+import { installMovingOn, refusedSlots } from '../port-moves.js';
 
 /** The original's error numbers. */
 export const E_COMP_NO_PLACE = 70115;
@@ -101,7 +103,7 @@ export async function createComps(
     // Recorded before anything is installed: a leader dying after this has the comps to finish or undo.
     let lostRaces = 0;
     for (let have = ours(ctx.world, cluster, first).length; have < count; have = ours(ctx.world, cluster, first).length) {
-      const slot = placeComps(ctx.world, hosts, 1)?.[0];
+      const slot = placeComps(ctx.world, hosts, 1, refusedSlots(ctx.job))?.[0];
       if (slot === undefined) {
         throw new JobError(E_COMP_NO_PLACE, `not enough free compute-node ports on ${hosts.length > 0 ? hosts.join(',') : 'the computer machines'} for ${count - have} more compute node(s)`);
       }
@@ -120,12 +122,13 @@ export async function createComps(
   await ctx.step(`${p}install`, total, async () => {
     const done: string[] = [];
     await eachComp(comps(), E_COMP_INSTALL, 'install_postgres', async (c) => {
-      const r = await ensureCompInstalled(ctx.agent(c.hostaddr), { id: c.id, hostaddr: c.hostaddr, port: c.port, ...secret }, {
-        signal: ctx.signal,
-        requestId: String(ctx.job.id),
-      });
+      // A port its agent cannot bind moves the comp to the next free one of its machine.
+      const movable = { agg: `comp/${c.id}` as const, at: () => ctx.world.comp(c.id), nextPort: (host: string, taken: Slot[]) => placeComps(ctx.world, [host], 1, taken)?.[0]?.port ?? null };
+      const r = await installMovingOn(ctx, movable, E_COMP_INSTALL, (at) =>
+        ensureCompInstalled(ctx.agent(at.hostaddr), { id: c.id, hostaddr: at.hostaddr, port: at.port, ...secret }, { signal: ctx.signal, requestId: String(ctx.job.id) }),
+      );
       if (r === 'installed') done.push(String(c.id));
-      ctx.log.info({ comp: c.id, at: `${c.hostaddr}:${c.port}`, result: r }, 'compute node installed');
+      ctx.log.info({ comp: c.id, at: `${ctx.world.comp(c.id)?.hostaddr}:${ctx.world.comp(c.id)?.port}`, result: r }, 'compute node installed');
     });
     return done.length;
   });

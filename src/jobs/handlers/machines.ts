@@ -2,7 +2,8 @@
 // are world facts (machine.* commands); create checks that the node agent answers first.
 import type { MachineRole } from '../../events/vocab.js';
 import type { Json } from '../../events/schema.js';
-import { AgentClient } from '../../agent/client.js';
+import { AgentClient, AgentError } from '../../agent/client.js';
+import { rangeOverlap, type PortRange } from '../../launcher/ports.js';
 import { JobError, registerJobHandler, type JobContext } from '../engine.js';
 import { optNum, req, str } from './request.js';
 
@@ -19,16 +20,20 @@ async function createMachine(ctx: JobContext): Promise<Json> {
   const host = str(r, 'hostaddr');
   const role = str(r, 'machine_type') as MachineRole;
   const agentPort = optNum(r, 'nodemgr_port') ?? otherRolePort(ctx, host, role);
-  await ctx.step('ping_agent', 2, async () => {
+  await ctx.step('ping_agent', 3, async () => {
     if (agentPort === null) return 'no agent port given: not checked';
     try {
-      await new AgentClient({ host, port: agentPort, timeouts: { ping_pong: 10_000 } }).ping();
+      await agentAt(ctx, host, agentPort).ping();
     } catch (e) {
       throw new JobError(E_PING, `node agent ${host}:${agentPort} does not answer ping_pong: ${(e as Error).message}`, { cause: e });
     }
     return 'agent answered';
   });
-  await ctx.step('register', 2, async () => {
+  const range = portRange(str(r, 'port_range'));
+  const warning = await ctx.step('check_port_range', 3, async () =>
+    agentPort === null ? 'no agent port given: not checked' : ephemeralWarning(ctx, host, agentPort, role, range),
+  );
+  await ctx.step('register', 3, async () => {
     if (ctx.world.machine(host)?.roles[role] !== undefined) return; // registered before a leader change
     await ctx.exec({
       kind: 'machine.create',
@@ -38,13 +43,46 @@ async function createMachine(ctx: JobContext): Promise<Json> {
       ...(role === 'storage'
         ? { datadir: str(r, 'datadir'), logdir: str(r, 'logdir'), walLogDir: str(r, 'wal_log_dir') }
         : { compDatadir: str(r, 'comp_datadir') }),
-      portRange: portRange(str(r, 'port_range')),
+      portRange: range,
       totalMemMB: optNum(r, 'total_mem') ?? 0,
       totalCpuCores: optNum(r, 'total_cpu_cores') ?? 0,
       ...(agentPort !== null ? { agentPort } : {}),
     });
   });
-  return { hostaddr: host, machine_type: role };
+  return { hostaddr: host, machine_type: role, ...(warning.startsWith('warning') ? { warning } : {}) };
+}
+
+/**
+ * The port range against the host's ephemeral range, which its agent reports in list_instances: any
+ * outgoing connection may hold a port there, so installs may have to move on (they do, see
+ * jobs/port-moves.ts), which an operator should know. An agent that does not report it (an original
+ * node_mgr) is not a failure: no warning then.
+ */
+async function ephemeralWarning(ctx: JobContext, host: string, agentPort: number, role: MachineRole, range: PortRange): Promise<string> {
+  let reported: string | undefined;
+  try {
+    reported = (await agentAt(ctx, host, agentPort).listInstances({ port: agentPort })).ephemeral_ports;
+  } catch (e) {
+    if (!(e instanceof AgentError)) throw e;
+    return `the agent does not report its ephemeral port range (${e.kind}): not checked`;
+  }
+  const m = /^(\d{1,5})-(\d{1,5})$/.exec(reported ?? '');
+  if (m === null) return 'the agent does not report its ephemeral port range: not checked';
+  const eph = { lo: Number(m[1]), hi: Number(m[2]) };
+  const o = rangeOverlap(range, eph);
+  if (o === null) return `port_range ${range.lo}-${range.hi} is clear of the ephemeral range ${eph.lo}-${eph.hi}`;
+  const warning =
+    `warning: ${role} port_range ${range.lo}-${range.hi} of ${host} overlaps its ephemeral port range ${eph.lo}-${eph.hi} ` +
+    `(ports ${o.lo}-${o.hi}): outgoing connections may hold those ports, and installs there then move on to other ports; ` +
+    `choose a range outside it, or narrow net.ipv4.ip_local_port_range`;
+  ctx.log.warn({ host, role, portRange: range, ephemeral: eph }, warning);
+  return warning;
+}
+
+/** The agent of a machine not registered yet (the group's bearer token when one is set). */
+function agentAt(ctx: JobContext, host: string, port: number): AgentClient {
+  const token = ctx.cfg.str('api_token');
+  return new AgentClient({ host, port, timeouts: { ping_pong: 10_000, list_instances: 10_000 }, ...(token ? { token } : {}) });
 }
 
 /** A host registered for its other role already says where its agent listens. */

@@ -20,6 +20,7 @@ import {
 } from '../storage.js';
 import { num, optNum, req, str, strList, type Obj } from './request.js';
 import { dropLogTables } from '../metadata.js';
+import { refusedSlots } from '../port-moves.js';
 
 interface Sizing {
   bufferMb: number;
@@ -45,7 +46,8 @@ async function placeShards(ctx: JobContext, cluster: number, names: string[], no
       ids.push(have.id);
       continue;
     }
-    const at = place(ctx.world, 'storage', hosts, nodes, STORAGE_STRIDE);
+    // Ports this job's agents could not bind stay skipped for the job's later placements.
+    const at = place(ctx.world, 'storage', hosts, nodes, STORAGE_STRIDE, refusedSlots(ctx.job));
     if (at === null) throw new JobError(E_NO_PLACE, `not enough free storage ports on ${hosts.length > 0 ? hosts.join(',') : 'the storage machines'} for ${nodes} nodes of ${name}`);
     await ctx.exec({ kind: 'shard.add', cluster, name, nodes: at.map((p) => ({ ...p, innodbBufferPoolMB: sz.bufferMb })) });
     ids.push(ctx.world.shardByName(cluster, name)!.id);
@@ -208,7 +210,7 @@ async function addNodes(ctx: JobContext): Promise<Json> {
       const missing = count - newNodes(ctx, shard).length;
       if (missing <= 0) continue;
       const existing = ctx.world.nodesOf(shard).map((id) => ctx.world.node(id)!.hostaddr);
-      const at = place(ctx.world, 'storage', hosts, missing, STORAGE_STRIDE, [], existing);
+      const at = place(ctx.world, 'storage', hosts, missing, STORAGE_STRIDE, refusedSlots(ctx.job), existing);
       if (at === null) throw new JobError(70162, `not enough free storage ports for ${missing} nodes of shard ${shard}`);
       for (const p of at) await ctx.exec({ kind: 'node.add', shard, ...p, innodbBufferPoolMB: sz.bufferMb });
     }
