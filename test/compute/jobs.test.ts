@@ -9,13 +9,13 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, makeRunDir } from '../../src/launcher/index.js';
-import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { ManagerRuntime } from '../../src/member/runtime.js';
 import type { Command, JobView } from '../../src/actors/index.js';
 import { AgentClient } from '../../src/agent/client.js';
 import { ensureCompInstalled, placeComps, readCompTopology, withComp, type CompTopology } from '../../src/compute/index.js';
 import { AgentChild, killEverythingUnder, removeDir, waitFor, writeConfig } from '../agent/helpers.js';
+import { singleMemberConfig } from '../helpers/single-member.js';
 
 const HOST = '127.0.0.1';
 const COMP = { user: 'kunlun_app', password: 'Comp-Pw-Secret-9' };
@@ -93,19 +93,7 @@ t.test('compute-node jobs on a real member, agent and PostgreSQL', async (t) => 
   const agent = new AgentClient({ host: HOST, port: agentPort });
   await waitFor('the agent to answer', 20_000, async () => ((await agent.ping().then(() => true)) ? true : undefined));
 
-  const raftPort = await freePort();
-  const cfg = loadConfig({
-    env: {},
-    sets: [
-      `brpc_raft_port=${raftPort}`,
-      `brpc_http_port=${await freePort()}`,
-      `raft_group_member_init_config=${HOST}:${raftPort}:0,`,
-      `cluster_mgr_tmp_data_path=${join(dir, 'member')}`,
-      'nats_url=',
-      'meta_group_seeds=',
-      'raft_tick_ms=20',
-    ],
-  });
+  const cfg = await singleMemberConfig(dir);
   rt = await ManagerRuntime.start(cfg, createLogger({ level: 'debug', file: join(dir, 'manager') }));
   await waitFor('the member to lead', 20_000, () => (rt!.isLeader ? true : undefined));
 

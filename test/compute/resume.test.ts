@@ -6,13 +6,14 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, makeRunDir } from '../../src/launcher/index.js';
-import { loadConfig, type Config } from '../../src/config/load.js';
+import type { Config } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import { ManagerRuntime } from '../../src/member/runtime.js';
 import { AgentClient } from '../../src/agent/client.js';
 import { readCompTopology, withComp } from '../../src/compute/index.js';
 import type { Command } from '../../src/actors/index.js';
 import { AgentChild, killEverythingUnder, removeDir, waitFor, writeConfig } from '../agent/helpers.js';
+import { singleMemberConfig } from '../helpers/single-member.js';
 
 const HOST = '127.0.0.1';
 const COMP = { user: 'kunlun_app', password: 'Comp-Pw-Secret-5' };
@@ -51,19 +52,7 @@ t.test('add_comps resumes after the leader dies mid-install', async (t) => {
   const agent = new AgentClient({ host: HOST, port: agentPort });
   await waitFor('the agent to answer', 20_000, async () => ((await agent.ping().then(() => true)) ? true : undefined));
 
-  const raftPort = await freePort();
-  const cfg = loadConfig({
-    env: {},
-    sets: [
-      `brpc_raft_port=${raftPort}`,
-      `brpc_http_port=${await freePort()}`,
-      `raft_group_member_init_config=${HOST}:${raftPort}:0,`,
-      `cluster_mgr_tmp_data_path=${join(dir, 'member')}`,
-      'nats_url=',
-      'meta_group_seeds=',
-      'raft_tick_ms=20',
-    ],
-  });
+  const cfg = await singleMemberConfig(dir);
   const rt1 = await startMember(cfg, 1);
   const lo = 20_000 + Math.floor(Math.random() * 20_000);
   await exec(rt1, { kind: 'machine.create', hostaddr: HOST, role: 'computer', rackId: '1', compDatadir: '/c', totalMemMB: 1024, totalCpuCores: 2, portRange: { lo, hi: lo + 20 }, agentPort });

@@ -7,14 +7,14 @@ import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
-import { freePort, makeRunDir } from '../../src/launcher/index.js';
-import { loadConfig } from '../../src/config/load.js';
+import { makeRunDir } from '../../src/launcher/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { ManagerRuntime } from '../../src/member/runtime.js';
 import type { Command } from '../../src/actors/index.js';
 import type { DomainEvent } from '../../src/events/catalog.js';
 import { ADMIN, startMetaServer, type MetaServer } from '../metadata/fixtures.js';
 import { removeDir, waitFor } from '../agent/helpers.js';
+import { singleMemberConfig } from '../helpers/single-member.js';
 
 const HOST = '127.0.0.1';
 const DB = 'kunlun_metadata_db';
@@ -53,22 +53,7 @@ const ids = async (table: string): Promise<number[]> => (await q(`SELECT id FROM
 
 t.test('a refused row is left out, reported, retried alone, and written once it fits', async (t) => {
   meta = await startMetaServer('projection-failed-rows-meta');
-  const raftPort = await freePort();
-  const cfg = loadConfig({
-    env: {},
-    sets: [
-      `brpc_raft_port=${raftPort}`,
-      `brpc_http_port=${await freePort()}`,
-      `raft_group_member_init_config=${HOST}:${raftPort}:0,`,
-      `cluster_mgr_tmp_data_path=${join(dir, 'member')}`,
-      'nats_url=',
-      `meta_group_seeds=${meta.server.host}:${meta.server.port}`,
-      `meta_user=${ADMIN.user}`,
-      `meta_pwd=${ADMIN.password}`,
-      'metadata_retry_interval_ms=300',
-      'raft_tick_ms=20',
-    ],
-  });
+  const cfg = await singleMemberConfig(dir, { meta_group_seeds: `${meta.server.host}:${meta.server.port}`, meta_user: `${ADMIN.user}`, meta_pwd: `${ADMIN.password}`, metadata_retry_interval_ms: '300' });
   const stream = {
     write(s: string): void {
       logText.push(s);
