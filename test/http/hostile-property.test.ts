@@ -24,6 +24,12 @@ t.before(async () => {
     const r = await fetch(`${group.members[0]!.url}/api/v1/leader`).catch(() => null);
     return r?.status === 200 ? group.members[0] : undefined;
   });
+  // A new leader records itself (manager.add) just after it is elected: wait for that entry, so the
+  // state compared before and after the requests moves only if a request moved it.
+  await waitFor('the member recorded in the world', async () => {
+    const v = (await (await fetch(`${member.url}/api/v1/view`)).json()) as { managers?: unknown[] };
+    return (v.managers?.length ?? 0) > 0 ? true : undefined;
+  });
 });
 t.teardown(async () => {
   await group.stopAll();
