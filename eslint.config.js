@@ -3,6 +3,50 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
+// The deterministic core: every member applies the same log to these and must reach the same state, so
+// they read no clock, no randomness, no environment and do no I/O; time and seeds come in as arguments.
+// test/lint/purity.test.ts checks that these rules still reach src/actors.
+export const PURE_FILES = [
+  'src/actors/**/*.ts',
+  'src/events/{canonical,catalog,codec,envelope,hashchain,index,json-limits,redact,schema,validate,vocab}.ts',
+  'src/ha/**/*.ts',
+  'src/raft/core/**/*.ts',
+  'src/storage/{gtid,node-state}.ts',
+];
+const impure = (what) => `not in the deterministic core (${what}); pass it in from the caller`;
+const IMPURE_MODULES = [
+  ...['fs', 'fs/*', 'net', 'child_process', 'timers', 'timers/*', 'http', 'https', 'dgram', 'dns', 'os', 'worker_threads']
+    .flatMap((m) => [m, `node:${m}`]),
+  'mysql2', 'mysql2/*', 'pg', 'nats', 'fastify', 'fastify/*', '@fastify/*', 'pino', 'pino-*', 'uuid',
+];
+const purity = {
+  files: PURE_FILES,
+  rules: {
+    'no-restricted-globals': ['error',
+      ...['process', 'performance', 'setTimeout', 'setInterval', 'setImmediate', 'clearTimeout', 'clearInterval',
+        'clearImmediate', 'fetch', 'crypto'].map((name) => ({ name, message: impure(`${name}: a clock, the environment or I/O`) })),
+    ],
+    'no-restricted-properties': ['error',
+      { object: 'Date', property: 'now', message: impure('the clock') },
+      { object: 'Math', property: 'random', message: impure('randomness') },
+      ...['randomUUID', 'randomBytes', 'randomInt', 'getRandomValues'].map((property) =>
+        ({ object: 'crypto', property, message: impure('randomness') })),
+      ...['setTimeout', 'setInterval', 'setImmediate', 'process', 'performance'].map((property) =>
+        ({ object: 'globalThis', property, message: impure('a clock, the environment or timers') })),
+    ],
+    'no-restricted-syntax': ['error',
+      { selector: "NewExpression[callee.name='Date'][arguments.length=0]", message: impure('the clock: new Date() without a time') },
+      { selector: "CallExpression[callee.name='Date']", message: impure('the clock: Date()') },
+    ],
+    'no-restricted-imports': ['error', {
+      paths: ['crypto', 'node:crypto'].map((name) => ({
+        name, importNames: ['randomUUID', 'randomBytes', 'randomInt', 'getRandomValues', 'webcrypto'], message: impure('randomness'),
+      })),
+      patterns: [{ group: IMPURE_MODULES, message: impure('I/O, timers or a logger') }],
+    }],
+  },
+};
+
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', '.tap/**'] },
   js.configs.recommended,
@@ -24,4 +68,5 @@ export default tseslint.config(
     files: ['test/**/*.ts'],
     rules: { '@typescript-eslint/no-floating-promises': 'off' },
   },
+  purity,
 );

@@ -4,8 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, parseCnf } from './cnf-file.js';
-import type { KeyType } from './keys.js';
-import { convertValue } from './load.js';
+import { describeAllowed, type KeyDef, type KeyType } from './keys.js';
 
 interface LayerKey {
   name: string;
@@ -74,4 +73,33 @@ export function layerValues(keys: readonly LayerKey[], o: LayerOptions): Layered
   }
   const base = o.file ? dirname(resolve(o.file)) : resolve(o.cwd ?? process.cwd());
   return { values, sources, at: (p) => (isAbsolute(p) ? p : resolve(base, p)) };
+}
+
+/** Converts and checks one value against its key's type; the error names the key, where and what is allowed. */
+export function convertValue(def: Pick<KeyDef, 'name' | 'type' | 'secret'>, value: string, source: string): string | number | boolean {
+  const bad = (why: string): ConfigError =>
+    new ConfigError(
+      `${source}: key ${def.name}: value ${JSON.stringify(def.secret ? '<redacted>' : value)} ${why}; ` +
+        `allowed: ${describeAllowed(def.type)}`,
+    );
+  const t = def.type;
+  switch (t.kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(value)) throw bad('is not an integer');
+      const n = Number(value);
+      if (n < t.min || n > t.max) throw bad('is out of range');
+      return n;
+    }
+    case 'enum':
+      if (!t.values.includes(value)) throw bad('is not allowed');
+      return value;
+    case 'bool':
+      if (value === 'true' || value === 'on' || value === '1') return true;
+      if (value === 'false' || value === 'off' || value === '0') return false;
+      throw bad('is not a boolean');
+    case 'string':
+      if (t.nonEmpty && value === '') throw bad('is empty');
+      if (t.pattern && !t.pattern.test(value)) throw bad('is malformed');
+      return value;
+  }
 }

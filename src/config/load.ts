@@ -4,7 +4,7 @@
 import { resolve } from 'node:path';
 import { ConfigError } from './cnf-file.js';
 import { layerValues } from './layers.js';
-import { KEY_BY_NAME, KEYS, describeAllowed, type KeyDef } from './keys.js';
+import { KEY_BY_NAME, KEYS } from './keys.js';
 
 export { ConfigError } from './cnf-file.js';
 
@@ -102,35 +102,6 @@ function requireKnown(name: string, where: string): void {
     `${where}: unknown key ${JSON.stringify(name)}${near ? ` (did you mean ${near}?)` : ''}; ` +
       'see deploy/cluster_mgr.cnf for every key',
   );
-}
-
-/** Converts and checks one value against its key's type; the error names the key, where and what is allowed. */
-export function convertValue(def: Pick<KeyDef, 'name' | 'type' | 'secret'>, value: string, source: string): string | number | boolean {
-  const bad = (why: string): ConfigError =>
-    new ConfigError(
-      `${source}: key ${def.name}: value ${JSON.stringify(def.secret ? '<redacted>' : value)} ${why}; ` +
-        `allowed: ${describeAllowed(def.type)}`,
-    );
-  const t = def.type;
-  switch (t.kind) {
-    case 'int': {
-      if (!/^-?\d+$/.test(value)) throw bad('is not an integer');
-      const n = Number(value);
-      if (n < t.min || n > t.max) throw bad('is out of range');
-      return n;
-    }
-    case 'enum':
-      if (!t.values.includes(value)) throw bad('is not allowed');
-      return value;
-    case 'bool':
-      if (value === 'true' || value === 'on' || value === '1') return true;
-      if (value === 'false' || value === 'off' || value === '0') return false;
-      throw bad('is not a boolean');
-    case 'string':
-      if (t.nonEmpty && value === '') throw bad('is empty');
-      if (t.pattern && !t.pattern.test(value)) throw bad('is malformed');
-      return value;
-  }
 }
 
 function parseHostPorts(v: string, key: string, sources: Record<string, string>): HostPort[] {

@@ -11,7 +11,7 @@ import type { FailoverStep } from '../events/vocab.js';
 import { chooseCandidate, failoverGate, type Choice } from '../ha/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
-import { fence, promote, repoint, stopIoThreads, StepError, waitApplied, type FenceResult, type StepResult } from '../storage/failover-steps.js';
+import { fence, promote, repoint, stopIoThreads, StepError, waitApplied, type FenceResult, type StepResult } from './failover-steps.js';
 import { probeNode } from '../storage/probe.js';
 import { agentForMachine } from '../agent/for-machine.js';
 import type { FailoverRows } from './failover-rows.js';

@@ -8,7 +8,7 @@ import type { Health } from '../events/vocab.js';
 import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment } from '../ha/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
-import { promote } from '../storage/failover-steps.js';
+import { promote } from './failover-steps.js';
 import type { ProbeResult } from '../storage/node-state.js';
 import { probeNode } from '../storage/probe.js';
 import { StorageNode } from '../storage/storage-node.js';

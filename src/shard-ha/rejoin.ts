@@ -6,7 +6,7 @@
 import type { NodeView } from '../actors/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import type { LeaderContext, Reconciler } from '../reconcile/host.js';
-import { rejoin } from '../storage/failover-steps.js';
+import { rejoin } from './failover-steps.js';
 import type { NodePool } from './pool.js';
 import { evidence, propose } from './propose.js';
 import type { HaSettings } from './settings.js';

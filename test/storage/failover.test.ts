@@ -13,7 +13,7 @@ import { chooseCandidate } from '../../src/ha/elect.js';
 import { trackDead, type DeadTrack } from '../../src/ha/guards.js';
 import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
 import { NodeProber, probeNode } from '../../src/storage/probe.js';
-import { fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/storage/failover-steps.js';
+import { fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/shard-ha/failover-steps.js';
 import type { StorageNode } from '../../src/storage/storage-node.js';
 import { admin, app, repl, sleep, storageNode, waitFor } from './fixtures/nodes.js';
 

@@ -10,7 +10,7 @@ import { checkSwitchTarget } from '../../src/ha/elect.js';
 import { assessPrimary } from '../../src/ha/assess.js';
 import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
 import { probeNode } from '../../src/storage/probe.js';
-import { StepError, fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/storage/failover-steps.js';
+import { StepError, fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/shard-ha/failover-steps.js';
 import type { StorageNode } from '../../src/storage/storage-node.js';
 import { admin, app, repl, storageNode, waitFor } from './fixtures/nodes.js';
 

@@ -16,7 +16,7 @@
 import type { ShardView, NodeView } from '../../actors/index.js';
 import { checkSwitchTarget, type SwitchTargetCheck } from '../../ha/elect.js';
 import type { Json } from '../../events/schema.js';
-import { fence, promote, repoint, waitApplied, StepError, type StepResult } from '../../storage/failover-steps.js';
+import { fence, promote, repoint, waitApplied, StepError, type StepResult } from '../../shard-ha/failover-steps.js';
 import type { NodeState, ProbeResult } from '../../storage/node-state.js';
 import { probeNode } from '../../storage/probe.js';
 import type { StorageNode } from '../../storage/storage-node.js';

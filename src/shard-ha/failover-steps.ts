@@ -2,11 +2,11 @@
 // it is already as wanted, so a new manager leader can run the whole sequence again after the old one
 // died half-way. Each takes the leader's AbortSignal: losing leadership tears the connection down.
 import { rejoinPlan } from '../ha/rejoin.js';
-import type { ReplicateOptions, Sql } from './flavor.js';
-import type { NodeState } from './node-state.js';
-import { classifyError, probeNode } from './probe.js';
-import type { Credentials } from './replication.js';
-import type { StorageNode } from './storage-node.js';
+import type { ReplicateOptions, Sql } from '../storage/flavor.js';
+import type { NodeState } from '../storage/node-state.js';
+import { classifyError, probeNode } from '../storage/probe.js';
+import type { Credentials } from '../storage/replication.js';
+import type { StorageNode } from '../storage/storage-node.js';
 
 export type StepName = 'stop-io' | 'wait-applied' | 'fence' | 'promote' | 'repoint' | 'rejoin';
 
