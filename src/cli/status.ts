@@ -7,6 +7,7 @@ import { Option, type Command } from 'commander';
 import { getJson, type LeaderAnswer } from '../playground/api-client.js';
 import { readState, resolveDir } from '../playground/state.js';
 import type { LiveProbes } from '../shard-ha/live.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DEFAULT_STATUS_URL = 'http://127.0.0.1:58000';
 
@@ -192,7 +193,7 @@ export function registerStatusCommand(program: Command): void {
           text = `cluster-mgr status: ${(e as Error).message} (retrying)`;
         }
         process.stdout.write(`${process.stdout.isTTY ? '\x1b[2J\x1b[H' : '\n'}${text}\n`);
-        await new Promise((r) => setTimeout(r, period));
+        await sleep(period);
       }
     });
 }

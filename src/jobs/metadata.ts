@@ -6,6 +6,7 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { dropClusterLogTables } from '../metadata/index.js';
 import { checkLeading } from '../reconcile/host.js';
 import type { JobContext } from './engine.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export async function dropLogTables(ctx: JobContext, clusterName: string, waitMs = 30_000): Promise<void> {
   const cfg = ctx.cfg;
@@ -14,7 +15,7 @@ export async function dropLogTables(ctx: JobContext, clusterName: string, waitMs
   const deadline = Date.now() + waitMs;
   while (ctx.runtime.metadata.lastProjected.index < upTo && Date.now() < deadline) {
     checkLeading(ctx.signal);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   const errors: string[] = [];
   for (const seed of cfg.metaSeeds) {

@@ -9,7 +9,7 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { claimAbort, pruneCommitLog, readDecision, type CommitLogKey } from '../metadata/commit-log.js';
 import type { ManagerRuntime } from '../member/runtime.js';
-import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { parseConnectMap } from '../shard-ha/settings.js';
 import type { Endpoint } from '../storage/replication.js';
 import { StorageNode } from '../storage/storage-node.js';
@@ -50,18 +50,6 @@ interface Txn {
   branches: { shard: number; node: StorageNode }[];
   /** The latest first-seen time of its branches (monotonic ms). */
   seenSince: number;
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 /** Per-run resources: closed when the scan loop ends (leadership lost, cluster gone). */
@@ -157,7 +145,7 @@ export class XaResolver implements Reconciler {
           checkLeading(ctx.signal);
           ctx.log.warn({ err: e }, 'XA scan failed; next scan retries');
         }
-        await sleep(this.s.scanMs, ctx.signal);
+        await sleepWhileLeading(this.s.scanMs, ctx.signal);
       }
     } finally {
       await links.close();

@@ -15,7 +15,8 @@ import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
 import { NodeProber, probeNode } from '../../src/storage/probe.js';
 import { fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/storage/failover-steps.js';
 import type { StorageNode } from '../../src/storage/storage-node.js';
-import { admin, app, repl, sleep, storageNode, waitFor } from './fixtures/nodes.js';
+import { admin, app, repl, storageNode, waitFor } from './fixtures/nodes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const dir = makeRunDir('failover-test');
 let shard: LaunchedShard;

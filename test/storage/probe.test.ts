@@ -10,7 +10,8 @@ import { assessPrimary, type Verdict } from '../../src/ha/assess.js';
 import { FaultProxy } from '../../src/chaos/fault-proxy.js';
 import { NodeProber, classifyError, probeNode } from '../../src/storage/probe.js';
 import type { StorageNode } from '../../src/storage/storage-node.js';
-import { admin, repl, sleep, storageNode, waitFor } from './fixtures/nodes.js';
+import { admin, repl, storageNode, waitFor } from './fixtures/nodes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const dir = makeRunDir('probe-test');
 let shard: LaunchedShard;

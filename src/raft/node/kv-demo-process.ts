@@ -8,6 +8,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getJson } from './kv-client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const HOST = '127.0.0.1';
 const DEMO = fileURLToPath(new URL('./kv-demo.js', import.meta.url));
@@ -187,7 +188,7 @@ export class KvDemoCluster {
       const st = await Promise.all(running.map((m) => this.status(m.id)));
       const leader = st.find((s) => s?.role === 'leader')?.id;
       if (leader && leader !== exclude && st.every((s) => s?.leader === leader)) return leader;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     throw new Error(`no leader within ${timeoutMs} ms`);
   }
