@@ -8,6 +8,7 @@
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { claimAbort, pruneCommitLog, readDecision, type CommitLogKey } from '../metadata/commit-log.js';
+import { metaConnectOptions } from '../metadata/connect.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { parseConnectMap } from '../shard-ha/settings.js';
@@ -64,13 +65,7 @@ class Links {
   ) {
     const cfg = rt.cfg;
     this.connectMap = parseConnectMap(cfg.str('storage_connect_map'));
-    this.meta = new MetaLink({
-      seeds: cfg.metaSeeds,
-      user: cfg.str('meta_user'),
-      password: cfg.str('meta_pwd'),
-      connectTimeoutMs: s.connectTimeoutMs,
-      statementMs: s.statementMs,
-    });
+    this.meta = new MetaLink({ ...metaConnectOptions(cfg), statementMs: s.statementMs });
   }
 
   /** Storage nodes are reached with meta_user, as the original cluster_mgr does (and as shard HA does). */
