@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { getJson, postJson } from '../../src/raft/node/kv-client.js';
+import { getJson, postJson } from '../../test/raft/kv/kv-client.js';
 import { freePorts } from '../../src/launcher/ports.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 

@@ -7,8 +7,8 @@ import { rmSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { MariaDbInstance, makeRunDir } from '../../src/launcher/index.js';
-import { FaultProxy } from '../../src/chaos/fault-proxy.js';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { FaultProxy } from './fault-proxy.js';
+import { ContinuousWriter, checkAcknowledged } from './writer.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const admin = { user: 'clustmgr', password: 'admin-pw' };

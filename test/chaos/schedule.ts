@@ -12,7 +12,7 @@
 // A watcher also records how long two nodes were writable at once (read_only off, no source): after a
 // SIGSTOP the old primary wakes up writable until it is fenced, but semi-sync (its replicas left it)
 // keeps it from acknowledging anything, which the lost-write check would catch.
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from './writer.js';
 import { HA_APP, HaCluster, NODE_IDS, SHARD_ID, waitFor } from '../helpers/ha-cluster.js';
 import type { MemberProc } from '../helpers/member-group.js';
 import { Rng } from '../raft/sim/rng.js';

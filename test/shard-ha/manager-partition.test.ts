@@ -5,7 +5,7 @@
 // turns read-only: it is made writable again, not failed over.
 import t from 'tap';
 import type { RowDataPacket } from 'mysql2/promise';
-import { ContinuousWriter } from '../../src/chaos/writer.js';
+import { ContinuousWriter } from '../chaos/writer.js';
 import { HaCluster, HA_APP, NODE_IDS, waitFor } from '../helpers/ha-cluster.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 

@@ -11,7 +11,7 @@ import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/i
 import { assessPrimary } from '../../src/ha/assess.js';
 import { chooseCandidate } from '../../src/ha/elect.js';
 import { trackDead, type DeadTrack } from '../../src/ha/guards.js';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import { NodeProber, probeNode } from '../../src/storage/probe.js';
 import { fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/storage/failover-steps.js';
 import type { StorageNode } from '../../src/storage/storage-node.js';

@@ -3,7 +3,7 @@
 // promotes nobody while the window lasts; when the window expires (by its timeout, no other event)
 // the failover runs, and no acknowledged write is lost. del_noswitch ends a window at once.
 import t, { type Test } from 'tap';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import type { MariaDbInstance } from '../../src/launcher/index.js';
 import { CLUSTER_ID, HA_APP, HaCluster, SHARD_ID, waitFor, type HaShardView } from '../helpers/ha-cluster.js';
 import { emit, findWritablePrimary, primaryFinder, realRole } from './helpers.js';

@@ -10,7 +10,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { MariaDbInstance, makeRunDir } from '../../src/launcher/index.js';
 import { createSchema, ensureClusterLogTables, ensureCommitLogPartition } from '../../src/metadata/index.js';
-import { TwoPhaseClient, type TxnSpec } from '../../src/chaos/two-phase-client.js';
+import { TwoPhaseClient, type TxnSpec } from '../chaos/two-phase-client.js';
 import { commitLogTxnId, xaRecover } from '../../src/storage/xa.js';
 import { MemberGroup, waitFor } from '../helpers/member-group.js';
 import { setTimeout as sleep } from 'node:timers/promises';

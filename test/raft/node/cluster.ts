@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RaftNode, type RaftNodeOptions } from '../../../src/raft/node/index.js';
-import { KvStateMachine, encodePut } from '../../../src/raft/node/kv-state-machine.js';
+import { KvStateMachine, encodePut } from '../kv/kv-state-machine.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Member {

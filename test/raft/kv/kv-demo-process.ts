@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { freePorts } from '../../launcher/ports.js';
+import { freePorts } from '../../../src/launcher/ports.js';
 import { getJson } from './kv-client.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
