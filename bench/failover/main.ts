@@ -15,7 +15,7 @@
 //   npm run bench:failover [-- --trials 10 --probe-interval-ms 1000]
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../../test/chaos/writer.js';
 import type { MariaDbInstance } from '../../src/launcher/index.js';
 import { HA_APP, HaCluster, SHARD_ID, waitFor } from '../../test/helpers/ha-cluster.js';
 import { median, primaryFinder } from '../../test/switch/helpers.js';

@@ -11,7 +11,7 @@
 // A trial whose old primary needs a rebuild ends the run (there is no rebuild job yet).
 // `npm run bench:fence -- --trials N` prints a table and one JSON line.
 import { parseArgs } from 'node:util';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../../test/chaos/writer.js';
 import { AgentShard, APP, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
 import { median } from '../../test/switch/helpers.js';
 import { fmt, log, printTable, stat } from '../failover/common.js';

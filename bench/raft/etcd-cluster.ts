@@ -4,8 +4,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
-import { getJson, postJson } from '../../src/raft/node/kv-client.js';
-import { freePorts } from '../../src/raft/node/kv-demo-process.js';
+import { getJson, postJson } from '../../test/raft/kv/kv-client.js';
+import { freePorts } from '../../src/launcher/ports.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const HOST = '127.0.0.1';
 
@@ -84,7 +85,7 @@ export class EtcdCluster {
         const l = st.find((s) => s?.id === leaderId);
         if (l) return l.port;
       }
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     throw new Error(`etcd: no agreed leader within ${timeoutMs} ms: ${this.members.map((m) => m.stderr.slice(-2).join('')).join(' | ')}`);
   }
@@ -123,7 +124,7 @@ export class EtcdCluster {
         }),
       );
       if (ok.every(Boolean)) return;
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
     throw new Error(`etcd not healthy within ${timeoutMs} ms`);
   }

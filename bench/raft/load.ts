@@ -3,7 +3,7 @@
 // Warm-up requests are not counted; latency is measured per request from send to full response.
 
 import http from 'node:http';
-import { postJson, putBody } from '../../src/raft/node/kv-client.js';
+import { postJson, putBody } from '../../test/raft/kv/kv-client.js';
 
 export interface LoadResult {
   concurrency: number;

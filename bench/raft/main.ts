@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { KvDemoCluster } from '../../src/raft/node/kv-demo-process.js';
+import { KvDemoCluster } from '../../test/raft/kv/kv-demo-process.js';
 import { EtcdCluster } from './etcd-cluster.js';
 import { makeBodies, runLoad, type LoadResult } from './load.js';
 

@@ -13,7 +13,7 @@
 //   npm run bench:switchover [-- --trials 10 --probe-interval-ms 1000]
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../../test/chaos/writer.js';
 import { CLUSTER_ID, HA_APP, HaCluster, NODE_IDS, SHARD_ID } from '../../test/helpers/ha-cluster.js';
 import { emit, hostPort, median, primaryFinder, waitJob } from '../../test/switch/helpers.js';
 import { fmt, log, printTable, settled, stat } from '../failover/common.js';

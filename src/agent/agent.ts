@@ -2,8 +2,9 @@
 // finishes what a previous run left half-done, re-adopts running instances, keeps them alive, and
 // answers node_mgr's jobs.
 import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
-import { BaseDirLock } from './base-lock.js';
+import { PidLock } from '../launcher/pid-lock.js';
 import type { AgentConfig } from './config.js';
 import { killInstance, livePid } from './instances.js';
 import { jobOf, unsupportedReason, uninstall, type JobContext } from './jobs.js';
@@ -17,7 +18,7 @@ import { ParaError, describe } from './validate.js';
 export class Agent implements JobContext {
   registry!: Registry;
   readonly locks = new PortLocks();
-  private lock: BaseDirLock | null = null;
+  private lock: PidLock | null = null;
   private keepalive: Keepalive | null = null;
 
   constructor(
@@ -27,7 +28,8 @@ export class Agent implements JobContext {
 
   async open(): Promise<void> {
     mkdirSync(this.cfg.baseDir, { recursive: true, mode: 0o755 });
-    this.lock = BaseDirLock.acquire(this.cfg.baseDir);
+    // One agent per base dir: two agents would both restart the same instances.
+    this.lock = PidLock.acquire(join(this.cfg.baseDir, 'agent.lock'), `base dir ${this.cfg.baseDir}`, { holder: 'another agent, process', takeOverOwn: true });
     try {
       this.registry = Registry.load(this.cfg.baseDir);
       await this.recover();

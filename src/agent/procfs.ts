@@ -2,21 +2,12 @@
 // process started, so it must make sure a pid still belongs to the instance: a pid is taken as the
 // instance only when its program is the expected server and its working directory is the instance's
 // data dir (both MariaDB and PostgreSQL change into their data dir), so a recycled pid is never signalled.
-import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { pidAlive } from '../launcher/pid-lock.js';
 
-/** Alive and not a zombie. */
-export function pidAlive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The state follows the command name in parentheses, which may itself contain ") ".
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X' && state !== '';
-  } catch {
-    return false;
-  }
-}
+export { pidAlive };
 
 function link(path: string): string | null {
   try {

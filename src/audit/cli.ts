@@ -6,6 +6,7 @@ import { decodeEvent } from '../events/index.js';
 import { DEFAULT_PREFIX, H } from '../mirror/subjects.js';
 import { formatRecord, matches, rebuild, verify, type TimelineFilter } from './replay.js';
 import { readDataDir, readStream, type ReplayInput } from './sources.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 interface ReplayOpts {
   config?: string;
@@ -138,7 +139,7 @@ export async function replayCommand(o: ReplayOpts): Promise<number> {
     const waitMs = Number(o.wait ?? 15_000);
     const t0 = Date.now();
     while (member && !o.dataDir && !covers(input, member) && Date.now() - t0 < waitMs) {
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
       input = await load(o);
     }
   } catch (e) {

@@ -1,9 +1,10 @@
 // Where an audit replay reads events from: the JetStream mirror, or a stopped member's data dir.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, AckPolicy, DeliverPolicy } from 'nats';
 import { decodeMsgpack, splitBatch, decodeEvent, chainHash, hashableBytes, GENESIS_HASH, type DomainEvent } from '../events/index.js';
 import { H } from '../mirror/subjects.js';
+import { dataDirHolder } from '../raft/storage/data-dir-lock.js';
 import { WalStorage } from '../raft/storage/wal-storage.js';
 
 export interface ReplayRecord {
@@ -72,18 +73,8 @@ export async function readStream(url: string, stream: string, opts: { fromSeq?: 
 
 /** Reads a stopped member's Raft log, read-only (nothing on disk is changed). */
 export async function readDataDir(dataDir: string): Promise<ReplayInput> {
-  const lock = join(dataDir, 'LOCK');
-  if (existsSync(lock)) {
-    const pid = Number(readFileSync(lock, 'utf8').trim());
-    let alive: boolean;
-    try {
-      process.kill(pid, 0);
-      alive = true;
-    } catch {
-      alive = false;
-    }
-    if (alive) throw new Error(`data directory ${dataDir} is in use by process ${pid}; stop that member or replay from the JetStream mirror`);
-  }
+  const pid = dataDirHolder(dataDir);
+  if (pid !== null) throw new Error(`data directory ${dataDir} is in use by process ${pid}; stop that member or replay from the JetStream mirror`);
   const raftDir = join(dataDir, 'raft');
   if (!existsSync(raftDir)) throw new Error(`${dataDir} holds no Raft log (no raft/ directory)`);
   const wal = await WalStorage.open(raftDir, { readOnly: true });

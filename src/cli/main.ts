@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 import { registerAgentCommand } from '../agent/cli.js';
 import { registerAuditCommands } from '../audit/cli.js';
 import { registerPlaygroundCommand } from '../playground/cli.js';
+import { readState, resolveDir } from '../playground/state.js';
 import { registerStatusCommand } from './status.js';
 import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
@@ -90,6 +91,7 @@ function loadOrExit(opts: { config?: string; set?: string[] }) {
 registerAgentCommand(program);
 registerAuditCommands(program);
 registerPlaygroundCommand(program);
-registerStatusCommand(program);
+// Without --url, status asks the playground's members (its state file) before the default address.
+registerStatusCommand(program, () => readState(resolveDir(undefined))?.members.map((m) => m.url) ?? []);
 
 await program.parseAsync(process.argv);

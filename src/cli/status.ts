@@ -1,12 +1,12 @@
 // `cluster-mgr status [--url U] [--watch]`: clusters, shards, storage nodes (role, health, access,
 // replication lag from the leader's latest probe), compute nodes, recent jobs and the manager members
 // with the leader marked — from /api/v1/view, /api/v1/leader and /api/v1/live of any member. When the
-// member asked is down, the other members (from the playground's state file or the view's manager list)
-// are tried in turn.
+// member asked is down, the other members (the default members main.ts passes in — the playground's —
+// or the view's manager list) are tried in turn.
 import { Option, type Command } from 'commander';
-import { getJson, type LeaderAnswer } from '../playground/api-client.js';
-import { readState, resolveDir } from '../playground/state.js';
+import { getJson, type LeaderAnswer } from '../http/client.js';
 import type { LiveProbes } from '../shard-ha/live.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DEFAULT_STATUS_URL = 'http://127.0.0.1:58000';
 
@@ -121,12 +121,10 @@ export function renderStatus(v: StatusView, leader: LeaderAnswer | null, from: s
   return out.join('\n');
 }
 
-/** Candidate member URLs: --url, then the playground's members, then the default. */
-export function candidateUrls(url: string | undefined): string[] {
+/** Candidate member URLs: --url, then the default members (the playground's), then the default URL. */
+export function candidateUrls(url: string | undefined, defaults: readonly string[]): string[] {
   if (url) return [url.replace(/\/+$/, '')];
-  const s = readState(resolveDir(undefined));
-  const fromState = s?.members.map((m) => m.url) ?? [];
-  return fromState.length > 0 ? fromState : [DEFAULT_STATUS_URL];
+  return defaults.length > 0 ? [...defaults] : [DEFAULT_STATUS_URL];
 }
 
 export interface Fetched {
@@ -157,7 +155,8 @@ export async function fetchStatus(urls: string[], token: string | null): Promise
   throw new Error(`no member answered: ${errors.join('; ')}`);
 }
 
-export function registerStatusCommand(program: Command): void {
+/** `defaultMembers`: member URLs to try when --url is not given (main.ts passes the playground's). */
+export function registerStatusCommand(program: Command, defaultMembers: () => readonly string[] = () => []): void {
   program
     .command('status')
     .description('clusters, shards, nodes (role, health, lag) and the manager members, leader marked')
@@ -167,7 +166,7 @@ export function registerStatusCommand(program: Command): void {
     .addOption(new Option('--token <token>', 'bearer token (config api_token)').env('CLUSTER_MGR_API_TOKEN'))
     .option('--json', 'print the view, the leader and the live probes as JSON')
     .action(async (opts: { url?: string; watch?: boolean; interval: string; token?: string; json?: boolean }) => {
-      const urls = candidateUrls(opts.url);
+      const urls = candidateUrls(opts.url, opts.url ? [] : defaultMembers());
       const token = opts.token ?? null;
       const once = async (): Promise<string> => {
         const f = await fetchStatus(urls, token);
@@ -192,7 +191,7 @@ export function registerStatusCommand(program: Command): void {
           text = `cluster-mgr status: ${(e as Error).message} (retrying)`;
         }
         process.stdout.write(`${process.stdout.isTTY ? '\x1b[2J\x1b[H' : '\n'}${text}\n`);
-        await new Promise((r) => setTimeout(r, period));
+        await sleep(period);
       }
     });
 }

@@ -1,6 +1,7 @@
 // Connections to a compute node (kunlun-server; PostgreSQL 15 stands in for it) as its superuser.
 // Errors name the node, never the password.
 import pg from 'pg';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface CompEndpoint {
   host: string;
@@ -60,7 +61,7 @@ export async function withComp<T>(ep: CompEndpoint, fn: (c: pg.Client) => Promis
       // A refused login (SQLSTATE class 28) will not get better by trying again.
       const code = ((e as Error).cause as { code?: unknown } | undefined)?.code;
       if (i >= (opts.attempts ?? 1) || opts.signal?.aborted === true || (typeof code === 'string' && code.startsWith('28'))) throw e;
-      await new Promise((r) => setTimeout(r, opts.retryDelayMs ?? 1_000));
+      await sleep(opts.retryDelayMs ?? 1_000);
     }
   }
   try {

@@ -3,6 +3,7 @@
 // ours. An original node_mgr has no list_instances; then the install is simply sent.
 import { AgentError, type AgentClient, type AgentInstance } from '../agent/client.js';
 import { checkLeading } from '../reconcile/host.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface CompInstall {
   id: number;
@@ -35,7 +36,7 @@ async function settled(agent: AgentClient, port: number, signal: AbortSignal, ti
     const inst = await instanceOn(agent, port);
     if (inst == null || (inst.status !== 'installing' && inst.status !== 'uninstalling')) return inst;
     if (Date.now() > deadline) throw new CompInstallError(`${agent.address}: the instance on port ${port} is still ${inst.status}`);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }
 

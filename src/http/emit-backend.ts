@@ -16,6 +16,7 @@ import { refusalText } from './paras-spec.js';
 import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer } from './sync-answers.js';
 import { getVariable, setVariable, type StorageAccount } from './instance-vars.js';
 import { confirmedRead } from './read-index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Sync jobs that change something: only the leader runs them. */
 const LEADER_SYNC = new Set(['set_noswitch', 'del_noswitch', 'set_variable']);
@@ -141,7 +142,7 @@ export class MemberEmitBackend implements EmitBackend {
     if (!early) return;
     const end = Date.now() + ADOPTION_WAIT_MS;
     while (this.rt.isLeader && this.rt.metadata.lastProjected.term !== this.rt.node.term && Date.now() < end) {
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   }
 

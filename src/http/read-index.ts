@@ -2,6 +2,7 @@
 // an election (no leader known yet, or the new leader has not committed in its term), so a single
 // refusal is not an answer; only the deadline is.
 import type { RaftNode } from '../raft/node/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const READ_TIMEOUT_MS = 5_000;
 
@@ -21,7 +22,7 @@ export async function confirmedRead(node: Pick<RaftNode, 'readIndex'>, timeoutMs
     } finally {
       clearTimeout(timer);
     }
-    await new Promise((r) => setTimeout(r, Math.min(pause, Math.max(0, deadline - Date.now()))));
+    await sleep(Math.min(pause, Math.max(0, deadline - Date.now())));
   }
   throw last ?? new Error(`no read confirmation within ${timeoutMs} ms`);
 }

@@ -13,6 +13,7 @@ import type { Json } from '../events/schema.js';
 import type { Logger } from '../log/logger.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** The generic "internal error" of a job whose handler broke (original: 70500-ish range is unused). */
 export const JOB_INTERNAL_ERROR = 70499;
@@ -257,7 +258,7 @@ export async function waitForEnd(rt: ManagerRuntime, id: number, signal: AbortSi
     checkLeading(signal);
     const j = rt.world.job(id);
     if (j !== null && (j.status === 'done' || j.status === 'failed')) return j;
-    await new Promise((r) => setTimeout(r, everyMs));
+    await sleep(everyMs);
   }
 }
 

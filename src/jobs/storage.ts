@@ -9,6 +9,7 @@ import { ensureReplicationUser, globalStatus, makePrimary, pointReplicaAt, repli
 import { checkLeading } from '../reconcile/host.js';
 import { JobError, type JobContext } from './engine.js';
 import { installMovingOn, portInUse, type MovableInstance } from './port-moves.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Ports per storage instance: P mysql, P+1 exporter, P+2 mgr, P+3 xport (§4.1). */
 export const STORAGE_STRIDE = 4;
@@ -119,7 +120,7 @@ async function settled(ctx: JobContext, host: string, port: number, type: 'stora
     const i = await listed(ctx, host, port, type);
     if (i === null || (!i.busy && i.status !== 'installing' && i.status !== 'uninstalling')) return i;
     if (Date.now() > deadline) throw new Error(`instance ${host}:${port} stays busy on its agent`);
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
 }
 
@@ -271,7 +272,7 @@ async function waitFor(ctx: JobContext, what: string, timeoutMs: number, check: 
       last = e;
     }
     if (Date.now() > deadline) throw new JobError(E_INSTALL, `timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`.slice(0, 900));
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -3,8 +3,8 @@ export { MariaDbInstance, ensureTemplate, NO_ASYNC_FALLBACK_TIMEOUT_MS, type Mar
 export { PostgresInstance, type PostgresOptions } from './postgres.js';
 export { NatsInstance, type NatsOptions } from './nats.js';
 export { startShard, wireShard, type LaunchedShard, type ShardOptions } from './shard.js';
-export { ManagedProcess, killAllTied, stopAllTied, waitUntil, sleep } from './managed-process.js';
-export { ephemeralPortRange, freePort, portBindable, portOpen, rangeOverlap, type PortRange } from './ports.js';
+export { ManagedProcess, killAllTied, stopAllTied, waitUntil } from './managed-process.js';
+export { ephemeralPortRange, freePort, freePorts, portBindable, portOpen, rangeOverlap, type PortRange } from './ports.js';
 export { claimPortBlock, PORT_BLOCK_DIR, releaseStalePortBlocks, type PortBlock } from './port-block.js';
 export { makeRunDir } from './run-dir.js';
 export { ServerInstance } from './server-instance.js';

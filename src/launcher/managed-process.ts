@@ -4,6 +4,7 @@
 // the exit and signal handlers below cover the ordinary ways out.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { openSync, closeSync, readFileSync, existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface SpawnSpec {
   /** Short label for messages, e.g. "mariadbd 127.0.0.1:3307". */
@@ -173,10 +174,6 @@ function installExitHandlers(): void {
       void stopAllTied(5_000).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
     });
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Polls `check` until it returns a value, the process dies, or the deadline passes. */

@@ -1,9 +1,10 @@
 // Test runs start several playgrounds and end-to-end environments at once, each installing instances
 // on a random block of ports; a claim file per block (created exclusively, holding the owner's pid)
 // keeps two of them from drawing the same block.
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { lockHolder, PidLock } from './pid-lock.js';
 
 export const PORT_BLOCK_DIR = join(tmpdir(), 'cmgr-port-blocks');
 
@@ -19,12 +20,8 @@ export function claimPortBlock(first: number, blocks: number, size = 100): PortB
   for (let i = 0; i < blocks; i++) {
     const lo = first + ((start + i) % blocks) * size;
     const file = join(PORT_BLOCK_DIR, String(lo));
-    try {
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
-      return { lo, release: () => rmSync(file, { force: true }) };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-    }
+    const claim = PidLock.tryCreate(file);
+    if (claim) return { lo, release: () => claim.release() };
   }
   throw new Error(`no free block of ${size} ports in ${first}-${first + blocks * size - 1}: every one is claimed in ${PORT_BLOCK_DIR}`);
 }
@@ -39,8 +36,7 @@ export function releaseStalePortBlocks(): number {
   let n = 0;
   for (const name of readdirSync(PORT_BLOCK_DIR)) {
     const file = join(PORT_BLOCK_DIR, name);
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    if (!Number.isInteger(pid) || pid <= 0 || !existsSync(`/proc/${pid}`)) {
+    if (lockHolder(file) === null) {
       rmSync(file, { force: true });
       n++;
     }

@@ -25,6 +25,13 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
   throw new Error(`no free TCP port found on ${host} after 50 attempts`);
 }
 
+/** `n` distinct free ports on `host` (freePort never hands out the same port twice). */
+export async function freePorts(n: number, host = '127.0.0.1'): Promise<number[]> {
+  const ports: number[] = [];
+  for (let i = 0; i < n; i++) ports.push(await freePort(host));
+  return ports;
+}
+
 /** True when something accepts connections on host:port. */
 export async function portOpen(port: number, host = '127.0.0.1'): Promise<boolean> {
   const { connect } = await import('node:net');

@@ -4,7 +4,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/load.js';
 import { describeConfig } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
-import { DataDirLock } from './data-dir.js';
+import { lockDataDir } from '../raft/storage/data-dir-lock.js';
 import { ManagerRuntime } from './runtime.js';
 import { VERSION } from '../version.js';
 import { viewDigest } from '../audit/view-digest.js';
@@ -27,7 +27,7 @@ export interface MemberHandle {
 }
 
 export async function startMember(cfg: Config, log: Logger): Promise<MemberHandle> {
-  const lock = DataDirLock.acquire(cfg.dataDir);
+  const lock = lockDataDir(cfg.dataDir);
   const startedAt = Date.now();
   log.info({ config_file: cfg.configFile, config: describeConfig(cfg) }, 'cluster_mgr member starting');
   let runtime: ManagerRuntime;

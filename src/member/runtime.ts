@@ -17,6 +17,7 @@ import { XaResolver } from '../xa-resolver/resolver.js';
 import { JobReconciler } from '../jobs/index.js';
 import { ComputeTopologyReconciler } from '../compute/index.js';
 import { MemberMetrics } from '../metrics/member-metrics.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type ExecResult =
   | { ok: true; index: number; result: ApplyResult }
@@ -193,7 +194,7 @@ export class ManagerRuntime {
       } catch (e) {
         if (e instanceof NodeStoppedError || this.leaderTerm !== term || !this.node.isLeader) return;
         this.log.warn({ err: e, term }, 'leader: waiting for the first commit of the term');
-        await new Promise((r) => setTimeout(r, 100));
+        await sleep(100);
       }
     }
     if (this.leaderTerm !== term || !this.node.isLeader) return;

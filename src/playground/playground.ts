@@ -11,7 +11,7 @@ import { ephemeralPortRange, type PortRange } from '../launcher/ports.js';
 import { createSchema } from '../metadata/index.js';
 import { COMPUTE_STRIDE, STORAGE_STRIDE } from '../jobs/storage.js';
 import { processesUnder, SERVER_PROGRAMS } from '../agent/procfs.js';
-import { ApiError, emit, findLeader, getJson, type EmitAnswer } from './api-client.js';
+import { ApiError, emit, findLeader, getJson, type EmitAnswer } from '../http/client.js';
 import { chooseBase, clearRange, layout, mustBind, pickPort, type PortLayout } from './ports.js';
 import { alive, BIN, readState, stateFile, writeState, type MemberEntry, type PlaygroundState } from './state.js';
 

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pidAlive } from '../launcher/pid-lock.js';
 
 /** <repository>/.playground, wherever the command is run from. */
 export const DEFAULT_PLAYGROUND_DIR = fileURLToPath(new URL('../../../.playground', import.meta.url));
@@ -67,12 +68,5 @@ export function writeState(s: PlaygroundState): void {
 
 /** True when `pid` is alive (not a zombie). */
 export function alive(pid: number | null | undefined): boolean {
-  if (!pid || pid <= 1) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const st = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return st !== 'Z' && st !== 'X' && st !== '';
-  } catch {
-    return false;
-  }
+  return !!pid && pid > 1 && pidAlive(pid);
 }

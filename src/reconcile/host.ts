@@ -7,6 +7,7 @@
 // - on gaining leadership every reconciler sweeps every key once (that is how a new leader finishes
 //   the jobs and failovers of the one that died), and again periodically as a safety net;
 // - a failing run is retried with backoff; it never takes the host down.
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Logger } from '../log/logger.js';
 
 export interface LeaderContext {
@@ -169,4 +170,15 @@ export class ReconcilerHost {
 /** Throws the abort reason when leadership was lost; call between effects. */
 export function checkLeading(signal: AbortSignal): void {
   if (signal.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('leadership lost');
+}
+
+/** Waits `ms`, or less when leadership is lost: then it resolves at once, so the caller's next
+ *  checkLeading throws (a pause between steps never outlives the leadership that started it). */
+export async function sleepWhileLeading(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return;
+  try {
+    await delay(ms, undefined, { signal });
+  } catch (e) {
+    if (!signal.aborted) throw e;
+  }
 }

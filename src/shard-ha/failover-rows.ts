@@ -3,12 +3,11 @@
 // the step's event is applied; a new leader re-appends the task's latest step and the last outcome
 // (a no-op when they are there), which covers a leader that died between the event and the row.
 // Best effort: a failover never waits for the metadata shard (it may be the shard failing over).
-import mysql from 'mysql2/promise';
-import type { RowDataPacket } from 'mysql2/promise';
+import type mysql from 'mysql2/promise';
 import type { ShardView } from '../actors/index.js';
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
-import { appendFailoverRow, type FailoverRow } from '../metadata/index.js';
+import { appendFailoverRow, connectWritableMeta, metaConnectOptions, type FailoverRow } from '../metadata/index.js';
 
 export interface StepRow {
   shard: ShardView;
@@ -85,29 +84,10 @@ export class FailoverRows {
 
   private async connection(): Promise<mysql.Connection> {
     if (this.conn) return this.conn;
-    const errors: string[] = [];
-    for (const seed of this.cfg.metaSeeds) {
-      try {
-        const c = await mysql.createConnection({
-          host: seed.host,
-          port: seed.port,
-          user: this.cfg.str('meta_user'),
-          password: this.cfg.str('meta_pwd'),
-          connectTimeout: 2_000,
-        });
-        const [rows] = await c.query<RowDataPacket[]>('SELECT @@GLOBAL.read_only AS ro');
-        if (Number(rows[0]?.ro) === 0 || this.cfg.metaSeeds.length === 1) {
-          c.on('error', () => void this.drop());
-          this.conn = c;
-          return c;
-        }
-        await c.end();
-        errors.push(`${seed.host}:${seed.port} is read-only`);
-      } catch (e) {
-        errors.push(`${seed.host}:${seed.port}: ${(e as Error).message}`);
-      }
-    }
-    throw new Error(`no writable metadata node (${errors.join('; ')})`);
+    const c = await connectWritableMeta(metaConnectOptions(this.cfg));
+    c.on('error', () => void this.drop());
+    this.conn = c;
+    return c;
   }
 
   async drop(): Promise<void> {

@@ -7,6 +7,7 @@ import type { NodeState } from '../storage/node-state.js';
 import { classifyError, probeNode } from '../storage/probe.js';
 import type { Credentials } from '../storage/replication.js';
 import type { StorageNode } from '../storage/storage-node.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type StepName = 'stop-io' | 'wait-applied' | 'fence' | 'promote' | 'repoint' | 'rejoin';
 
@@ -35,8 +36,6 @@ export interface StepOptions {
   /** Overall deadline of the step, ms. */
   deadlineMs?: number;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function finish(step: StepName, node: StorageNode, t0: number, changed: boolean, detail: string): StepResult {
   return { step, node: node.id, changed, detail, ms: Math.round(performance.now() - t0) };

@@ -10,14 +10,14 @@ import type { NodeView, ShardView } from '../actors/index.js';
 import type { FailoverStep } from '../events/vocab.js';
 import { chooseCandidate, failoverGate, type Choice } from '../ha/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
-import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { fence, promote, repoint, stopIoThreads, StepError, waitApplied, type FenceResult, type StepResult } from './failover-steps.js';
 import { probeNode } from '../storage/probe.js';
 import { agentForMachine } from '../agent/for-machine.js';
 import type { FailoverRows } from './failover-rows.js';
 import type { ProbeObserver } from './observer.js';
 import type { NodePool } from './pool.js';
-import { evidence, propose, sleep } from './propose.js';
+import { evidence, propose } from './propose.js';
 import type { HaSettings } from './settings.js';
 
 /** The steps in order; a task's last recorded step says where a new leader continues. */
@@ -58,7 +58,7 @@ interface OldPrimaryFence extends FenceResult {
 
 /** `p`'s value if it settles within `ms`, else null (a rejection is passed on). */
 function within<T>(p: Promise<T>, ms: number, signal: AbortSignal): Promise<T | null> {
-  return Promise.race([p, sleep(ms, signal).then(() => null)]);
+  return Promise.race([p, sleepWhileLeading(ms, signal).then(() => null)]);
 }
 
 /** Starts `p` now; a rejection is kept for whoever awaits it, and never unhandled meanwhile. */
@@ -188,7 +188,7 @@ export class FailoverReconciler implements Reconciler {
     const from = t.lastStep ? FAILOVER_ORDER.indexOf(t.lastStep.step) + 1 : 0;
     if (from > 0) ctx.log.warn({ shard: id, task: t.task, after: t.lastStep!.step, term: ctx.term }, 'resuming a failover task');
     for (let i = from; i < FAILOVER_ORDER.length; i++) {
-      if (this.s.stepDelayMs > 0) await sleep(this.s.stepDelayMs, ctx.signal);
+      if (this.s.stepDelayMs > 0) await sleepWhileLeading(this.s.stepDelayMs, ctx.signal);
       checkLeading(ctx.signal);
       const go = await this.step(FAILOVER_ORDER[i]!, r, ctx);
       if (!go) return;

@@ -7,14 +7,14 @@ import type { NodeView, ShardView } from '../actors/index.js';
 import type { Health } from '../events/vocab.js';
 import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment } from '../ha/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
-import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { promote } from './failover-steps.js';
 import type { ProbeResult } from '../storage/node-state.js';
 import { probeNode } from '../storage/probe.js';
 import { StorageNode } from '../storage/storage-node.js';
 import type { NodePool } from './pool.js';
 import { liveNode, type LiveMetaNode, type LiveNode, type LiveProbes } from './live.js';
-import { evidence, propose, sleep } from './propose.js';
+import { evidence, propose } from './propose.js';
 import type { HaSettings } from './settings.js';
 
 /** Probe period while a primary's death awaits confirmation: confirm (or clear) it quickly. */
@@ -148,7 +148,7 @@ export class ProbeObserver implements Reconciler {
       ]);
       this.rounds++;
       const period = this.suspects.size > 0 ? Math.min(this.s.probeIntervalMs, FAST_REPROBE_MS) : this.s.probeIntervalMs;
-      await sleep(period - (performance.now() - t0), ctx.signal);
+      await sleepWhileLeading(period - (performance.now() - t0), ctx.signal);
     }
     this.runningTerm = null;
     this.liveNodes.clear();

@@ -31,15 +31,3 @@ export function evidence(observer: string, summary: string, facts: Record<string
   return { observer, summary: summary.length > 512 ? `${summary.slice(0, 509)}...` : summary, facts: f };
 }
 
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (ms <= 0 || signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-}

@@ -1,16 +1,11 @@
 // The resolver's own connection to the writable metadata node (the commit log lives there, and the
 // metadata shard's own prepared branches). A statement that outlives its deadline or a lost
 // leadership destroys the connection; the next use finds the writable seed again.
-import mysql from 'mysql2/promise';
-import type { Connection, RowDataPacket } from 'mysql2/promise';
-import type { HostPort } from '../config/load.js';
+import type { Connection } from 'mysql2/promise';
+import { connectWritableMeta, type MetaConnectOptions } from '../metadata/connect.js';
 import type { Row, Sql } from '../storage/flavor.js';
 
-export interface MetaLinkOptions {
-  seeds: readonly HostPort[];
-  user: string;
-  password: string;
-  connectTimeoutMs: number;
+export interface MetaLinkOptions extends MetaConnectOptions {
   /** Deadline of one statement, ms. */
   statementMs: number;
 }
@@ -46,34 +41,16 @@ export class MetaLink {
   }
 
   private async connect(): Promise<Connection> {
-    const errors: string[] = [];
-    for (const seed of this.o.seeds) {
-      let c: Connection | null = null;
-      try {
-        c = await mysql.createConnection({
-          host: seed.host,
-          port: seed.port,
-          user: this.o.user,
-          password: this.o.password,
-          connectTimeout: this.o.connectTimeoutMs,
-          supportBigNumbers: true,
-          bigNumberStrings: true,
-        });
-        c.on('error', () => undefined);
-        const [rows] = await c.query<RowDataPacket[]>('SELECT @@GLOBAL.read_only AS ro');
-        if (Number(rows[0]?.ro) === 0 || this.o.seeds.length === 1) {
-          // A server-side bound as well, for statements the server itself is slow to finish.
-          await c.query('SET SESSION max_statement_time = ?', [this.o.statementMs / 1000]);
-          this.conn = c;
-          return c;
-        }
-        errors.push(`${seed.host}:${seed.port} is read-only`);
-      } catch (e) {
-        errors.push(`${seed.host}:${seed.port}: ${(e as Error).message}`);
-      }
-      c?.destroy();
+    const c = await connectWritableMeta({ ...this.o, connection: { supportBigNumbers: true, bigNumberStrings: true } });
+    try {
+      // A server-side bound as well, for statements the server itself is slow to finish.
+      await c.query('SET SESSION max_statement_time = ?', [this.o.statementMs / 1000]);
+    } catch (e) {
+      c.destroy();
+      throw e;
     }
-    throw new Error(`no writable metadata node among meta_group_seeds (${errors.join('; ')})`);
+    this.conn = c;
+    return c;
   }
 }
 

@@ -8,8 +8,9 @@
 import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { claimAbort, pruneCommitLog, readDecision, type CommitLogKey } from '../metadata/commit-log.js';
+import { metaConnectOptions } from '../metadata/connect.js';
 import type { ManagerRuntime } from '../member/runtime.js';
-import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { parseConnectMap } from '../shard-ha/settings.js';
 import type { Endpoint } from '../storage/replication.js';
 import { StorageNode } from '../storage/storage-node.js';
@@ -52,18 +53,6 @@ interface Txn {
   seenSince: number;
 }
 
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const t = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(t);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
-}
-
 /** Per-run resources: closed when the scan loop ends (leadership lost, cluster gone). */
 class Links {
   readonly meta: MetaLink;
@@ -76,13 +65,7 @@ class Links {
   ) {
     const cfg = rt.cfg;
     this.connectMap = parseConnectMap(cfg.str('storage_connect_map'));
-    this.meta = new MetaLink({
-      seeds: cfg.metaSeeds,
-      user: cfg.str('meta_user'),
-      password: cfg.str('meta_pwd'),
-      connectTimeoutMs: s.connectTimeoutMs,
-      statementMs: s.statementMs,
-    });
+    this.meta = new MetaLink({ ...metaConnectOptions(cfg), statementMs: s.statementMs });
   }
 
   /** Storage nodes are reached with meta_user, as the original cluster_mgr does (and as shard HA does). */
@@ -157,7 +140,7 @@ export class XaResolver implements Reconciler {
           checkLeading(ctx.signal);
           ctx.log.warn({ err: e }, 'XA scan failed; next scan retries');
         }
-        await sleep(this.s.scanMs, ctx.signal);
+        await sleepWhileLeading(this.s.scanMs, ctx.signal);
       }
     } finally {
       await links.close();

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
 import { processesUnder } from '../../src/agent/procfs.js';
 import { makeRunDir } from '../../src/launcher/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
 
@@ -60,7 +61,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
@@ -76,7 +77,7 @@ export async function killEverythingUnder(dir: string): Promise<void> {
         // gone
       }
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

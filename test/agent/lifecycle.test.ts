@@ -14,6 +14,7 @@ import { freePort, makeRunDir } from '../../src/launcher/index.js';
 import { AgentClient, type AgentInstance } from '../../src/agent/client.js';
 import { pidAlive, processesUnder } from '../../src/agent/procfs.js';
 import { AgentChild, emit, killEverythingUnder, registryOf, removeDir, waitFor, writeConfig } from './helpers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const ADMIN = { user: 'kadmin', password: 'adm-Pw-Secret-1' };
 const DEFAULT_ACCOUNT = { user: 'pgx', password: 'pgx-Pw-Secret-2' };
@@ -129,7 +130,7 @@ t.test('agent lifecycle on real servers', async (t) => {
   // --- control_instance ------------------------------------------------------------------------------
   await c.controlInstance({ type: 'storage', control: 'stop', ip: '127.0.0.1', port: myPort });
   t.notOk(await canLogin(myPort), 'stopped');
-  await new Promise((r) => setTimeout(r, 700));
+  await sleep(700);
   t.match(await instance(myPort), { status: 'stopped', desired: 'stopped', pid: null }, 'the keepalive leaves a stopped instance down');
   await c.controlInstance({ type: 'storage', control: 'start', ip: '127.0.0.1', port: myPort });
   t.ok(await canLogin(myPort), 'started again');
@@ -190,7 +191,7 @@ t.test('agent lifecycle on real servers', async (t) => {
 
   await c.setKeepalive({ port: myPort, keepalive: false });
   process.kill(back.pid!, 'SIGKILL');
-  await new Promise((r) => setTimeout(r, 1_000));
+  await sleep(1_000);
   t.match(await instance(myPort), { status: 'dead', keepalive: false, restarts: 1 }, 'keepalive off: the killed server stays down');
   t.notOk(await canLogin(myPort));
   await c.setKeepalive({ port: myPort, keepalive: true });
@@ -202,7 +203,7 @@ t.test('agent lifecycle on real servers', async (t) => {
   phase('keepalive checked');
   // The HA fence: kill_mysql, and it stays down until the manager starts it.
   await c.killMysql({ port: myPort });
-  await new Promise((r) => setTimeout(r, 1_000));
+  await sleep(1_000);
   t.match(await instance(myPort), { status: 'dead', keepalive: false }, 'a fenced server stays down');
   t.notOk(await canLogin(myPort));
   await c.controlInstance({ type: 'storage', control: 'start', ip: '127.0.0.1', port: myPort });

@@ -7,8 +7,9 @@ import { rmSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { MariaDbInstance, makeRunDir } from '../../src/launcher/index.js';
-import { FaultProxy } from '../../src/chaos/fault-proxy.js';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { FaultProxy } from './fault-proxy.js';
+import { ContinuousWriter, checkAcknowledged } from './writer.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const admin = { user: 'clustmgr', password: 'admin-pw' };
 const app = { user: 'app', password: 'app-pw' };
@@ -80,7 +81,7 @@ t.test('blackhole: new connections never get an answer, existing ones stall and 
     done = true;
     return Number(r[0]!.x);
   });
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   t.notOk(done, 'a query on an existing connection stalls');
   proxy.setMode({ kind: 'pass' });
   t.equal(await q, 42, 'and completes when the path heals (bytes were held, not lost)');
@@ -114,7 +115,7 @@ t.test('the writer through the proxy: an outage becomes an unavailability window
   const t0 = Date.now();
   proxy.setMode({ kind: 'drop' });
   proxy.cutExisting();
-  await new Promise((r) => setTimeout(r, 600));
+  await sleep(600);
   proxy.setMode({ kind: 'pass' });
   await writer.waitForAcks(30, 10_000);
   const report = await writer.stop();

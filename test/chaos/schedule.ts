@@ -12,11 +12,12 @@
 // A watcher also records how long two nodes were writable at once (read_only off, no source): after a
 // SIGSTOP the old primary wakes up writable until it is fenced, but semi-sync (its replicas left it)
 // keeps it from acknowledging anything, which the lost-write check would catch.
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from './writer.js';
 import { HA_APP, HaCluster, NODE_IDS, SHARD_ID, waitFor } from '../helpers/ha-cluster.js';
 import type { MemberProc } from '../helpers/member-group.js';
 import { Rng } from '../raft/sim/rng.js';
 import { primaryFinder, realRole, settled } from '../switch/helpers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export type FaultKind = 'kill-primary' | 'stop-primary' | 'kill-replica' | 'kill-leader' | 'stop-leader' | 'kill-leader-and-primary' | 'kill-primary-and-replica';
 export const FAULTS: readonly FaultKind[] = ['kill-primary', 'stop-primary', 'kill-replica', 'kill-leader', 'stop-leader', 'kill-leader-and-primary', 'kill-primary-and-replica'];
@@ -68,7 +69,7 @@ function writableWatcher(ha: HaCluster): { stop: () => Promise<number> } {
       if (writable >= 2) since ??= now;
       else since = null;
       if (since !== null) longest = Math.max(longest, now - since);
-      await new Promise((r) => setTimeout(r, 100));
+      await sleep(100);
     }
   })();
   return {
@@ -148,7 +149,7 @@ async function round(ha: HaCluster, n: number, kind: FaultKind, rng: Rng, o: Req
       }
     }
     log(`round ${n}: ${kind} ${out.target}, held ${holdMs} ms`);
-    await new Promise((r) => setTimeout(r, holdMs));
+    await sleep(holdMs);
     for (const h of heal) await h();
     const healedAt = Date.now();
     // Converged, or the old primary was marked for rebuild (it held a commit no replica acknowledged).

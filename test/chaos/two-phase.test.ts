@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { rmSync } from 'node:fs';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { MariaDbInstance, makeRunDir } from '../../src/launcher/index.js';
-import { TwoPhaseClient, type TxnSpec } from '../../src/chaos/two-phase-client.js';
+import { TwoPhaseClient, type TxnSpec } from './two-phase-client.js';
 import { commitLogTxnId, formatXid, parseXid, xaCommit, xaRecover, xaRollback } from '../../src/storage/xa.js';
 import { createSchema, ensureClusterLogTables, ensureCommitLogPartition } from '../../src/metadata/index.js';
 

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/launcher/ports.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
 const sample = fileURLToPath(new URL('../../../deploy/cluster_mgr.cnf', import.meta.url));
@@ -50,7 +51,7 @@ t.test('a member starts, serves /healthz, refuses a second member on its data di
   const exited = new Promise<number | null>((r) => child.once('exit', (c) => r(c)));
   let health: { status: string; member: string } | null = null;
   for (let i = 0; i < 300 && !health; i++) {
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
     health = await fetch(`http://127.0.0.1:${http}/healthz`)
       .then((r) => r.json() as Promise<{ status: string; member: string }>)
       .catch(() => null);

@@ -6,6 +6,7 @@ import t from 'tap';
 import mysql from 'mysql2/promise';
 import { AgentClient } from '../../src/agent/client.js';
 import { ADMIN, E2eEnv, waitFor } from './env.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 interface JobV { id: number; jobType: string; parent: number | null; status: string; step: { name: string } | null; steps: { step: string; ok: boolean }[] }
 interface View {
@@ -41,7 +42,7 @@ t.test('kill -9 of the leader during create_cluster', async (t) => {
     const v = await env.group.get<View>(leader, '/api/v1/view');
     return v?.jobs.find((j) => String(j.id) === jobId)?.step?.name === 'install_storage' ? true : undefined;
   }, 30_000);
-  await new Promise((r) => setTimeout(r, 1_500));
+  await sleep(1_500);
   await env.group.kill9(leader);
   t.comment(`killed leader ${leader.id} during install_storage`);
 

@@ -8,7 +8,7 @@ import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import { AgentShard, APP, pidAlive, waitFor } from './agent-shard.js';
 
 const bed = new AgentShard('e2e-process-fence');

@@ -5,8 +5,8 @@
 // (storage_connect_map) while the replicas replicate directly: a fault there cuts only the manager.
 import { rmSync } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
-import { FaultProxy } from '../../src/chaos/fault-proxy.js';
-import { ContinuousWriter } from '../../src/chaos/writer.js';
+import { FaultProxy } from '../chaos/fault-proxy.js';
+import { ContinuousWriter } from '../chaos/writer.js';
 import { makeRunDir, startShard, type LaunchedShard, type MariaDbInstance } from '../../src/launcher/index.js';
 import { createSchema } from '../../src/metadata/index.js';
 import type { Endpoint } from '../../src/storage/replication.js';

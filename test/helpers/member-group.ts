@@ -5,6 +5,7 @@ import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/launcher/ports.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
 const sample = fileURLToPath(new URL('../../../deploy/cluster_mgr.cnf', import.meta.url));
@@ -99,6 +100,6 @@ export async function waitFor<T>(what: string, fn: () => Promise<T | undefined |
     const v = await fn().catch(() => undefined);
     if (v !== undefined && v !== null && v !== false) return v;
     if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }

@@ -14,6 +14,7 @@ import type { ExecResult, ManagerRuntime } from '../../src/member/runtime.js';
 import { JobError, JobReconciler, registerJobHandler, type JobContext } from '../../src/jobs/engine.js';
 import { Leader } from '../actors/helpers.js';
 import { MemberMetrics } from '../../src/metrics/member-metrics.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const log = createLogger({ level: 'silent' });
 
@@ -248,7 +249,7 @@ t.test('a failed child fails its parent with the child\'s error', async (t) => {
   };
   const id = await s.start('manual_backup_cluster', { cluster_id: s.cluster });
   const parent = s.eng.reconcile(String(id), s.lead());
-  await new Promise((r) => setTimeout(r, 20));
+  await sleep(20);
   for (const k of s.eng.keys()) if (Number(k) !== id) await s.eng.reconcile(k, s.lead());
   await parent;
   t.equal(s.job(id).status, 'failed');

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { makeRunDir } from '../../src/launcher/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const owner = fileURLToPath(new URL('./fixtures/owner.js', import.meta.url));
 
@@ -36,7 +37,7 @@ async function gone(pids: number[], ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
     if (pids.every((p) => !running(p))) return true;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   return false;
 }

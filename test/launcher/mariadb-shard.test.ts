@@ -5,6 +5,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/index.js';
 import { globalStatus, globalVariable, replicaStatus } from '../../src/storage/replication.js';
 import { rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const admin = { user: 'clustmgr', password: 'admin-pw' };
 const repl = { user: 'repl', password: 'repl-pw' };
@@ -27,7 +28,7 @@ async function waitFor<T>(what: string, fn: () => Promise<T | undefined>, ms = 2
     const v = await fn().catch(() => undefined);
     if (v !== undefined) return v;
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

@@ -8,6 +8,7 @@ import { JetStreamMirror, type CommittedEntry, type EntrySource } from '../../sr
 import { H } from '../../src/mirror/subjects.js';
 import { encodeBatch, decodeMsgpack, verifyChain, type DomainEvent } from '../../src/events/index.js';
 import { Writable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const dir = makeRunDir('mirror-test');
 const nats = new NatsInstance({ dir: `${dir}/nats` });
@@ -70,7 +71,7 @@ async function until(cond: () => boolean | Promise<boolean>, ms = 10_000): Promi
   const end = Date.now() + ms;
   while (!(await cond())) {
     if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 
@@ -90,7 +91,7 @@ t.test('events are mirrored once, in order, redacted, with a verifiable chain; a
   await until(() => m2.status().mirroredIndex === 5);
   // And the old one restarting on the same log again publishes nothing more.
   m1.start();
-  await new Promise((r) => setTimeout(r, 300));
+  await sleep(300);
   await m1.stop();
   await m2.stop();
 
@@ -114,7 +115,7 @@ t.test('the manager keeps going while NATS is down; the mirror catches up when i
   await until(() => m.status().mirroredIndex === 2);
   await nats.kill9();
   for (let i = 10; i < 30; i++) raftLog.add([machine(i)]);
-  await new Promise((r) => setTimeout(r, 500));
+  await sleep(500);
   t.equal(m.status().mirroredIndex, 2, 'nothing mirrored while NATS is down');
   await nats.start();
   await until(() => m.status().mirroredIndex === raftLog.applied, 20_000);

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { processesUnder } from '../../src/agent/procfs.js';
 import { sweep } from '../../src/playground/playground.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
 
@@ -95,7 +96,7 @@ export class PlaygroundRun {
     while (!/^playground ready$/m.test(this.out)) {
       if (!this.running) throw new Error(`the playground exited before it was ready:\n${this.out}`);
       if (Date.now() > end) throw new Error(`no "playground ready" after ${timeoutMs / 1000} s:\n${this.out}`);
-      await new Promise((r) => setTimeout(r, 250));
+      await sleep(250);
     }
     return parseSummary(this.out);
   }

@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { makeRunDir } from '../../src/launcher/index.js';
 import { alive } from '../../src/playground/state.js';
 import { PlaygroundRun, failoverLogLines, sh, type Summary } from './helpers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const dir = makeRunDir('playground-test');
 const run = new PlaygroundRun(dir, ['--base-port', '0']);
@@ -48,7 +49,7 @@ async function until<T>(what: string, ms: number, f: () => T | undefined | null 
       last = e;
     }
     if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 500));
+    await sleep(500);
   }
 }
 
@@ -87,7 +88,7 @@ t.test('playground: up, the printed commands work, failover shows in status, --d
   watch.stdout.on('data', (b: Buffer) => (watched += b.toString()));
   // Two screens: node's start-up under load can take seconds, so wait for them rather than a fixed time.
   const end = Date.now() + 30_000;
-  while ((watched.match(/cluster_mgr status —/g)?.length ?? 0) < 2 && Date.now() < end) await new Promise((r) => setTimeout(r, 250));
+  while ((watched.match(/cluster_mgr status —/g)?.length ?? 0) < 2 && Date.now() < end) await sleep(250);
   watch.kill('SIGINT');
   await new Promise((r) => watch.once('exit', r));
   t.ok((watched.match(/cluster_mgr status —/g)?.length ?? 0) >= 2, 'status --watch refreshes');

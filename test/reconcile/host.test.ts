@@ -1,10 +1,11 @@
 import t from 'tap';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../src/log/logger.js';
-import { ReconcilerHost, checkLeading, type LeaderContext, type Reconciler } from '../../src/reconcile/host.js';
+import { ReconcilerHost, checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../../src/reconcile/host.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const log = createLogger({ stream: new Writable({ write: (_c, _e, cb) => cb() }) });
-const tick = (ms = 5) => new Promise((r) => setTimeout(r, ms));
+const tick = (ms = 5): Promise<void> => sleep(ms);
 
 class Probe implements Reconciler {
   readonly name = 'probe';
@@ -93,4 +94,20 @@ t.test('a failing run is retried with backoff until it succeeds', async (t) => {
   await host.idle();
   t.equal(p.runs.length, 3, 'two failures, then success');
   await host.stop();
+});
+
+void t.test('sleepWhileLeading waits its time while leading and ends at once when leadership is lost', async (t) => {
+  const leading = new AbortController();
+  let t0 = performance.now();
+  await sleepWhileLeading(60, leading.signal);
+  t.ok(performance.now() - t0 >= 55, 'a pause while leading lasts its time');
+  const losing = new AbortController();
+  setTimeout(() => losing.abort(new Error('leadership lost')), 20);
+  t0 = performance.now();
+  await sleepWhileLeading(5_000, losing.signal);
+  t.ok(performance.now() - t0 < 1_000, 'the pause resolves (does not reject) as soon as leadership is lost');
+  t.throws(() => checkLeading(losing.signal), /leadership lost/, 'the next checkLeading throws');
+  t0 = performance.now();
+  await sleepWhileLeading(5_000, losing.signal);
+  t.ok(performance.now() - t0 < 50, 'no pause once leadership is already lost');
 });

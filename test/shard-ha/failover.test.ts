@@ -7,7 +7,7 @@
 // no replica got).
 import t from 'tap';
 import type { RowDataPacket } from 'mysql2/promise';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import { HaCluster, HA_APP, NODE_IDS, SHARD_ID, CLUSTER_ID, waitFor } from '../helpers/ha-cluster.js';
 import { scrape, value } from '../metrics/scrape.js';
 

@@ -4,7 +4,7 @@
 // by the chaos setting failover_step_delay_ms so the kill lands mid-task.
 import t from 'tap';
 import type { RowDataPacket } from 'mysql2/promise';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import { FAILOVER_ORDER } from '../../src/shard-ha/index.js';
 import { HaCluster, HA_APP, NODE_IDS, waitFor } from '../helpers/ha-cluster.js';
 

@@ -5,8 +5,9 @@
 // turns read-only: it is made writable again, not failed over.
 import t from 'tap';
 import type { RowDataPacket } from 'mysql2/promise';
-import { ContinuousWriter } from '../../src/chaos/writer.js';
+import { ContinuousWriter } from '../chaos/writer.js';
 import { HaCluster, HA_APP, NODE_IDS, waitFor } from '../helpers/ha-cluster.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const ha = new HaCluster({ label: 'shard-ha-partition', proxied: [0], sets: ['probe_interval_ms=300'] });
 
@@ -43,7 +44,7 @@ t.test("cut only the manager's path to the primary: alarm, no failover", async (
     if (s && (s.task !== null || s.last !== null || s.primary !== n1)) sawTask = true;
     const n = await ha.node(n1);
     if (n?.health === 'dead') sawTask = true;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
   }
   t.notOk(sawTask, 'no failover task, no dead conclusion, the primary unchanged for 10 s');
   t.ok(writer.acked.length > acksBefore + 20, `the application kept writing to the primary (${writer.acked.length - acksBefore} acks during the cut)`);

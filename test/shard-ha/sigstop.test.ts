@@ -5,7 +5,7 @@
 import t from 'tap';
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import { HaCluster, HA_APP, NODE_IDS, waitFor } from '../helpers/ha-cluster.js';
 
 const ha = new HaCluster({ label: 'shard-ha-sigstop', sets: ['probe_interval_ms=300'] });

@@ -11,11 +11,12 @@ import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/i
 import { assessPrimary } from '../../src/ha/assess.js';
 import { chooseCandidate } from '../../src/ha/elect.js';
 import { trackDead, type DeadTrack } from '../../src/ha/guards.js';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import { NodeProber, probeNode } from '../../src/storage/probe.js';
 import { fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/shard-ha/failover-steps.js';
 import type { StorageNode } from '../../src/storage/storage-node.js';
-import { admin, app, repl, sleep, storageNode, waitFor } from './fixtures/nodes.js';
+import { admin, app, repl, storageNode, waitFor } from './fixtures/nodes.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const dir = makeRunDir('failover-test');
 let shard: LaunchedShard;

@@ -8,7 +8,7 @@ import mysql from 'mysql2/promise';
 import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/index.js';
 import { checkSwitchTarget } from '../../src/ha/elect.js';
 import { assessPrimary } from '../../src/ha/assess.js';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import { probeNode } from '../../src/storage/probe.js';
 import { StepError, fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/shard-ha/failover-steps.js';
 import type { StorageNode } from '../../src/storage/storage-node.js';

@@ -3,9 +3,10 @@
 // and a read of each node's real role.
 import mysql from 'mysql2/promise';
 import type { MariaDbInstance } from '../../src/launcher/index.js';
-import type { ContinuousWriter } from '../../src/chaos/writer.js';
+import type { ContinuousWriter } from '../chaos/writer.js';
 import { replicaStatus, type Endpoint } from '../../src/storage/replication.js';
 import { NODE_IDS, SHARD_ID, waitFor, type HaCluster } from '../helpers/ha-cluster.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface EmitAnswer {
   status: string;
@@ -47,7 +48,7 @@ export async function waitJob(ha: HaCluster, jobId: string, timeoutMs = 60_000):
     const aboutJob = a !== null && a.job_id === jobId && a.job_type !== undefined && a.job_type !== '' && a.job_type !== 'get_status';
     if (aboutJob && (a.status === 'done' || a.status === 'failed')) return a;
     if (Date.now() > end) throw new Error(`job ${jobId} has not ended after ${timeoutMs} ms: ${JSON.stringify(a)}`);
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
 }
 

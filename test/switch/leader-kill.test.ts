@@ -3,7 +3,7 @@
 // write is lost. failover_step_delay_ms (chaos testing only) pauses before each step so the kill
 // lands between "the job holds the shard" and "the switch is done".
 import t from 'tap';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import { CLUSTER_ID, HA_APP, HaCluster, SHARD_ID, waitFor } from '../helpers/ha-cluster.js';
 import { emit, hostPort, primaryFinder, realRole, waitJob } from './helpers.js';
 

@@ -6,7 +6,7 @@
 // catch up within the bound makes the job fail and the old primary writable again.
 import t from 'tap';
 import type { RowDataPacket } from 'mysql2/promise';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import type { MariaDbInstance } from '../../src/launcher/index.js';
 import { CLUSTER_ID, HA_APP, HaCluster, SHARD_ID, waitFor } from '../helpers/ha-cluster.js';
 import { emit, findWritablePrimary, hostPort, primaryFinder, realRole, waitJob, type RealRole } from './helpers.js';

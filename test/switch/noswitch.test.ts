@@ -3,10 +3,11 @@
 // promotes nobody while the window lasts; when the window expires (by its timeout, no other event)
 // the failover runs, and no acknowledged write is lost. del_noswitch ends a window at once.
 import t, { type Test } from 'tap';
-import { ContinuousWriter, checkAcknowledged } from '../../src/chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import type { MariaDbInstance } from '../../src/launcher/index.js';
 import { CLUSTER_ID, HA_APP, HaCluster, SHARD_ID, waitFor, type HaShardView } from '../helpers/ha-cluster.js';
 import { emit, findWritablePrimary, primaryFinder, realRole } from './helpers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const ha = new HaCluster({ label: 'noswitch-test', sets: ['probe_interval_ms=250', 'failover_min_interval_ms=0'] });
 
@@ -22,8 +23,6 @@ type ShardWithWindow = HaShardView & { noSwitch: { until: number; reason: string
 async function shard(): Promise<ShardWithWindow> {
   return (await ha.shardView()) as ShardWithWindow;
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Checks, until `until`, that nothing was promoted: the world keeps the dead primary, no node is writable. */
 async function holdsUntil(t: Test, primary: number, until: number): Promise<number> {

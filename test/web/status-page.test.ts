@@ -10,6 +10,7 @@ import { makeRunDir } from '../../src/launcher/index.js';
 import { processesUnder } from '../../src/agent/procfs.js';
 import { launchBrowser } from './browser.js';
 import { PlaygroundRun, failoverLogLines } from '../playground/helpers.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const dir = makeRunDir('status-page-test');
 const run = new PlaygroundRun(dir, ['--shards', '1', '--nodes', '3', '--comps', '1', '--base-port', '0']);
@@ -24,7 +25,7 @@ async function poll(what: string, ms: number, f: () => Promise<boolean>, every =
   const end = Date.now() + ms;
   while (!(await f())) {
     if (Date.now() > end) throw new Error(`timed out after ${ms / 1000} s waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, every));
+    await sleep(every);
   }
 }
 
@@ -93,7 +94,7 @@ t.test('status page: loads, shows the demo cluster, switches over, shows a failo
   // kill -9 the primary: the open page shows the failover.
   await poll('three alive nodes on the page', 60_000, async () => (await page.locator('tr.node[data-health="alive"]').count()) === 3);
   // The playground's anti-flapping interval (failover_min_interval_ms, 5 s) counts the switchover.
-  await new Promise((r) => setTimeout(r, 8_000));
+  await sleep(8_000);
   const port = target!.split(':')[1]!;
   const pid = processesUnder(join(dir, 'agent', 'instances', 'storage', port), ['mariadbd'])[0];
   t.ok(pid, `the primary's mariadbd pid (${pid})`);

@@ -10,9 +10,10 @@ import { readFileSync, rmSync } from 'node:fs';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { MariaDbInstance, makeRunDir } from '../../src/launcher/index.js';
 import { createSchema, ensureClusterLogTables, ensureCommitLogPartition } from '../../src/metadata/index.js';
-import { TwoPhaseClient, type TxnSpec } from '../../src/chaos/two-phase-client.js';
+import { TwoPhaseClient, type TxnSpec } from '../chaos/two-phase-client.js';
 import { commitLogTxnId, xaRecover } from '../../src/storage/xa.js';
 import { MemberGroup, waitFor } from '../helpers/member-group.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const admin = { user: 'clustmgr', password: 'clustmgr_pwd' };
 const dir = makeRunDir('xa-resolver-test');
@@ -154,7 +155,7 @@ t.test('no decision, the compute node crashed after prepare: abort claimed first
   const out = await cn.run(x, 'after-prepare');
   t.equal(out.crashedAt, 'after-prepare');
   const crashedAt = Date.now();
-  await new Promise((r) => setTimeout(r, (SAFETY_SEC * 1000) / 2));
+  await sleep((SAFETY_SEC * 1000) / 2);
   t.same([await prepared(0), await prepared(1)], [[out.xid], [out.xid]], 'inside the safety window nothing is done');
   t.equal(await decision(x), null, 'and no row is written');
   await waitFor('the branches rolled back', async () => !(await preparedAnywhere(out.xid)), 20_000);
@@ -179,7 +180,7 @@ t.test('late-commit race: the compute node late insert fails on the unique key; 
   const racers = [1_500, 2_600, 3_200, 3_600, 4_200].map(async (delay) => {
     const y = txn();
     const o = await cn.run(y, 'after-prepare');
-    await new Promise((r) => setTimeout(r, delay));
+    await sleep(delay);
     const l = await cn.lateCommit(y, Math.floor(Date.now() / 1000) + 10);
     return { y, o, l };
   });
@@ -254,7 +255,7 @@ t.test('metadata-shard branches, and the leader killed inside the window: the ne
   const x = txn();
   const out = await cn.run(x, 'after-prepare');
   // Kill the leader before the safety window passes.
-  await new Promise((r) => setTimeout(r, 1_000));
+  await sleep(1_000);
   let first: { m: (typeof group.members)[number]; term: number } | undefined;
   for (const m of group.alive()) {
     const info = await group.get<{ role: string; term: number }>(m, '/api/v1/member');
@@ -288,7 +289,7 @@ t.test('ordinary 2PC traffic while the resolver scans: every transaction commits
   let whole = 0;
   for (const { x } of all) if ((await rowsOn(0, x)) === 1 && (await rowsOn(1, x)) === 2 && (await decision(x)) === 'commit') whole++;
   t.equal(whole, all.length, 'each one on both shards, with its commit row');
-  await new Promise((r) => setTimeout(r, 1_000));
+  await sleep(1_000);
   t.same([await prepared(0), await prepared(1)], [[], []], 'no branch left prepared');
   const aborts = all.filter(({ out }) => logLines(out.xid).some((l) => l.msg.startsWith('XA: abort') || l.msg === 'XA: branch rolled back'));
   t.same(aborts, [], 'the resolver never aborted a live transaction');

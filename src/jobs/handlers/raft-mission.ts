@@ -10,6 +10,7 @@
 import type { Json } from '../../events/schema.js';
 import type { ConfChange } from '../../raft/types.js';
 import { JobError, registerJobHandler, type JobContext } from '../engine.js';
+import { checkLeading, sleepWhileLeading } from '../../reconcile/host.js';
 import { optNum, req, str } from './request.js';
 
 /** Error numbers of the original's raft_mission range (70195-70201). */
@@ -25,11 +26,6 @@ function conf(ctx: JobContext): { voters: string[]; learners: string[] } {
 function splitId(id: string): { host: string; port: number } {
   const i = id.lastIndexOf(':');
   return { host: id.slice(0, i), port: Number(id.slice(i + 1)) };
-}
-
-async function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  await new Promise((r) => setTimeout(r, ms));
-  if (signal.aborted) throw new Error('leadership lost');
 }
 
 /** Hands leadership to `to`; resolves on the old leader once `to` leads (this member then stops
@@ -90,7 +86,8 @@ async function addPeer(ctx: JobContext): Promise<Json> {
       const match = st.progress?.[peer]?.match ?? 0;
       if (match >= st.commit) return { match };
       if (Date.now() > end) throw new JobError(E_CATCH_UP, `${peer} did not catch up within ${CATCH_UP_MS} ms (at ${match} of ${st.commit}); is it running with raft_join = true?`);
-      await sleep(100, ctx.signal);
+      await sleepWhileLeading(100, ctx.signal);
+      checkLeading(ctx.signal);
     }
   });
   await ctx.step('promote_voter', 4, async () => {

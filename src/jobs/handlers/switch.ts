@@ -23,7 +23,7 @@ import type { StorageNode } from '../../storage/storage-node.js';
 import { NodePool } from '../../shard-ha/pool.js';
 import { haSettings, type HaSettings } from '../../shard-ha/settings.js';
 import { FailoverRows, type StepRow } from '../../shard-ha/failover-rows.js';
-import { sleep } from '../../shard-ha/propose.js';
+import { sleepWhileLeading } from '../../reconcile/host.js';
 import { JOB_INTERNAL_ERROR, JobError, registerJobHandler, type JobContext } from '../engine.js';
 import { num, optNum, req } from './request.js';
 
@@ -402,7 +402,7 @@ async function manualSwitch(ctx: JobContext): Promise<Json> {
   try {
     // failover_step_delay_ms (chaos testing only, 0 in production) pauses before each step, so a
     // test can kill the leader between steps and see the next one resume the job.
-    const pause = (): Promise<void> => sleep(nodes.settings.stepDelayMs, ctx.signal);
+    const pause = (): Promise<void> => sleepWhileLeading(nodes.settings.stepDelayMs, ctx.signal);
     await pause();
     const chosen = await checkTarget(ctx, r, nodes);
     await pause();

@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RaftNode, type RaftNodeOptions } from '../../../src/raft/node/index.js';
-import { KvStateMachine, encodePut } from '../../../src/raft/node/kv-state-machine.js';
+import { KvStateMachine, encodePut } from '../kv/kv-state-machine.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export interface Member {
   id: string;
@@ -29,7 +30,7 @@ export async function until(what: string, cond: () => boolean, ms = 8000): Promi
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
+    await sleep(10);
   }
 }
 

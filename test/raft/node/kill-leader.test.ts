@@ -5,11 +5,10 @@ import fs from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import t from 'tap';
-import { postJson, putBody } from '../../../src/raft/node/kv-client.js';
-import { KvDemoCluster } from '../../../src/raft/node/kv-demo-process.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { postJson, putBody } from '../kv/kv-client.js';
+import { KvDemoCluster } from '../kv/kv-demo-process.js';
 
 void t.test('kill -9 the leader under load: no acknowledged write is lost', async (t) => {
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'cmgr-raft-'));

@@ -3,6 +3,7 @@ import { Packr } from 'msgpackr';
 import t from 'tap';
 import { frameHeader, TcpTransport, type TcpTransportOptions } from '../../../src/raft/transport/index.js';
 import type { RaftLogger } from '../../../src/raft/storage/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 interface Msg {
   type: string;
@@ -46,7 +47,7 @@ async function until(what: string, cond: () => boolean, ms = 5000): Promise<void
   const end = Date.now() + ms;
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
+    await sleep(5);
   }
 }
 
@@ -91,7 +92,7 @@ void t.test('a peer that restarts is redialed and queued messages are delivered'
   await until('link down', () => downs === 1);
   a2.send('b', { type: 'x', n: 2 });
   a2.send('b', { type: 'x', n: 3 });
-  await new Promise((r) => setTimeout(r, 150)); // a few failed redials
+  await sleep(150); // a few failed redials
   b = node(t, 'b', inB, { listen: { host: LOOPBACK, port: pb } });
   await b.start();
   await until('queued messages after restart', () => inB.length === 3);
@@ -132,7 +133,7 @@ void t.test('a paused peer cannot grow the sender without bound', async (t) => {
     a.send('slow', { type: 'append', n: i, data: blob });
     if (i % 100 === 0) await new Promise((r) => setImmediate(r));
   }
-  await new Promise((r) => setTimeout(r, 50));
+  await sleep(50);
   const pm = a.metrics().peers.slow!;
   const grown = process.memoryUsage().rss - before.rss;
   t.ok(pm.queuedBytes <= 1024 * 1024, `queue within its limit (${pm.queuedBytes})`);

@@ -1,4 +1,4 @@
-// A small client of a member's public HTTP API, used by the playground and `cluster-mgr status`:
+// The one client of a member's public HTTP API, used by `cluster-mgr status` and the playground:
 // JSON GETs, the compatible Emit endpoint, and finding the leader from any member.
 export interface ApiOptions {
   /** Bearer token (config api_token), when the members require one. */

@@ -3,8 +3,8 @@
 // Command encoding: [u8 op][u16 keyLength][key utf8][value bytes]; op 1 = put, 2 = delete.
 
 import { pack, unpack } from 'msgpackr';
-import type { Entry } from '../types.js';
-import type { StateMachine } from './state-machine.js';
+import type { Entry } from '../../../src/raft/types.js';
+import type { StateMachine } from '../../../src/raft/node/state-machine.js';
 
 const PUT = 1;
 const DELETE = 2;

@@ -2,7 +2,7 @@
 // Used by the real-process kill test and by bench/raft. Prints one JSON line {"ready":true,...} on
 // stdout once it serves; logs go to stderr.
 //
-//   node dist/src/raft/node/kv-demo.js --id m1 --cluster c1 --data /tmp/d1 \
+//   node dist/test/raft/kv/kv-demo.js --id m1 --cluster c1 --data /tmp/d1 \
 //     --raft 127.0.0.1:7001 --http 127.0.0.1:8001 \
 //     --peer m2=127.0.0.1:7002 --peer m3=127.0.0.1:7003 --bootstrap m1,m2,m3 [--exit-with-stdin]
 //     [--tick-ms 100] [--election-ticks 10] [--snapshot-entries 10000] [--wal-sync auto|inline|threadpool]
@@ -11,7 +11,7 @@ import { parseArgs } from 'node:util';
 import pino from 'pino';
 import { KvStateMachine } from './kv-state-machine.js';
 import { createKvHttpServer } from './kv-http.js';
-import { RaftNode } from './raft-node.js';
+import { RaftNode } from '../../../src/raft/node/raft-node.js';
 
 function hostPort(s: string, what: string): { host: string; port: number } {
   const i = s.lastIndexOf(':');

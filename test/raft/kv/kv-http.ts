@@ -6,11 +6,11 @@
 //   GET  /status  GET /dump  GET /metrics
 
 import http from 'node:http';
-import { NotLeaderError } from '../core/errors.js';
+import { NotLeaderError } from '../../../src/raft/core/errors.js';
 import type { KvStateMachine } from './kv-state-machine.js';
 import { encodePut } from './kv-state-machine.js';
-import { LeadershipLostError } from './errors.js';
-import type { RaftNode } from './raft-node.js';
+import { LeadershipLostError } from '../../../src/raft/node/errors.js';
+import type { RaftNode } from '../../../src/raft/node/raft-node.js';
 
 const MAX_BODY = 1024 * 1024;
 

@@ -4,33 +4,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
-import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePorts } from '../../../src/launcher/ports.js';
 import { getJson } from './kv-client.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const HOST = '127.0.0.1';
 const DEMO = fileURLToPath(new URL('./kv-demo.js', import.meta.url));
-
-/** `n` distinct free ports on loopback (held open together so they differ, then released). */
-export async function freePorts(n: number): Promise<number[]> {
-  const servers: net.Server[] = [];
-  try {
-    const ports: number[] = [];
-    for (let i = 0; i < n; i++) {
-      const s = net.createServer();
-      servers.push(s);
-      await new Promise<void>((resolve, reject) => {
-        s.once('error', reject);
-        s.listen(0, HOST, () => resolve());
-      });
-      ports.push((s.address() as net.AddressInfo).port);
-    }
-    return ports;
-  } finally {
-    await Promise.all(servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
-  }
-}
 
 export interface DemoMember {
   id: string;
@@ -73,7 +54,7 @@ export class KvDemoCluster {
   static async create(o: DemoClusterOptions): Promise<KvDemoCluster> {
     fs.mkdirSync(o.root, { recursive: true });
     const c = new KvDemoCluster(o);
-    const ports = await freePorts(o.ids.length * 2);
+    const ports = await freePorts(o.ids.length * 2, HOST);
     o.ids.forEach((id, i) => {
       c.members.set(id, {
         id,
@@ -187,7 +168,7 @@ export class KvDemoCluster {
       const st = await Promise.all(running.map((m) => this.status(m.id)));
       const leader = st.find((s) => s?.role === 'leader')?.id;
       if (leader && leader !== exclude && st.every((s) => s?.leader === leader)) return leader;
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
     throw new Error(`no leader within ${timeoutMs} ms`);
   }

@@ -4,7 +4,8 @@
 // any node. Gaps between acknowledgements are the shard's write unavailability.
 import mysql from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
-import type { Credentials, Endpoint } from '../storage/replication.js';
+import type { Credentials, Endpoint } from '../../src/storage/replication.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DEFAULT_WRITER_TABLE = 'cmgr_chaos.acked_writes';
 
@@ -237,8 +238,4 @@ export async function checkAcknowledged(
   const have = new Set(rows.map((r) => Number(r.id)));
   const missing = ids.filter((id) => !have.has(id));
   return { checked: ids.length, present: ids.length - missing.length, missing };
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
