@@ -23,25 +23,29 @@ export function desiredTopology(v: WorldView, current: Topology, secrets: Secret
   const owned = (kind: string, id: number, live: Set<number>) => live.has(id) || id < (next[kind] ?? 1);
 
   // ---- machines: server_nodes rows are (host, machine_type); ids are the table's, new rows get new ids.
+  // node_mgr registers its host itself: a bare row (no machine_type) with its nodemgr_* columns and a
+  // zeroed server_nodes_stats row under the same id. The host's first role takes that row over (so
+  // the stats row and node_mgr's columns stay with it) instead of a second row beside it.
   const machines: Machine[] = [];
   const byHostRole = new Map(current.machines.map((m) => [`${m.hostaddr}|${m.machineType ?? ''}`, m]));
   let nextMachineId = Math.max(1, ...current.machines.map((m) => m.id)) + 1;
-  const worldRoles = new Set<string>();
+  const taken = new Set<number>();
   for (const m of v.machines) {
+    const hostRows = current.machines.filter((r) => r.hostaddr === m.host);
     for (const role of ['storage', 'computer'] as const) {
       const spec = m.roles[role];
       if (!spec) continue;
-      const key = `${m.host}|${role}`;
-      worldRoles.add(key);
-      const cur = byHostRole.get(key);
-      machines.push(machineRow(m, role, spec, cur, cur?.id ?? nextMachineId++, now));
+      const cur = byHostRole.get(`${m.host}|${role}`) ?? hostRows.find((r) => r.machineType === null && !taken.has(r.id));
+      if (cur) taken.add(cur.id);
+      // What node_mgr registered for the host holds for each of its rows (the original copies it too).
+      const agent = hostRows.find((r) => r.nodemgrBinPath !== null || r.nodemgrTcpPort !== null || r.nodemgrPrometheusPort !== null);
+      machines.push(machineRow(m, role, spec, cur, agent, cur?.id ?? nextMachineId++, now));
     }
   }
-  // Rows node_mgr registers itself (no machine_type) and roles the world never had stay as they are;
-  // roles the world had and removed are deleted.
+  // Rows node_mgr registers itself and no role took over, and hosts the world never had, stay as they
+  // are; roles the world had and removed are deleted.
   for (const m of current.machines) {
-    const key = `${m.hostaddr}|${m.machineType ?? ''}`;
-    if (worldRoles.has(key)) continue;
+    if (taken.has(m.id)) continue;
     if (m.machineType === null || !v.machines.some((w) => w.host === m.hostaddr)) machines.push(m);
   }
   const machineId = (host: string, role: 'storage' | 'computer'): number =>
@@ -107,7 +111,15 @@ function merge<R extends { id: number }, W extends { id: number }>(
   return out;
 }
 
-function machineRow(m: MachineView, role: 'storage' | 'computer', spec: NonNullable<MachineView['roles']['storage']>, cur: Machine | undefined, id: number, now: number): Machine {
+function machineRow(
+  m: MachineView,
+  role: 'storage' | 'computer',
+  spec: NonNullable<MachineView['roles']['storage']>,
+  cur: Machine | undefined,
+  agent: Machine | undefined,
+  id: number,
+  now: number,
+): Machine {
   return {
     id,
     hostaddr: m.host,
@@ -120,13 +132,13 @@ function machineRow(m: MachineView, role: 'storage' | 'computer', spec: NonNulla
     totalMemMb: spec.totalMemMB,
     totalCpuCores: spec.totalCpuCores,
     svcSince: cur?.svcSince ?? now,
-    nodemgrPort: spec.agentPort ?? cur?.nodemgrPort ?? null,
-    nodemgrBinPath: cur?.nodemgrBinPath ?? null,
-    nodemgrTmpDataAbsPath: cur?.nodemgrTmpDataAbsPath ?? null,
+    nodemgrPort: spec.agentPort ?? cur?.nodemgrPort ?? agent?.nodemgrPort ?? null,
+    nodemgrBinPath: cur?.nodemgrBinPath ?? agent?.nodemgrBinPath ?? null,
+    nodemgrTmpDataAbsPath: cur?.nodemgrTmpDataAbsPath ?? agent?.nodemgrTmpDataAbsPath ?? null,
     extraProps: cur?.extraProps ?? null,
     nodeStats: m.stats === 'unknown' ? (cur?.nodeStats ?? 'running') : m.stats,
-    nodemgrTcpPort: cur?.nodemgrTcpPort ?? null,
-    nodemgrPrometheusPort: cur?.nodemgrPrometheusPort ?? null,
+    nodemgrTcpPort: cur?.nodemgrTcpPort ?? agent?.nodemgrTcpPort ?? null,
+    nodemgrPrometheusPort: cur?.nodemgrPrometheusPort ?? agent?.nodemgrPrometheusPort ?? null,
     machineType: role,
     portRange: `${spec.portRange.lo}-${spec.portRange.hi}`,
     usedPorts: spec.usedPorts,
