@@ -52,7 +52,7 @@ export function desiredTopology(v: WorldView, current: Topology, secrets: Secret
     machines.find((m) => m.hostaddr === host && m.machineType === role)?.id ?? 1;
 
   // ---- clusters, shards, storage nodes, compute nodes
-  const clusters = merge(current.clusters, v.clusters, 'cluster', owned, (c, cur) => clusterRow(c, cur));
+  const clusters = merge(current.clusters, v.clusters, 'cluster', owned, (c, cur) => clusterRow(c, cur, () => clusterMemo(c, v, secrets)));
   const shards = merge(current.shards, v.shards, 'shard', owned, (s, cur) => shardRow(s, cur));
   const storageNodes = merge(current.storageNodes, v.nodes, 'node', owned, (n, cur) =>
     nodeRow(n, cur, secrets.storage, machineId(n.hostaddr, 'storage')),
@@ -146,7 +146,7 @@ function machineRow(
   };
 }
 
-function clusterRow(c: ClusterView, cur: Cluster | undefined): Cluster {
+function clusterRow(c: ClusterView, cur: Cluster | undefined, memo: () => string | null): Cluster {
   return {
     id: c.id,
     name: c.name,
@@ -155,13 +155,53 @@ function clusterRow(c: ClusterView, cur: Cluster | undefined): Cluster {
     ddlLogTblname: cur?.ddlLogTblname ?? `ddl_ops_log_${c.name}`,
     whenCreated: cur?.whenCreated ?? c.createdAt,
     business: c.business || (cur?.business ?? 'kunlun'),
-    // The memo is kept as the table has it once written (the original's tools read it); a new cluster's
-    // comes from the world.
-    memo: cur?.memo ?? (c.memo === null ? null : JSON.stringify(c.memo)),
-    // The table knows inuse and deleted; a cluster being created or deleted is still in use.
+    // The memo is written once, as the original's create_cluster does when the cluster is complete,
+    // and then kept as the table has it (tools and XPanel read it). An adopted cluster's stays as found.
+    memo: c.adopted ? (cur?.memo ?? (c.memo === null ? null : JSON.stringify(c.memo))) : originalMemo(cur?.memo) ?? memo(),
+    // The table knows inuse and deleted; the original inserts the row as inuse when creation starts
+    // and deletes it with the cluster, so a cluster being created or deleted is inuse.
     status: 'inuse',
     haMode: c.haMode,
   };
+}
+
+/** A memo with the original's keys, or null (none yet, or one in another shape, to be written again). */
+function originalMemo(text: string | null | undefined): string | null {
+  if (text === null || text === undefined) return null;
+  try {
+    const m = JSON.parse(text) as unknown;
+    return m !== null && typeof m === 'object' && 'ha_mode' in m ? text : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * db_clusters.memo as the original's create_cluster writes it once the cluster is complete
+ * (cluster_mgr-api.md §4.3): the request's sizing, every value a string. Null while the cluster is
+ * being created: XPanel lists a cluster without a memo as not (yet) normal, as with the original.
+ * fullsync_level (read by XPanel, sent by newer installers) is the shards' sync_num.
+ */
+function clusterMemo(c: ClusterView, v: WorldView, secrets: Secrets): string | null {
+  if (c.status === 'creating') return null;
+  const sizing = typeof c.memo === 'object' && c.memo !== null && !Array.isArray(c.memo) ? c.memo : {};
+  const num = (k: string): string => String(typeof sizing[k] === 'number' ? sizing[k] : 0);
+  const shards = v.shards.filter((s) => s.cluster === c.id);
+  const cred = secrets.comp(c.id);
+  return JSON.stringify({
+    ha_mode: c.haMode,
+    shards: String(shards.length),
+    nodes: String(shards[0]?.nodes.length ?? 0),
+    comps: String(v.comps.filter((k) => k.cluster === c.id).length),
+    max_storage_size: num('maxStorageSizeGB'),
+    max_connections: num('maxConnections'),
+    cpu_cores: num('cpuCores'),
+    computer_user: cred?.user ?? c.compUser ?? 'abc',
+    computer_passwd: cred?.password ?? '',
+    innodb_size: num('innodbSizeMB'),
+    dbcfg: num('dbcfg'),
+    fullsync_level: String(shards[0]?.syncNum ?? 1),
+  });
 }
 
 function shardRow(s: ShardView, cur: Shard | undefined): Shard {

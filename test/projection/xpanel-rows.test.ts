@@ -97,3 +97,54 @@ t.test('server_nodes and server_nodes_stats: node_mgr registration taken over, a
   await project();
   t.strictSame((await rows('SELECT id FROM server_nodes_stats ORDER BY id')).map((r) => r.id), [bareId, first[2]!.id]);
 });
+
+t.test('db_clusters: memo with the original keys and string values once the cluster is complete; status inuse', async (t) => {
+  L.must({ kind: 'machine.create', hostaddr: '10.0.0.3', role: 'storage', rackId: '1', datadir: '/d', logdir: '/l', walLogDir: '/w', totalMemMB: 1024, totalCpuCores: 4 });
+  L.must({ kind: 'machine.create', hostaddr: '10.1.0.1', role: 'computer', rackId: '1', compDatadir: '/c', totalMemMB: 1024, totalCpuCores: 4 });
+  const created = L.must({ kind: 'cluster.create', haMode: 'rbr', nickName: 'c1', maxStorageSizeGB: 20, maxConnections: 6, cpuCores: 8, innodbSizeMB: 128, dbcfg: 1, compUser: 'abc', compPassword: 'Comp-Pw-1' });
+  const cluster = Number(created.committed[0]!.event.agg.slice(8));
+  await project();
+  const sel = 'SELECT id, name, nick_name, ha_mode, memo, status FROM db_clusters WHERE id = ?';
+  const creating = (await rows(sel, [cluster]))[0]!;
+  t.equal(creating.memo, null, 'no memo while the cluster is being created (the original writes it when complete)');
+  t.equal(creating.status, 'inuse', 'the original inserts the row inuse when creation starts');
+
+  const shard = Number(L.must({ kind: 'shard.add', cluster, nodes: [1, 2, 3].map((i) => ({ hostaddr: `10.0.0.${i}`, port: 57100 })) }).committed[0]!.event.agg.slice(6));
+  const nodes = L.world.nodesOf(shard);
+  for (const n of nodes) {
+    L.must({ kind: 'node.set_status', node: n, status: 'active' });
+    L.must({ kind: 'node.set_health', node: n, health: 'alive', evidence: ev0 });
+  }
+  L.must({ kind: 'shard.set_primary', shard, node: nodes[0]!, term: 1 });
+  L.must({ kind: 'node.set_access', node: nodes[0]!, access: 'writable' });
+  L.must({ kind: 'shard.set_status', shard, status: 'inuse' });
+  L.must({ kind: 'comp.add', cluster, hostaddr: '10.1.0.1', port: 47100 });
+  L.must({ kind: 'cluster.set_status', cluster, status: 'inuse' });
+  await project();
+
+  const done = (await rows(sel, [cluster]))[0]!;
+  t.equal(done.status, 'inuse');
+  t.equal(done.ha_mode, 'rbr');
+  t.equal(done.nick_name, 'c1');
+  // cluster_mgr-api.md §4.3, plus fullsync_level that XPanel reads (clients-and-agent.md §3.1).
+  t.strictSame(JSON.parse(String(done.memo)), {
+    ha_mode: 'rbr',
+    shards: '1',
+    nodes: '3',
+    comps: '1',
+    max_storage_size: '20',
+    max_connections: '6',
+    cpu_cores: '8',
+    computer_user: 'abc',
+    computer_passwd: 'Comp-Pw-1',
+    innodb_size: '128',
+    dbcfg: '1',
+    fullsync_level: '1',
+  });
+
+  // Written once: a later shard does not change it (add_shards in the original reads it, never writes it).
+  const more = Number(L.must({ kind: 'shard.add', cluster, nodes: [1, 2, 3].map((i) => ({ hostaddr: `10.0.0.${i}`, port: 57104 })) }).committed[0]!.event.agg.slice(6));
+  t.ok(more > shard);
+  await project();
+  t.equal((await rows(sel, [cluster]))[0]!.memo, done.memo, 'the memo is kept as written');
+});
