@@ -4,7 +4,7 @@
 // with ids the manager never handed out belong to other tools and are kept untouched.
 import type { WorldView, NodeView, ClusterView, ShardView, CompView, JobView, ManagerView, MachineView } from '../actors/index.js';
 import type { Cluster, ComputeNode, Job, Machine, ManagerMember, ReplicaMaster, Shard, StorageNode, Topology } from '../metadata/index.js';
-import { jobInfoText, jobMemoText } from '../metadata/index.js';
+import { jobInfoText, jobMemoText, jobUserName } from '../metadata/index.js';
 import { skippedPortsShown } from '../actors/views.js';
 
 export interface Secrets {
@@ -286,6 +286,6 @@ function jobRow(j: JobView, cur: Job | undefined): Job {
     whenStarted: j.startedAt ?? j.createdAt,
     whenEnded: j.endedAt ?? (j.step ? j.step.startedAt : null),
     jobInfo: cur?.jobInfo ?? jobInfoText(j.request),
-    userName: j.user ?? (j.system ? 'internal_user' : null),
+    userName: jobUserName(j),
   };
 }

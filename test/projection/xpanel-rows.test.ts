@@ -4,7 +4,7 @@
 import t from 'tap';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { World } from '../../src/actors/world.js';
-import { createSchema, ensureLogTablesFor, projectTopology, readTopology } from '../../src/metadata/index.js';
+import { ANONYMOUS_REQUEST, createSchema, ensureLogTablesFor, projectTopology, readTopology } from '../../src/metadata/index.js';
 import { desiredTopology } from '../../src/projection/desired-topology.js';
 import { Leader, ev0 } from '../actors/helpers.js';
 import { startMetaServer, type MetaServer } from '../metadata/fixtures.js';
@@ -147,4 +147,21 @@ t.test('db_clusters: memo with the original keys and string values once the clus
   t.ok(more > shard);
   await project();
   t.equal((await rows(sel, [cluster]))[0]!.memo, done.memo, 'the memo is kept as written');
+});
+
+t.test('cluster_general_job_log.user_name: as sent; empty when the request sent none; internal_user for internal jobs only', async (t) => {
+  const paras = (host: string) => ({ hostaddr: host, machine_type: 'storage', port_range: '57000-58000', rack_id: '1', datadir: '/d', logdir: '/l', wal_log_dir: '/w', total_mem: '1024', total_cpu_cores: '4' });
+  const jobId = (r: ReturnType<typeof L.must>): number => Number(r.committed.find((c) => c.event.type === 'job.created')!.event.agg.slice(4));
+  const byUser = jobId(L.must({ kind: 'job.start', jobType: 'create_machine', request: paras('10.2.0.1') }, { user: 'super_dba' }));
+  const anonymous = jobId(L.must({ kind: 'job.start', jobType: 'create_machine', request: paras('10.2.0.2') }, { system: ANONYMOUS_REQUEST }));
+  const internal = jobId(L.must({ kind: 'job.start', jobType: 'create_machine', request: paras('10.2.0.3') }, { system: 'job 7 step add_machine' }));
+  await project();
+  const got = await rows('SELECT id, job_type, user_name FROM cluster_general_job_log WHERE id IN (?) ORDER BY id', [[byUser, anonymous, internal]]);
+  t.strictSame(got, [
+    { id: byUser, job_type: 'create_machine', user_name: 'super_dba' },
+    { id: anonymous, job_type: 'create_machine', user_name: '' },
+    { id: internal, job_type: 'create_machine', user_name: 'internal_user' },
+  ]);
+  // XPanel's operation log: `user_name != 'internal_user'`.
+  t.equal((await rows("SELECT COUNT(*) AS n FROM cluster_general_job_log WHERE id IN (?) AND user_name <> 'internal_user'", [[byUser, anonymous, internal]]))[0]!.n, 2);
 });
