@@ -107,6 +107,9 @@ export const KEYS: readonly KeyDef[] = [
     help: 'Raft tick; heartbeats go every tick' },
   { name: 'raft_election_ticks', type: int(3, 1000), default: '10', origin: 'new',
     help: 'ticks without a leader before an election (randomized up to twice this)' },
+  { name: 'brpc_raft_election_timeout_ms', type: int(0, 600_000), default: '0', origin: 'original',
+    help: 'the original\'s (braft) election timeout, ms, as cloudnative writes it; when above 0 it sets ' +
+      'raft_election_ticks to this divided by raft_tick_ms (rounded up, at least 3); 0 leaves raft_election_ticks' },
   { name: 'raft_snapshot_entries', type: int(100, 100_000_000), default: '10000', origin: 'new',
     help: 'applied entries between snapshots (and log compaction)' },
   { name: 'raft_join', type: { kind: 'bool' }, default: 'false', origin: 'new',

@@ -71,7 +71,7 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     );
   }
   const logFile = str('log_file') === '-' ? null : at(str('log_file'));
-  return {
+  const cfg: Config = {
     values,
     sources,
     configFile: file ? resolve(file) : null,
@@ -83,6 +83,32 @@ export function loadConfig(opts: LoadOptions = {}): Config {
     int,
     str,
   };
+  raftElectionTicks(cfg);
+  return cfg;
+}
+
+/**
+ * Election ticks: raft_election_ticks, or the original's brpc_raft_election_timeout_ms (a cloudnative
+ * cnf sets it) in ticks of raft_tick_ms. Both set is ambiguous and refused.
+ */
+export function raftElectionTicks(cfg: Pick<Config, 'int' | 'sources'>): number {
+  const ms = cfg.int('brpc_raft_election_timeout_ms');
+  if (ms === 0) return cfg.int('raft_election_ticks');
+  const src = cfg.sources;
+  if (src.raft_election_ticks !== undefined && src.raft_election_ticks !== 'default') {
+    throw new ConfigError(
+      `keys brpc_raft_election_timeout_ms (${src.brpc_raft_election_timeout_ms}) and raft_election_ticks ` +
+        `(${src.raft_election_ticks}) both set the election timeout: keep one`,
+    );
+  }
+  const ticks = Math.max(3, Math.ceil(ms / cfg.int('raft_tick_ms')));
+  if (ticks > 1000) {
+    throw new ConfigError(
+      `key brpc_raft_election_timeout_ms (${src.brpc_raft_election_timeout_ms}): ${ms} ms is ${ticks} ticks of ` +
+        `raft_tick_ms ${cfg.int('raft_tick_ms')}, more than 1000: raise raft_tick_ms or lower the timeout`,
+    );
+  }
+  return ticks;
 }
 
 /** The effective configuration with secrets hidden, for `cluster-mgr config` and the start-up log. */

@@ -8,6 +8,7 @@ import type { Cause } from '../events/index.js';
 import type { Command } from '../actors/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import type { HostPort } from '../config/load.js';
+import { ANONYMOUS_REQUEST } from '../metadata/jobs.js';
 import { E } from './error-codes.js';
 import { failed, type EmitAnswer } from './emit-envelope.js';
 import { relayHeaders, type EmitBackend, type SyncResult, type ValidatedJob } from './emit-route.js';
@@ -36,7 +37,7 @@ export interface EmitBackendOptions {
 
 export function causeOf(userName: string): Cause {
   const u = [...userName].filter((ch) => ch.charCodeAt(0) >= 0x20).join('').slice(0, 128);
-  return u === '' ? { system: 'Emit request without user_name' } : { user: u };
+  return u === '' ? { system: ANONYMOUS_REQUEST } : { user: u };
 }
 
 export class MemberEmitBackend implements EmitBackend {

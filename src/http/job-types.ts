@@ -30,7 +30,7 @@ export const JOB_TYPES: Readonly<Record<string, JobTypeDef>> = {
   create_cluster: {
     sync: false, missingParas: 70070, summary: 'create a cluster: storage shards and compute nodes',
     paras: {
-      ha_mode: { kind: 'enum', values: ['rbr', 'mgr', 'no_rep'], required: true, missing: 70071, bad: 70071, help: 'replication mode of the shards' },
+      ha_mode: { kind: 'enum', values: ['rbr', 'mgr', 'no_rep'], required: true, missing: 70071, bad: 70071, help: 'replication mode of the shards; only rbr is built on MariaDB storage nodes (mgr and no_rep are refused with the reason)' },
       shards: count(70072, 70073, 'number of shards'),
       nodes: count(70074, 70075, 'storage nodes per shard, primary included'),
       comps: count(70076, 70077, 'compute nodes'),

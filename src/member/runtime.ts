@@ -2,7 +2,7 @@
 // (check against the world on the leader, stamp, propose, wait for apply), the leader-only
 // reconcilers and the JetStream mirror. Followers apply the log and serve reads; only the leader acts.
 import { checkCommand, IdAllocator, type ApplyResult, type Command, type Refusal } from '../actors/index.js';
-import type { Config } from '../config/load.js';
+import { raftElectionTicks, type Config } from '../config/load.js';
 import { encodeBatch, type Cause } from '../events/index.js';
 import type { Logger } from '../log/logger.js';
 import { JetStreamMirror } from '../mirror/jetstream-mirror.js';
@@ -98,7 +98,7 @@ export class ManagerRuntime {
       bootstrap: cfg.values.raft_join === true ? [] : cfg.peers.map((p) => p.id),
       stateMachine: sm,
       tickMs: cfg.int('raft_tick_ms'),
-      electionTicks: cfg.int('raft_election_ticks'),
+      electionTicks: raftElectionTicks(cfg),
       snapshotEntries: cfg.int('raft_snapshot_entries'),
       logger: log.child({ part: 'raft' }),
       onWalSync: (s) => metrics.walFsyncSeconds.observe(s),

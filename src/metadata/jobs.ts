@@ -7,6 +7,20 @@ import type { Job, JobStatus } from './topology.js';
 
 export const INTERNAL_USER = 'internal_user';
 
+/** The cause recorded for an Emit request that names no user_name: a request, not an internal job. */
+export const ANONYMOUS_REQUEST = 'Emit request without user_name';
+
+/**
+ * cluster_general_job_log.user_name: the request's user_name; '' for a request that sent none (the
+ * original stores the envelope's value, and XPanel's operation log must still show it); internal_user
+ * only for jobs the manager started itself, which the operation log hides.
+ */
+export function jobUserName(j: { user: string | null; system: string | null }): string | null {
+  if (j.user !== null) return j.user;
+  if (j.system === ANONYMOUS_REQUEST) return '';
+  return j.system !== null ? INTERNAL_USER : null;
+}
+
 /** The request, compact JSON, secrets redacted: what job_info holds. */
 export function jobInfoText(request: unknown): string {
   return JSON.stringify(redactSecrets(request));

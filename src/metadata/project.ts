@@ -274,7 +274,10 @@ async function projectInTransaction(c: Conn, job: Job): Promise<ProjectionResult
       }
     }
   }
-  if (!retrying) await projectGlobals(c, db, topology, count);
+  if (!retrying) {
+    await projectGlobals(c, db, topology, count);
+    await projectMachineStats(c, db, topology, count);
+  }
 
   // Compare-and-set on what we read under the lock: belt and braces against anything that slipped by.
   const [cas] = await c.query<ResultSetHeader>(
@@ -381,6 +384,25 @@ async function projectGlobals(c: Conn, db: string, t: Topology, count: Count): P
       await c.query(`INSERT INTO ${seq} (id) VALUES (?)`, [maxComp]);
       count('comp_nodes_id_seq', 'inserted', 1);
     }
+  }
+}
+
+/**
+ * One server_nodes_stats row per machine, as node_mgr inserts it when it registers its host: all
+ * zeros (the manager measures no disks; XPanel's disk page reads the row). A row that exists is
+ * node_mgr's or an earlier pass's and stays as it is; a machine row left out this time gets none.
+ */
+async function projectMachineStats(c: Conn, db: string, t: Topology, count: Count): Promise<void> {
+  const stats = qt(db, 'server_nodes_stats');
+  for (const ids of chunks(t.machines.map((m) => m.id).sort((a, b) => a - b), ID_BATCH)) {
+    const [r] = await c.query<ResultSetHeader>(
+      `INSERT INTO ${stats} (id, comp_datadir_used, comp_datadir_avail, datadir_used, datadir_avail, wal_log_dir_used, ` +
+        `wal_log_dir_avail, log_dir_used, log_dir_avail, avg_network_usage_pct) ` +
+        `SELECT s.id, 0, 0, 0, 0, 0, 0, 0, 0, 0 FROM ${qt(db, 'server_nodes')} s LEFT JOIN ${stats} x ON x.id = s.id ` +
+        `WHERE s.id IN (?) AND x.id IS NULL`,
+      [ids],
+    );
+    count('server_nodes_stats', 'inserted', r.affectedRows);
   }
 }
 

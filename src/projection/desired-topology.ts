@@ -4,7 +4,7 @@
 // with ids the manager never handed out belong to other tools and are kept untouched.
 import type { WorldView, NodeView, ClusterView, ShardView, CompView, JobView, ManagerView, MachineView } from '../actors/index.js';
 import type { Cluster, ComputeNode, Job, Machine, ManagerMember, ReplicaMaster, Shard, StorageNode, Topology } from '../metadata/index.js';
-import { jobInfoText, jobMemoText } from '../metadata/index.js';
+import { jobInfoText, jobMemoText, jobUserName } from '../metadata/index.js';
 import { skippedPortsShown } from '../actors/views.js';
 
 export interface Secrets {
@@ -23,32 +23,36 @@ export function desiredTopology(v: WorldView, current: Topology, secrets: Secret
   const owned = (kind: string, id: number, live: Set<number>) => live.has(id) || id < (next[kind] ?? 1);
 
   // ---- machines: server_nodes rows are (host, machine_type); ids are the table's, new rows get new ids.
+  // node_mgr registers its host itself: a bare row (no machine_type) with its nodemgr_* columns and a
+  // zeroed server_nodes_stats row under the same id. The host's first role takes that row over (so
+  // the stats row and node_mgr's columns stay with it) instead of a second row beside it.
   const machines: Machine[] = [];
   const byHostRole = new Map(current.machines.map((m) => [`${m.hostaddr}|${m.machineType ?? ''}`, m]));
   let nextMachineId = Math.max(1, ...current.machines.map((m) => m.id)) + 1;
-  const worldRoles = new Set<string>();
+  const taken = new Set<number>();
   for (const m of v.machines) {
+    const hostRows = current.machines.filter((r) => r.hostaddr === m.host);
     for (const role of ['storage', 'computer'] as const) {
       const spec = m.roles[role];
       if (!spec) continue;
-      const key = `${m.host}|${role}`;
-      worldRoles.add(key);
-      const cur = byHostRole.get(key);
-      machines.push(machineRow(m, role, spec, cur, cur?.id ?? nextMachineId++, now));
+      const cur = byHostRole.get(`${m.host}|${role}`) ?? hostRows.find((r) => r.machineType === null && !taken.has(r.id));
+      if (cur) taken.add(cur.id);
+      // What node_mgr registered for the host holds for each of its rows (the original copies it too).
+      const agent = hostRows.find((r) => r.nodemgrBinPath !== null || r.nodemgrTcpPort !== null || r.nodemgrPrometheusPort !== null);
+      machines.push(machineRow(m, role, spec, cur, agent, cur?.id ?? nextMachineId++, now));
     }
   }
-  // Rows node_mgr registers itself (no machine_type) and roles the world never had stay as they are;
-  // roles the world had and removed are deleted.
+  // Rows node_mgr registers itself and no role took over, and hosts the world never had, stay as they
+  // are; roles the world had and removed are deleted.
   for (const m of current.machines) {
-    const key = `${m.hostaddr}|${m.machineType ?? ''}`;
-    if (worldRoles.has(key)) continue;
+    if (taken.has(m.id)) continue;
     if (m.machineType === null || !v.machines.some((w) => w.host === m.hostaddr)) machines.push(m);
   }
   const machineId = (host: string, role: 'storage' | 'computer'): number =>
     machines.find((m) => m.hostaddr === host && m.machineType === role)?.id ?? 1;
 
   // ---- clusters, shards, storage nodes, compute nodes
-  const clusters = merge(current.clusters, v.clusters, 'cluster', owned, (c, cur) => clusterRow(c, cur));
+  const clusters = merge(current.clusters, v.clusters, 'cluster', owned, (c, cur) => clusterRow(c, cur, () => clusterMemo(c, v, secrets)));
   const shards = merge(current.shards, v.shards, 'shard', owned, (s, cur) => shardRow(s, cur));
   const storageNodes = merge(current.storageNodes, v.nodes, 'node', owned, (n, cur) =>
     nodeRow(n, cur, secrets.storage, machineId(n.hostaddr, 'storage')),
@@ -107,7 +111,15 @@ function merge<R extends { id: number }, W extends { id: number }>(
   return out;
 }
 
-function machineRow(m: MachineView, role: 'storage' | 'computer', spec: NonNullable<MachineView['roles']['storage']>, cur: Machine | undefined, id: number, now: number): Machine {
+function machineRow(
+  m: MachineView,
+  role: 'storage' | 'computer',
+  spec: NonNullable<MachineView['roles']['storage']>,
+  cur: Machine | undefined,
+  agent: Machine | undefined,
+  id: number,
+  now: number,
+): Machine {
   return {
     id,
     hostaddr: m.host,
@@ -120,13 +132,13 @@ function machineRow(m: MachineView, role: 'storage' | 'computer', spec: NonNulla
     totalMemMb: spec.totalMemMB,
     totalCpuCores: spec.totalCpuCores,
     svcSince: cur?.svcSince ?? now,
-    nodemgrPort: spec.agentPort ?? cur?.nodemgrPort ?? null,
-    nodemgrBinPath: cur?.nodemgrBinPath ?? null,
-    nodemgrTmpDataAbsPath: cur?.nodemgrTmpDataAbsPath ?? null,
+    nodemgrPort: spec.agentPort ?? cur?.nodemgrPort ?? agent?.nodemgrPort ?? null,
+    nodemgrBinPath: cur?.nodemgrBinPath ?? agent?.nodemgrBinPath ?? null,
+    nodemgrTmpDataAbsPath: cur?.nodemgrTmpDataAbsPath ?? agent?.nodemgrTmpDataAbsPath ?? null,
     extraProps: cur?.extraProps ?? null,
     nodeStats: m.stats === 'unknown' ? (cur?.nodeStats ?? 'running') : m.stats,
-    nodemgrTcpPort: cur?.nodemgrTcpPort ?? null,
-    nodemgrPrometheusPort: cur?.nodemgrPrometheusPort ?? null,
+    nodemgrTcpPort: cur?.nodemgrTcpPort ?? agent?.nodemgrTcpPort ?? null,
+    nodemgrPrometheusPort: cur?.nodemgrPrometheusPort ?? agent?.nodemgrPrometheusPort ?? null,
     machineType: role,
     portRange: `${spec.portRange.lo}-${spec.portRange.hi}`,
     usedPorts: spec.usedPorts,
@@ -134,7 +146,7 @@ function machineRow(m: MachineView, role: 'storage' | 'computer', spec: NonNulla
   };
 }
 
-function clusterRow(c: ClusterView, cur: Cluster | undefined): Cluster {
+function clusterRow(c: ClusterView, cur: Cluster | undefined, memo: () => string | null): Cluster {
   return {
     id: c.id,
     name: c.name,
@@ -143,13 +155,53 @@ function clusterRow(c: ClusterView, cur: Cluster | undefined): Cluster {
     ddlLogTblname: cur?.ddlLogTblname ?? `ddl_ops_log_${c.name}`,
     whenCreated: cur?.whenCreated ?? c.createdAt,
     business: c.business || (cur?.business ?? 'kunlun'),
-    // The memo is kept as the table has it once written (the original's tools read it); a new cluster's
-    // comes from the world.
-    memo: cur?.memo ?? (c.memo === null ? null : JSON.stringify(c.memo)),
-    // The table knows inuse and deleted; a cluster being created or deleted is still in use.
+    // The memo is written once, as the original's create_cluster does when the cluster is complete,
+    // and then kept as the table has it (tools and XPanel read it). An adopted cluster's stays as found.
+    memo: c.adopted ? (cur?.memo ?? (c.memo === null ? null : JSON.stringify(c.memo))) : originalMemo(cur?.memo) ?? memo(),
+    // The table knows inuse and deleted; the original inserts the row as inuse when creation starts
+    // and deletes it with the cluster, so a cluster being created or deleted is inuse.
     status: 'inuse',
     haMode: c.haMode,
   };
+}
+
+/** A memo with the original's keys, or null (none yet, or one in another shape, to be written again). */
+function originalMemo(text: string | null | undefined): string | null {
+  if (text === null || text === undefined) return null;
+  try {
+    const m = JSON.parse(text) as unknown;
+    return m !== null && typeof m === 'object' && 'ha_mode' in m ? text : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * db_clusters.memo as the original's create_cluster writes it once the cluster is complete
+ * (cluster_mgr-api.md §4.3): the request's sizing, every value a string. Null while the cluster is
+ * being created: XPanel lists a cluster without a memo as not (yet) normal, as with the original.
+ * fullsync_level (read by XPanel, sent by newer installers) is the shards' sync_num.
+ */
+function clusterMemo(c: ClusterView, v: WorldView, secrets: Secrets): string | null {
+  if (c.status === 'creating') return null;
+  const sizing = typeof c.memo === 'object' && c.memo !== null && !Array.isArray(c.memo) ? c.memo : {};
+  const num = (k: string): string => String(typeof sizing[k] === 'number' ? sizing[k] : 0);
+  const shards = v.shards.filter((s) => s.cluster === c.id);
+  const cred = secrets.comp(c.id);
+  return JSON.stringify({
+    ha_mode: c.haMode,
+    shards: String(shards.length),
+    nodes: String(shards[0]?.nodes.length ?? 0),
+    comps: String(v.comps.filter((k) => k.cluster === c.id).length),
+    max_storage_size: num('maxStorageSizeGB'),
+    max_connections: num('maxConnections'),
+    cpu_cores: num('cpuCores'),
+    computer_user: cred?.user ?? c.compUser ?? 'abc',
+    computer_passwd: cred?.password ?? '',
+    innodb_size: num('innodbSizeMB'),
+    dbcfg: num('dbcfg'),
+    fullsync_level: String(shards[0]?.syncNum ?? 1),
+  });
 }
 
 function shardRow(s: ShardView, cur: Shard | undefined): Shard {
@@ -234,6 +286,6 @@ function jobRow(j: JobView, cur: Job | undefined): Job {
     whenStarted: j.startedAt ?? j.createdAt,
     whenEnded: j.endedAt ?? (j.step ? j.step.startedAt : null),
     jobInfo: cur?.jobInfo ?? jobInfoText(j.request),
-    userName: j.user ?? (j.system ? 'internal_user' : null),
+    userName: jobUserName(j),
   };
 }

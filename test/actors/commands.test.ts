@@ -15,6 +15,22 @@ t.test('create_cluster: validated in full, the cluster exists from acceptance, n
     field: 'paras.ha_mode',
     errno: 70071,
   });
+  // mgr and no_rep are the original's modes, not built on MariaDB: refused with the reason, never built as rbr.
+  t.strictSame(L.check({ kind: 'job.start', jobType: 'create_cluster', request: { ...req, ha_mode: 'mgr' } }), {
+    ok: false,
+    code: 'invalid_argument',
+    reason: 'mgr is not supported: MySQL group replication (mgr) does not exist in MariaDB, the storage nodes here; use rbr',
+    field: 'paras.ha_mode',
+    errno: 70071,
+  });
+  t.match(L.check({ kind: 'job.start', jobType: 'create_cluster', request: { ...req, ha_mode: 'no_rep' } }), {
+    ok: false,
+    code: 'invalid_argument',
+    reason: /^no_rep is not supported: shards without replication \(no_rep\) are not built/,
+    field: 'paras.ha_mode',
+    errno: 70071,
+  });
+  t.equal(L.world.count('cluster'), 0, 'nothing was created');
   t.match(L.check({ kind: 'job.start', jobType: 'create_cluster', request: { ...req, shards: '0' } }), { ok: false, field: 'paras.shards', errno: 70073 });
   t.match(L.check({ kind: 'job.start', jobType: 'create_cluster', request: { ...req, nodes: 'three' } }), { ok: false, field: 'paras.nodes', errno: 70074 });
   t.match(L.check({ kind: 'job.start', jobType: 'create_cluster', request: { ...req, storage_iplists: ['10.0.0.9'] } }), {

@@ -44,6 +44,21 @@ export class Leader {
     return hosts;
   }
 
+  /** A shard of 3 nodes on 10.0.0.1-3 at `port`: active, alive, the first primary and writable, in use. */
+  shard(cluster: number, port: number): number {
+    const r = this.must({ kind: 'shard.add', cluster, nodes: [1, 2, 3].map((i) => ({ hostaddr: `10.0.0.${i}`, port })) });
+    const shard = Number(r.committed[0]!.event.agg.slice(6));
+    const nodes = this.world.nodesOf(shard);
+    for (const n of nodes) {
+      this.must({ kind: 'node.set_status', node: n, status: 'active' });
+      this.must({ kind: 'node.set_health', node: n, health: 'alive', evidence: ev0 });
+    }
+    this.must({ kind: 'shard.set_primary', shard, node: nodes[0]!, term: 1 });
+    this.must({ kind: 'node.set_access', node: nodes[0]!, access: 'writable' });
+    this.must({ kind: 'shard.set_status', shard, status: 'inuse' });
+    return shard;
+  }
+
   /** A cluster with `shards` shards of 3 nodes (first node primary, writable, all alive) and one comp. */
   cluster(shards = 2): { cluster: number; shards: number[] } {
     if (this.world.machine('10.0.0.1') === null) {
@@ -53,24 +68,7 @@ export class Leader {
     const created = this.must({ kind: 'cluster.create', haMode: 'rbr', maxStorageSizeGB: 20, maxConnections: 6, cpuCores: 8, innodbSizeMB: 128, compPassword: 'pw' });
     const cluster = Number(created.committed[0]!.event.agg.slice(8));
     const ids: number[] = [];
-    for (let s = 0; s < shards; s++) {
-      const port = 57000 + 4 * this.world.count('shard');
-      const r = this.must({
-        kind: 'shard.add',
-        cluster,
-        nodes: [1, 2, 3].map((i) => ({ hostaddr: `10.0.0.${i}`, port })),
-      });
-      const shard = Number(r.committed[0]!.event.agg.slice(6));
-      ids.push(shard);
-      const nodes = this.world.nodesOf(shard);
-      for (const n of nodes) {
-        this.must({ kind: 'node.set_status', node: n, status: 'active' });
-        this.must({ kind: 'node.set_health', node: n, health: 'alive', evidence: ev0 });
-      }
-      this.must({ kind: 'shard.set_primary', shard, node: nodes[0]!, term: 1 });
-      this.must({ kind: 'node.set_access', node: nodes[0]!, access: 'writable' });
-      this.must({ kind: 'shard.set_status', shard, status: 'inuse' });
-    }
+    for (let s = 0; s < shards; s++) ids.push(this.shard(cluster, 57000 + 4 * this.world.count('shard')));
     this.must({ kind: 'comp.add', cluster, hostaddr: '10.1.0.1', port: 47000 + 3 * this.world.count('comp') });
     this.must({ kind: 'cluster.set_status', cluster, status: 'inuse' });
     return { cluster, shards: ids };

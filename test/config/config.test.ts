@@ -2,7 +2,7 @@ import t from 'tap';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, describeConfig, loadConfig } from '../../src/config/load.js';
+import { ConfigError, describeConfig, loadConfig, raftElectionTicks } from '../../src/config/load.js';
 import { parseCnf } from '../../src/config/cnf-file.js';
 import { KEYS } from '../../src/config/keys.js';
 
@@ -48,6 +48,21 @@ t.test('the original shipped cnf format loads unchanged', (t) => {
   t.equal(cfg.metaSeeds.length, 3);
   t.same(cfg.peers, [{ host: '192.168.0.128', port: 8110, id: '192.168.0.128:8110', httpPort: 8010 }]);
   t.equal(cfg.logFile, join(dir, '../log/sys_cluster_mgr'));
+  t.end();
+});
+
+t.test("a cloudnative cnf's brpc_raft_election_timeout_ms loads and sets the election ticks", (t) => {
+  const base = ['brpc_http_port = 58000', 'brpc_raft_port = 58001', 'raft_group_member_init_config = 127.0.0.1:58001:0,', 'local_ip = 127.0.0.1'];
+  const cn = write('cloudnative.cnf', [...base, 'brpc_raft_election_timeout_ms = 3000', ''].join('\n'));
+  t.equal(raftElectionTicks(loadConfig({ file: cn })), 30, '3000 ms in ticks of the default raft_tick_ms 100');
+  t.equal(raftElectionTicks(loadConfig({ file: cn, sets: ['raft_tick_ms=700'] })), 5, 'rounded up');
+  t.equal(raftElectionTicks(loadConfig({ file: cn, sets: ['brpc_raft_election_timeout_ms=100'] })), 3, 'at least 3 ticks');
+  t.equal(raftElectionTicks(loadConfig({ file: cn, sets: ['brpc_raft_election_timeout_ms=0'] })), 10, '0: raft_election_ticks (default 10)');
+  t.throws(
+    () => loadConfig({ file: cn, sets: ['raft_election_ticks=20'] }),
+    new ConfigError(`keys brpc_raft_election_timeout_ms (${cn}:5) and raft_election_ticks (--set) both set the election timeout: keep one`),
+  );
+  t.throws(() => loadConfig({ file: cn, sets: ['raft_tick_ms=10', 'brpc_raft_election_timeout_ms=20000'] }), /2000 ticks of raft_tick_ms 10, more than 1000/);
   t.end();
 });
 

@@ -96,6 +96,16 @@ t.test('cluster lifecycle through /HttpService/Emit', async (t) => {
     return Number(rows[0]!.n) === 6 ? true : undefined;
   }, 20_000);
   t.pass('shard_nodes has the 6 nodes');
+  // XPanel's rows (clients-and-agent.md §3.1): the child job is internal, the memo has the original's keys.
+  const child = jobs.find((x) => x.parent === cj.id)!;
+  const childRow = await waitFor('the child job row', async () => {
+    const r = await env.metaRows('SELECT job_type, user_name FROM cluster_general_job_log WHERE id = ?', [child.id]);
+    return r[0];
+  }, 20_000);
+  t.strictSame({ ...childRow }, { job_type: 'internal_add_comps', user_name: 'internal_user' }, 'create_cluster\'s child is logged as internal');
+  const memoRow = await env.metaRows('SELECT memo, status FROM db_clusters WHERE id = ?', [cluster]);
+  t.match(JSON.parse(String(memoRow[0]!.memo)), { ha_mode: 'rbr', shards: '2', nodes: '3', comps: '1' }, 'db_clusters.memo as the original writes it');
+  t.equal(memoRow[0]!.status, 'inuse');
   const cname = String(created.attachment?.cluster_name);
   const logTables = await env.metaRows("SELECT TABLE_NAME AS t FROM information_schema.TABLES WHERE TABLE_SCHEMA = 'kunlun_metadata_db' AND TABLE_NAME IN (?, ?)", [`commit_log_${cname}`, `ddl_ops_log_${cname}`]);
   t.equal(logTables.length, 2, 'the cluster\'s log tables exist');

@@ -116,8 +116,9 @@ t.test('write A at index 10: every row inserted, read back equals A, XPanel find
     cluster_general_job_log: ins(3),
     global_configuration: ins(1),
     comp_nodes_id_seq: ins(1),
+    server_nodes_stats: ins(2),
   });
-  const { comp_nodes_id_seq: _seq, ...watched } = r.changes;
+  const { comp_nodes_id_seq: _seq, server_nodes_stats: _stats, ...watched } = r.changes;
   t.strictSame(await triggerCounts(), watched, 'the triggers saw exactly these writes');
 
   const back = await readTopology(c);
@@ -250,7 +251,8 @@ t.test("node_mgr's own server rows and old job history stay; a removed machine g
   const b = topologyB();
   b.machines.push(machine(40, { hostaddr: '10.0.0.40' }));
   await projectTopology(c, b, { index: 16, term: 2 });
-  await c.query(`INSERT INTO ${DB}.server_nodes_stats (id, comp_datadir_avail, datadir_avail, wal_log_dir_avail, log_dir_avail) VALUES (40, 1, 1, 1, 1)`);
+  // The projection wrote machine 40's zeroed stats row; node_mgr fills it.
+  await c.query(`UPDATE ${DB}.server_nodes_stats SET comp_datadir_avail = 1, datadir_avail = 1, wal_log_dir_avail = 1, log_dir_avail = 1 WHERE id = 40`);
   await triggerCounts();
 
   const r = await projectTopology(c, topologyB(), { index: 17, term: 2 });
@@ -264,7 +266,7 @@ t.test("node_mgr's own server rows and old job history stay; a removed machine g
   const [hist] = await c.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${DB}.cluster_general_job_log WHERE id = 1000`);
   t.equal(Number(hist[0]!.n), 1, 'job history not in the topology is kept');
   const [stats] = await c.query<RowDataPacket[]>(`SELECT id FROM ${DB}.server_nodes_stats ORDER BY id`);
-  t.strictSame(stats.map((x) => Number(x.id)), [bareId]);
+  t.strictSame(stats.map((x) => Number(x.id)), [2, 3, bareId], 'one stats row per machine row left');
   await c.query(`DELETE FROM ${DB}.server_nodes_stats WHERE id = ?`, [bareId]);
   await c.query(`DELETE FROM ${DB}.server_nodes WHERE id = ?`, [bareId]);
   await c.query(`DELETE FROM ${DB}.cluster_general_job_log WHERE id = 1000`);

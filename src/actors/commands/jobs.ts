@@ -4,7 +4,7 @@
 import type { Json } from '../../events/schema.js';
 import type { World } from '../world.js';
 import { Emitter, refuse, type CommandResult, type Refusal } from './common.js';
-import { INT_LIMITS as L, STR_LIMITS, USER_RE } from './para-limits.js';
+import { INT_LIMITS as L, STR_LIMITS, UNSUPPORTED_HA_MODES, USER_RE } from './para-limits.js';
 import { ParaError, ParaReader, withoutSecrets, type Paras } from './paras.js';
 
 export type JobCommand =
@@ -82,6 +82,8 @@ function peerAddress(p: ParaReader, key: string, errno: number): { host: string;
 const VALIDATORS: Record<string, Validator> = {
   create_cluster(world, p, e) {
     const haMode = p.oneOf('ha_mode', HA_MODES, { errno: 70071 });
+    const unsupported = Object.hasOwn(UNSUPPORTED_HA_MODES, haMode) ? UNSUPPORTED_HA_MODES[haMode] : undefined;
+    if (unsupported !== undefined) fail(refuse('invalid_argument', `${haMode} is not supported: ${unsupported}`, 'paras.ha_mode', 70071));
     const shards = p.int('shards', { ...L.count, errno: 70072, rangeErrno: 70073 });
     const nodes = p.int('nodes', { ...L.count, errno: 70074, rangeErrno: 70075 });
     const comps = p.int('comps', { ...L.count, errno: 70076, rangeErrno: 70077 });

@@ -15,6 +15,16 @@ export const HOST_RE = /^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9]
 /** A compute node superuser: a PostgreSQL role name we create without quoting trouble. */
 export const USER_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
+/**
+ * create_cluster's ha_mode values (the original's vocabulary) that this cluster_mgr refuses, and why:
+ * its storage nodes are MariaDB, so a shard is built with binlog replication (rbr) only. A request
+ * for another mode is refused rather than built as rbr behind the caller's back.
+ */
+export const UNSUPPORTED_HA_MODES: Readonly<Record<string, string>> = {
+  mgr: 'MySQL group replication (mgr) does not exist in MariaDB, the storage nodes here; use rbr',
+  no_rep: 'shards without replication (no_rep) are not built on the MariaDB storage nodes here; use rbr (nodes "1" gives a one-node shard)',
+};
+
 export const INT_LIMITS = {
   /** shards, nodes per shard, compute nodes of one request. */
   count: { min: 1, max: 256 },

@@ -227,9 +227,10 @@ async function deleteComp(ctx: JobContext): Promise<Json> {
   return { cluster_id: cluster, comp_id: id, computer_hosts: at };
 }
 
-registerJobHandler('add_comps', addComps, {
-  rollback: (ctx) => rollbackComps(ctx, num(req(ctx), 'cluster_id')),
-});
+const addCompsRollback = { rollback: (ctx: JobContext) => rollbackComps(ctx, num(req(ctx), 'cluster_id')) };
+registerJobHandler('add_comps', addComps, addCompsRollback);
+// create_cluster's child, logged under the original's internal type (user_name internal_user).
+registerJobHandler('internal_add_comps', addComps, addCompsRollback);
 registerJobHandler('delete_comp', deleteComp, {
   // A failed uninstall: a node that still runs goes back into service (and gets topology updates again).
   rollback: async (ctx) => {

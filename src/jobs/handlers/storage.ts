@@ -118,8 +118,9 @@ async function createCluster(ctx: JobContext): Promise<Json> {
   // The compute nodes install in parallel with the storage nodes, as a child add_comps job (their
   // shard topology is kept current by the compute topology reconciler as the shards come up).
   let compsJob: number | null = null;
-  if (jobHandlerFor('add_comps') !== undefined) {
-    compsJob = await ctx.startChild('start_comps', total, 'add_comps', { cluster_id: cluster, comps: num(r, 'comps'), computer_iplists: strList(r, 'computer_iplists') });
+  if (jobHandlerFor('internal_add_comps') !== undefined) {
+    // The original's internal type: XPanel's alarms and job counts treat add_comps as a user's job.
+    compsJob = await ctx.startChild('start_comps', total, 'internal_add_comps', { cluster_id: cluster, comps: num(r, 'comps'), computer_iplists: strList(r, 'computer_iplists') });
   }
   const shards = await buildShards(ctx, cluster, names, num(r, 'nodes'), hosts, total);
   const comps: Json = compsJob === null ? 'not created: no add_comps handler is registered' : await ctx.waitChild(compsJob);

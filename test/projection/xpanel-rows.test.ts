@@ -1,0 +1,158 @@
+// Golden rows: what XPanel and node_mgr read in kunlun_metadata_db, written by the projection from a
+// world built through the actors, compared field by field with the reference (clients-and-agent.md
+// §3.1, §4.1; cluster_mgr-api.md §3.14, §9 tables). A real MariaDB metadata shard.
+import t from 'tap';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+import { World } from '../../src/actors/world.js';
+import { ANONYMOUS_REQUEST, createSchema, ensureLogTablesFor, projectTopology, readTopology } from '../../src/metadata/index.js';
+import { desiredTopology } from '../../src/projection/desired-topology.js';
+import { Leader, ev0 } from '../actors/helpers.js';
+import { startMetaServer, type MetaServer } from '../metadata/fixtures.js';
+
+const DB = 'kunlun_metadata_db';
+let meta: MetaServer;
+let c: Connection;
+const L = new Leader(new World());
+let index = 0;
+
+t.before(async () => {
+  meta = await startMetaServer('xpanel-rows');
+  c = await meta.connect();
+  await createSchema(c);
+  await c.query(`USE ${DB}`);
+});
+t.teardown(async () => {
+  await c?.end().catch(() => undefined);
+  await meta?.destroy();
+});
+
+/** What the leader's metadata reconciler does at each index. */
+async function project(): Promise<void> {
+  const read = await readTopology(c, { jobs: 'none' });
+  const secrets = { comp: (id: number) => L.world.clusterSecret(id), storage: { user: 'pgx', password: 'pgx_pwd' } };
+  const desired = desiredTopology(L.world.view(), read.topology, secrets, L.at);
+  await ensureLogTablesFor(c, desired);
+  await projectTopology(c, desired, { index: ++index, term: 1 });
+}
+
+async function rows(sql: string, params: unknown[] = []): Promise<Record<string, unknown>[]> {
+  const [r] = await c.query<RowDataPacket[]>(sql, params);
+  return r.map((x) => ({ ...x }));
+}
+
+t.test('server_nodes and server_nodes_stats: node_mgr registration taken over, agent columns, dead machines', async (t) => {
+  // node_mgr on 10.0.0.1 registered itself before the machine was created (clients-and-agent.md §4.1).
+  await c.query(
+    'INSERT INTO server_nodes (hostaddr, total_mem, total_cpu_cores, nodemgr_port, nodemgr_bin_path, nodemgr_tcp_port, nodemgr_prometheus_port) VALUES (?, 0, 0, ?, ?, ?, ?)',
+    ['10.0.0.1', 58002, '/kunlun/kunlun-node-manager-1.0.0/bin', 58003, 58010],
+  );
+  const [bare] = await rows('SELECT id FROM server_nodes WHERE hostaddr = ?', ['10.0.0.1']);
+  const bareId = Number(bare!.id);
+  await c.query('INSERT INTO server_nodes_stats (id, comp_datadir_avail, datadir_avail, wal_log_dir_avail, log_dir_avail) VALUES (?, 0, 0, 0, 0)', [bareId]);
+
+  L.must({ kind: 'machine.create', hostaddr: '10.0.0.1', role: 'storage', rackId: '1', datadir: '/d', logdir: '/l', walLogDir: '/w', totalMemMB: 1024, totalCpuCores: 4 });
+  L.must({ kind: 'machine.create', hostaddr: '10.0.0.1', role: 'computer', rackId: '1', compDatadir: '/c', totalMemMB: 1024, totalCpuCores: 4 });
+  L.must({ kind: 'machine.create', hostaddr: '10.0.0.2', role: 'storage', rackId: '2', datadir: '/d', logdir: '/l', walLogDir: '/w', totalMemMB: 2048, totalCpuCores: 8, agentPort: 58002 });
+  await project();
+
+  const cols = 'id, hostaddr, machine_type, node_stats, nodemgr_port, nodemgr_bin_path, nodemgr_tcp_port, nodemgr_prometheus_port, port_range';
+  const sel = `SELECT ${cols} FROM server_nodes WHERE id <> 1 ORDER BY id`;
+  const first = await rows(sel);
+  t.equal(first.length, 3, 'one row per (host, machine_type): no bare row left beside them');
+  const agent = { nodemgr_port: 58002, nodemgr_bin_path: '/kunlun/kunlun-node-manager-1.0.0/bin', nodemgr_tcp_port: 58003, nodemgr_prometheus_port: 58010 };
+  t.strictSame(first[0], { id: bareId, hostaddr: '10.0.0.1', machine_type: 'storage', node_stats: 'running', ...agent, port_range: '57000-58000' }, "the host's first role takes node_mgr's row over");
+  t.strictSame(first[1], { id: first[1]!.id, hostaddr: '10.0.0.1', machine_type: 'computer', node_stats: 'running', ...agent, port_range: '47000-48000' }, "its other role copies node_mgr's columns");
+  t.strictSame(first[2], {
+    id: first[2]!.id,
+    hostaddr: '10.0.0.2',
+    machine_type: 'storage',
+    node_stats: 'running',
+    nodemgr_port: 58002,
+    nodemgr_bin_path: null,
+    nodemgr_tcp_port: null,
+    nodemgr_prometheus_port: null,
+    port_range: '57000-58000',
+  }, 'a host without a registration row: the agent port given at create_machine');
+
+  const zero = { comp_datadir_used: 0, comp_datadir_avail: 0, datadir_used: 0, datadir_avail: 0, wal_log_dir_used: 0, wal_log_dir_avail: 0, log_dir_used: 0, log_dir_avail: 0, avg_network_usage_pct: 0 };
+  const stats = await rows('SELECT * FROM server_nodes_stats ORDER BY id');
+  t.strictSame(stats, first.map((m) => ({ id: m.id, ...zero })), 'one zeroed stats row per machine row, as node_mgr writes it');
+
+  // The agent of 10.0.0.2 stops answering: the machine is dead (the "machine offline" alarm); back again, running.
+  L.must({ kind: 'machine.set_health', hostaddr: '10.0.0.2', stats: 'dead', evidence: ev0 });
+  await c.query('UPDATE server_nodes_stats SET datadir_used = 7 WHERE id = ?', [first[2]!.id]);
+  await project();
+  t.strictSame((await rows(sel)).map((r) => [r.hostaddr, r.machine_type, r.node_stats]), [
+    ['10.0.0.1', 'storage', 'running'],
+    ['10.0.0.1', 'computer', 'running'],
+    ['10.0.0.2', 'storage', 'dead'],
+  ]);
+  t.equal((await rows('SELECT datadir_used FROM server_nodes_stats WHERE id = ?', [first[2]!.id]))[0]!.datadir_used, 7, 'a stats row that exists is left as it is');
+  L.must({ kind: 'machine.set_health', hostaddr: '10.0.0.2', stats: 'running', evidence: ev0 });
+  await project();
+  t.equal((await rows('SELECT node_stats FROM server_nodes WHERE id = ?', [first[2]!.id]))[0]!.node_stats, 'running');
+
+  // delete_machine takes the stats row with it (cluster_mgr-api.md §3.16).
+  L.must({ kind: 'machine.delete', hostaddr: '10.0.0.1', role: 'computer' });
+  await project();
+  t.strictSame((await rows('SELECT id FROM server_nodes_stats ORDER BY id')).map((r) => r.id), [bareId, first[2]!.id]);
+});
+
+t.test('db_clusters: memo with the original keys and string values once the cluster is complete; status inuse', async (t) => {
+  L.must({ kind: 'machine.create', hostaddr: '10.0.0.3', role: 'storage', rackId: '1', datadir: '/d', logdir: '/l', walLogDir: '/w', totalMemMB: 1024, totalCpuCores: 4 });
+  L.must({ kind: 'machine.create', hostaddr: '10.1.0.1', role: 'computer', rackId: '1', compDatadir: '/c', totalMemMB: 1024, totalCpuCores: 4 });
+  const created = L.must({ kind: 'cluster.create', haMode: 'rbr', nickName: 'c1', maxStorageSizeGB: 20, maxConnections: 6, cpuCores: 8, innodbSizeMB: 128, dbcfg: 1, compUser: 'abc', compPassword: 'Comp-Pw-1' });
+  const cluster = Number(created.committed[0]!.event.agg.slice(8));
+  await project();
+  const sel = 'SELECT id, name, nick_name, ha_mode, memo, status FROM db_clusters WHERE id = ?';
+  const creating = (await rows(sel, [cluster]))[0]!;
+  t.equal(creating.memo, null, 'no memo while the cluster is being created (the original writes it when complete)');
+  t.equal(creating.status, 'inuse', 'the original inserts the row inuse when creation starts');
+
+  const shard = L.shard(cluster, 57100);
+  L.must({ kind: 'comp.add', cluster, hostaddr: '10.1.0.1', port: 47100 });
+  L.must({ kind: 'cluster.set_status', cluster, status: 'inuse' });
+  await project();
+
+  const done = (await rows(sel, [cluster]))[0]!;
+  t.equal(done.status, 'inuse');
+  t.equal(done.ha_mode, 'rbr');
+  t.equal(done.nick_name, 'c1');
+  // cluster_mgr-api.md §4.3, plus fullsync_level that XPanel reads (clients-and-agent.md §3.1).
+  t.strictSame(JSON.parse(String(done.memo)), {
+    ha_mode: 'rbr',
+    shards: '1',
+    nodes: '3',
+    comps: '1',
+    max_storage_size: '20',
+    max_connections: '6',
+    cpu_cores: '8',
+    computer_user: 'abc',
+    computer_passwd: 'Comp-Pw-1',
+    innodb_size: '128',
+    dbcfg: '1',
+    fullsync_level: '1',
+  });
+
+  // Written once: a later shard does not change it (add_shards in the original reads it, never writes it).
+  t.ok(L.shard(cluster, 57104) > shard);
+  await project();
+  t.equal((await rows(sel, [cluster]))[0]!.memo, done.memo, 'the memo is kept as written');
+});
+
+t.test('cluster_general_job_log.user_name: as sent; empty when the request sent none; internal_user for internal jobs only', async (t) => {
+  const paras = (host: string) => ({ hostaddr: host, machine_type: 'storage', port_range: '57000-58000', rack_id: '1', datadir: '/d', logdir: '/l', wal_log_dir: '/w', total_mem: '1024', total_cpu_cores: '4' });
+  const jobId = (r: ReturnType<typeof L.must>): number => Number(r.committed.find((c) => c.event.type === 'job.created')!.event.agg.slice(4));
+  const byUser = jobId(L.must({ kind: 'job.start', jobType: 'create_machine', request: paras('10.2.0.1') }, { user: 'super_dba' }));
+  const anonymous = jobId(L.must({ kind: 'job.start', jobType: 'create_machine', request: paras('10.2.0.2') }, { system: ANONYMOUS_REQUEST }));
+  const internal = jobId(L.must({ kind: 'job.start', jobType: 'create_machine', request: paras('10.2.0.3') }, { system: 'job 7 step add_machine' }));
+  await project();
+  const got = await rows('SELECT id, job_type, user_name FROM cluster_general_job_log WHERE id IN (?) ORDER BY id', [[byUser, anonymous, internal]]);
+  t.strictSame(got, [
+    { id: byUser, job_type: 'create_machine', user_name: 'super_dba' },
+    { id: anonymous, job_type: 'create_machine', user_name: '' },
+    { id: internal, job_type: 'create_machine', user_name: 'internal_user' },
+  ]);
+  // XPanel's operation log: `user_name != 'internal_user'`.
+  t.equal((await rows("SELECT COUNT(*) AS n FROM cluster_general_job_log WHERE id IN (?) AND user_name <> 'internal_user'", [[byUser, anonymous, internal]]))[0]!.n, 2);
+});
