@@ -5,8 +5,8 @@
 // A row the metadata shard cannot take is left out and everything else still projected: the leader
 // logs it (once per change), proposes it to the log (manager.projection_row_failed / _cleared, so the
 // view shows it on every member), and tries that row alone again every metadata_retry_interval_ms.
-import mysql from 'mysql2/promise';
-import type { RowDataPacket } from 'mysql2/promise';
+import type { Connection } from 'mysql2/promise';
+import { connectWritableMeta, metaConnectOptions } from '../metadata/connect.js';
 import {
   createSchema,
   ensureLogTablesFor,
@@ -25,7 +25,7 @@ import { desiredTopology } from './desired-topology.js';
 
 export class MetadataReconciler implements Reconciler {
   readonly name = 'metadata';
-  private conn: mysql.Connection | null = null;
+  private conn: Connection | null = null;
   private schemaReadyTerm = 0;
   private adoptedTerm = 0;
   lastProjected = { index: 0, term: 0 };
@@ -146,33 +146,14 @@ export class MetadataReconciler implements Reconciler {
     if (!r.ok && !(r.kind === 'refused' && r.refusal.code === 'no_change')) ctx.log.warn({ result: r }, 'reporting the failing metadata rows failed; next pass tries again');
   }
 
-  private async connection(ctx: LeaderContext): Promise<mysql.Connection> {
+  private async connection(ctx: LeaderContext): Promise<Connection> {
     if (this.conn) return this.conn;
-    const cfg = this.rt.cfg;
-    const errors: string[] = [];
-    for (const seed of cfg.metaSeeds) {
-      checkLeading(ctx.signal);
-      try {
-        const c = await mysql.createConnection({
-          host: seed.host,
-          port: seed.port,
-          user: cfg.str('meta_user'),
-          password: cfg.str('meta_pwd'),
-          connectTimeout: cfg.int('mysql_connect_timeout') * 1000,
-        });
-        const [rows] = await c.query<RowDataPacket[]>('SELECT @@GLOBAL.read_only AS ro');
-        if (Number(rows[0]?.ro) === 0 || cfg.metaSeeds.length === 1) {
-          c.on('error', () => void this.drop());
-          this.conn = c;
-          return c;
-        }
-        await c.end();
-        errors.push(`${seed.host}:${seed.port} is read-only`);
-      } catch (e) {
-        errors.push(`${seed.host}:${seed.port}: ${(e as Error).message}`);
-      }
-    }
-    throw new Error(`no writable metadata node among meta_group_seeds (${errors.join('; ')})`);
+    checkLeading(ctx.signal);
+    const c = await connectWritableMeta(metaConnectOptions(this.rt.cfg), ctx.signal);
+    // A broken connection is replaced on the next pass.
+    c.on('error', () => void this.drop());
+    this.conn = c;
+    return c;
   }
 
   async drop(): Promise<void> {
