@@ -4,13 +4,13 @@
 // it exists when the request is bad, and is resumed by the next leader when the first one dies mid-job.
 import t from 'tap';
 import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { makeRunDir, MariaDbInstance, PostgresInstance } from '../../src/launcher/index.js';
 import type { Config } from '../../src/config/load.js';
-import { createLogger } from '../../src/log/logger.js';
 import { ManagerRuntime } from '../../src/member/runtime.js';
 import type { Command, JobView } from '../../src/actors/index.js';
 import { removeDir, waitFor } from '../agent/helpers.js';
-import { singleMemberConfig } from '../helpers/single-member.js';
+import { execOk, singleMemberConfig, startLeadingMember } from '../helpers/single-member.js';
 
 const HOST = '127.0.0.1';
 const admin = { user: 'clustmgr', password: 'Setvar-Pw-1' };
@@ -33,21 +33,13 @@ t.teardown(async () => {
   db?.resume();
   await db?.kill9();
   await pgi?.kill9();
+  // The members' log files are written by a worker that finishes a moment after they stop.
+  await delay(1_500);
   if (process.env.KEEP_RUN_DIR === undefined) removeDir(dir);
 });
 
-async function startMember(n: number): Promise<ManagerRuntime> {
-  const rt = await ManagerRuntime.start(cfg, createLogger({ level: 'debug', file: join(dir, `manager-${n}`) }));
-  runtimes.push(rt);
-  await waitFor('the member to lead', 20_000, () => (rt.isLeader ? true : undefined));
-  return rt;
-}
-
-async function exec(rt: ManagerRuntime, cmd: Command): Promise<number> {
-  const r = await rt.execute(cmd, { user: 'setvar_test' });
-  if (!r.ok || !r.result.ok) throw new Error(`${cmd.kind}: ${JSON.stringify(r)}`);
-  return Number(r.result.committed[0]!.event.agg.split('/')[1]);
-}
+const startMember = (cfg: Config, n: number): Promise<ManagerRuntime> => startLeadingMember(cfg, dir, n, runtimes);
+const exec = (rt: ManagerRuntime, cmd: Command): Promise<number> => execOk(rt, cmd, 'setvar_test');
 
 /** Starts a set_variable job; its id, or the refusal. */
 async function start(rt: ManagerRuntime, paras: Record<string, unknown>): Promise<number | { field?: string; reason: string; errno?: number }> {
@@ -86,7 +78,7 @@ const storage = () => ({ hostaddr: HOST, port: String(db.port) });
 const compute = () => ({ hostaddr: HOST, port: String(pgi.port) });
 
 t.test('set_variable jobs', async (t) => {
-  const rt1 = await startMember(1);
+  const rt1 = await startMember(cfg, 1);
   await exec(rt1, { kind: 'machine.create', hostaddr: HOST, role: 'storage', rackId: '1', datadir: '/d', logdir: '/l', walLogDir: '/w', totalMemMB: 1024, totalCpuCores: 2, portRange: { lo: 1024, hi: 65535 } });
   await exec(rt1, { kind: 'machine.create', hostaddr: HOST, role: 'computer', rackId: '1', compDatadir: '/c', totalMemMB: 1024, totalCpuCores: 2, portRange: { lo: 1024, hi: 65535 } });
   const cluster = await exec(rt1, { kind: 'cluster.create', haMode: 'rbr', maxStorageSizeGB: 1, maxConnections: 10, cpuCores: 1, innodbSizeMB: 64, compUser: compAdmin.user, compPassword: compAdmin.password });
@@ -160,7 +152,7 @@ t.test('set_variable jobs', async (t) => {
     rt1.host.lostLeadership();
     await rt1.node.stop();
     db.resume();
-    const rt2 = await startMember(2);
+    const rt2 = await startMember(cfg, 2);
     t.ok(rt2.node.term > term1, `a new term (${rt2.node.term})`);
     const j = await ended(rt2, id);
     t.equal(j.status, 'done', j.errorInfo);
