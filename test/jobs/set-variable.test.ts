@@ -93,6 +93,7 @@ t.test('set_variable jobs', async (t) => {
     t.equal(j.status, 'done', j.errorInfo);
     t.same(j.result, { hostaddr: HOST, port: db.port, variable: 'max_connections', old_value: old, new_value: '321', changed: true });
     t.equal(await storageValue('max_connections'), '321', 'the server has it');
+    t.comment(`storage set_variable job: ${j.endedAt! - j.createdAt} ms from its creation to its end`);
     t.same(j.steps.filter((s) => s.ok).map((s) => s.step), ['read_before', 'set']);
     const again = await start(rt1, { ...storage(), variable: 'max_connections', type: 'int', value: '321' });
     if (typeof again !== 'number') throw new Error(JSON.stringify(again));
@@ -106,6 +107,7 @@ t.test('set_variable jobs', async (t) => {
     t.equal(j.status, 'done', j.errorInfo);
     t.match(j.result, { variable: 'work_mem', old_value: '4MB', new_value: '8MB', changed: true });
     t.equal(await computeSetting('work_mem'), '8MB', 'a new session has it');
+    t.comment(`compute set_variable job: ${j.endedAt! - j.createdAt} ms from its creation to its end`);
   });
 
   await t.test('a value the server refuses fails the job naming the instance; nothing changes', async (t) => {
@@ -158,6 +160,7 @@ t.test('set_variable jobs', async (t) => {
     t.equal(j.status, 'done', j.errorInfo);
     t.match(j.result, { old_value: '321', new_value: '222', changed: true });
     t.equal(await storageValue('max_connections'), '222');
+    t.comment(`resumed job: ended ${j.endedAt! - j.createdAt} ms after its creation (leader change included)`);
     t.same(
       j.steps.map((s) => [s.step, s.ok]),
       [
