@@ -15,7 +15,8 @@ import { relayHeaders, type EmitBackend, type SyncResult, type ValidatedJob } fr
 import { jobTypeDef } from './job-types.js';
 import { refusalText } from './paras-spec.js';
 import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer } from './sync-answers.js';
-import { getVariable, setVariable, type StorageAccount } from './instance-vars.js';
+import { getVariable, type StorageAccount } from './instance-vars.js';
+import { jobOutcomeAnswer, waitForJobEnd } from './job-wait.js';
 import { confirmedRead } from './read-index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -23,6 +24,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 const LEADER_SYNC = new Set(['set_noswitch', 'del_noswitch', 'set_variable']);
 
 const FORWARD_TIMEOUT_MS = 30_000;
+/** set_variable answers synchronously, as the original did: its job is waited for this long (less than
+ *  the relay's timeout, so a relayed request gets the leader's answer). */
+export const SET_VARIABLE_WAIT_MS = 20_000;
 const ADOPTION_WAIT_MS = 5_000;
 
 export interface EmitBackendOptions {
@@ -114,13 +118,7 @@ export class MemberEmitBackend implements EmitBackend {
       case 'get_variable':
         return getVariable(w, this.o.storageAccount, p.hostaddr as string, p.port as number, p.variable as string);
       case 'set_variable':
-        return setVariable(w, this.o.storageAccount, {
-          host: p.hostaddr as string,
-          port: p.port as number,
-          name: p.variable as string,
-          type: p.type as 'int' | 'string',
-          value: p.value as string,
-        });
+        return this.setVariable(job);
       case 'set_noswitch':
       case 'del_noswitch':
         return this.noSwitch(job);
@@ -155,6 +153,18 @@ export class MemberEmitBackend implements EmitBackend {
     } catch (e) {
       return failedAnswer(jobType, E.INVALID_REQUEST, `cannot confirm this member is up to date (${(e as Error).message}); no leader? retry in a few seconds`);
     }
+  }
+
+  /**
+   * set_variable is a job (validated in full before it exists, run by the leader's job engine with the
+   * term fence, resumed by a new leader); the request is answered as the original did, synchronously,
+   * once the job has ended, with the job's id.
+   */
+  private async setVariable(job: ValidatedJob): Promise<SyncResult> {
+    const r = await this.submit(job);
+    if (!('jobId' in r)) return failedAnswer(job.jobType, r.code, r.info, { job_id: job.envelope.job_id.slice(0, 128), job_type: job.jobType });
+    const end = await waitForJobEnd(this.rt, Number(r.jobId), SET_VARIABLE_WAIT_MS);
+    return jobOutcomeAnswer(job.jobType, r.jobId, end, SET_VARIABLE_WAIT_MS);
   }
 
   private async noSwitch(job: ValidatedJob): Promise<SyncResult> {

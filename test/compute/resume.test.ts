@@ -7,13 +7,12 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { freePort, makeRunDir } from '../../src/launcher/index.js';
 import type { Config } from '../../src/config/load.js';
-import { createLogger } from '../../src/log/logger.js';
 import { ManagerRuntime } from '../../src/member/runtime.js';
 import { AgentClient } from '../../src/agent/client.js';
 import { readCompTopology, withComp } from '../../src/compute/index.js';
 import type { Command } from '../../src/actors/index.js';
 import { AgentChild, killEverythingUnder, removeDir, waitFor, writeConfig } from '../agent/helpers.js';
-import { singleMemberConfig } from '../helpers/single-member.js';
+import { execOk, singleMemberConfig, startLeadingMember } from '../helpers/single-member.js';
 
 const HOST = '127.0.0.1';
 const COMP = { user: 'kunlun_app', password: 'Comp-Pw-Secret-5' };
@@ -30,18 +29,8 @@ t.teardown(async () => {
   else console.error(`run dir kept: ${dir}`);
 });
 
-async function startMember(cfg: Config, n: number): Promise<ManagerRuntime> {
-  const rt = await ManagerRuntime.start(cfg, createLogger({ level: 'debug', file: join(dir, `manager-${n}`) }));
-  runtimes.push(rt);
-  await waitFor('the member to lead', 20_000, () => (rt.isLeader ? true : undefined));
-  return rt;
-}
-
-async function exec(rt: ManagerRuntime, cmd: Command): Promise<number> {
-  const r = await rt.execute(cmd, { user: 'compute_test' });
-  if (!r.ok || !r.result.ok) throw new Error(`${cmd.kind}: ${JSON.stringify(r)}`);
-  return Number(r.result.committed[0]!.event.agg.split('/')[1]);
-}
+const startMember = (cfg: Config, n: number): Promise<ManagerRuntime> => startLeadingMember(cfg, dir, n, runtimes);
+const exec = (rt: ManagerRuntime, cmd: Command): Promise<number> => execOk(rt, cmd, 'compute_test');
 
 t.test('add_comps resumes after the leader dies mid-install', async (t) => {
   const agentPort = await freePort();

@@ -1,8 +1,13 @@
 // The configuration of a one-member group on loopback (no NATS, no metadata shard, fast ticks), for
-// tests that run a member in their own process; `overrides` replace or add keys (e.g. a metadata shard).
+// tests that run a member in their own process; `overrides` replace or add keys (e.g. a metadata shard);
+// starting such a member and executing commands on it.
 import { join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config/load.js';
 import { freePort } from '../../src/launcher/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import { ManagerRuntime } from '../../src/member/runtime.js';
+import type { Command } from '../../src/actors/index.js';
+import { waitFor } from '../agent/helpers.js';
 
 export async function singleMemberConfig(dir: string, overrides: Record<string, string | number> = {}): Promise<Config> {
   const raftPort = await freePort();
@@ -17,4 +22,20 @@ export async function singleMemberConfig(dir: string, overrides: Record<string, 
     ...overrides,
   };
   return loadConfig({ env: {}, sets: Object.entries(keys).map(([k, v]) => `${k}=${v}`) });
+}
+
+/** Starts a member of `cfg` in this process (logging to `dir`/manager-`n`), kept in `runtimes` for the
+ *  teardown, and waits until it leads. */
+export async function startLeadingMember(cfg: Config, dir: string, n: number, runtimes: ManagerRuntime[]): Promise<ManagerRuntime> {
+  const rt = await ManagerRuntime.start(cfg, createLogger({ level: 'debug', file: join(dir, `manager-${n}`) }));
+  runtimes.push(rt);
+  await waitFor('the member to lead', 20_000, () => (rt.isLeader ? true : undefined));
+  return rt;
+}
+
+/** Executes a command that must be applied; the id of the aggregate its first event concerns. */
+export async function execOk(rt: ManagerRuntime, cmd: Command, user: string): Promise<number> {
+  const r = await rt.execute(cmd, { user });
+  if (!r.ok || !r.result.ok) throw new Error(`${cmd.kind}: ${JSON.stringify(r)}`);
+  return Number(r.result.committed[0]!.event.agg.split('/')[1]);
 }

@@ -166,7 +166,10 @@ t.test('sync jobs answer from the world, the metadata shard and the instances', 
   const before = await emit(follower, 'get_variable', { ...at, variable: 'max_connections' });
   t.match(before, { status: 'done', error_code: '0', attachment: { result: 'true' } });
   const set = await emit(follower, 'set_variable', { ...at, variable: 'max_connections', type: 'int', value: '321' });
-  t.match(set, { status: 'done', error_code: '0', attachment: { result: 'true' } }, JSON.stringify(set));
+  // Answered when its job has ended, as the original answered, with the job's id and result.
+  t.match(set, { status: 'done', error_code: '0', job_type: 'set_variable', attachment: { result: 'true', old_value: before.attachment?.value, new_value: '321' } }, JSON.stringify(set));
+  t.match(set.job_id, /^[0-9]+$/);
+  t.match(await emit(follower, 'get_status', {}, set.job_id), { status: 'done', job_type: 'set_variable', attachment: { variable: 'max_connections', old_value: before.attachment?.value, new_value: '321', steps: [{ step: 'read_before' }, { step: 'set' }] } });
   t.match(await emit(follower, 'get_variable', { ...at, variable: 'max_connections' }), { attachment: { value: '321' } });
   // Compute variable through PostgreSQL with the cluster's user.
   const cat = { hostaddr: '127.0.0.1', port: pgi.port };
@@ -271,6 +274,7 @@ const CASES: Case[] = [
   ['no instance there', { type: 'get_variable', paras: { hostaddr: '127.0.0.1', port: '1', variable: 'max_connections' } }, '70005', /^get_variable: paras\.hostaddr: no storage or compute node listens on 127\.0\.0\.1:1/],
   ['variable not settable', { type: 'set_variable', paras: { hostaddr: '127.0.0.1', port: 'P', variable: 'read_only', type: 'int', value: '0' } }, '70005', /^set_variable: paras\.variable: read_only may not be set/],
   ['int value not an int', { type: 'set_variable', paras: { hostaddr: '127.0.0.1', port: 'P', variable: 'max_connections', type: 'int', value: '1; SHUTDOWN' } }, '70005', /^set_variable: paras\.value: must be an integer/],
+  ['set_variable on no instance', { type: 'set_variable', paras: { hostaddr: '127.0.0.1', port: '1', variable: 'max_connections', type: 'int', value: '1' } }, '70005', /^set_variable: paras\.hostaddr: no storage or compute node listens on 127\.0\.0\.1:1$/],
   ['manual_switch on an unknown cluster', { type: 'manual_switch', paras: { cluster_id: '999', shard_id: '1', master_hostaddr: '127.0.0.1_1' } }, '70025', /^manual_switch: paras\.cluster_id: cluster 999 does not exist$/],
   ['job_type constructor', { type: 'constructor', paras: {} }, '70001', /job_type: "constructor" is not a job type/],
   ['a field nested 100,000 deep', { raw: `{"job_type":"set_noswitch","paras":{"cluster_id":${'['.repeat(100_000)}${']'.repeat(100_000)}}}` }, '70001', /^set_noswitch: paras\.cluster_id(\[0\])+…?: JSON nested deeper than 32 levels$/],

@@ -1,9 +1,11 @@
 // Sync answers from a World in-process: get_status keeps job_id/job_type, reports progress, never
-// answers a secret from a job's result; unknown ids answer 70104.
+// answers a secret from a job's result; unknown ids answer 70104. A request answered when its job ends
+// (set_variable): `ongoing` with the job's id past the bound, else the job's outcome, id and result.
 import t from 'tap';
 import { World, checkCommand, type Command } from '../../src/actors/index.js';
 import { encodeBatch } from '../../src/events/index.js';
 import { clusterDetail, jobStatus, listNoSwitch } from '../../src/http/sync-answers.js';
+import { jobOutcomeAnswer, waitForJobEnd } from '../../src/http/job-wait.js';
 
 function run(w: World, cmd: Command): void {
   const r = checkCommand(w, cmd, { at: Date.now(), cause: { user: 'u' } });
@@ -35,4 +37,45 @@ t.test('detail and no-switch list for unknown clusters name the field', (t) => {
   t.match(listNoSwitch(w, 5, Date.now()), { status: 'failed', error_info: /paras\.cluster_id/ });
   t.same(listNoSwitch(w, 'all', Date.now()).attachment, { value: [] });
   t.end();
+});
+
+t.test('set_variable\'s answer: a job that has not ended within the bound, then ends', async (t) => {
+  const w = new World();
+  run(w, { kind: 'job.start', jobType: 'create_machine', request: { hostaddr: '10.0.0.1', machine_type: 'computer', rack_id: '0', comp_datadir: '/c', total_mem: '1', total_cpu_cores: '1' } });
+  const t0 = Date.now();
+  const none = await waitForJobEnd({ world: w }, 1, 120, 10);
+  t.equal(none, null, 'not ended');
+  t.ok(Date.now() - t0 >= 120, 'waited the bound');
+  t.match(jobOutcomeAnswer('set_variable', '1', none, 20_000), {
+    status: 'ongoing',
+    error_code: 0,
+    job_id: '1',
+    job_type: 'set_variable',
+    error_info: /^set_variable: job 1 has not ended within 20 s; it goes on: follow it with get_status \(job_id 1\)$/,
+    attachment: { result: 'false' },
+  });
+  const later = waitForJobEnd({ world: w }, 1, 5_000, 10);
+  run(w, { kind: 'job.finish', job: 1, result: { old_value: '151', new_value: '321' } });
+  const done = await later;
+  t.same(jobOutcomeAnswer('set_variable', '1', done, 20_000), {
+    status: 'done',
+    error_code: 0,
+    error_info: '',
+    job_id: '1',
+    job_type: 'set_variable',
+    attachment: { result: 'true', old_value: '151', new_value: '321' },
+  });
+});
+
+t.test('set_variable\'s answer: a failed job answers its code and reason', async (t) => {
+  const w = new World();
+  run(w, { kind: 'job.start', jobType: 'create_machine', request: { hostaddr: '10.0.0.1', machine_type: 'computer', rack_id: '0', comp_datadir: '/c', total_mem: '1', total_cpu_cores: '1' } });
+  run(w, { kind: 'job.fail', job: 1, code: 70005, info: 'storage node 10.0.0.1:3306 refused the value' });
+  t.match(jobOutcomeAnswer('set_variable', '1', await waitForJobEnd({ world: w }, 1, 100), 20_000), {
+    status: 'failed',
+    error_code: 70005,
+    error_info: 'set_variable: storage node 10.0.0.1:3306 refused the value',
+    job_id: '1',
+    attachment: { result: 'false' },
+  });
 });

@@ -6,6 +6,7 @@ import type { World } from '../world.js';
 import { Emitter, refuse, type CommandResult, type Refusal } from './common.js';
 import { INT_LIMITS as L, STR_LIMITS, UNSUPPORTED_HA_MODES, USER_RE } from './para-limits.js';
 import { ParaError, ParaReader, withoutSecrets, type Paras } from './paras.js';
+import { isSettable, valueProblem, VARIABLE_NAME_RE } from './server-variables.js';
 
 export type JobCommand =
   | {
@@ -283,6 +284,29 @@ const VALIDATORS: Record<string, Validator> = {
       cluster,
       lock: clusterLock(cluster),
     };
+  },
+
+  set_variable(world, p) {
+    const host = p.host('hostaddr');
+    const port = p.int('port', L.port);
+    const at = world.nodeAt(host, port);
+    if (at === null || (!at.startsWith('node/') && !at.startsWith('comp/'))) {
+      fail(refuse('not_found', `no storage or compute node listens on ${host}:${port}`, 'paras.hostaddr'));
+    }
+    const kind = at.startsWith('node/') ? 'storage' : 'compute';
+    const variable = p.str('variable', { max: 64, pattern: VARIABLE_NAME_RE, patternHelp: 'a variable name' });
+    if (!isSettable(kind, variable)) {
+      fail(refuse('invalid_argument', `${variable} may not be set on a ${kind} node through the API (see docs/api.md for the list)`, 'paras.variable'));
+    }
+    const type = p.oneOf('type', ['int', 'string'] as const);
+    const value = p.str('value', { max: 1024 });
+    const problem = valueProblem(kind, type, value);
+    if (problem !== null) fail(refuse('invalid_argument', problem, 'paras.value'));
+    const id = Number(at.split('/')[1]);
+    const cluster = kind === 'storage' ? world.node(id)!.cluster : world.comp(id)!.cluster;
+    // The instance is its lock: a variable may be tuned while a long job of the cluster runs, one change
+    // of an instance at a time.
+    return { request: { hostaddr: host, port, variable, type, value, instance: at }, cluster, lock: at };
   },
 
   expand_cluster(world, p, _e, raw) {

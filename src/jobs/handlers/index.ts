@@ -5,3 +5,4 @@ import './storage.js';
 import './comps.js';
 import './control.js';
 import './raft-mission.js';
+import './set-variable.js';
