@@ -69,7 +69,7 @@ t.test('held ports are skipped; the jobs end done', async (t) => {
     { hostaddr: host, port: lo, reason: /port_in_use|cannot be bound/ },
     { hostaddr: host, port: lo + 4, reason: /cannot be bound/ },
   ], 'create_cluster lists both skipped storage ports and why');
-  const child = v.jobs.find((j) => j.parent === Number(created.job_id) && j.jobType === 'add_comps')!;
+  const child = v.jobs.find((j) => j.parent === Number(created.job_id) && j.jobType === 'internal_add_comps')!;
   t.match(skipped(await statusOf(child.id)), [{ instance: /^comp\//, port: clo }], 'its add_comps child lists the skipped compute port');
 
   // add_shards: one more storage port held by a connection, in the slot it would take next.

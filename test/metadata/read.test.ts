@@ -192,7 +192,9 @@ t.test('adoption: projecting what was read changes only what could not be repres
   t.strictSame(r.changes, {
     shard_nodes: { inserted: 0, updated: 2, deleted: 0 },
     comp_nodes: { inserted: 0, updated: 0, deleted: 1 },
-  }, 'the unreadable status and the dangling svr_node_id are rewritten, the orphan compute node goes');
+    // node_mgr writes a stats row beside every server_nodes row; the fixture's machines have none.
+    server_nodes_stats: { inserted: 3, updated: 0, deleted: 0 },
+  }, 'the unreadable status and the dangling svr_node_id are rewritten, the orphan compute node goes, the missing stats rows come');
   t.strictSame(r.foreignMachines, [], "node_mgr's bare row is part of the adopted topology");
   const again = await readTopology(c);
   t.strictSame(again.topology, read.topology, 'the tables now hold exactly the adopted topology');
