@@ -14,6 +14,7 @@ import { checkLeading } from '../../reconcile/host.js';
 import { JobError, registerJobHandler, type JobContext } from '../engine.js';
 import { connectNode } from '../storage.js';
 import { num, req, str } from './request.js';
+import { q } from '../../metadata/ident.js';
 
 /** The original answered a refused value or an unreachable instance with "Parameter Error". */
 export const E_SET_VARIABLE = 70005;
@@ -74,7 +75,7 @@ async function onInstance<T>(ctx: JobContext, t: Target, storage: (c: mysql.Conn
 }
 
 async function storageValue(c: mysql.Connection, name: string): Promise<string | null> {
-  const [rows] = await c.query<mysql.RowDataPacket[]>(`SELECT @@GLOBAL.\`${name}\` AS v`);
+  const [rows] = await c.query<mysql.RowDataPacket[]>(`SELECT @@GLOBAL.${q(name, 'variable')} AS v`);
   return variableText(rows[0]?.v);
 }
 
@@ -94,7 +95,7 @@ async function setOnStorage(ctx: JobContext, t: Target, c: mysql.Connection): Pr
   const current = await storageValue(c, t.variable);
   if (storageHolds(t, current)) return { changed: false, now: current };
   checkLeading(ctx.signal);
-  await c.query(`SET GLOBAL \`${t.variable}\` = ?`, [t.type === 'int' ? Number(t.value) : t.value]);
+  await c.query(`SET GLOBAL ${q(t.variable, 'variable')} = ?`, [t.type === 'int' ? Number(t.value) : t.value]);
   return { changed: true, now: await storageValue(c, t.variable) };
 }
 
