@@ -2,7 +2,7 @@
 // The default block lies below the kernel's ephemeral range, because any outgoing connection of any
 // process may hold a port of that range for a while, and a server that then tries to bind it fails
 // (KunlunBase's usual 57000/58000/47000 ranges all lie inside Linux's default 32768-60999).
-import { portBindable, type PortRange } from '../launcher/ports.js';
+import { portBindable, rangeOverlap, type PortRange } from '../launcher/ports.js';
 import { portHolder } from '../launcher/port-holder.js';
 
 /**
@@ -42,7 +42,8 @@ export function layout(base: number): PortLayout {
   };
 }
 
-const overlaps = (lo: number, hi: number, eph: PortRange) => lo <= eph.hi && eph.lo <= hi;
+/** The block of BLOCK_SIZE ports from `base` meets the ephemeral range. */
+const blockOverlaps = (base: number, eph: PortRange): boolean => rangeOverlap({ lo: base, hi: base + BLOCK_SIZE - 1 }, eph) !== null;
 
 /**
  * The base to use. Asked for one (`--base-port`): that one, with a warning when its block meets the
@@ -53,10 +54,10 @@ const overlaps = (lo: number, hi: number, eph: PortRange) => lo <= eph.hi && eph
 export function chooseBase(requested: number | null, eph: PortRange | null): { base: number; warning: string | null } {
   const range = eph ? `the ephemeral port range ${eph.lo}-${eph.hi} (/proc/sys/net/ipv4/ip_local_port_range)` : '';
   if (requested !== null) {
-    const hit = eph !== null && overlaps(requested, requested + BLOCK_SIZE - 1, eph);
+    const hit = eph !== null && blockOverlaps(requested, eph);
     return { base: requested, warning: hit ? `ports ${requested}-${requested + BLOCK_SIZE - 1} overlap ${range}: outgoing connections may hold some of them` : null };
   }
-  if (eph === null || !overlaps(DEFAULT_BASE_PORT, DEFAULT_BASE_PORT + BLOCK_SIZE - 1, eph)) return { base: DEFAULT_BASE_PORT, warning: null };
+  if (eph === null || !blockOverlaps(DEFAULT_BASE_PORT, eph)) return { base: DEFAULT_BASE_PORT, warning: null };
   const below = Math.floor((eph.lo - BLOCK_SIZE) / 1_000) * 1_000;
   if (below >= 1_024) return { base: below, warning: null };
   const above = Math.ceil((eph.hi + 1) / 1_000) * 1_000;
