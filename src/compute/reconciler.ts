@@ -3,16 +3,13 @@
 // removed replica) reruns every comp of that cluster; each run compares first and writes only the
 // difference, fenced by the term. Comps still being created are written by their add_comps job; a
 // stopped or inactive comp cannot be reached and is written when it is active again.
-import type { World } from '../actors/index.js';
-import type { Config } from '../config/load.js';
+import type { ConfigReader, WorldReader } from '../ports/index.js';
 import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { withComp } from './connect.js';
 import { compTopology, syncCompTopology } from './topology.js';
 
-export interface ComputeRuntime {
-  readonly world: World;
-  readonly cfg: Config;
-}
+/** What the reconciler uses of the member (ManagerRuntime implements it). */
+export type ComputeRuntime = WorldReader & ConfigReader;
 
 export class ComputeTopologyReconciler implements Reconciler {
   readonly name = 'compute-topology';

@@ -3,18 +3,24 @@
 // be registered before any route so that it sees them all: call mountApi right after creating the app.
 import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { LeaderState } from '../ports/index.js';
 import { VERSION } from '../version.js';
 import { registerAuth } from './auth.js';
-import { MemberEmitBackend } from './emit-backend.js';
+import { MemberEmitBackend, type EmitRuntime } from './emit-backend.js';
 import { registerEmit } from './emit-route.js';
 import { JOB_TYPES } from './job-types.js';
 import { parasJsonSchema } from './paras-spec.js';
-import { registerRestRoutes } from './rest-routes.js';
-import { EventBuffer, registerEventStream } from './event-stream.js';
+import { registerRestRoutes, type RestRuntime } from './rest-routes.js';
+import { EventBuffer, registerEventStream, type EventSource } from './event-stream.js';
+
+/** What the API uses of the member (ManagerRuntime implements it). */
+export interface ApiRuntime extends EmitRuntime, RestRuntime, LeaderState {
+  /** The applied world's events, for /api/v1/events. */
+  readonly sm: EventSource;
+}
 
 export interface ApiContext {
-  runtime: ManagerRuntime;
+  runtime: ApiRuntime;
   /** HTTP base URL of a member, e.g. the leader's (null if unknown). */
   httpUrlOf(memberId: string | null): string | null;
 }
@@ -41,13 +47,13 @@ export function mountApi(app: FastifyInstance, ctx: ApiContext): { events: Event
   const rt = ctx.runtime;
   const backend = new MemberEmitBackend({
     runtime: rt,
-    leaderUrl: () => ctx.httpUrlOf(rt.node.leader),
+    leaderUrl: () => ctx.httpUrlOf(rt.leader),
     apiToken: rt.cfg.str('api_token'),
     storageAccount: { user: rt.cfg.str('meta_user'), password: rt.cfg.str('meta_pwd') },
     metaSeeds: rt.cfg.metaSeeds,
   });
   registerEmit(app, backend);
-  registerRestRoutes(app, rt, { leaderUrl: () => ctx.httpUrlOf(rt.node.leader), apiToken: rt.cfg.str('api_token') });
+  registerRestRoutes(app, rt, { leaderUrl: () => ctx.httpUrlOf(rt.leader), apiToken: rt.cfg.str('api_token') });
   const events = new EventBuffer(rt.sm);
   registerEventStream(app, events);
   app.get('/api/v1/openapi.json', { schema: { tags: ['meta'], summary: 'this document' } }, () => openApiDocument(app));

@@ -6,7 +6,7 @@
 import mysql from 'mysql2/promise';
 import type { Cause } from '../events/index.js';
 import type { Command } from '../actors/index.js';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { ConfigReader, LeaderState, ProjectionState, Proposer, ReadBarrier, WorldReader } from '../ports/index.js';
 import type { HostPort } from '../config/load.js';
 import { ANONYMOUS_REQUEST } from '../metadata/jobs.js';
 import { E } from './error-codes.js';
@@ -29,8 +29,14 @@ const FORWARD_TIMEOUT_MS = 30_000;
 export const SET_VARIABLE_WAIT_MS = 20_000;
 const ADOPTION_WAIT_MS = 5_000;
 
+/** What the Emit backend uses of the member (ManagerRuntime implements it). */
+export interface EmitRuntime extends WorldReader, ConfigReader, Proposer, LeaderState, ReadBarrier {
+  /** A new leader's first projection (adoption) comes before its first job. */
+  readonly metadata: ProjectionState;
+}
+
 export interface EmitBackendOptions {
-  runtime: ManagerRuntime;
+  runtime: EmitRuntime;
   /** The leader's HTTP base URL, or null when there is no leader or its address is unknown. */
   leaderUrl(): string | null;
   /** Sent on relayed requests when the API requires a token. */
@@ -47,7 +53,7 @@ export function causeOf(userName: string): Cause {
 export class MemberEmitBackend implements EmitBackend {
   constructor(private readonly o: EmitBackendOptions) {}
 
-  private get rt(): ManagerRuntime {
+  private get rt(): EmitRuntime {
     return this.o.runtime;
   }
 
@@ -137,10 +143,10 @@ export class MemberEmitBackend implements EmitBackend {
     if (this.o.metaSeeds.length === 0) return;
     // Only early in a term: later, a missing projection means the metadata shard is in trouble.
     const me = this.rt.world.manager(this.rt.cfg.selfId);
-    const early = me?.electedTerm !== this.rt.node.term || Date.now() - (me.electedAt ?? 0) < ADOPTION_WAIT_MS * 3;
+    const early = me?.electedTerm !== this.rt.term || Date.now() - (me.electedAt ?? 0) < ADOPTION_WAIT_MS * 3;
     if (!early) return;
     const end = Date.now() + ADOPTION_WAIT_MS;
-    while (this.rt.isLeader && this.rt.metadata.lastProjected.term !== this.rt.node.term && Date.now() < end) {
+    while (this.rt.isLeader && this.rt.metadata.lastProjected.term !== this.rt.term && Date.now() < end) {
       await sleep(50);
     }
   }
@@ -148,7 +154,7 @@ export class MemberEmitBackend implements EmitBackend {
   /** Waits until this member has applied everything committed before the request (ReadIndex). */
   private async linearizable(jobType: string): Promise<SyncResult | null> {
     try {
-      await confirmedRead(this.rt.node);
+      await confirmedRead(this.rt);
       return null;
     } catch (e) {
       return failedAnswer(jobType, E.INVALID_REQUEST, `cannot confirm this member is up to date (${(e as Error).message}); no leader? retry in a few seconds`);

@@ -7,7 +7,8 @@ import type { FastifyInstance } from 'fastify';
 import type { ServerResponse } from 'node:http';
 import { decodeEvent, redactEvent, splitBatch } from '../events/index.js';
 import type { DomainEvent } from '../events/catalog.js';
-import type { WorldMachine } from '../member/world-machine.js';
+import type { EntrySource } from '../mirror/jetstream-mirror.js';
+import type { WorldChanges } from '../ports/index.js';
 
 export interface StreamedEvent {
   seq: number;
@@ -22,12 +23,15 @@ export interface StreamedEvent {
 
 type Listener = (e: StreamedEvent) => void;
 
+/** The applied world, its changes and the committed entries it still holds (WorldMachine). */
+export type EventSource = WorldChanges & EntrySource;
+
 export class EventBuffer {
   private buf: StreamedEvent[] = [];
   private readonly listeners = new Set<Listener>();
 
   constructor(
-    private readonly sm: WorldMachine,
+    private readonly sm: EventSource,
     readonly capacity = 10_000,
   ) {
     try {

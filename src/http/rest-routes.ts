@@ -4,7 +4,8 @@
 // the replication lag, which `x-applied-index` shows). /api/v1/live is the leader's latest probe of every
 // storage node (lag, threads): samples that are never logged, so a follower relays it from the leader.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { ConfigReader, LeaderState, ReadBarrier, WorldReader } from '../ports/index.js';
+import type { LiveReader } from '../shard-ha/ports.js';
 import type { JobView } from '../actors/views.js';
 import { withoutSecretKeys } from './sync-answers.js';
 import { confirmedRead } from './read-index.js';
@@ -32,13 +33,16 @@ export interface RestOptions {
   apiToken: string;
 }
 
-export function registerRestRoutes(app: FastifyInstance, rt: ManagerRuntime, o: RestOptions): void {
+/** What the REST views use of the member (ManagerRuntime implements it). */
+export interface RestRuntime extends WorldReader, ConfigReader, Pick<LeaderState, 'isLeader'>, ReadBarrier, LiveReader {}
+
+export function registerRestRoutes(app: FastifyInstance, rt: RestRuntime, o: RestOptions): void {
   /** ReadIndex unless the caller accepts a local read; false when the answer was already sent. */
   const fresh = async (req: FastifyRequest, reply: FastifyReply): Promise<boolean> => {
     const q = req.query as { consistency?: string };
     if (q.consistency !== 'local') {
       try {
-        await confirmedRead(rt.node);
+        await confirmedRead(rt);
       } catch (e) {
         await reply.code(503).send({ error: `cannot serve a linearizable read now (${(e as Error).message}); retry, or pass ?consistency=local for this member's possibly stale view` });
         return false;
@@ -126,7 +130,7 @@ export function registerRestRoutes(app: FastifyInstance, rt: ManagerRuntime, o: 
     { schema: { tags: ['health'], summary: "the leader's latest probe of every storage node and metadata node: lag (transactions and seconds behind), replication threads, read-only; samples, never logged (a follower relays the leader's)" } },
     async (req, reply) => {
       if (rt.isLeader) {
-        const live = rt.ha.observer.live();
+        const live = rt.live();
         if (live !== null) return live;
         return reply.code(503).send({ error: 'this leader has not started probing yet; retry in a second' });
       }

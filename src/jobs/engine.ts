@@ -11,7 +11,7 @@ import { agentForMachine } from '../agent/for-machine.js';
 import type { Config } from '../config/load.js';
 import type { Json } from '../events/schema.js';
 import type { Logger } from '../log/logger.js';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { ConfigReader, ProjectionState, Proposer, RaftControl, WorldReader } from '../ports/index.js';
 import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -23,6 +23,22 @@ export { DEFAULT_AGENT_PORT } from '../agent/for-machine.js';
 export const FAILED_STEP = 'failed';
 export const ROLLBACK_STEP = 'rollback';
 
+export type JobOutcome = 'done' | 'failed';
+
+/** The metrics the job engine records. */
+export interface JobMetrics {
+  jobEnded(jobType: string, outcome: JobOutcome, createdAt: number): void;
+}
+
+/** What the job engine and its handlers use of the member (ManagerRuntime implements it). */
+export interface JobRuntime extends WorldReader, ConfigReader, Proposer {
+  readonly metrics: JobMetrics;
+  /** For raft_mission jobs (JobContext.raft). */
+  readonly node: RaftControl;
+  /** For jobs that wait for the projection (JobContext.projection). */
+  readonly metadata: ProjectionState;
+}
+
 export interface JobContext {
   /** world.job(id), refreshed as the job advances. */
   readonly job: JobView;
@@ -31,7 +47,10 @@ export interface JobContext {
   readonly signal: AbortSignal;
   readonly log: Logger;
   readonly cfg: Config;
-  readonly runtime: ManagerRuntime;
+  /** Raft membership and leadership transfer (raft_mission). */
+  readonly raft: RaftControl;
+  /** How far the leader has projected the world into kunlun_metadata_db. */
+  readonly projection: ProjectionState;
   /** Proposes a command with cause {job: id} on the leader; throws JobError(code, info) on refusal. */
   exec(cmd: Command): Promise<ApplyResult>;
   /** A named, recorded step (job.step_start / job.step_finish events with progress). fn must be
@@ -123,7 +142,7 @@ const MAX_ATTEMPTS = 8;
 class Ctx implements JobContext {
   constructor(
     readonly id: number,
-    private readonly rt: ManagerRuntime,
+    private readonly rt: JobRuntime,
     private readonly lc: LeaderContext,
   ) {}
 
@@ -147,8 +166,11 @@ class Ctx implements JobContext {
   get cfg(): Config {
     return this.rt.cfg;
   }
-  get runtime(): ManagerRuntime {
-    return this.rt;
+  get raft(): RaftControl {
+    return this.rt.node;
+  }
+  get projection(): ProjectionState {
+    return this.rt.metadata;
   }
 
   async exec(cmd: Command): Promise<ApplyResult> {
@@ -253,7 +275,7 @@ function findChild(world: World, parent: number, step: string): number | null {
 
 /** Resolves with the job's view once it has ended; rejects when leadership is lost. Polls the
  *  applied world (cheap: a map lookup) rather than holding a listener that could not be removed. */
-export async function waitForEnd(rt: ManagerRuntime, id: number, signal: AbortSignal, everyMs = 50): Promise<JobView> {
+export async function waitForEnd(rt: WorldReader, id: number, signal: AbortSignal, everyMs = 50): Promise<JobView> {
   for (;;) {
     checkLeading(signal);
     const j = rt.world.job(id);
@@ -277,7 +299,7 @@ export class JobReconciler implements Reconciler {
   readonly name = 'jobs';
   private readonly attempts = new Map<number, { term: number; n: number }>();
 
-  constructor(private readonly rt: ManagerRuntime) {}
+  constructor(private readonly rt: JobRuntime) {}
 
   keys(): string[] {
     return this.rt.world.activeJobs().map(String);

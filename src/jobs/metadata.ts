@@ -13,7 +13,7 @@ export async function dropLogTables(ctx: JobContext, clusterName: string, waitMs
   if (cfg.metaSeeds.length === 0) return;
   const upTo = ctx.world.applied;
   const deadline = Date.now() + waitMs;
-  while (ctx.runtime.metadata.lastProjected.index < upTo && Date.now() < deadline) {
+  while (ctx.projection.lastProjected.index < upTo && Date.now() < deadline) {
     checkLeading(ctx.signal);
     await sleep(100);
   }

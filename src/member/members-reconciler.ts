@@ -3,12 +3,18 @@
 // projection shows as `source` in cluster_mgr_nodes.
 import type { LeaderContext, Reconciler } from '../reconcile/host.js';
 import { checkLeading } from '../reconcile/host.js';
-import type { ManagerRuntime } from './runtime.js';
+import type { ConfigReader, Proposer, WorldReader } from '../ports/index.js';
+import type { RaftNode } from '../raft/node/index.js';
+
+/** What the reconciler uses of the member: the configured peers, the Raft configuration, execute. */
+export interface MembersRuntime extends WorldReader, ConfigReader, Proposer {
+  readonly node: Pick<RaftNode, 'status'>;
+}
 
 export class ManagerMembersReconciler implements Reconciler {
   readonly name = 'manager-members';
 
-  constructor(private readonly rt: ManagerRuntime) {}
+  constructor(private readonly rt: MembersRuntime) {}
 
   keys(): string[] {
     return ['group'];

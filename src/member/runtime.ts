@@ -1,7 +1,7 @@
 // A running manager member: the Raft node with the World as its state machine, the command path
 // (check against the world on the leader, stamp, propose, wait for apply), the leader-only
 // reconcilers and the JetStream mirror. Followers apply the log and serve reads; only the leader acts.
-import { checkCommand, IdAllocator, type ApplyResult, type Command, type Refusal } from '../actors/index.js';
+import { checkCommand, IdAllocator, type ApplyResult, type Command } from '../actors/index.js';
 import { raftElectionTicks, type Config } from '../config/load.js';
 import { encodeBatch, type Cause } from '../events/index.js';
 import type { Logger } from '../log/logger.js';
@@ -17,15 +17,13 @@ import { XaResolver } from '../xa-resolver/resolver.js';
 import { JobReconciler } from '../jobs/index.js';
 import { ComputeTopologyReconciler } from '../compute/index.js';
 import { MemberMetrics } from '../metrics/member-metrics.js';
+import type { ChangeListener, ExecResult } from '../ports/index.js';
+import type { LiveProbes } from '../shard-ha/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-export type ExecResult =
-  | { ok: true; index: number; result: ApplyResult }
-  | { ok: false; kind: 'refused'; refusal: Refusal }
-  | { ok: false; kind: 'not_leader'; leader: string | null }
-  | { ok: false; kind: 'rejected_at_apply'; index: number; reason: string }
-  | { ok: false; kind: 'unknown_outcome'; reason: string };
-
+/** A running member. It implements the ports of src/ports (world, changes, config, leadership, read
+ *  barrier, execute, Raft control, projection state) and hands itself to each part typed as the port
+ *  that part declares, so none of them depends on this class. */
 export class ManagerRuntime {
   readonly sm: WorldMachine;
   readonly host: ReconcilerHost;
@@ -112,6 +110,27 @@ export class ManagerRuntime {
 
   get isLeader(): boolean {
     return this.node.isLeader;
+  }
+
+  get term(): number {
+    return this.node.term;
+  }
+
+  get leader(): string | null {
+    return this.node.leader;
+  }
+
+  onChange(l: ChangeListener): void {
+    this.sm.onChange(l);
+  }
+
+  readIndex(): Promise<number> {
+    return this.node.readIndex();
+  }
+
+  /** The leader's latest probes of storage and metadata nodes (null on a follower or before the first). */
+  live(): LiveProbes | null {
+    return this.ha.observer.live();
   }
 
   addReconciler(r: Reconciler): void {

@@ -5,10 +5,9 @@ import { World, type ApplyResult } from '../actors/index.js';
 import type { StateMachine } from '../raft/node/index.js';
 import type { Entry } from '../raft/types.js';
 import type { CommittedEntry, EntrySource } from '../mirror/jetstream-mirror.js';
+import type { ChangeListener, WorldChanges } from '../ports/index.js';
 
-export type ChangeListener = (changed: ReadonlySet<string>, results: readonly ApplyResult[]) => void;
-
-export class WorldMachine implements StateMachine, EntrySource {
+export class WorldMachine implements StateMachine, EntrySource, WorldChanges {
   private w = new World();
   private readonly listeners: ChangeListener[] = [];
   /** Recently applied entries, for the event mirror (bounded: the mirror catches up from here). */

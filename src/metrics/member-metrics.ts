@@ -5,9 +5,13 @@
 // counted or timed (a job ending, a probe, a proposal, an fsync) touch a metric where they happen.
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { NodeView } from '../actors/index.js';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { JetStreamMirror } from '../mirror/jetstream-mirror.js';
+import type { ConfigReader, ProjectionState, WorldChanges } from '../ports/index.js';
+import type { FailedRow } from '../metadata/index.js';
+import type { RaftNode } from '../raft/node/index.js';
 import type { LiveNode } from '../shard-ha/live.js';
-import { registeredJobTypes } from '../jobs/engine.js';
+import type { FailoverOutcome, LiveReader } from '../shard-ha/ports.js';
+import { registeredJobTypes, type JobOutcome } from '../jobs/engine.js';
 import { VERSION } from '../version.js';
 
 /** Histogram buckets (seconds) for things that take from under a millisecond to a few seconds. */
@@ -22,12 +26,17 @@ const HEALTH_STATES = ['alive', 'busy', 'unreachable', 'dead', 'unknown'] as con
 const REPAIR_STATES = ['ok', 'fenced', 'needs_rebuild'] as const;
 const NODE_LABELS = ['cluster', 'shard', 'node', 'address'] as const;
 
-export type JobOutcome = 'done' | 'failed';
-export type FailoverOutcome = 'finished' | 'aborted';
+/** What the scrape-time collectors read of the running member (ManagerRuntime implements it). */
+export interface MetricsSource extends WorldChanges, ConfigReader, LiveReader {
+  readonly isLeader: boolean;
+  readonly node: Pick<RaftNode, 'term' | 'status' | 'applied' | 'leader' | 'metrics' | 'on'>;
+  readonly mirror: Pick<JetStreamMirror, 'status'> | null;
+  readonly metadata: ProjectionState & { failedRows(): readonly FailedRow[] };
+}
 
 export class MemberMetrics {
   readonly registry = new Registry();
-  private rt: ManagerRuntime | null = null;
+  private rt: MetricsSource | null = null;
   /** World index of the latest applied entry that changed something: what the mirror and the
    *  projection must reach (an entry refused at apply changes nothing and triggers neither). */
   private lastChange = 0;
@@ -56,8 +65,8 @@ export class MemberMetrics {
       new Histogram<L>({ name, help, labelNames, buckets, registers });
     /** A gauge rebuilt at every scrape from the running member: series of things gone disappear, and
      *  `fill` sets none where the figure does not apply (e.g. a follower's mirror lag). */
-    const scraped = <L extends string = never>(name: string, help: string, fill: (g: Gauge<L>, r: ManagerRuntime) => void, labelNames: readonly L[] = []): void => {
-      const member = (): ManagerRuntime | null => this.rt;
+    const scraped = <L extends string = never>(name: string, help: string, fill: (g: Gauge<L>, r: MetricsSource) => void, labelNames: readonly L[] = []): void => {
+      const member = (): MetricsSource | null => this.rt;
       new Gauge<L>({
         name,
         help,
@@ -73,8 +82,8 @@ export class MemberMetrics {
       });
     };
     /** A counter whose value raft-node's metrics() keeps: set when scraped. */
-    const raftCounter = (name: string, help: string, read: (m: ReturnType<ManagerRuntime['node']['metrics']>) => number): void => {
-      const member = (): ManagerRuntime | null => this.rt;
+    const raftCounter = (name: string, help: string, read: (m: ReturnType<MetricsSource['node']['metrics']>) => number): void => {
+      const member = (): MetricsSource | null => this.rt;
       new Counter({
         name,
         help,
@@ -177,7 +186,7 @@ export class MemberMetrics {
         name,
         help,
         (g, r) => {
-          for (const l of r.ha.observer.live()?.nodes ?? []) {
+          for (const l of r.live()?.nodes ?? []) {
             const v = read(l);
             const n = r.world.node(l.node);
             if (v !== null && n !== null) g.set(nodeLabels(n), v);
@@ -214,10 +223,10 @@ export class MemberMetrics {
   }
 
   /** Connects the scrape-time collectors to the running member. */
-  attach(rt: ManagerRuntime): void {
+  attach(rt: MetricsSource): void {
     this.rt = rt;
     this.lastChange = rt.world.applied;
-    rt.sm.onChange((changed) => {
+    rt.onChange((changed) => {
       if (changed.size > 0) this.lastChange = rt.world.applied;
     });
     // The node reports role changes too (follower → candidate): count only a different leader.

@@ -18,10 +18,17 @@ import {
   type ProjectionResult,
   type Topology,
 } from '../metadata/index.js';
-import type { ManagerRuntime } from '../member/runtime.js';
-import { checkLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
+import type { ConfigReader, Proposer, WorldReader } from '../ports/index.js';
+import { checkLeading, type LeaderContext, type Reconciler, type ReconcilerHost } from '../reconcile/host.js';
 import { adoptionCommand } from './adoption.js';
 import { desiredTopology } from './desired-topology.js';
+
+/** What the projection uses of the member (ManagerRuntime implements it): a follower reports the
+ *  failed rows the log recorded, and rows that failed are retried alone later. */
+export interface ProjectionRuntime extends WorldReader, ConfigReader, Proposer {
+  readonly isLeader: boolean;
+  readonly host: Pick<ReconcilerHost, 'later'>;
+}
 
 export class MetadataReconciler implements Reconciler {
   readonly name = 'metadata';
@@ -33,7 +40,7 @@ export class MetadataReconciler implements Reconciler {
   private failed: readonly FailedRow[] = [];
   private failedText = '[]';
 
-  constructor(private readonly rt: ManagerRuntime) {}
+  constructor(private readonly rt: ProjectionRuntime) {}
 
   keys(): string[] {
     return this.rt.cfg.metaSeeds.length > 0 ? ['metadata'] : [];

@@ -9,7 +9,7 @@
 import type { NodeView, ShardView } from '../actors/index.js';
 import type { FailoverStep } from '../events/vocab.js';
 import { chooseCandidate, failoverGate, type Choice } from '../ha/index.js';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { HaRuntime } from './ports.js';
 import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { fence, promote, repoint, stopIoThreads, StepError, waitApplied, type FenceResult, type StepResult } from './failover-steps.js';
 import { probeNode } from '../storage/probe.js';
@@ -74,7 +74,7 @@ export class FailoverReconciler implements Reconciler {
   private readonly gateTimers = new Map<number, NodeJS.Timeout>();
 
   constructor(
-    private readonly rt: ManagerRuntime,
+    private readonly rt: HaRuntime,
     private readonly pool: NodePool,
     private readonly rows: FailoverRows,
     private readonly observer: ProbeObserver,

@@ -1,6 +1,6 @@
 // Shard high availability wired into a manager member: the probe observer, the failover reconciler and
 // the rejoin reconciler share one pool of storage-node connections. All of them run on the leader only.
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { HaRuntime } from './ports.js';
 import type { Reconciler } from '../reconcile/host.js';
 import { FailoverReconciler } from './failover.js';
 import { FailoverRows } from './failover-rows.js';
@@ -22,7 +22,7 @@ export class ShardHa {
   readonly rejoin: RejoinReconciler;
   private readonly rows: FailoverRows;
 
-  constructor(rt: ManagerRuntime) {
+  constructor(rt: HaRuntime) {
     const s = haSettings(rt.cfg);
     const log = rt.log.child({ part: 'shard-ha' });
     this.pool = new NodePool(s);

@@ -6,7 +6,7 @@
 import type { NodeView, ShardView } from '../actors/index.js';
 import type { Health } from '../events/vocab.js';
 import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment } from '../ha/index.js';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { HaRuntime } from './ports.js';
 import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { promote } from './failover-steps.js';
 import type { ProbeResult } from '../storage/node-state.js';
@@ -85,7 +85,7 @@ export class ProbeObserver implements Reconciler {
   private runningTerm: number | null = null;
 
   constructor(
-    private readonly rt: ManagerRuntime,
+    private readonly rt: HaRuntime,
     private readonly pool: NodePool,
     private readonly s: HaSettings,
   ) {}

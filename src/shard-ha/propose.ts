@@ -2,7 +2,7 @@
 // "nothing to do" (no_change) or an error the reconciler host retries.
 import type { Command } from '../actors/index.js';
 import type { Evidence } from '../events/catalog.js';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { Proposer } from '../ports/index.js';
 import { checkLeading, type LeaderContext } from '../reconcile/host.js';
 
 export class ProposeError extends Error {
@@ -10,7 +10,7 @@ export class ProposeError extends Error {
 }
 
 /** true when applied, false when the world already was so (no_change). */
-export async function propose(rt: ManagerRuntime, cmd: Command, why: string, ctx: LeaderContext): Promise<boolean> {
+export async function propose(rt: Proposer, cmd: Command, why: string, ctx: LeaderContext): Promise<boolean> {
   checkLeading(ctx.signal);
   const r = await rt.execute(cmd, { system: why.slice(0, 128) });
   if (r.ok) return true;

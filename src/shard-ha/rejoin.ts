@@ -4,7 +4,7 @@
 // replica (node.rejoin); errant transactions → it stays read-only, out of replication, and is marked
 // as needing a rebuild (node.mark_needs_rebuild, visible in the shard's view and the events).
 import type { NodeView } from '../actors/index.js';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { HaRuntime } from './ports.js';
 import type { LeaderContext, Reconciler } from '../reconcile/host.js';
 import { rejoin } from './failover-steps.js';
 import type { NodePool } from './pool.js';
@@ -15,7 +15,7 @@ export class RejoinReconciler implements Reconciler {
   readonly name = 'shard-rejoin';
 
   constructor(
-    private readonly rt: ManagerRuntime,
+    private readonly rt: HaRuntime,
     private readonly pool: NodePool,
     private readonly s: HaSettings,
   ) {}

@@ -9,7 +9,7 @@ import type { Config } from '../config/load.js';
 import type { Logger } from '../log/logger.js';
 import { claimAbort, pruneCommitLog, readDecision, type CommitLogKey } from '../metadata/commit-log.js';
 import { metaConnectOptions } from '../metadata/connect.js';
-import type { ManagerRuntime } from '../member/runtime.js';
+import type { ConfigReader, WorldReader } from '../ports/index.js';
 import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { parseConnectMap } from '../shard-ha/settings.js';
 import type { Endpoint } from '../storage/replication.js';
@@ -53,6 +53,9 @@ interface Txn {
   seenSince: number;
 }
 
+/** What the resolver uses of the member: the world (clusters, comps) and the configuration. */
+export type XaRuntime = WorldReader & ConfigReader;
+
 /** Per-run resources: closed when the scan loop ends (leadership lost, cluster gone). */
 class Links {
   readonly meta: MetaLink;
@@ -60,7 +63,7 @@ class Links {
   private readonly connectMap: Map<string, Endpoint>;
 
   constructor(
-    private readonly rt: ManagerRuntime,
+    private readonly rt: XaRuntime,
     private readonly s: XaSettings,
   ) {
     const cfg = rt.cfg;
@@ -106,7 +109,7 @@ export class XaResolver implements Reconciler {
   private readonly refused = new Set<string>();
   private readonly s: XaSettings;
 
-  constructor(private readonly rt: ManagerRuntime) {
+  constructor(private readonly rt: XaRuntime) {
     this.s = xaSettings(rt.cfg);
   }
 

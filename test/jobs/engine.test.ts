@@ -10,19 +10,36 @@ import { encodeBatch } from '../../src/events/codec.js';
 import type { Cause } from '../../src/events/envelope.js';
 import type { Json } from '../../src/events/schema.js';
 import { createLogger } from '../../src/log/logger.js';
-import type { ExecResult, ManagerRuntime } from '../../src/member/runtime.js';
-import { JobError, JobReconciler, registerJobHandler, type JobContext } from '../../src/jobs/engine.js';
+import type { ExecResult, RaftControl } from '../../src/ports/index.js';
+import { loadConfig } from '../../src/config/load.js';
+import { JobError, JobReconciler, registerJobHandler, type JobContext, type JobRuntime } from '../../src/jobs/engine.js';
 import { Leader } from '../actors/helpers.js';
-import { MemberMetrics } from '../../src/metrics/member-metrics.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const log = createLogger({ level: 'silent' });
 
+/** No job here changes the Raft group. */
+const noRaft: RaftControl = {
+  isLeader: true,
+  status: () => {
+    throw new Error('not in this test');
+  },
+  proposeConfChange: () => Promise.reject(new Error('not in this test')),
+  setPeerAddress: () => {
+    throw new Error('not in this test');
+  },
+  transferLeadership: () => Promise.reject(new Error('not in this test')),
+};
+
 /** A leader in one process: checks a command against the world and applies its events at once. */
-class InstantRuntime {
+class InstantRuntime implements JobRuntime {
   readonly world = new World();
-  readonly cfg = { str: () => '', int: () => 10 };
-  readonly metrics = new MemberMetrics();
+  readonly cfg = loadConfig({ env: {} });
+  readonly node = noRaft;
+  readonly metadata = { lastProjected: { index: 0, term: 0 } };
+  /** Jobs ended, as the engine reports them to the metrics. */
+  readonly ended: string[] = [];
+  readonly metrics = { jobEnded: (jobType: string, outcome: string): void => void this.ended.push(`${jobType} ${outcome}`) };
   at = 1_764_000_000_000;
   index = 0;
   /** Commands executed, for asserting what a rerun did not do again. */
@@ -45,7 +62,7 @@ function setup() {
   const { cluster } = leader.cluster(1);
   leader.index = 0;
   rt.index = rt.world.applied;
-  const eng = new JobReconciler(rt as unknown as ManagerRuntime);
+  const eng = new JobReconciler(rt);
   let term = 1;
   let ctl = new AbortController();
   const lead = () => ({ term, signal: ctl.signal, log });

@@ -20,7 +20,7 @@ const E_CATCH_UP = 70196;
 const CATCH_UP_MS = 60_000;
 
 function conf(ctx: JobContext): { voters: string[]; learners: string[] } {
-  return ctx.runtime.node.status().conf;
+  return ctx.raft.status().conf;
 }
 
 function splitId(id: string): { host: string; port: number } {
@@ -33,7 +33,7 @@ function splitId(id: string): { host: string; port: number } {
 async function transferTo(ctx: JobContext, to: string): Promise<void> {
   if (!conf(ctx).voters.includes(to)) throw new JobError(E_NOT_VOTER, `${to} is not a voting member of the Raft group`);
   try {
-    await ctx.runtime.node.transferLeadership(to);
+    await ctx.raft.transferLeadership(to);
   } catch (e) {
     if (ctx.signal.aborted) throw e;
     // Not a JobError: the engine retries (a few times) — the target may be catching up.
@@ -43,7 +43,7 @@ async function transferTo(ctx: JobContext, to: string): Promise<void> {
 
 async function changeConf(ctx: JobContext, cc: ConfChange): Promise<void> {
   try {
-    await ctx.runtime.node.proposeConfChange(cc);
+    await ctx.raft.proposeConfChange(cc);
   } catch (e) {
     throw new Error(`configuration change ${cc.type} ${cc.member} failed: ${(e as Error).message}`, { cause: e });
   }
@@ -52,7 +52,7 @@ async function changeConf(ctx: JobContext, cc: ConfChange): Promise<void> {
 async function transferLeader(ctx: JobContext): Promise<Json> {
   const target = str(req(ctx), 'target_leader');
   await ctx.step('transfer_leader', 1, async () => {
-    const node = ctx.runtime.node;
+    const node = ctx.raft;
     // On the target (the job resumed after the transfer), or a target already leading: nothing to do.
     if (node.isLeader && ctx.cfg.selfId === target) return { leader: target };
     await transferTo(ctx, target);
@@ -72,7 +72,7 @@ async function addPeer(ctx: JobContext): Promise<Json> {
   });
   // The address is also set by the runtime when it applies manager.member_added; set it here as well
   // so the change below never waits for that.
-  ctx.runtime.node.setPeerAddress(peer, { host, port });
+  ctx.raft.setPeerAddress(peer, { host, port });
   await ctx.step('add_learner', 4, async () => {
     const c = conf(ctx);
     if (c.voters.includes(peer) || c.learners.includes(peer)) return;
@@ -82,7 +82,7 @@ async function addPeer(ctx: JobContext): Promise<Json> {
     if (conf(ctx).voters.includes(peer)) return;
     const end = Date.now() + CATCH_UP_MS;
     for (;;) {
-      const st = ctx.runtime.node.status();
+      const st = ctx.raft.status();
       const match = st.progress?.[peer]?.match ?? 0;
       if (match >= st.commit) return { match };
       if (Date.now() > end) throw new JobError(E_CATCH_UP, `${peer} did not catch up within ${CATCH_UP_MS} ms (at ${match} of ${st.commit}); is it running with raft_join = true?`);
@@ -105,7 +105,7 @@ async function removePeer(ctx: JobContext): Promise<Json> {
     // A leader does not remove itself: it hands over, and the new leader resumes the job here.
     await ctx.step('hand_over', 3, async () => {
       if (!self) return;
-      const st = ctx.runtime.node.status();
+      const st = ctx.raft.status();
       const others = st.conf.voters.filter((v) => v !== peer);
       if (others.length === 0) throw new JobError(E_NOT_VOTER, `${peer} is the only voter`);
       others.sort((a, b) => (st.progress?.[b]?.match ?? 0) - (st.progress?.[a]?.match ?? 0));

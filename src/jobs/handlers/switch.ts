@@ -228,7 +228,7 @@ async function takeShard(ctx: JobContext, req: SwitchRequest, target: { node: nu
       ...(req.to !== null ? { target: req.to } : {}),
       term: ctx.term,
       evidence: {
-        observer: ctx.runtime.cfg.selfId,
+        observer: ctx.cfg.selfId,
         summary: `manual_switch job ${ctx.job.id}`,
         facts: { job: ctx.job.id, from: req.from, to: req.to ?? 'elect' },
       },
