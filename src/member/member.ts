@@ -64,8 +64,8 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
   });
   // For load balancers and clients that must reach the leader (writes go there).
   http.get('/api/v1/leader', async (_req, reply) => {
-    const leader = runtime.node.leader;
-    const body = { is_leader: runtime.isLeader, leader, leader_url: httpUrlOf(leader), term: runtime.node.term };
+    const leader = runtime.leader;
+    const body = { is_leader: runtime.isLeader, leader, leader_url: httpUrlOf(leader), term: runtime.term };
     return reply.code(runtime.isLeader ? 200 : 503).send(body);
   });
   // The whole world as this member applied it (secrets are never part of views).

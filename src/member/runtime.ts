@@ -17,14 +17,14 @@ import { XaResolver } from '../xa-resolver/resolver.js';
 import { JobReconciler } from '../jobs/index.js';
 import { ComputeTopologyReconciler } from '../compute/index.js';
 import { MemberMetrics } from '../metrics/member-metrics.js';
-import type { ChangeListener, ExecResult } from '../ports/index.js';
+import type { ChangeListener, ConfigReader, ExecResult, LeaderState, Proposer, ReadBarrier, WorldChanges } from '../ports/index.js';
 import type { LiveProbes } from '../shard-ha/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-/** A running member. It implements the ports of src/ports (world, changes, config, leadership, read
- *  barrier, execute, Raft control, projection state) and hands itself to each part typed as the port
- *  that part declares, so none of them depends on this class. */
-export class ManagerRuntime {
+/** A running member. It implements the ports of src/ports (world and its changes, config, leadership,
+ *  read barrier, execute; Raft control as `node`, projection state as `metadata`) and hands itself to
+ *  each part typed as the port that part declares, so none of them depends on this class. */
+export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, LeaderState, ReadBarrier {
   readonly sm: WorldMachine;
   readonly host: ReconcilerHost;
   readonly mirror: JetStreamMirror | null;
