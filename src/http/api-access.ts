@@ -3,10 +3,10 @@
 // may call Emit without a token (api_allowed_clients), the web origins granted CORS
 // (api_allowed_origins) and the HTTPS pair. A member with api_auth = on and no token does not start.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
-import { dirname, isAbsolute, resolve } from 'node:path';
 import { ConfigError, type Config } from '../config/load.js';
+import { at, readTokensFile, warnLooseMode } from '../config/api-tokens.js';
 import { ROLES, type Role } from './route-roles.js';
 
 /** Shorter tokens are refused: they could be guessed. */
@@ -68,36 +68,6 @@ export function loadApiAccess(cfg: Config): ApiAccess {
   };
 }
 
-/** "<role> <token>" lines; "#" starts a comment. Errors name the file and line, never the token. */
-export function readTokensFile(file: string, warnings: string[]): { role: Role; token: string; label: string }[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`api_tokens_file ${file}: cannot read it (${(e as Error).message})`);
-  }
-  warnLooseMode(file, 'api_tokens_file', warnings);
-  const out: { role: Role; token: string; label: string }[] = [];
-  text.split('\n').forEach((line, i) => {
-    const s = line.replace(/#.*$/, '').trim();
-    if (s === '') return;
-    const [role, token, ...rest] = s.split(/\s+/);
-    const where = `api_tokens_file ${file}:${i + 1}`;
-    if (!(ROLES as readonly string[]).includes(role!) || token === undefined || rest.length > 0) {
-      throw new ConfigError(`${where}: expected "<role> <token>" with role ${ROLES.join(', ')}`);
-    }
-    out.push({ role: role as Role, token, label: where });
-  });
-  if (out.length === 0) throw new ConfigError(`api_tokens_file ${file}: holds no token`);
-  return out;
-}
-
-/** A secret file others can read is warned about (not refused: the operator may have reasons). */
-function warnLooseMode(file: string, key: string, warnings: string[]): void {
-  const mode = statSync(file).mode & 0o777;
-  if ((mode & 0o077) !== 0) warnings.push(`${key} ${file} is readable by other users (mode ${mode.toString(8).padStart(4, '0')}): chmod 600 it`);
-}
-
 /** Addresses and CIDR blocks, IPv4 or IPv6; IPv4 also matches its IPv4-mapped IPv6 form. */
 export function parseAllowedClients(text: string, where: string): BlockList | null {
   const items = text.split(',').map((s) => s.trim()).filter((s) => s !== '');
@@ -125,9 +95,6 @@ export function clientAllowed(list: BlockList | null, address: string | undefine
   const family = isIP(address);
   return family !== 0 && list.check(address, family === 4 ? 'ipv4' : 'ipv6');
 }
-
-/** Relative paths are relative to the config file, like every path of it. */
-const at = (cfg: Config, p: string): string => (isAbsolute(p) ? p : resolve(cfg.configFile !== null ? dirname(cfg.configFile) : process.cwd(), p));
 
 function readTls(cfg: Config, warnings: string[]): ApiAccess['tls'] {
   if (cfg.str('api_tls_cert') === '' && cfg.str('api_tls_key') === '') return null;

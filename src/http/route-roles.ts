@@ -4,8 +4,9 @@
 //   read     — views, status, metrics: changes nothing
 //   operator — provisioning and maintenance jobs
 //   admin    — what destroys data or changes the manager group: deletions, raft_mission, set_variable
-export const ROLES = ['read', 'operator', 'admin'] as const;
-export type Role = (typeof ROLES)[number];
+import { ROLES, type Role } from '../config/api-tokens.js';
+
+export { ROLES, type Role };
 
 /** True when a caller with `have` may do what needs `need`. */
 export function roleAllows(have: Role, need: Role): boolean {

@@ -3,7 +3,8 @@
 // member and helper started in that directory.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { readTokensFile, writeTokensFile } from '../../src/http/api-access.js';
+import { writeTokensFile } from '../../src/http/api-access.js';
+import { readTokensFile } from '../../src/config/api-tokens.js';
 import type { Role } from '../../src/http/route-roles.js';
 
 export type TestTokens = Record<Role, string> & { file: string };
