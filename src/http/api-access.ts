@@ -57,6 +57,9 @@ export function loadApiAccess(cfg: Config): ApiAccess {
         'or one admin token in CLUSTER_MGR_API_TOKEN; to serve the API open, set api_auth = off explicitly',
     );
   }
+  if (!open && !tokens.some((t) => t.role === 'admin')) {
+    warnings.push('no admin API token: this member cannot relay Emit requests to the leader when it is a follower; add an "admin <token>" line to api_tokens_file');
+  }
   return {
     open,
     tokens: tokens.map((t) => ({ role: t.role, digest: tokenDigest(t.token), label: t.label })),
