@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { connect, StringCodec } from 'nats';
 import { loadConfig } from '../config/load.js';
+import { findApiToken } from '../config/api-tokens.js';
 import { decodeEvent } from '../events/index.js';
 import { DEFAULT_PREFIX, H } from '../mirror/subjects.js';
 import { formatRecord, matches, rebuild, verify, type TimelineFilter } from './replay.js';
@@ -10,6 +11,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 
 interface ReplayOpts {
   config?: string;
+  tokenFile?: string;
   nats?: string;
   stream?: string;
   dataDir?: string;
@@ -40,7 +42,8 @@ const int = (name: string) => (v: string) => {
   return v;
 };
 
-export function registerAuditCommands(program: Command): void {
+/** `defaultTokenFile`: where replay --compare looks for an API token last (the playground's). */
+export function registerAuditCommands(program: Command, defaultTokenFile?: string): void {
   program
     .command('replay')
     .description('audit the event log: timeline, hash-chain check, state at any index or time, comparison with a live member')
@@ -59,9 +62,10 @@ export function registerAuditCommands(program: Command): void {
     .option('--verify', 'recompute the hash chain and report the first broken link')
     .option('--state-at <index|time>', 'rebuild the state at a log index or an ISO time and print it')
     .option('--compare <url>', "compare the rebuilt state with a live member's (http://host:port)")
+    .option('--token-file <file>', 'API token for --compare (default: $CLUSTER_MGR_API_TOKEN, the playground\'s api-token, --config\'s token)')
     .addOption(new Option('--wait <ms>', "how long --compare waits for the mirror to hold the member's applied index").default('15000').argParser(int('--wait')))
     .action(async (o: ReplayOpts) => {
-      process.exitCode = await replayCommand(o);
+      process.exitCode = await replayCommand(o, defaultTokenFile);
     });
 
   program
@@ -100,10 +104,11 @@ function time(v: string | undefined, name: string): number | undefined {
   return t;
 }
 
-async function memberInfo(url: string): Promise<MemberInfo> {
+async function memberInfo(url: string, token: string | null): Promise<MemberInfo> {
   try {
-    const r = await fetch(`${url.replace(/\/$/, '')}/api/v1/member`, { signal: AbortSignal.timeout(5_000) });
-    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    const headers: Record<string, string> = token !== null ? { authorization: `Bearer ${token}` } : {};
+    const r = await fetch(`${url.replace(/\/$/, '')}/api/v1/member`, { headers, signal: AbortSignal.timeout(5_000) });
+    if (!r.ok) throw new Error(`HTTP ${r.status}${r.status === 401 ? ' (the member needs an API token: CLUSTER_MGR_API_TOKEN or --token-file)' : ''}`);
     return (await r.json()) as MemberInfo;
   } catch (e) {
     throw new Error(`cannot reach ${url}: ${(e as Error).message}`, { cause: e });
@@ -128,13 +133,13 @@ async function load(o: ReplayOpts): Promise<ReplayInput> {
   return readStream(url, o.stream ?? fromCfg?.stream ?? 'KUNLUN_EVENTS');
 }
 
-export async function replayCommand(o: ReplayOpts): Promise<number> {
+export async function replayCommand(o: ReplayOpts, defaultTokenFile?: string): Promise<number> {
   // The member is asked first and its answer is kept: the mirror is then read until it holds what
   // the member had applied (it publishes a moment after the apply), so both sides describe the same index.
   let member: MemberInfo | null = null;
   let input: ReplayInput;
   try {
-    if (o.compare) member = await memberInfo(o.compare);
+    if (o.compare) member = await memberInfo(o.compare, findApiToken({ ...(defaultTokenFile !== undefined ? { defaultFile: defaultTokenFile } : {}), ...(o.tokenFile !== undefined ? { tokenFile: o.tokenFile } : {}), ...(o.config !== undefined ? { configFile: o.config } : {}) }));
     input = await load(o);
     const waitMs = Number(o.wait ?? 15_000);
     const t0 = Date.now();

@@ -3,7 +3,8 @@ import { Command, Option } from 'commander';
 import { registerAgentCommand } from '../agent/cli.js';
 import { registerAuditCommands } from '../audit/cli.js';
 import { registerPlaygroundCommand } from '../playground/cli.js';
-import { readState, resolveDir } from '../playground/state.js';
+import { PLAYGROUND_TOKEN_FILE, readState, resolveDir } from '../playground/state.js';
+import { join } from 'node:path';
 import { registerStatusCommand } from './status.js';
 import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
@@ -89,9 +90,11 @@ function loadOrExit(opts: { config?: string; set?: string[] }) {
 }
 
 registerAgentCommand(program);
-registerAuditCommands(program);
+// Clients without a token of their own use the playground's.
+const playgroundToken = join(resolveDir(undefined), PLAYGROUND_TOKEN_FILE);
+registerAuditCommands(program, playgroundToken);
 registerPlaygroundCommand(program);
 // Without --url, status asks the playground's members (its state file) before the default address.
-registerStatusCommand(program, () => readState(resolveDir(undefined))?.members.map((m) => m.url) ?? []);
+registerStatusCommand(program, () => readState(resolveDir(undefined))?.members.map((m) => m.url) ?? [], playgroundToken);
 
 await program.parseAsync(process.argv);

@@ -5,6 +5,7 @@
 // or the view's manager list) are tried in turn.
 import { Option, type Command } from 'commander';
 import { getJson, type LeaderAnswer } from '../http/client.js';
+import { findApiToken } from '../config/api-tokens.js';
 import type { LiveProbes } from '../shard-ha/live.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -156,18 +157,19 @@ export async function fetchStatus(urls: string[], token: string | null): Promise
 }
 
 /** `defaultMembers`: member URLs to try when --url is not given (main.ts passes the playground's). */
-export function registerStatusCommand(program: Command, defaultMembers: () => readonly string[] = () => []): void {
+export function registerStatusCommand(program: Command, defaultMembers: () => readonly string[] = () => [], defaultTokenFile?: string): void {
   program
     .command('status')
     .description('clusters, shards, nodes (role, health, lag) and the manager members, leader marked')
     .addOption(new Option('--url <url>', `a member's HTTP address (default: the playground's members, else ${DEFAULT_STATUS_URL})`))
     .option('-w, --watch', 'refresh until interrupted')
     .option('--interval <ms>', 'refresh period with --watch', '1000')
-    .addOption(new Option('--token <token>', 'bearer token (config api_token)').env('CLUSTER_MGR_API_TOKEN'))
+    .option('--token-file <file>', 'file holding the API token (default: $CLUSTER_MGR_API_TOKEN, the playground\'s api-token, --config\'s token)')
+    .option('-c, --config <file>', 'take the API token from this configuration (api_token or api_tokens_file)')
     .option('--json', 'print the view, the leader and the live probes as JSON')
-    .action(async (opts: { url?: string; watch?: boolean; interval: string; token?: string; json?: boolean }) => {
+    .action(async (opts: { url?: string; watch?: boolean; interval: string; tokenFile?: string; config?: string; json?: boolean }) => {
       const urls = candidateUrls(opts.url, opts.url ? [] : defaultMembers());
-      const token = opts.token ?? null;
+      const token = findApiToken({ ...(defaultTokenFile !== undefined ? { defaultFile: defaultTokenFile } : {}), ...(opts.tokenFile !== undefined ? { tokenFile: opts.tokenFile } : {}), ...(opts.config !== undefined ? { configFile: opts.config } : {}) });
       const once = async (): Promise<string> => {
         const f = await fetchStatus(urls, token);
         return opts.json ? JSON.stringify({ from: f.from, leader: f.leader, view: f.view, live: f.live }) : renderStatus(f.view, f.leader, f.from, new Date(), f.live);

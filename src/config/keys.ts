@@ -15,6 +15,8 @@ export interface KeyDef {
   help: string;
   /** Never logged or printed: the value is replaced by "<redacted>". */
   secret?: boolean;
+  /** Refused from `--set` (command lines are visible to every local user): says where to put it instead. */
+  notOnCommandLine?: string;
   /** Accepted because the original cluster_mgr accepts it, but has no effect here; says why. */
   ignored?: string;
   origin: 'original' | 'new';
@@ -88,8 +90,26 @@ export const KEYS: readonly KeyDef[] = [
   // --- keys this implementation adds ---------------------------------------------------------------
   { name: 'http_bind', type: str(), default: '', origin: 'new',
     help: 'address the HTTP API listens on; empty means local_ip' },
+  { name: 'api_auth', type: { kind: 'enum', values: ['on', 'off'] }, default: 'on', origin: 'new',
+    help: 'on: every API route but /healthz, /readyz and the status page\'s HTML needs a token (or an allowed client); ' +
+      'off: the API is open to anyone who reaches it (a warning is logged at every start)' },
   { name: 'api_token', type: str(), default: '', origin: 'new', secret: true,
-    help: 'when set, every HTTP route but health checks requires "Authorization: Bearer <token>"' },
+    notOnCommandLine: 'put it in api_tokens_file (mode 0600) or the environment variable CLUSTER_MGR_API_TOKEN',
+    help: 'an admin bearer token of the API (from this file or CLUSTER_MGR_API_TOKEN; never the command line)' },
+  { name: 'api_tokens_file', type: str(), default: '', origin: 'new',
+    help: 'file of API tokens, one "<role> <token>" a line (role: read, operator or admin); should be mode 0600' },
+  { name: 'api_allowed_clients', type: { kind: 'string', pattern: /^$|^[0-9A-Fa-f.:/]{2,49}(,[0-9A-Fa-f.:/]{2,49})*$/,
+      patternHelp: 'a comma-separated list of addresses or CIDR blocks (10.0.0.0/8, ::1)' },
+    default: '', origin: 'new',
+    help: 'hosts (addresses or CIDR blocks) that may call POST /HttpService/Emit without a token, e.g. XPanel\'s' },
+  { name: 'api_allowed_origins', type: { kind: 'string', pattern: /^$|^https?:\/\/[A-Za-z0-9.:[\]-]+(,https?:\/\/[A-Za-z0-9.:[\]-]+)*$/,
+      patternHelp: 'a comma-separated list of origins such as https://xpanel.example:18080' },
+    default: '', origin: 'new',
+    help: 'web origins whose pages may call the API from a browser (CORS); empty: none' },
+  { name: 'api_tls_cert', type: str(), default: '', origin: 'new',
+    help: 'PEM certificate (chain) file: with api_tls_key, the API is served over HTTPS' },
+  { name: 'api_tls_key', type: str(), default: '', origin: 'new',
+    help: 'PEM private key file of api_tls_cert (should be mode 0600)' },
   { name: 'nats_url', type: str(), default: 'nats://127.0.0.1:4222', origin: 'new',
     help: 'NATS server of the event mirror and status messages; empty turns the mirror off' },
   { name: 'nats_stream', type: { kind: 'string', nonEmpty: true, pattern: /^[A-Za-z0-9_-]+$/,

@@ -11,6 +11,7 @@ interface LayerKey {
   type: KeyType;
   default: string;
   secret?: boolean;
+  notOnCommandLine?: string;
 }
 
 export interface LayerOptions {
@@ -63,6 +64,8 @@ export function layerValues(keys: readonly LayerKey[], o: LayerOptions): Layered
     if (eq <= 0) throw new ConfigError(`--set ${JSON.stringify(s)}: expected key=value`);
     const key = s.slice(0, eq).trim();
     o.requireKnown(key, '--set');
+    const instead = byName.get(key)?.notOnCommandLine;
+    if (instead !== undefined) throw new ConfigError(`--set ${key}: refused on the command line (every local user can read it there); ${instead}`);
     raw.set(key, { value: s.slice(eq + 1).trim(), source: '--set' });
   }
   const values: Record<string, string | number | boolean> = {};

@@ -5,7 +5,10 @@ import swagger from '@fastify/swagger';
 import type { FastifyInstance } from 'fastify';
 import type { LeaderState } from '../ports/index.js';
 import { VERSION } from '../version.js';
+import type { ApiAccess } from './api-access.js';
 import { registerAuth } from './auth.js';
+import { RefusalAudit, type RefusalMetrics } from './refusals.js';
+import type { Logger } from '../log/logger.js';
 import { MemberEmitBackend, type EmitRuntime } from './emit-backend.js';
 import { registerEmit } from './emit-route.js';
 import { JOB_TYPES } from './job-types.js';
@@ -17,15 +20,20 @@ import { EventBuffer, registerEventStream, type EventSource } from './event-stre
 export interface ApiRuntime extends EmitRuntime, RestRuntime, LeaderState {
   /** The applied world's events, for /api/v1/events. */
   readonly sm: EventSource;
+  readonly log: Logger;
+  /** Where refused requests are counted. */
+  readonly metrics: RefusalMetrics | null;
 }
 
 export interface ApiContext {
   runtime: ApiRuntime;
   /** HTTP base URL of a member, e.g. the leader's (null if unknown). */
   httpUrlOf(memberId: string | null): string | null;
+  /** Who may call (loadApiAccess, read before the member starts). */
+  access: ApiAccess;
 }
 
-/** Registers swagger and auth; call before any route is added. */
+/** Registers swagger, CORS and access control; call before any route is added. */
 export async function prepareApi(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   await app.register(swagger, {
     openapi: {
@@ -36,10 +44,10 @@ export async function prepareApi(app: FastifyInstance, ctx: ApiContext): Promise
         description: 'KunlunBase cluster manager. POST /HttpService/Emit is the original job API (see docs/api.md); /api/v1 is read-only REST.',
       },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-      ...(ctx.runtime.cfg.str('api_token') !== '' ? { security: [{ bearer: [] }] } : {}),
+      ...(ctx.access.open ? {} : { security: [{ bearer: [] }] }),
     },
   });
-  registerAuth(app, ctx.runtime.cfg.str('api_token'));
+  registerAuth(app, ctx.access, new RefusalAudit(ctx.runtime.log.child({ part: 'api-access' }), ctx.runtime.metrics));
 }
 
 /** Emit, REST, the event stream and /api/v1/openapi.json. */
@@ -48,12 +56,12 @@ export function mountApi(app: FastifyInstance, ctx: ApiContext): { events: Event
   const backend = new MemberEmitBackend({
     runtime: rt,
     leaderUrl: () => ctx.httpUrlOf(rt.leader),
-    apiToken: rt.cfg.str('api_token'),
+    apiToken: ctx.access.relayToken,
     storageAccount: { user: rt.cfg.str('meta_user'), password: rt.cfg.str('meta_pwd') },
     metaSeeds: rt.cfg.metaSeeds,
   });
   registerEmit(app, backend);
-  registerRestRoutes(app, rt, { leaderUrl: () => ctx.httpUrlOf(rt.leader), apiToken: rt.cfg.str('api_token') });
+  registerRestRoutes(app, rt, { leaderUrl: () => ctx.httpUrlOf(rt.leader), apiToken: ctx.access.relayToken });
   const events = new EventBuffer(rt.sm);
   registerEventStream(app, events);
   app.get('/api/v1/openapi.json', { schema: { tags: ['meta'], summary: 'this document' } }, () => openApiDocument(app));

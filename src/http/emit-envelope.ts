@@ -97,11 +97,8 @@ function sortKeys(v: unknown): unknown {
   return out;
 }
 
+/** The original also sent `access-control-allow-origin: *` with credentials: any web page could drive
+ *  the API. Cross-origin grants are cors.ts's, for the origins in api_allowed_origins only. */
 export const EMIT_HEADERS: Readonly<Record<string, string>> = {
   'content-type': 'text/plain; charset=utf-8',
-  'access-control-max-age': '3600',
-  'access-control-allow-origin': '*',
-  'access-control-allow-headers': '*',
-  'access-control-allow-credentials': 'true',
-  'access-control-allow-methods': 'POST, GET, OPTIONS',
 };

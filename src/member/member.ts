@@ -9,6 +9,7 @@ import { ManagerRuntime } from './runtime.js';
 import { VERSION } from '../version.js';
 import { viewDigest } from '../audit/view-digest.js';
 import { mountApi, prepareApi, type ApiContext } from '../http/api.js';
+import { loadApiAccess } from '../http/api-access.js';
 import { withoutSecretKeys } from '../http/sync-answers.js';
 import { registerStatusPage } from '../http/status-page.js';
 import { registerMetrics } from '../metrics/http.js';
@@ -27,9 +28,12 @@ export interface MemberHandle {
 }
 
 export async function startMember(cfg: Config, log: Logger): Promise<MemberHandle> {
+  // Before anything starts: a member that would serve an open API by mistake does not start at all.
+  const access = loadApiAccess(cfg);
   const lock = lockDataDir(cfg.dataDir);
   const startedAt = Date.now();
   log.info({ config_file: cfg.configFile, config: describeConfig(cfg) }, 'cluster_mgr member starting');
+  for (const w of access.warnings) log.warn({ security: true }, w);
   let runtime: ManagerRuntime;
   try {
     runtime = await ManagerRuntime.start(cfg, log);
@@ -37,16 +41,20 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
     lock.release();
     throw e;
   }
-  const http = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // Routes do not care which server carries them: one instance type for both.
+  const http: FastifyInstance =
+    access.tls !== null ? Fastify({ logger: false, bodyLimit: 1024 * 1024, https: access.tls }) : Fastify({ logger: false, bodyLimit: 1024 * 1024 });
+  // Members of a group share their TLS setting: a leader is reached the way this member is served.
+  const scheme = access.tls !== null ? 'https' : 'http';
   const httpUrlOf = (memberId: string | null): string | null => {
     if (!memberId) return null;
     const m = runtime.world.manager(memberId);
     const p = cfg.peers.find((x) => x.id === memberId);
     const host = m?.host ?? p?.host;
     const port = m?.httpPort ?? p?.httpPort;
-    return host && port ? `http://${host}:${port}` : null;
+    return host && port ? `${scheme}://${host}:${port}` : null;
   };
-  const api: ApiContext = { runtime, httpUrlOf };
+  const api: ApiContext = { runtime, httpUrlOf, access };
   // Swagger and auth first: they must see every route registered after them.
   await prepareApi(http, api);
   registerMetrics(http, runtime.metrics);
@@ -87,7 +95,7 @@ export async function startMember(cfg: Config, log: Logger): Promise<MemberHandl
     lock.release();
     throw new Error(`cannot listen on ${host}:${port} (brpc_http_port, ${cfg.sources.brpc_http_port}): ${(e as Error).message}`, { cause: e });
   }
-  const url = `http://${host}:${port}`;
+  const url = `${scheme}://${host}:${port}`;
   log.info({ url, data_dir: cfg.dataDir, raft: cfg.selfId, peers: cfg.peers.map((p) => p.id) }, 'cluster_mgr member serving HTTP');
   return {
     http,

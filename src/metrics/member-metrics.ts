@@ -56,6 +56,7 @@ export class MemberMetrics {
   // ---- HTTP ----
   private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   private readonly httpSeconds: Histogram<'method' | 'route'>;
+  private readonly httpRefused: Counter<'reason'>;
 
   constructor() {
     const registers = [this.registry];
@@ -220,6 +221,7 @@ export class MemberMetrics {
     // ---- HTTP ----
     this.httpRequests = counter('cluster_mgr_http_requests_total', 'HTTP requests answered, by method, route pattern and status code.', ['method', 'route', 'status']);
     this.httpSeconds = histogram('cluster_mgr_http_request_duration_seconds', 'HTTP request durations by method and route pattern.', FAST_BUCKETS, ['method', 'route']);
+    this.httpRefused = counter('cluster_mgr_http_refused_total', 'API requests refused by access control, by reason (no_token, bad_token, role, origin).', ['reason']);
   }
 
   /** Connects the scrape-time collectors to the running member. */
@@ -255,6 +257,12 @@ export class MemberMetrics {
   failoverEnded(outcome: FailoverOutcome, startedAt: number | null, now = Date.now()): void {
     this.failovers.inc({ outcome });
     if (outcome === 'finished' && startedAt !== null) this.promotionSeconds.observe(Math.max(0, now - startedAt) / 1000);
+  }
+
+  /** API requests refused by access control; src/http/refusals.ts names the reasons (and creates
+   *  every series at 0 when the API starts, so alerts see them from the start). */
+  httpRefusal(reason: string, n = 1): void {
+    this.httpRefused.inc({ reason }, n);
   }
 
   httpAnswered(method: string, route: string, status: number, seconds: number): void {

@@ -4,16 +4,17 @@
 // (real MariaDB shards and a PostgreSQL compute node, installed by the agent). It prints what is where
 // and stays in the foreground; Ctrl-C or `cluster-mgr playground --down` stops everything.
 import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MariaDbInstance, ManagedProcess, NatsInstance, claimPortBlock, freePort, wireShard, type PortBlock } from '../launcher/index.js';
 import { ephemeralPortRange, type PortRange } from '../launcher/ports.js';
 import { createSchema } from '../metadata/index.js';
 import { COMPUTE_STRIDE, STORAGE_STRIDE } from '../jobs/storage.js';
 import { processesUnder, SERVER_PROGRAMS } from '../agent/procfs.js';
-import { ApiError, emit, findLeader, getJson, type EmitAnswer } from '../http/client.js';
+import { ApiError, emit, findLeader, getJson, type ApiOptions, type EmitAnswer } from '../http/client.js';
+import { writeTokensFile } from '../http/api-access.js';
 import { chooseBase, clearRange, layout, mustBind, pickPort, type PortLayout } from './ports.js';
-import { alive, BIN, readState, stateFile, writeState, type MemberEntry, type PlaygroundState } from './state.js';
+import { alive, BIN, PLAYGROUND_HEADER_FILE, PLAYGROUND_TOKEN_FILE, readState, resolveDir, stateFile, writeState, type MemberEntry, type PlaygroundState } from './state.js';
 
 export interface PlaygroundOptions {
   dir: string;
@@ -98,6 +99,9 @@ export class Playground {
   private ports: PortBlock | null = null;
   /** The block in use (null with --base-port 0, or when resumed). */
   private layout: PortLayout | null = null;
+  /** The members' API tokens (api_tokens_file) and the admin token this playground calls with. */
+  private tokensFile = '';
+  private api: ApiOptions = {};
 
   constructor(readonly o: PlaygroundOptions) {
     this.dir = o.dir;
@@ -121,6 +125,16 @@ export class Playground {
     return v;
   }
 
+  /** A token per role for the members; the admin one also as api-token (status and replay find it
+   *  there) and as a curl header file, so printed commands work as pasted without carrying it. */
+  private writeApiTokens(): void {
+    const t = writeTokensFile(join(this.dir, 'api-tokens'));
+    this.tokensFile = t.file;
+    writeFileSync(join(this.dir, PLAYGROUND_TOKEN_FILE), `${t.admin}\n`, { mode: 0o600 });
+    writeFileSync(join(this.dir, PLAYGROUND_HEADER_FILE), `Authorization: Bearer ${t.admin}\n`, { mode: 0o600 });
+    this.api = { token: t.admin };
+  }
+
   /** Everything up to the summary. Throws on failure (the caller stops what was started). */
   async start(): Promise<void> {
     const prev = readState(this.dir);
@@ -141,6 +155,7 @@ export class Playground {
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     this.say(`playground directory ${this.dir}`);
 
+    this.writeApiTokens();
     const ports = this.resumed && prev ? await this.resumedPorts(prev) : await this.choosePorts();
     const peers = ports.members.map((m) => `127.0.0.1:${m.raft}:0:${m.http}`).join(',') + ',';
     const metaSeeds = ports.meta.map((p) => `127.0.0.1:${p}`).join(',');
@@ -305,6 +320,7 @@ export class Playground {
         // second kill of the same shard's primary show no failover. The playground is for trying things
         // in a row.
         failover_min_interval_ms: 5000,
+        api_tokens_file: this.tokensFile,
         log_file: join(d, 'cluster_mgr'),
         log_format: 'json',
         log_level: 'info',
@@ -329,7 +345,7 @@ export class Playground {
       for (const m of this.members) {
         if (!m.proc.running) throw new Error(`${m.proc.spec.name} ${m.proc.exitDescription}; log ${m.proc.spec.logFile}:\n${m.proc.logTail(15)}`);
       }
-      const l = await findLeader(urls);
+      const l = await findLeader(urls, this.api);
       if (l) {
         const ready = await Promise.all(urls.map((u) => getJson<{ ready: boolean }>(`${u}/readyz`, {}, true).then((r) => r.ready, () => false)));
         if (ready.every(Boolean)) {
@@ -345,7 +361,7 @@ export class Playground {
   private async leaderUrl(): Promise<string> {
     const deadline = Date.now() + 30_000;
     for (;;) {
-      const l = await findLeader(this.state.members.map((m) => m.url));
+      const l = await findLeader(this.state.members.map((m) => m.url), this.api);
       if (l?.leader_url) return l.leader_url;
       if (Date.now() > deadline) throw new Error('the manager group has no leader');
       await sleep(200);
@@ -353,12 +369,12 @@ export class Playground {
   }
 
   async view(): Promise<Minimal> {
-    return getJson<Minimal>(`${await this.leaderUrl()}/api/v1/view`);
+    return getJson<Minimal>(`${await this.leaderUrl()}/api/v1/view`, this.api);
   }
 
   /** Emits on the leader; a failed answer throws with its code and message. */
   private async emitOk(jobType: string, paras: Record<string, unknown>): Promise<EmitAnswer> {
-    const a = await emit(await this.leaderUrl(), jobType, paras);
+    const a = await emit(await this.leaderUrl(), jobType, paras, '', this.api);
     if (a.status === 'failed') throw new ApiError(`${jobType} failed: ${a.error_code} ${a.error_info}`);
     return a;
   }
@@ -369,7 +385,7 @@ export class Playground {
     let last = '';
     for (;;) {
       const base = await this.leaderUrl();
-      const a = await emit(base, 'get_status', {}, jobId).catch(() => null);
+      const a = await emit(base, 'get_status', {}, jobId, this.api).catch(() => null);
       if (a && (a.status === 'done' || a.status === 'failed')) {
         if (a.status === 'failed') throw new Error(`${jobType} job ${jobId} failed: ${a.error_code} ${a.error_info}`);
         return a;
@@ -473,8 +489,17 @@ export class Playground {
     const view = await this.view();
     const first = this.state.members[0]!.url;
     const leaderUrl = await this.leaderUrl();
+    // Printed commands carry no token: curl reads the header file, status and replay the token file
+    // (by themselves when this is the default playground directory).
+    const tokenFile = join(this.dir, PLAYGROUND_TOKEN_FILE);
+    const header = join(this.dir, PLAYGROUND_HEADER_FILE);
+    const tokenOpt = resolve(this.dir) === resolveDir(undefined) ? '' : ` --token-file ${tokenFile}`;
     o('');
     o(`cluster_mgr playground — started in ${secs} s — ${this.dir}`);
+    o('');
+    o('API access (the API needs a token; read, operator and admin tokens are in api-tokens):');
+    o(`  export CLUSTER_MGR_API_TOKEN=$(cat ${tokenFile})`);
+    o(`  curl -H "Authorization: Bearer $CLUSTER_MGR_API_TOKEN" …   or   curl -H @${header} …`);
     o('');
     o('Manager group (Raft):');
     for (const m of this.state.members) {
@@ -488,7 +513,7 @@ export class Playground {
     o(`  REST               ${first}/api/v1/view   ${first}/api/v1/leader`);
     o(`  OpenAPI            ${first}/api/v1/openapi.json`);
     o(`  event stream (SSE) ${first}/api/v1/events`);
-    o(`  status page        ${first}/status`);
+    o(`  status page        ${first}/status#token=<the token in ${tokenFile}>`);
     o(`  NATS JetStream     ${this.state.natsUrl}  stream ${STREAM}, subjects kunlun.events.>`);
     o(`  node agent         ${this.state.agentUrl}  (instances under ${join(this.dir, 'agent', 'instances')})`);
     o(`  metadata shard     mysql -h 127.0.0.1 -P ${this.state.ports.meta[0]} -u ${ADMIN.user} -p${ADMIN.password} kunlun_metadata_db`);
@@ -517,7 +542,7 @@ export class Playground {
         o(`    mysql -h ${p.hostaddr} -P ${p.port} -u ${ADMIN.user} -p${ADMIN.password}`);
         if (!killLine && pid) killLine = `kill -9 ${pid}    # shard ${s.id}'s primary ${p.hostaddr}:${p.port}`;
         if (s.id === switchShard && reps[0]) {
-          switchLine = `curl -s ${first}/HttpService/Emit -d '{"version":"1.0","job_type":"manual_switch","paras":{"cluster_id":"${cluster.id}","shard_id":"${s.id}","master_hostaddr":"${p.hostaddr}_${p.port}","assign_hostaddr":"${reps[0].hostaddr}_${reps[0].port}"}}'`;
+          switchLine = `curl -s -H @${header} ${first}/HttpService/Emit -d '{"version":"1.0","job_type":"manual_switch","paras":{"cluster_id":"${cluster.id}","shard_id":"${s.id}","master_hostaddr":"${p.hostaddr}_${p.port}","assign_hostaddr":"${reps[0].hostaddr}_${reps[0].port}"}}'`;
         }
       }
     }
@@ -527,10 +552,10 @@ export class Playground {
     o('Try:');
     if (lastJob) {
       o(`  # status of job ${lastJob.id} (${lastJob.jobType})`);
-      o(`  curl -s ${first}/HttpService/Emit -d '{"version":"1.0","job_id":"${lastJob.id}","job_type":"get_status","paras":{}}'`);
+      o(`  curl -s -H @${header} ${first}/HttpService/Emit -d '{"version":"1.0","job_id":"${lastJob.id}","job_type":"get_status","paras":{}}'`);
     }
     o('  # the whole topology, live (Ctrl-C to leave)');
-    o(`  ${cli} status --url ${first} --watch`);
+    o(`  ${cli} status${tokenOpt} --url ${first} --watch`);
     if (switchLine) {
       o(`  # switch shard ${switchShard}'s primary over to a replica (planned switchover); then get_status of the job id it answers`);
       o(`  ${switchLine}`);
@@ -540,7 +565,7 @@ export class Playground {
       o(`  ${killLine}`);
     }
     o('  # replay the audit log from the JetStream mirror and compare it with a live member');
-    o(`  ${cli} replay --nats ${this.state.natsUrl} --stream ${STREAM} --verify --compare ${first}`);
+    o(`  ${cli} replay --nats ${this.state.natsUrl} --stream ${STREAM} --verify --compare ${first}${tokenOpt}`);
     o('  # stop everything (or Ctrl-C here)');
     o(`  ${cli} playground --down --dir ${this.dir}`);
     o('');

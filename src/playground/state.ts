@@ -48,6 +48,10 @@ export function resolveDir(dir: string | undefined): string {
 }
 
 export const stateFile = (dir: string): string => join(dir, 'playground.json');
+/** The playground's admin API token (mode 0600): `cluster-mgr status` and `replay` find it there. */
+export const PLAYGROUND_TOKEN_FILE = 'api-token';
+/** The same as a curl header file (`curl -H @file`): printed commands carry no token. */
+export const PLAYGROUND_HEADER_FILE = 'api-auth-header';
 
 export function readState(dir: string): PlaygroundState | null {
   const f = stateFile(dir);

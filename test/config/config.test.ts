@@ -91,7 +91,7 @@ t.test('bad values name the key, the line, the value and what is allowed', (t) =
 });
 
 t.test('a secret value never appears in an error or the effective config', (t) => {
-  const cfg = loadConfig({ sets: ['meta_pwd=hunter2', 'api_token=tok-123'] });
+  const cfg = loadConfig({ sets: ['meta_pwd=hunter2'], env: { CLUSTER_MGR_API_TOKEN: 'tok-123' } });
   const shown = JSON.stringify(describeConfig(cfg));
   t.notMatch(shown, /hunter2|tok-123/);
   t.match(shown, /"meta_pwd":"<redacted>"/);

@@ -93,7 +93,7 @@ export class E2eEnv {
   /** POST /HttpService/Emit to a member (any member: followers relay writes to the leader). */
   async emit(m: MemberProc, jobType: string, paras: Record<string, unknown>, jobId = ''): Promise<EmitReply> {
     const body = JSON.stringify({ version: '1.0', job_id: jobId, job_type: jobType, user_name: 'e2e', timestamp: String(Math.floor(Date.now() / 1000)), paras });
-    const r = await fetch(`${m.url}/HttpService/Emit`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(30_000) });
+    const r = await this.group.fetch(m, '/HttpService/Emit', { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(30_000) });
     return (await r.json()) as EmitReply;
   }
 

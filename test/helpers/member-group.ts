@@ -5,6 +5,7 @@ import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/launcher/ports.js';
+import { bearer, testTokens, type TestTokens } from './api-tokens.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
@@ -22,11 +23,26 @@ export interface MemberProc {
 
 export class MemberGroup {
   members: MemberProc[] = [];
+  /** The group's API tokens (one per role) and their api_tokens_file: members run with auth on. */
+  readonly tokens: TestTokens;
 
   constructor(
     readonly dir: string,
     readonly extraSets: string[] = [],
-  ) {}
+  ) {
+    // A second group in the same dir (a joiner) shares the first one's tokens.
+    this.tokens = testTokens(dir);
+  }
+
+  /** Headers of an authenticated API call (admin unless a role is named). */
+  auth(role: 'read' | 'operator' | 'admin' = 'admin', extra: Record<string, string> = {}): Record<string, string> {
+    return { ...extra, ...bearer(this.tokens, role) };
+  }
+
+  /** fetch on a member's API with the admin token (headers in `init` are kept). */
+  fetch(m: MemberProc, path: string, init: RequestInit = {}): Promise<Response> {
+    return fetch(`${m.url}${path}`, { ...init, headers: this.auth('admin', (init.headers ?? {}) as Record<string, string>) });
+  }
 
   async init(n: number): Promise<void> {
     for (let i = 0; i < n; i++) {
@@ -56,6 +72,7 @@ export class MemberGroup {
       `cluster_mgr_tmp_data_path=${m.dataDir}`,
       'log_format=json',
       'log_level=debug',
+      `api_tokens_file=${this.tokens.file}`,
       ...this.extraSets,
     ].flatMap((s) => ['--set', s]);
     const fd = openSync(m.logFile, 'a');
@@ -82,7 +99,7 @@ export class MemberGroup {
 
   async get<T>(m: MemberProc, path: string): Promise<T | null> {
     try {
-      const r = await fetch(`${m.url}${path}`, { signal: AbortSignal.timeout(2_000) });
+      const r = await this.fetch(m, path, { signal: AbortSignal.timeout(2_000) });
       return (await r.json()) as T;
     } catch {
       return null;

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/log/logger.js';
 import { ManagerRuntime } from '../../src/member/runtime.js';
 import type { Command } from '../../src/actors/index.js';
 import { waitFor } from '../agent/helpers.js';
+import { testTokens } from './api-tokens.js';
 
 export async function singleMemberConfig(dir: string, overrides: Record<string, string | number> = {}): Promise<Config> {
   const raftPort = await freePort();
@@ -19,6 +20,7 @@ export async function singleMemberConfig(dir: string, overrides: Record<string, 
     nats_url: '',
     meta_group_seeds: '',
     raft_tick_ms: 20,
+    api_tokens_file: testTokens(dir).file,
     ...overrides,
   };
   return loadConfig({ env: {}, sets: Object.entries(keys).map(([k, v]) => `${k}=${v}`) });

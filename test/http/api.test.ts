@@ -21,14 +21,14 @@ let follower: MemberProc;
 type Answer = Record<string, unknown> & { status: string; error_code: string; error_info: string; job_id?: string; job_type?: string; attachment: Record<string, unknown> | null };
 
 async function emitRaw(m: MemberProc, body: string): Promise<Answer> {
-  const res = await fetch(`${m.url}/HttpService/Emit`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(40_000) });
+  const res = await group.fetch(m, '/HttpService/Emit', { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(40_000) });
   if (res.status !== 200) throw new Error(`Emit answered HTTP ${res.status}: ${await res.text()}`);
   return JSON.parse(await res.text()) as Answer;
 }
 const emit = (m: MemberProc, job_type: string, paras: unknown, job_id = '') =>
   emitRaw(m, JSON.stringify({ version: '1.0', job_id, job_type, timestamp: '1', user_name: 'kunlun_test', paras }));
 const getJson = async <T>(m: MemberProc, path: string): Promise<{ status: number; body: T }> => {
-  const res = await fetch(`${m.url}${path}`, { signal: AbortSignal.timeout(10_000) });
+  const res = await group.fetch(m, path, { signal: AbortSignal.timeout(10_000) });
   return { status: res.status, body: (await res.json()) as T };
 };
 
@@ -212,17 +212,17 @@ t.test('REST views, the event stream with resume, and the OpenAPI document', asy
     t.match(live.nodes.find((n) => n.node === 21), { shard: 11, probe: 'ok' });
     t.ok(live.meta.some((x) => x.address === `127.0.0.1:${meta.primary.port}` && x.probe === 'ok'), 'the metadata node is probed');
   }
-  const local = await fetch(`${follower.url}/api/v1/shards?consistency=local`);
+  const local = await group.fetch(follower, '/api/v1/shards?consistency=local');
   t.match(local.headers.get('x-applied-index'), /^[0-9]+$/);
 
-  const sse = await SseClient.open(`${follower.url}/api/v1/events?type=job.`);
+  const sse = await SseClient.open(`${follower.url}/api/v1/events?type=job.`, group.auth('read'));
   const a = await emit(leader, 'create_machine', machine('10.20.0.9'));
   const created = await sse.waitFor((e) => e.event === 'job.created' && e.data.agg === `job/${a.job_id}`);
   t.match(created.data, { type: 'job.created', agg: `job/${a.job_id}`, cause: { user: 'kunlun_test' }, data: { jobType: 'create_machine' } });
   t.equal(created.id, String(created.data.seq));
   sse.close();
   // Resume: the events after seq-1 are sent again from the buffer.
-  const again = await SseClient.open(`${leader.url}/api/v1/events`, { 'last-event-id': String(Number(created.id) - 1) });
+  const again = await SseClient.open(`${leader.url}/api/v1/events`, group.auth('read', { 'last-event-id': String(Number(created.id) - 1) }));
   const first = await again.waitFor((e) => e.id !== undefined);
   t.equal(first.id, created.id, 'resumed right after Last-Event-ID');
   again.close();
@@ -287,7 +287,7 @@ const CASES: Case[] = [
 
 t.test('malformed requests: each answers failed naming the field, and nothing is written', async (t) => {
   const jobsBefore = (await getJson<View>(leader, '/api/v1/view')).body.jobs.length;
-  const sse = await SseClient.open(`${leader.url}/api/v1/events`);
+  const sse = await SseClient.open(`${leader.url}/api/v1/events`, group.auth('read'));
   const port = String(meta.primary.port);
   for (const [i, [what, req, code, info]] of CASES.entries()) {
     const m = i % 2 === 0 ? follower : leader;

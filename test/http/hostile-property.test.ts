@@ -21,13 +21,13 @@ t.before(async () => {
   await group.init(1);
   group.startAll();
   member = await waitFor('the leader', async () => {
-    const r = await fetch(`${group.members[0]!.url}/api/v1/leader`).catch(() => null);
+    const r = await group.fetch(group.members[0]!, '/api/v1/leader').catch(() => null);
     return r?.status === 200 ? group.members[0] : undefined;
   });
   // A new leader records itself (manager.add) just after it is elected: wait for that entry, so the
   // state compared before and after the requests moves only if a request moved it.
   await waitFor('the member recorded in the world', async () => {
-    const v = (await (await fetch(`${member.url}/api/v1/view`)).json()) as { managers?: unknown[] };
+    const v = (await (await group.fetch(member, '/api/v1/view')).json()) as { managers?: unknown[] };
     return (v.managers?.length ?? 0) > 0 ? true : undefined;
   });
 });
@@ -40,11 +40,11 @@ interface Answer { status: string; error_code: string; error_info: string }
 interface MemberState { applied: number; digest: string }
 
 async function post(body: string): Promise<{ http: number; text: string }> {
-  const res = await fetch(`${member.url}/HttpService/Emit`, { method: 'POST', body, headers: { 'content-type': 'text/plain' }, signal: AbortSignal.timeout(20_000) });
+  const res = await group.fetch(member, '/HttpService/Emit', { method: 'POST', body, headers: { 'content-type': 'text/plain' }, signal: AbortSignal.timeout(20_000) });
   return { http: res.status, text: await res.text() };
 }
 async function state(): Promise<MemberState> {
-  const res = await fetch(`${member.url}/api/v1/member`);
+  const res = await group.fetch(member, '/api/v1/member');
   const m = (await res.json()) as MemberState;
   return { applied: m.applied, digest: m.digest };
 }

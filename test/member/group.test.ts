@@ -130,7 +130,7 @@ t.test('elect, record, mirror; kill -9 the leader; the new leader continues; all
 
   // The audit tool, as an operator runs it: verify the stream and compare with a live member.
   const leaderUrl = group.members.find((m) => m.id === leaderInfo.member)!.url;
-  const r = spawnSync(process.execPath, [bin, 'replay', '--nats', nats.url, '--stream', 'GROUPTEST', '--verify', '--compare', leaderUrl], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, 'replay', '--nats', nats.url, '--stream', 'GROUPTEST', '--verify', '--compare', leaderUrl], { encoding: 'utf8', env: { ...process.env, CLUSTER_MGR_API_TOKEN: group.tokens.read } });
   t.equal(r.status, 0, `replay exits 0 (stderr: ${r.stderr.trim()})`);
   t.match(r.stdout, /chain ok: \d+ links verified/);
   t.match(r.stdout, /compare with 127\.0\.0\.1:\d+: MATCH/);

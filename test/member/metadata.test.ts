@@ -138,7 +138,7 @@ t.test('adopt, project, mirror; kill -9 the leader; the new leader continues; re
   t.equal(new Set(msgs.map((m) => `${m.index}-${m.pos}`)).size, msgs.length, 'no (index, pos) twice');
 
   // The audit replay over the stream rebuilds what the live leader has.
-  const r = spawnSync(process.execPath, [bin, 'replay', '--nats', nats.url, '--stream', 'METATEST', '--verify', '--compare', second.m.url, '--no-timeline'], { encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, 'replay', '--nats', nats.url, '--stream', 'METATEST', '--verify', '--compare', second.m.url, '--no-timeline'], { encoding: 'utf8', env: { ...process.env, CLUSTER_MGR_API_TOKEN: group.tokens.read } });
   t.equal(r.status, 0, `replay exits 0 (${r.stderr.trim()})`);
   t.match(r.stdout, /chain ok/);
   t.match(r.stdout, /MATCH/);

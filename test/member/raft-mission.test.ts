@@ -59,7 +59,7 @@ async function leaderOf(members: MemberProc[]): Promise<{ m: MemberProc; info: M
 async function emitTo(m: MemberProc, jobType: string, paras: unknown, jobId = ''): Promise<Answer> {
   const body: Record<string, unknown> = { version: '1.0', job_id: jobId, job_type: jobType, timestamp: String(Math.floor(Date.now() / 1000)), user_name: 'raft-test' };
   if (paras !== undefined) body.paras = paras;
-  const r = await fetch(`${m.url}/HttpService/Emit`, {
+  const r = await group.fetch(m, '/HttpService/Emit', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(body),

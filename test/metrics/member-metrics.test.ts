@@ -10,11 +10,13 @@ import { startMember, type MemberHandle } from '../../src/member/member.js';
 import type { Command } from '../../src/actors/index.js';
 import { waitFor } from '../helpers/member-group.js';
 import { singleMemberConfig } from '../helpers/single-member.js';
+import { bearer, testTokens } from '../helpers/api-tokens.js';
 import { find, scrape, value } from './scrape.js';
 
 const HOST = '127.0.0.1';
 const dir = makeRunDir('member-metrics');
 let member: MemberHandle;
+const auth = bearer(testTokens(dir));
 
 t.before(async () => {
   const cfg = await singleMemberConfig(dir);
@@ -33,7 +35,7 @@ async function exec(cmd: Command): Promise<number> {
 }
 
 t.test('Raft figures, a job counted, requests by route pattern', async (t) => {
-  const before = await scrape(member.url);
+  const before = await scrape(member.url, auth);
   t.equal(before.status, 200);
   t.match(before.contentType, /^text\/plain; version=0\.0\.4/);
   const s0 = before.samples;
@@ -55,10 +57,10 @@ t.test('Raft figures, a job counted, requests by route pattern', async (t) => {
   const bad = await exec({ kind: 'job.start', jobType: 'create_machine', request: { hostaddr: '10.1.2.4', machine_type: 'computer', rack_id: '0', comp_datadir: '/c', port_range: '1000-2000', total_mem: 1024, total_cpu_cores: 2, nodemgr_port: closed } });
   await waitFor('the failing job to end', () => Promise.resolve(member.runtime.world.job(bad)?.status === 'failed'));
 
-  await fetch(`${member.url}/api/v1/jobs/${job}`);
-  await fetch(`${member.url}/api/v1/jobs/${bad}`);
-  await fetch(`${member.url}/no/such/path`);
-  const s1 = (await scrape(member.url)).samples;
+  await fetch(`${member.url}/api/v1/jobs/${job}`, { headers: auth });
+  await fetch(`${member.url}/api/v1/jobs/${bad}`, { headers: auth });
+  await fetch(`${member.url}/no/such/path`, { headers: auth });
+  const s1 = (await scrape(member.url, auth)).samples;
   t.equal(value(s1, 'cluster_mgr_jobs_finished_total', { job_type: 'create_machine', outcome: 'done' }), 1, 'the done job is counted');
   t.equal(value(s1, 'cluster_mgr_jobs_finished_total', { job_type: 'create_machine', outcome: 'failed' }), 1, 'the failed job is counted');
   t.equal(value(s1, 'cluster_mgr_job_duration_seconds_count', { job_type: 'create_machine', outcome: 'done' }), 1, 'and timed');
@@ -82,7 +84,7 @@ t.test('node health series follow the world; a deleted node leaves no series', a
   await exec({ kind: 'shard.set_status', shard, status: 'inuse' });
   const nodes = member.runtime.world.shard(shard)!.nodes;
   t.equal(nodes.length, 2);
-  const s1 = (await scrape(member.url)).samples;
+  const s1 = (await scrape(member.url, auth)).samples;
   for (const id of nodes) {
     const series = find(s1, 'cluster_mgr_storage_node_health', { node: String(id) });
     t.same(series.map((s) => s.labels.health).sort(), ['alive', 'busy', 'dead', 'unknown', 'unreachable'], `node ${id}: one series per health state`);
@@ -95,14 +97,14 @@ t.test('node health series follow the world; a deleted node leaves no series', a
   const primary = member.runtime.world.shard(shard)!.primary;
   const gone = nodes.find((n) => n !== primary)!;
   await exec({ kind: 'node.delete', node: gone });
-  const s2 = (await scrape(member.url)).samples;
+  const s2 = (await scrape(member.url, auth)).samples;
   t.equal(find(s2, 'cluster_mgr_storage_node_health', { node: String(gone) }).length, 0, 'the deleted node has no health series');
   t.equal(find(s2, 'cluster_mgr_storage_node_repair', { node: String(gone) }).length, 0, 'nor repair series');
   t.equal(find(s2, 'cluster_mgr_storage_node_health', { node: String(nodes.find((n) => n !== gone)) }).length, 5, 'the other node keeps its series');
 
   // The leader probes these nodes: probe durations are recorded by result, and its replication
   // figures carry no deleted node either.
-  await waitFor('a probe of the shard', async () => (value((await scrape(member.url)).samples, 'cluster_mgr_storage_probe_duration_seconds_count', { result: 'unreachable' }) ?? 0) > 0);
-  const s3 = (await scrape(member.url)).samples;
+  await waitFor('a probe of the shard', async () => (value((await scrape(member.url, auth)).samples, 'cluster_mgr_storage_probe_duration_seconds_count', { result: 'unreachable' }) ?? 0) > 0);
+  const s3 = (await scrape(member.url, auth)).samples;
   t.equal(find(s3, 'cluster_mgr_storage_replication_running', { node: String(gone) }).length, 0);
 });

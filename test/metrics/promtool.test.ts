@@ -88,7 +88,7 @@ t.test('a live member group', async (t) => {
   const leader = await waitFor(
     'a settled leader',
     async () => {
-      for (const m of group.members) if (settled((await scrape(m.url)).samples)) return m;
+      for (const m of group.members) if (settled((await scrape(m.url, group.auth('read'))).samples)) return m;
       return undefined;
     },
     60_000,
@@ -97,7 +97,7 @@ t.test('a live member group', async (t) => {
 
   const scrapes = new Map<MemberProc, { text: string; samples: Sample[] }>();
   for (const m of group.members) {
-    const s = await scrape(m.url);
+    const s = await scrape(m.url, group.auth('read'));
     t.equal(s.status, 200, `${m.id} serves /metrics`);
     scrapes.set(m, s);
     const lint = promtool(['check', 'metrics'], s.text);
@@ -139,19 +139,19 @@ t.test('a live member group', async (t) => {
   // A job emitted on a follower (relayed to the leader) is counted by the leader; the applied index
   // grows on every member.
   const body = JSON.stringify({ version: '1.0', job_id: '', job_type: 'create_machine', user_name: 'ops', paras: { hostaddr: '10.60.0.1', machine_type: 'computer', rack_id: '0', comp_datadir: '/c', total_mem: 1024, total_cpu_cores: 2 } });
-  const res = await fetch(`${followers[0]!.url}/HttpService/Emit`, { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(20_000) });
+  const res = await group.fetch(followers[0]!, '/HttpService/Emit', { method: 'POST', body, headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(20_000) });
   const answer = JSON.parse(await res.text()) as { status: string; job_id: string };
   t.equal(answer.status, 'accept', JSON.stringify(answer));
   const done = () => ({ job_type: 'create_machine', outcome: 'done' });
   t.equal(value(ls, 'cluster_mgr_jobs_finished_total', done()), 0, 'no create_machine counted before (the series exists from the start)');
   const after = await waitFor('the job counted on the leader', async () => {
-    const s = (await scrape(leader.url)).samples;
+    const s = (await scrape(leader.url, group.auth('read'))).samples;
     return value(s, 'cluster_mgr_jobs_finished_total', done()) === 1 ? s : undefined;
   });
   t.equal(value(after, 'cluster_mgr_job_duration_seconds_count', done()), 1, 'and timed');
   t.ok(value(after, 'cluster_mgr_http_requests_total', { method: 'POST', route: '/HttpService/Emit', status: '200' })! >= 1, 'the relayed Emit reached the leader\'s API');
   for (const f of followers) {
-    const fs = (await scrape(f.url)).samples;
+    const fs = (await scrape(f.url, group.auth('read'))).samples;
     t.ok(value(fs, 'cluster_mgr_raft_applied_index')! > value(scrapes.get(f)!.samples, 'cluster_mgr_raft_applied_index')!, 'a follower applied the job\'s entries');
     t.equal(value(fs, 'cluster_mgr_jobs_finished_total', done()), 0, 'followers count no job they did not run');
   }

@@ -48,7 +48,7 @@ export function parseSummary(text: string): Summary {
     leaderUrl: must(/leader: member\d (\S+)/, 'leader')[1]!,
     memberPids: lines.filter((l) => /^\s+member\d\s/.test(l)).map((l) => Number(/pid (\d+)/.exec(l)?.[1])),
     getStatusCmd: must(/^\s+(curl .*"get_status".*)$/, 'get_status command')[1]!,
-    statusCmd: must(/^\s+(node \S+ status --url \S+ --watch)$/, 'status command')[1]!,
+    statusCmd: must(/^\s+(node \S+ status (?:--token-file \S+ )?--url \S+ --watch)$/, 'status command')[1]!,
     switchCmd: find(/^\s+(curl .*"manual_switch".*)$/)?.[1] ?? null,
     killCmd: kill?.[1] ?? null,
     kill: kill ? { pid: Number(kill[2]), shard: Number(kill[3]), addr: kill[4]! } : null,

@@ -24,7 +24,7 @@ export async function emit(ha: HaCluster, jobType: string, paras: Record<string,
   let last: unknown = null;
   for (const m of members) {
     try {
-      const r = await fetch(`${m.url}/HttpService/Emit`, {
+      const r = await ha.group.fetch(m, '/HttpService/Emit', {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ version: '1.0', job_id: jobId, job_type: jobType, timestamp: String(Math.floor(Date.now() / 1000)), user_name: 'switch-test', paras }),

@@ -5,6 +5,7 @@
 // kill -9 of the primary shows as a failover on the open page within seconds, without a reload.
 // STATUS_PAGE_SCREENSHOT=<file> saves a screenshot (docs/status-page.png is made this way).
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeRunDir } from '../../src/launcher/index.js';
 import { processesUnder } from '../../src/agent/procfs.js';
@@ -38,7 +39,10 @@ interface View {
 t.test('status page: loads, shows the demo cluster, switches over, shows a failover live', async (t) => {
   run.start();
   const s = await run.ready(420_000);
-  const view = (await (await fetch(`${s.firstUrl}/api/v1/view`)).json()) as View;
+  // The playground's admin token: the page gets it in its #token fragment, as an operator opens it.
+  const token = readFileSync(join(dir, 'api-token'), 'utf8').trim();
+  const auth = { authorization: `Bearer ${token}` };
+  const view = (await (await fetch(`${s.firstUrl}/api/v1/view`, { headers: auth })).json()) as View;
   const cluster = view.clusters[0]!;
   const shard = view.shards[0]!;
   const addrOf = (id: number | null) => {
@@ -57,7 +61,7 @@ t.test('status page: loads, shows the demo cluster, switches over, shows a failo
   page.on('pageerror', (e) => errors.push(e.message));
   page.on('dialog', (d) => void d.accept());
 
-  const resp = await page.goto(`${s.firstUrl}/status`);
+  const resp = await page.goto(`${s.firstUrl}/status#token=${token}`);
   t.equal(resp?.status(), 200, 'GET /status answers 200');
   t.equal(await page.title(), 'cluster_mgr status');
   await page.waitForSelector(`.cluster[data-cluster-id="${cluster.id}"]`, { timeout: 15_000 });
@@ -68,7 +72,7 @@ t.test('status page: loads, shows the demo cluster, switches over, shows a failo
   t.equal(await page.getAttribute(`.shard[data-shard-id="${shard.id}"]`, 'data-primary'), addrOf(shard.primary), 'the primary the manager knows');
   t.equal(await page.locator('tr.comp').count(), 1, 'the compute node');
   t.equal(await page.locator('tr.manager').count(), 3, 'three managers');
-  const leader = (await (await fetch(`${s.firstUrl}/api/v1/leader`)).json()) as { leader: string };
+  const leader = (await (await fetch(`${s.firstUrl}/api/v1/leader`, { headers: auth })).json()) as { leader: string };
   t.equal(await page.getAttribute('tr.manager[data-leader="true"]', 'data-member'), leader.leader, 'the leader is marked');
   await page.locator('#conn', { hasText: 'live' }).waitFor({ timeout: 15_000 });
   t.pass('updates come from the event stream');
