@@ -3,6 +3,7 @@
 // reconcilers and the JetStream mirror. Followers apply the log and serve reads; only the leader acts.
 import { checkCommand, IdAllocator, type ApplyResult, type Command, type Refusal } from '../actors/index.js';
 import { raftElectionTicks, type Config } from '../config/load.js';
+import { memberSecrets } from '../config/member-secrets.js';
 import { encodeBatch, type Cause } from '../events/index.js';
 import type { Logger } from '../log/logger.js';
 import { JetStreamMirror } from '../mirror/jetstream-mirror.js';
@@ -102,6 +103,7 @@ export class ManagerRuntime {
       snapshotEntries: cfg.int('raft_snapshot_entries'),
       logger: log.child({ part: 'raft' }),
       onWalSync: (s) => metrics.walFsyncSeconds.observe(s),
+      transport: { secret: memberSecrets(cfg).raftSecret },
     });
     return new ManagerRuntime(cfg, log, node, sm, metrics);
   }
