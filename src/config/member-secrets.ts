@@ -61,14 +61,8 @@ function load(cfg: Config): MemberSecrets {
     );
   }
 
-  let nats: NatsCredentials = { kind: 'none' };
-  const creds = file('nats_creds_file');
-  if (creds) nats = { kind: 'creds', text: readSecretFile(creds, 'nats_creds_file', warn) };
-  else if (cfg.str('nats_user') !== '') {
-    const pwFile = file('nats_password_file');
-    if (!pwFile) throw new ConfigError('key nats_user: set nats_password_file too (a 0600 file holding its password)');
-    nats = { kind: 'password', user: cfg.str('nats_user'), pass: readSecretFile(pwFile, 'nats_password_file', warn) };
-  } else if (cfg.str('nats_url') !== '') {
+  const nats = natsCredentials(cfg, warn);
+  if (nats.kind === 'none' && cfg.str('nats_url') !== '') {
     warn('NATS credentials are not set (nats_user or nats_creds_file): the mirror connects anonymously');
   }
 
@@ -77,4 +71,14 @@ function load(cfg: Config): MemberSecrets {
   if (!box) warn('secrets_key_file is not set: compute passwords are kept in clear in the Raft log and snapshots');
   if (cfg.str('storage_repl_pwd') === 'repl_pwd') warn('storage_repl_pwd is the built-in default "repl_pwd": set your own');
   return { agent, raftSecret, nats, box, warnings };
+}
+
+/** The NATS credentials a configuration names (also used by replay and watch with --config). */
+export function natsCredentials(cfg: Config, warn: (msg: string) => void = () => {}): NatsCredentials {
+  const creds = cfg.str('nats_creds_file');
+  if (creds !== '') return { kind: 'creds', text: readSecretFile(creds, 'nats_creds_file', warn) };
+  if (cfg.str('nats_user') === '') return { kind: 'none' };
+  const pwFile = cfg.str('nats_password_file');
+  if (pwFile === '') throw new ConfigError('key nats_user: set nats_password_file too (a 0600 file holding its password)');
+  return { kind: 'password', user: cfg.str('nats_user'), pass: readSecretFile(pwFile, 'nats_password_file', warn) };
 }
