@@ -1,4 +1,6 @@
 // `cluster-mgr replay` and `cluster-mgr watch`.
+import { DEFAULT_PLAYGROUND_DIR } from '../playground/state.js';
+import { playgroundWatcher } from '../playground/secrets.js';
 import { natsCredentials } from '../config/member-secrets.js';
 import { natsAuthOptions, natsCredentialsFromFlags, type NatsCredentialFlags, type NatsCredentials } from '../mirror/nats-auth.js';
 import { Command, Option } from 'commander';
@@ -81,7 +83,7 @@ export function registerAuditCommands(program: Command): void {
     .action(async (o: NatsCredentialFlags & { config?: string; nats?: string; subject: string }) => {
       const fromCfg = o.nats && (o.natsUser || o.natsCreds || process.env.CLUSTER_MGR_NATS_USER) ? null : natsFromConfig(o.config);
       const url = o.nats ?? fromCfg!.url;
-      const credentials = natsCredentialsFromFlags(o, process.env, fromCfg?.credentials ?? { kind: 'none' });
+      const credentials = natsCredentialsFromFlags(o, process.env, defaultCredentials(fromCfg?.credentials));
       const nc = await connect({ ...natsAuthOptions(credentials), servers: url, name: 'cluster-mgr-watch' });
       const sc = StringCodec();
       console.error(`following ${o.subject} at ${url} (Ctrl-C to stop)`);
@@ -96,6 +98,12 @@ export function registerAuditCommands(program: Command): void {
         }
       }
     });
+}
+
+/** The configuration's credentials, else the local playground's read-only account, else none. */
+function defaultCredentials(fromConfig: NatsCredentials | undefined): NatsCredentials {
+  if (fromConfig && fromConfig.kind !== 'none') return fromConfig;
+  return playgroundWatcher(DEFAULT_PLAYGROUND_DIR) ?? { kind: 'none' };
 }
 
 function natsFromConfig(file?: string): { url: string; stream: string; credentials: NatsCredentials } {
@@ -136,7 +144,7 @@ async function load(o: ReplayOpts): Promise<ReplayInput> {
   const fromCfg = flagsOnly ? null : natsFromConfig(o.config);
   const url = o.nats ?? fromCfg!.url;
   if (!url) throw new Error('no NATS URL: give --nats, --config with nats_url, or --data-dir');
-  const credentials = natsCredentialsFromFlags(o, process.env, fromCfg?.credentials ?? { kind: 'none' });
+  const credentials = natsCredentialsFromFlags(o, process.env, defaultCredentials(fromCfg?.credentials));
   return readStream(url, o.stream ?? fromCfg?.stream ?? 'KUNLUN_EVENTS', { credentials });
 }
 
