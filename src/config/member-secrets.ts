@@ -41,7 +41,7 @@ function load(cfg: Config): MemberSecrets {
   const warnings: string[] = [];
   const warn = (w: string): void => void warnings.push(w);
   const file = (key: string): string | null => (cfg.str(key) === '' ? null : cfg.str(key));
-  const loose = looseConfigWarning(cfg.configFile, KEYS, cfg.sources);
+  const loose = looseConfigWarning(cfg.configFile, KEYS, cfg.sources, cfg.values);
   if (loose) warn(loose);
 
   const tokenFile = file('agent_token_file');

@@ -54,11 +54,12 @@ export function looseConfigWarning(
   file: string | null,
   keys: readonly { name: string; secret?: boolean }[],
   sources: Readonly<Record<string, string>>,
+  values: Readonly<Record<string, unknown>>,
 ): string | null {
   if (file === null) return null;
   // A value's source is "default", "environment X", "--set" or "<file>:<line>".
   const fromFile = (src: string | undefined): boolean => src !== undefined && src !== 'default' && src !== '--set' && !src.startsWith('environment ');
-  const inFile = keys.filter((k) => k.secret && fromFile(sources[k.name])).map((k) => k.name);
+  const inFile = keys.filter((k) => k.secret && values[k.name] !== '' && fromFile(sources[k.name])).map((k) => k.name);
   if (inFile.length === 0) return null;
   const loose = looseModeWarning(file);
   return loose ? `${inFile.join(', ')} set in a file others may read: ${loose}` : null;

@@ -5,6 +5,7 @@ import { openSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/launcher/ports.js';
+import { splitSecrets } from './secret-env.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
@@ -49,7 +50,7 @@ export class MemberGroup {
   }
 
   start(m: MemberProc): void {
-    const sets = [
+    const all = [
       `brpc_http_port=${m.httpPort}`,
       `brpc_raft_port=${m.raftPort}`,
       `raft_group_member_init_config=${this.peersSetting}`,
@@ -57,9 +58,10 @@ export class MemberGroup {
       'log_format=json',
       'log_level=debug',
       ...this.extraSets,
-    ].flatMap((s) => ['--set', s]);
+    ];
+    const { sets, env } = splitSecrets(all);
     const fd = openSync(m.logFile, 'a');
-    m.proc = spawn(process.execPath, [bin, 'start', '-c', sample, ...sets], { stdio: ['ignore', fd, fd] });
+    m.proc = spawn(process.execPath, [bin, 'start', '-c', sample, ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
     closeSync(fd);
   }
 
