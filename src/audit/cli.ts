@@ -1,6 +1,4 @@
 // `cluster-mgr replay` and `cluster-mgr watch`.
-import { DEFAULT_PLAYGROUND_DIR } from '../playground/state.js';
-import { playgroundWatcher } from '../playground/secrets.js';
 import { natsCredentials } from '../config/member-secrets.js';
 import { natsAuthOptions, natsCredentialsFromFlags, type NatsCredentialFlags, type NatsCredentials } from '../mirror/nats-auth.js';
 import { Command, Option } from 'commander';
@@ -44,7 +42,14 @@ const int = (name: string) => (v: string) => {
   return v;
 };
 
-export function registerAuditCommands(program: Command): void {
+/**
+ * Credentials replay and watch use when given none (cli/main.ts passes the local playground's read-only
+ * account, so the commands it prints work as pasted); set once at registration.
+ */
+let localCredentials: () => NatsCredentials | null = () => null;
+
+export function registerAuditCommands(program: Command, o: { localCredentials?: () => NatsCredentials | null } = {}): void {
+  if (o.localCredentials) localCredentials = o.localCredentials;
   program
     .command('replay')
     .description('audit the event log: timeline, hash-chain check, state at any index or time, comparison with a live member')
@@ -100,10 +105,10 @@ export function registerAuditCommands(program: Command): void {
     });
 }
 
-/** The configuration's credentials, else the local playground's read-only account, else none. */
+/** The configuration's credentials, else the local ones (the playground's read-only account), else none. */
 function defaultCredentials(fromConfig: NatsCredentials | undefined): NatsCredentials {
   if (fromConfig && fromConfig.kind !== 'none') return fromConfig;
-  return playgroundWatcher(DEFAULT_PLAYGROUND_DIR) ?? { kind: 'none' };
+  return localCredentials() ?? { kind: 'none' };
 }
 
 function natsFromConfig(file?: string): { url: string; stream: string; credentials: NatsCredentials } {

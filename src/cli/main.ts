@@ -4,6 +4,7 @@ import { registerAgentCommand } from '../agent/cli.js';
 import { registerAuditCommands } from '../audit/cli.js';
 import { registerPlaygroundCommand } from '../playground/cli.js';
 import { readState, resolveDir } from '../playground/state.js';
+import { playgroundWatcher } from '../playground/secrets.js';
 import { registerStatusCommand } from './status.js';
 import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
@@ -89,7 +90,7 @@ function loadOrExit(opts: { config?: string; set?: string[] }) {
 }
 
 registerAgentCommand(program);
-registerAuditCommands(program);
+registerAuditCommands(program, { localCredentials: () => playgroundWatcher(resolveDir(undefined)) });
 registerPlaygroundCommand(program);
 // Without --url, status asks the playground's members (its state file) before the default address.
 registerStatusCommand(program, () => readState(resolveDir(undefined))?.members.map((m) => m.url) ?? []);

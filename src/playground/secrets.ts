@@ -41,7 +41,7 @@ export function playgroundSecrets(playgroundDir: string): PlaygroundSecrets {
     dir,
     raftSecretFile: file('raft-secret', hex(32)),
     agentTokenFile: file('agent-token', hex(24)),
-    secretsKeyFile: file('secrets-key', SecretBox.generateKeyText),
+    secretsKeyFile: file('secrets-key', () => SecretBox.generateKeyText()),
     natsManagerPasswordFile,
     natsWatcherPasswordFile,
     nats: {
