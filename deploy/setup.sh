@@ -20,6 +20,8 @@ command -v promtool >/dev/null 2>&1 || need+=(prometheus)
 # Tests hold a port with an outgoing connection bound without SO_REUSEADDR (as the kernel's own
 # ephemeral ports are), which Node cannot do itself.
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# The agent's HTTPS test makes a self-signed certificate (test/agent/access.test.ts).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The web status page's browser test drives Debian's Chromium (only `npm test` asks for it).
 if [ "${1:-}" = "--with-browser" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)

@@ -101,8 +101,15 @@ export class World {
   private readonly tx = new Tx();
   private readonly touched = new Set<number>();
 
+  /** Opens a sealed secret for clusterSecret(); set by the member that holds the key (never used by apply). */
+  private openSecret: (sealed: string) => string = (v) => v;
+
   constructor(state?: WorldState) {
     this.s = state ?? new WorldState();
+  }
+
+  setSecretOpener(open: (sealed: string) => string): void {
+    this.openSecret = open;
   }
 
   /** A world from snapshot() bytes. */
@@ -429,7 +436,7 @@ export class World {
   /** The compute nodes' credentials, for reconcilers only (views redact the password). */
   clusterSecret(id: number): { user: string | null; password: string | null } | null {
     const c = this.s.stores.cluster.get(id)?.c;
-    return c === undefined ? null : { user: c.compUser, password: c.compPassword };
+    return c === undefined ? null : { user: c.compUser, password: c.compPassword === null ? null : this.openSecret(c.compPassword) };
   }
 
   /** The machine state value of an aggregate, or null if it does not exist. */

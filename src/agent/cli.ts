@@ -3,7 +3,8 @@
 // SIGTERM/SIGINT stop the agent but never its instances.
 import { Option, type Command } from 'commander';
 import { createLogger } from '../log/logger.js';
-import { ConfigError, describeAgentConfig, loadAgentConfig, type AgentConfig } from './config.js';
+import { looseConfigWarning } from '../config/secret-file.js';
+import { AGENT_KEYS, ConfigError, describeAgentConfig, loadAgentConfig, type AgentConfig } from './config.js';
 import { runAgent } from './server.js';
 
 export function registerAgentCommand(program: Command): void {
@@ -18,8 +19,9 @@ export function registerAgentCommand(program: Command): void {
     )
     .action(async (opts: { config?: string; set?: string[] }) => {
       let cfg: AgentConfig;
+      const warnings: string[] = [];
       try {
-        cfg = loadAgentConfig({ file: opts.config ?? null, sets: opts.set ?? [] });
+        cfg = loadAgentConfig({ file: opts.config ?? null, sets: opts.set ?? [], env: process.env, warn: (w) => warnings.push(w) });
       } catch (e) {
         if (e instanceof ConfigError) {
           console.error(`cluster-mgr agent: config error: ${e.message.replace(/\n/g, ' ')}`);
@@ -49,6 +51,11 @@ export function registerAgentCommand(program: Command): void {
       process.once('SIGINT', () => shutdown('SIGINT', running));
       process.once('SIGTERM', () => shutdown('SIGTERM', running));
       log.info({ config: describeAgentConfig(cfg), file: cfg.configFile }, 'agent starting');
+      const loose = looseConfigWarning(cfg.configFile, AGENT_KEYS, cfg.sources, cfg.values);
+      for (const w of loose ? [loose, ...warnings] : warnings) log.warn({}, w);
+      if (cfg.apiToken === '' && cfg.allowedClients.length === 0) {
+        log.warn({ bind: cfg.httpHost }, 'agent is open to every local caller: no api_token_file and no allowed_clients (loopback only)');
+      }
       try {
         running = await runAgent(cfg, log);
       } catch (e) {

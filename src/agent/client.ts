@@ -2,7 +2,8 @@
 // original node_mgr alike (paras are sent the way the original cluster_mgr sends them: install ports
 // as strings, control_instance's port as an integer). Calls are short HTTP connections held open until
 // the job is done, with a timeout per job; every error names the agent's host:port and the job.
-import { request } from 'node:http';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { randomUUID } from 'node:crypto';
 import { FAILURE_REASONS, type FailureReason } from './protocol.js';
 
@@ -52,6 +53,8 @@ export interface AgentClientOptions {
   maxAnswerBytes?: number;
   /** Sent as "Authorization: Bearer …" to an agent with api_token set (an original node_mgr ignores it). */
   token?: string;
+  /** Call the agent over HTTPS, trusting these PEM CA certificates (an agent with tls_cert_file). */
+  tlsCa?: Buffer;
 }
 
 /** Defaults: liveness answers fast; installs may wait for a slow disk (the original waits 83 min). */
@@ -330,8 +333,10 @@ export class AgentClient {
         if (err) reject(err);
         else resolve(v!);
       };
+      const request = this.opts.tlsCa ? httpsRequest : httpRequest;
       const req = request(
         {
+          ...(this.opts.tlsCa ? { ca: this.opts.tlsCa } : {}),
           host: this.opts.host,
           port: this.opts.port,
           method: 'POST',

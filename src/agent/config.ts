@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { ConfigError } from '../config/cnf-file.js';
 import { layerValues } from '../config/layers.js';
 import type { KeyType } from '../config/keys.js';
+import { isLoopbackHost, readSecretFile } from '../config/secret-file.js';
 
 export { ConfigError } from '../config/cnf-file.js';
 
@@ -100,8 +101,14 @@ export const AGENT_KEYS: readonly AgentKeyDef[] = [
     default: '', origin: 'new',
     help: 'when set, only these addresses (the managers) may call the agent; works with an original cluster_mgr' },
   { name: 'api_token', type: anyStr, default: '', secret: true, origin: 'new',
-    help: 'when set, every Emit call needs "Authorization: Bearer <token>" (our manager sends it; an original ' +
-      'cluster_mgr cannot, so use allowed_clients with it)' },
+    help: 'when set, every Emit call needs "Authorization: Bearer <token>" (our manager sends its ' +
+      'agent_token_file; an original cluster_mgr cannot, so use allowed_clients with it); from the config file ' +
+      'or the environment (CLUSTER_MGR_AGENT_API_TOKEN), never --set' },
+  { name: 'api_token_file', type: anyStr, default: '', origin: 'new',
+    help: 'file (0600) holding api_token (relative to the config file); preferred over api_token' },
+  { name: 'tls_cert_file', type: anyStr, default: '', origin: 'new',
+    help: 'PEM certificate: serve HTTPS instead of HTTP (with tls_key_file); the manager then needs agent_tls' },
+  { name: 'tls_key_file', type: anyStr, default: '', origin: 'new', help: 'PEM private key of tls_cert_file (0600)' },
   { name: 'keepalive', type: { kind: 'bool' }, default: 'true', origin: 'new',
     help: 'restart instances that died (node_mgr\'s auto pull-up); also switchable per instance' },
   { name: 'keepalive_interval_ms', type: int(100, 600_000), default: '3000', origin: 'new',
@@ -151,8 +158,10 @@ export interface AgentConfig {
   defaultStorageAccounts: Account[];
   /** Empty: anyone who can reach the port. */
   allowedClients: string[];
-  /** Empty: no token needed. */
+  /** Empty: no token needed (only allowed on loopback or with allowedClients). */
   apiToken: string;
+  /** PEM files of the HTTPS server, or null for plain HTTP. */
+  tls: { certFile: string; keyFile: string } | null;
   postgresOsUser: string;
   startTimeoutMs: number;
   maxBodyBytes: number;
@@ -165,25 +174,46 @@ export interface AgentLoadOptions {
   file?: string | null;
   sets?: string[];
   cwd?: string;
+  /** CLUSTER_MGR_AGENT_<KEY> variables (api_token, …). */
+  env?: NodeJS.ProcessEnv;
+  /** Told about a token file others may read. */
+  warn?: (msg: string) => void;
 }
+
+export const AGENT_ENV_PREFIX = 'CLUSTER_MGR_AGENT_';
 
 export function loadAgentConfig(opts: AgentLoadOptions = {}): AgentConfig {
   const file = opts.file ?? null;
   const { values, sources, at } = layerValues(AGENT_KEYS, {
     file,
     fileLabel: 'agent config file',
+    env: opts.env,
+    envPrefix: AGENT_ENV_PREFIX,
     sets: opts.sets,
     cwd: opts.cwd,
     requireKnown,
   });
   const s = (n: string): string => String(values[n]);
   const n = (k: string): number => values[k] as number;
+  const httpHost = s('http_bind') === '' ? s('local_ip') : s('http_bind');
+  const apiToken = s('api_token_file') !== '' ? readSecretFile(at(s('api_token_file')), 'api_token_file', opts.warn) : s('api_token');
+  const allowedClients = s('allowed_clients') === '' ? [] : s('allowed_clients').split(',');
+  // install, uninstall and kill_mysql for anyone who reaches the port: only on this machine's loopback.
+  if (apiToken === '' && allowedClients.length === 0 && !isLoopbackHost(httpHost)) {
+    throw new ConfigError(
+      `the agent would serve every caller on ${httpHost}: set api_token_file (or CLUSTER_MGR_AGENT_API_TOKEN), ` +
+        'or allowed_clients with the managers\' addresses (an original cluster_mgr sends no token)',
+    );
+  }
+  if ((s('tls_cert_file') === '') !== (s('tls_key_file') === '')) {
+    throw new ConfigError('keys tls_cert_file and tls_key_file: set both (HTTPS) or neither (HTTP)');
+  }
   return {
     configFile: file ? resolve(file) : null,
     values,
     sources,
     httpPort: n('brpc_http_port'),
-    httpHost: s('http_bind') === '' ? s('local_ip') : s('http_bind'),
+    httpHost,
     localIp: s('local_ip'),
     baseDir: at(s('instance_base_dir')),
     logFile: s('log_file') === '-' ? null : at(s('log_file')),
@@ -192,8 +222,9 @@ export function loadAgentConfig(opts: AgentLoadOptions = {}): AgentConfig {
     keepaliveRestartDelayMs: n('keepalive_restart_delay_ms'),
     keepaliveBackoffMs: n('keepalive_backoff_ms'),
     defaultStorageAccounts: parseAccounts(s('default_storage_accounts')),
-    allowedClients: s('allowed_clients') === '' ? [] : s('allowed_clients').split(','),
-    apiToken: s('api_token'),
+    allowedClients,
+    apiToken,
+    tls: s('tls_cert_file') === '' ? null : { certFile: at(s('tls_cert_file')), keyFile: at(s('tls_key_file')) },
     postgresOsUser: s('postgres_os_user'),
     startTimeoutMs: n('instance_start_timeout_ms'),
     maxBodyBytes: n('max_body_bytes'),

@@ -1,7 +1,9 @@
 // The node agent of a registered machine, as the manager reaches it: the agent port the machine was
-// registered with (node_mgr's default otherwise) and the group's bearer token when one is set.
+// registered with (node_mgr's default otherwise), with the agents' bearer token (agent_token_file) and
+// TLS CA (agent_tls_ca_file) when set.
 import type { World } from '../actors/index.js';
 import type { Config } from '../config/load.js';
+import { memberSecrets } from '../config/member-secrets.js';
 import { AgentClient, type AgentClientOptions } from './client.js';
 
 /** node_mgr's default brpc_http_port. */
@@ -12,6 +14,5 @@ export function agentForMachine(world: World, cfg: Config, hostaddr: string, tim
   const m = world.machine(hostaddr);
   if (m === null) return null;
   const port = m.roles.storage?.agentPort ?? m.roles.computer?.agentPort ?? DEFAULT_AGENT_PORT;
-  const token = cfg.str('api_token');
-  return new AgentClient({ host: hostaddr, port, ...(token ? { token } : {}), ...(timeouts ? { timeouts } : {}) });
+  return new AgentClient({ host: hostaddr, port, ...memberSecrets(cfg).agent, ...(timeouts ? { timeouts } : {}) });
 }

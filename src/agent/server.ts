@@ -3,8 +3,10 @@
 // JSON. Also GET /healthz. Requests that never reach a job (too large, unreadable) still get a
 // node_mgr-shaped `failed` answer.
 import { timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '../log/logger.js';
+import { LogRateLimit } from '../log/rate-limit.js';
 import { VERSION } from '../version.js';
 import { Agent } from './agent.js';
 import type { AgentConfig } from './config.js';
@@ -21,14 +23,18 @@ export interface RunningAgent {
 export async function runAgent(cfg: AgentConfig, log: Logger): Promise<RunningAgent> {
   const agent = new Agent(cfg, log);
   await agent.open();
-  const app = Fastify({ logger: false, bodyLimit: cfg.maxBodyBytes, forceCloseConnections: false });
+  const https = cfg.tls ? { cert: readFileSync(cfg.tls.certFile), key: readFileSync(cfg.tls.keyFile) } : null;
+  const app = Fastify({ logger: false, bodyLimit: cfg.maxBodyBytes, forceCloseConnections: false, ...(https ? { https } : {}) });
+  const refusals = new LogRateLimit();
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.post('/HttpService/Emit', async (req, reply) => {
     const refusal = refuse(cfg, req);
     if (refusal) {
-      log.warn({ client: req.socket.remoteAddress, why: refusal.info }, 'refused a caller');
+      const client = plainAddress(req.socket.remoteAddress);
+      const r = refusals.take(client);
+      if (r.log) log.warn({ client, why: refusal.info, ...(r.suppressed ? { suppressed: r.suppressed } : {}) }, 'refused a caller');
       return reply.code(refusal.http).type('text/plain').send(formatAnswer('', '', { status: 'failed', info: refusal.info }));
     }
     const text = await agent.handle(typeof req.body === 'string' ? req.body : '');
@@ -54,7 +60,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<RunningAg
     await agent.close();
     throw new Error(`agent cannot listen on ${cfg.httpHost}:${cfg.httpPort}: ${(e as Error).message}`, { cause: e });
   }
-  const url = `http://${cfg.httpHost.includes(':') ? `[${cfg.httpHost}]` : cfg.httpHost}:${cfg.httpPort}`;
+  const url = `${https ? 'https' : 'http'}://${cfg.httpHost.includes(':') ? `[${cfg.httpHost}]` : cfg.httpHost}:${cfg.httpPort}`;
   log.info({ url, base_dir: cfg.baseDir, instances: agent.registry.all().length }, 'agent listening');
   return {
     agent,

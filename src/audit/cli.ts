@@ -1,4 +1,6 @@
 // `cluster-mgr replay` and `cluster-mgr watch`.
+import { natsCredentials } from '../config/member-secrets.js';
+import { natsAuthOptions, natsCredentialsFromFlags, type NatsCredentialFlags, type NatsCredentials } from '../mirror/nats-auth.js';
 import { Command, Option } from 'commander';
 import { connect, StringCodec } from 'nats';
 import { loadConfig } from '../config/load.js';
@@ -9,7 +11,7 @@ import { formatRecord, matches, rebuild, verify, type TimelineFilter } from './r
 import { readDataDir, readStream, type ReplayInput } from './sources.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-interface ReplayOpts {
+interface ReplayOpts extends NatsCredentialFlags {
   config?: string;
   tokenFile?: string;
   nats?: string;
@@ -42,8 +44,19 @@ const int = (name: string) => (v: string) => {
   return v;
 };
 
+/**
+ * Credentials replay and watch use when given none (cli/main.ts passes the local playground's read-only
+ * account, so the commands it prints work as pasted); set once at registration.
+ */
+let localCredentials: () => NatsCredentials | null = () => null;
+
 /** `defaultTokenFile`: where replay --compare looks for an API token last (the playground's). */
-export function registerAuditCommands(program: Command, defaultTokenFile?: string): void {
+export function registerAuditCommands(
+  program: Command,
+  o: { defaultTokenFile?: string; localCredentials?: () => NatsCredentials | null } = {},
+): void {
+  if (o.localCredentials) localCredentials = o.localCredentials;
+  const defaultTokenFile = o.defaultTokenFile;
   program
     .command('replay')
     .description('audit the event log: timeline, hash-chain check, state at any index or time, comparison with a live member')
@@ -51,6 +64,9 @@ export function registerAuditCommands(program: Command, defaultTokenFile?: strin
     .option('--nats <url>', 'read the JetStream mirror at this NATS URL')
     .option('--stream <name>', 'stream name (default: nats_stream, KUNLUN_EVENTS)')
     .option('--data-dir <dir>', "read a stopped member's Raft log instead")
+    .option('--nats-user <name>', 'NATS user (password from --nats-password-file or CLUSTER_MGR_NATS_PASSWORD)')
+    .option('--nats-password-file <file>', 'file holding the NATS password')
+    .option('--nats-creds <file>', 'NATS .creds or nkey seed file')
     .option('--agg <id>', 'only this aggregate (e.g. shard/7) or kind (e.g. shard)')
     .option('--type <type>', 'only this event type; a trailing * matches a prefix (shard.failover_*)')
     .addOption(new Option('--from-index <n>', 'from this log index').argParser(int('--from-index')))
@@ -74,9 +90,14 @@ export function registerAuditCommands(program: Command, defaultTokenFile?: strin
     .option('-c, --config <file>', 'take nats_url from this configuration')
     .option('--nats <url>', 'NATS URL')
     .option('--subject <pattern>', 'what to follow', `${DEFAULT_PREFIX}.>`)
-    .action(async (o: { config?: string; nats?: string; subject: string }) => {
-      const url = o.nats ?? natsFromConfig(o.config).url;
-      const nc = await connect({ servers: url, name: 'cluster-mgr-watch' });
+    .option('--nats-user <name>', 'NATS user (password from --nats-password-file or CLUSTER_MGR_NATS_PASSWORD)')
+    .option('--nats-password-file <file>', 'file holding the NATS password')
+    .option('--nats-creds <file>', 'NATS .creds or nkey seed file')
+    .action(async (o: NatsCredentialFlags & { config?: string; nats?: string; subject: string }) => {
+      const fromCfg = o.nats && (o.natsUser || o.natsCreds || process.env.CLUSTER_MGR_NATS_USER) ? null : natsFromConfig(o.config);
+      const url = o.nats ?? fromCfg!.url;
+      const credentials = natsCredentialsFromFlags(o, process.env, defaultCredentials(fromCfg?.credentials));
+      const nc = await connect({ ...natsAuthOptions(credentials), servers: url, name: 'cluster-mgr-watch' });
       const sc = StringCodec();
       console.error(`following ${o.subject} at ${url} (Ctrl-C to stop)`);
       process.once('SIGINT', () => void nc.close());
@@ -92,9 +113,15 @@ export function registerAuditCommands(program: Command, defaultTokenFile?: strin
     });
 }
 
-function natsFromConfig(file?: string): { url: string; stream: string } {
+/** The configuration's credentials, else the local ones (the playground's read-only account), else none. */
+function defaultCredentials(fromConfig: NatsCredentials | undefined): NatsCredentials {
+  if (fromConfig && fromConfig.kind !== 'none') return fromConfig;
+  return localCredentials() ?? { kind: 'none' };
+}
+
+function natsFromConfig(file?: string): { url: string; stream: string; credentials: NatsCredentials } {
   const cfg = loadConfig({ file: file ?? null, env: process.env });
-  return { url: cfg.str('nats_url'), stream: cfg.str('nats_stream') };
+  return { url: cfg.str('nats_url'), stream: cfg.str('nats_stream'), credentials: natsCredentials(cfg) };
 }
 
 function time(v: string | undefined, name: string): number | undefined {
@@ -127,10 +154,12 @@ function covers(input: ReplayInput, m: MemberInfo): boolean {
 
 async function load(o: ReplayOpts): Promise<ReplayInput> {
   if (o.dataDir) return readDataDir(o.dataDir);
-  const fromCfg = o.nats && o.stream ? null : natsFromConfig(o.config);
+  const flagsOnly = o.nats && o.stream && (o.natsUser || o.natsCreds || process.env.CLUSTER_MGR_NATS_USER);
+  const fromCfg = flagsOnly ? null : natsFromConfig(o.config);
   const url = o.nats ?? fromCfg!.url;
   if (!url) throw new Error('no NATS URL: give --nats, --config with nats_url, or --data-dir');
-  return readStream(url, o.stream ?? fromCfg?.stream ?? 'KUNLUN_EVENTS');
+  const credentials = natsCredentialsFromFlags(o, process.env, defaultCredentials(fromCfg?.credentials));
+  return readStream(url, o.stream ?? fromCfg?.stream ?? 'KUNLUN_EVENTS', { credentials });
 }
 
 export async function replayCommand(o: ReplayOpts, defaultTokenFile?: string): Promise<number> {

@@ -1,4 +1,5 @@
 // Where an audit replay reads events from: the JetStream mirror, or a stopped member's data dir.
+import { natsAuthOptions, type NatsCredentials } from '../mirror/nats-auth.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { connect, AckPolicy, DeliverPolicy } from 'nats';
@@ -31,8 +32,12 @@ export interface ReplayInput {
   gaps: { from: number; to: number }[];
 }
 
-export async function readStream(url: string, stream: string, opts: { fromSeq?: number; maxMessages?: number } = {}): Promise<ReplayInput> {
-  const nc = await connect({ servers: url, timeout: 5_000, name: 'cluster-mgr-replay' });
+export async function readStream(
+  url: string,
+  stream: string,
+  opts: { fromSeq?: number; maxMessages?: number; credentials?: NatsCredentials } = {},
+): Promise<ReplayInput> {
+  const nc = await connect({ ...natsAuthOptions(opts.credentials ?? { kind: 'none' }), servers: url, timeout: 5_000, name: 'cluster-mgr-replay' });
   try {
     const jsm = await nc.jetstreamManager();
     const info = await jsm.streams.info(stream);

@@ -5,6 +5,7 @@ import { registerAuditCommands } from '../audit/cli.js';
 import { registerPlaygroundCommand } from '../playground/cli.js';
 import { PLAYGROUND_TOKEN_FILE, readState, resolveDir } from '../playground/state.js';
 import { join } from 'node:path';
+import { playgroundWatcher } from '../playground/secrets.js';
 import { registerStatusCommand } from './status.js';
 import { ConfigError, describeConfig, loadConfig } from '../config/load.js';
 import { createLogger } from '../log/logger.js';
@@ -90,9 +91,9 @@ function loadOrExit(opts: { config?: string; set?: string[] }) {
 }
 
 registerAgentCommand(program);
-// Clients without a token of their own use the playground's.
+// Clients without a token of their own use the playground's; replay and watch its read-only NATS account.
 const playgroundToken = join(resolveDir(undefined), PLAYGROUND_TOKEN_FILE);
-registerAuditCommands(program, playgroundToken);
+registerAuditCommands(program, { defaultTokenFile: playgroundToken, localCredentials: () => playgroundWatcher(resolveDir(undefined)) });
 registerPlaygroundCommand(program);
 // Without --url, status asks the playground's members (its state file) before the default address.
 registerStatusCommand(program, () => readState(resolveDir(undefined))?.members.map((m) => m.url) ?? [], playgroundToken);

@@ -163,6 +163,26 @@ export const KEYS: readonly KeyDef[] = [
       patternHelp: 'a comma-separated list of node_host:port=connect_host:port' },
     default: '', origin: 'new',
     help: 'where the manager connects to reach a storage node when it differs from the node\'s address (NAT, a proxy)' },
+  // --- transport security and secrets at rest (docs/security.md) -----------------------------------
+  { name: 'agent_token_file', type: str(), default: '', origin: 'new',
+    help: 'file (0600) holding the bearer token sent to node agents (their api_token_file); the ' +
+      'environment variable CLUSTER_MGR_AGENT_TOKEN may hold it instead' },
+  { name: 'agent_token', type: str(), default: '', origin: 'new', secret: true,
+    help: 'the agents\' bearer token itself: from the environment (CLUSTER_MGR_AGENT_TOKEN) only, never --set' },
+  { name: 'agent_tls_ca_file', type: str(), default: '', origin: 'new',
+    help: 'PEM CA certificate(s): call the node agents over HTTPS (agents with tls_cert_file), verified against it' },
+  { name: 'raft_secret_file', type: str(), default: '', origin: 'new',
+    help: 'file (0600) holding the secret every member of the group shares: members prove it to each other ' +
+      '(HMAC challenge) before any Raft message flows; required unless every member listens on loopback' },
+  { name: 'nats_user', type: str(), default: '', origin: 'new',
+    help: 'NATS user the member connects as (its password in nats_password_file)' },
+  { name: 'nats_password_file', type: str(), default: '', origin: 'new',
+    help: 'file (0600) holding the password of nats_user' },
+  { name: 'nats_creds_file', type: str(), default: '', origin: 'new',
+    help: 'NATS credentials file (.creds: user JWT and nkey seed) or an nkey seed file, instead of nats_user' },
+  { name: 'secrets_key_file', type: str(), default: '', origin: 'new',
+    help: 'file (0600) holding the 32-byte key (64 hex digits) that seals passwords kept in the Raft log ' +
+      '(AES-256-GCM); every member needs the same key; without it they are kept in clear (warned at start)' },
 ];
 
 export const KEY_BY_NAME: ReadonlyMap<string, KeyDef> = new Map(KEYS.map((k) => [k.name, k]));

@@ -66,6 +66,11 @@ export function layerValues(keys: readonly LayerKey[], o: LayerOptions): Layered
     o.requireKnown(key, '--set');
     const instead = byName.get(key)?.notOnCommandLine;
     if (instead !== undefined) throw new ConfigError(`--set ${key}: refused on the command line (every local user can read it there); ${instead}`);
+    // A command line is visible to every user of the machine (ps, /proc/<pid>/cmdline).
+    if (byName.get(key)?.secret) {
+      throw new ConfigError(`--set ${key}: a secret is never taken from the command line (others see it in ps); ` +
+        'put it in the configuration file (mode 0600) or the environment');
+    }
     raw.set(key, { value: s.slice(eq + 1).trim(), source: '--set' });
   }
   const values: Record<string, string | number | boolean> = {};

@@ -15,26 +15,30 @@ export function redactEvent<E extends DomainEvent>(e: E): E {
 
 /** The same on an undecoded-shape event object (any version), used for hashing and the mirror. */
 export function redactRaw(e: unknown): unknown {
+  return mapSecretFields(e, () => REDACTED);
+}
+
+/**
+ * A copy of the event with every secret value (not null) replaced by fn(value): redaction, or the
+ * leader sealing passwords before it proposes them (src/member/seal-secrets.ts).
+ */
+export function mapSecretFields(e: unknown, fn: (v: unknown) => unknown): unknown {
   if (typeof e !== 'object' || e === null) return e;
   const ev = e as { type?: unknown; data?: unknown };
   const paths = typeof ev.type === 'string' ? SECRET_PATHS.get(ev.type as EventType) : undefined;
   if (paths === undefined) return e;
-  return { ...ev, data: redactPaths(ev.data, paths) };
+  let data = ev.data;
+  for (const p of paths) data = mapPath(data, p.split('.'), fn);
+  return { ...ev, data };
 }
 
-function redactPaths(data: unknown, paths: readonly string[]): unknown {
-  let out = data;
-  for (const p of paths) out = redactPath(out, p.split('.'));
-  return out;
-}
-
-function redactPath(x: unknown, parts: string[]): unknown {
+function mapPath(x: unknown, parts: string[], fn: (v: unknown) => unknown): unknown {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) return x;
   const [head, ...rest] = parts;
   if (head === undefined) return x;
   const src = x as Record<string, unknown>;
   if (!(head in src)) return x;
   const v = src[head];
-  const next = rest.length === 0 ? (v === null || v === undefined ? v : REDACTED) : redactPath(v, rest);
+  const next = rest.length === 0 ? (v === null || v === undefined ? v : fn(v)) : mapPath(v, rest, fn);
   return { ...src, [head]: next };
 }

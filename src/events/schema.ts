@@ -255,9 +255,25 @@ export function json(opts: { maxDepth?: number; maxNodes?: number } = {}): Schem
   );
 }
 
-/** Marks a field as secret: kept in the log (the manager needs it) but redacted everywhere else. */
+/** The form of a secret the leader sealed before proposing it (src/config/secret-box.ts): opaque here. */
+const SEALED = /^enc:v1:[A-Za-z0-9+/=]{1,2048}$/;
+
+/**
+ * Marks a field as secret: kept in the log (sealed when the members have a secrets key) but redacted
+ * everywhere else. A sealed value stands in for the clear one, whatever the clear one's limits.
+ */
 export function secret<T>(s: Schema<T>): Schema<T> {
-  return { ...s, secret: true, doc: () => `${s.doc()} (secret)` };
+  const test = (x: unknown): Fail | null => (typeof x === 'string' && SEALED.test(x) ? null : s.test(x));
+  return {
+    ...s,
+    secret: true,
+    test,
+    check: (x, path) => {
+      const f = test(x);
+      return f === null ? null : f.format(path);
+    },
+    doc: () => `${s.doc()} (secret)`,
+  };
 }
 
 /** A schema from a custom test (e.g. a union), with the standard check/format. */

@@ -3,6 +3,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import type { Config } from '../config/load.js';
 import { describeConfig } from '../config/load.js';
+import { memberSecrets } from '../config/member-secrets.js';
 import type { Logger } from '../log/logger.js';
 import { lockDataDir } from '../raft/storage/data-dir-lock.js';
 import { ManagerRuntime } from './runtime.js';
@@ -28,12 +29,14 @@ export interface MemberHandle {
 }
 
 export async function startMember(cfg: Config, log: Logger): Promise<MemberHandle> {
-  // Before anything starts: a member that would serve an open API by mistake does not start at all.
+  // Before anything starts: a member that would serve an open API by mistake does not start at all, and
+  // a missing secret file stops the start before anything is held.
   const access = loadApiAccess(cfg);
+  const secrets = memberSecrets(cfg);
   const lock = lockDataDir(cfg.dataDir);
   const startedAt = Date.now();
   log.info({ config_file: cfg.configFile, config: describeConfig(cfg) }, 'cluster_mgr member starting');
-  for (const w of access.warnings) log.warn({ security: true }, w);
+  for (const w of [...access.warnings, ...secrets.warnings]) log.warn({ security: true }, w);
   let runtime: ManagerRuntime;
   try {
     runtime = await ManagerRuntime.start(cfg, log);

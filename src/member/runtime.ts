@@ -3,10 +3,13 @@
 // reconcilers and the JetStream mirror. Followers apply the log and serve reads; only the leader acts.
 import { checkCommand, IdAllocator, type ApplyResult, type Command } from '../actors/index.js';
 import { raftElectionTicks, type Config } from '../config/load.js';
+import { memberSecrets } from '../config/member-secrets.js';
+import { sealSecrets, secretOpener } from './seal-secrets.js';
 import { encodeBatch, type Cause } from '../events/index.js';
 import type { Logger } from '../log/logger.js';
 import { JetStreamMirror } from '../mirror/jetstream-mirror.js';
 import { StatusPublisher } from '../mirror/status-publisher.js';
+import { natsAuthOptions } from '../mirror/nats-auth.js';
 import { NodeStoppedError, NotLeaderError, RaftNode, type LeaderChange } from '../raft/node/index.js';
 import { ReconcilerHost, type Reconciler } from '../reconcile/host.js';
 import { ManagerMembersReconciler } from './members-reconciler.js';
@@ -51,9 +54,9 @@ export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, Lea
     this.host = new ReconcilerHost(log.child({ part: 'reconcilers' }));
     const url = cfg.str('nats_url');
     this.mirror = url
-      ? new JetStreamMirror({ url, stream: cfg.str('nats_stream'), log: log.child({ part: 'mirror' }), source: sm })
+      ? new JetStreamMirror({ url, stream: cfg.str('nats_stream'), log: log.child({ part: 'mirror' }), source: sm, auth: natsAuthOptions(memberSecrets(cfg).nats) })
       : null;
-    this.status = url ? new StatusPublisher(url, log.child({ part: 'status' })) : null;
+    this.status = url ? new StatusPublisher(url, log.child({ part: 'status' }), undefined, natsAuthOptions(memberSecrets(cfg).nats)) : null;
     sm.onChange((changed) => {
       this.mirror?.notify();
       if (this.node?.isLeader && !changed.has('*')) this.status?.publish(this.world, changed);
@@ -81,7 +84,7 @@ export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, Lea
   }
 
   static async start(cfg: Config, log: Logger): Promise<ManagerRuntime> {
-    const sm = new WorldMachine();
+    const sm = new WorldMachine(undefined, secretOpener(memberSecrets(cfg).box));
     const metrics = new MemberMetrics();
     const peers: Record<string, { host: string; port: number }> = {};
     for (const p of cfg.peers) if (p.id !== cfg.selfId) peers[p.id] = { host: p.host, port: p.port };
@@ -100,6 +103,7 @@ export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, Lea
       snapshotEntries: cfg.int('raft_snapshot_entries'),
       logger: log.child({ part: 'raft' }),
       onWalSync: (s) => metrics.walFsyncSeconds.observe(s),
+      transport: { secret: memberSecrets(cfg).raftSecret },
     });
     return new ManagerRuntime(cfg, log, node, sm, metrics);
   }
@@ -150,7 +154,7 @@ export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, Lea
     this.pending++;
     try {
       const t0 = performance.now();
-      const p = await this.node.propose(encodeBatch(checked.events));
+      const p = await this.node.propose(encodeBatch(sealSecrets(checked.events, memberSecrets(this.cfg).box, this.log)));
       this.metrics.proposalSeconds.observe((performance.now() - t0) / 1000);
       const result = p.result as ApplyResult;
       if (!result.ok) return { ok: false, kind: 'rejected_at_apply', index: p.index, reason: result.reason };

@@ -13,7 +13,13 @@ export class WorldMachine implements StateMachine, EntrySource, WorldChanges {
   /** Recently applied entries, for the event mirror (bounded: the mirror catches up from here). */
   private recent: CommittedEntry[] = [];
 
-  constructor(private readonly keepEntries = 100_000) {}
+  /** `openSecret` opens the passwords the leader sealed (World.clusterSecret); the key stays out of apply. */
+  constructor(
+    private readonly keepEntries = 100_000,
+    private readonly openSecret?: (sealed: string) => string,
+  ) {
+    if (openSecret) this.w.setSecretOpener(openSecret);
+  }
 
   /** The current world (replaced when a snapshot is restored: do not keep the reference). */
   get world(): World {
@@ -81,6 +87,7 @@ export class WorldMachine implements StateMachine, EntrySource, WorldChanges {
 
   restore(data: Uint8Array): void {
     this.w = World.restore(data);
+    if (this.openSecret) this.w.setSecretOpener(this.openSecret);
     this.recent = [];
     this.oldestKnown = this.w.applied;
     // Everything may have changed: listeners resync from the new world.

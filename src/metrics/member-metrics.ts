@@ -113,6 +113,7 @@ export class MemberMetrics {
     raftCounter('cluster_mgr_raft_wal_fsyncs_total', 'Write-ahead log group commits (one write and fdatasync each).', (m) => m.storage.batches);
     raftCounter('cluster_mgr_raft_wal_written_bytes_total', 'Bytes written to the write-ahead log.', (m) => m.storage.bytes);
     raftCounter('cluster_mgr_raft_messages_dropped_total', 'Raft messages to peers dropped (queue full or peer down).', (m) => m.transport.dropped);
+    raftCounter('cluster_mgr_raft_connections_refused_total', 'Inbound Raft connections refused: no or bad handshake, another group or recipient, the group\'s secret not proven.', (m) => m.transport.rejectedConnections);
     scraped(
       'cluster_mgr_raft_peer_connected',
       '1 while this member\'s connection to a peer is up.',

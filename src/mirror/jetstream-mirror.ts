@@ -4,7 +4,7 @@
 //   cannot interleave with the new one, and a restart resumes from the stream's last message.
 // Events are redacted before they leave the manager. If NATS is down the manager keeps working and
 // the mirror catches up from the Raft log when it is back.
-import { connect, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection, type MsgHdrs } from 'nats';
+import { connect, headers as natsHeaders, type JetStreamClient, type JetStreamManager, type NatsConnection, type MsgHdrs, type ConnectionOptions } from 'nats';
 import { splitBatch, decodeEvent, redactRaw, chainHash, hashableBytes, GENESIS_HASH, encodeCanonical, hasSecrets, decodeMsgpack } from '../events/index.js';
 import type { Logger } from '../log/logger.js';
 import { eventSubject, H, DEFAULT_PREFIX } from './subjects.js';
@@ -26,6 +26,8 @@ export interface EntrySource {
 
 export interface MirrorOptions {
   url: string;
+  /** user/password or creds (natsAuthOptions). */
+  auth?: Partial<ConnectionOptions>;
   stream: string;
   prefix?: string;
   log: Logger;
@@ -134,7 +136,7 @@ export class JetStreamMirror {
 
   private async ensureConnected(): Promise<void> {
     if (this.nc && !this.nc.isClosed()) return;
-    this.nc = await connect({ servers: this.o.url, timeout: 2_000, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: 'cluster_mgr-mirror' });
+    this.nc = await connect({ ...this.o.auth, servers: this.o.url, timeout: 2_000, reconnect: true, maxReconnectAttempts: -1, reconnectTimeWait: 500, name: 'cluster_mgr-mirror' });
     this.jsm = await this.nc.jetstreamManager();
     this.js = this.nc.jetstream();
     await ensureStream(this.jsm, this.o.stream, this.prefix, this.o.duplicateWindowMs ?? 120_000);

@@ -1,7 +1,7 @@
 // Current state of aggregates for NATS subscribers: when an aggregate changes, the leader publishes
 // its view (secrets are never part of views) on <prefix>.status.<kind>.<id>. Core NATS, not JetStream:
 // a subscriber wants the latest state, the history is in the event stream.
-import { connect, type NatsConnection } from 'nats';
+import { connect, type NatsConnection, type ConnectionOptions } from 'nats';
 import type { World } from '../actors/index.js';
 import type { Logger } from '../log/logger.js';
 import { DEFAULT_PREFIX, statusSubject } from './subjects.js';
@@ -15,6 +15,7 @@ export class StatusPublisher {
     private readonly url: string,
     private readonly log: Logger,
     private readonly prefix = DEFAULT_PREFIX,
+    private readonly auth: Partial<ConnectionOptions> = {},
   ) {}
 
   /** Publishes the current view of each changed aggregate; never throws, never blocks the caller. */
@@ -41,7 +42,7 @@ export class StatusPublisher {
   private async send(msgs: [string, unknown][]): Promise<void> {
     try {
       if (!this.nc || this.nc.isClosed()) {
-        this.connecting ??= connect({ servers: this.url, timeout: 2_000, reconnect: true, maxReconnectAttempts: -1, name: 'cluster_mgr-status' })
+        this.connecting ??= connect({ ...this.auth, servers: this.url, timeout: 2_000, reconnect: true, maxReconnectAttempts: -1, name: 'cluster_mgr-status' })
           .then((nc) => {
             this.nc = nc;
           })

@@ -15,6 +15,8 @@ import { ApiError, emit, findLeader, getJson, type ApiOptions, type EmitAnswer }
 import { writeTokensFile } from '../http/api-access.js';
 import { chooseBase, clearRange, layout, mustBind, pickPort, type PortLayout } from './ports.js';
 import { alive, BIN, PLAYGROUND_HEADER_FILE, PLAYGROUND_TOKEN_FILE, readState, resolveDir, stateFile, writeState, type MemberEntry, type PlaygroundState } from './state.js';
+import { NATS_MANAGER_USER, NATS_WATCHER_USER, playgroundSecrets, type PlaygroundSecrets } from './secrets.js';
+import { writeSecretFile } from '../config/secret-file.js';
 
 export interface PlaygroundOptions {
   dir: string;
@@ -31,9 +33,8 @@ export interface PlaygroundOptions {
 }
 
 const ADMIN = { user: 'clustmgr', password: 'clustmgr_pwd' };
-const REPL = { user: 'repl', password: 'repl_pwd' };
 const STREAM = 'KUNLUN_EVENTS';
-const COMP_USER = { user: 'abc', password: 'abc' };
+const COMP_USER = 'abc';
 /** Every program that may run under the playground dir: what `--down` sweeps. */
 const SWEEP = [...SERVER_PROGRAMS, 'node', 'nats-server'] as const;
 
@@ -46,8 +47,9 @@ interface Minimal {
   jobs: { id: number | string; jobType: string; status: string; step: { name: string; index: number; total: number } | null; progress: { done: number; total: number } }[];
 }
 
+/** A config file: it may name or hold secrets (meta_pwd), so only its owner reads it. */
 function cnf(file: string, lines: Record<string, string | number>): void {
-  writeFileSync(file, `# written by cluster-mgr playground\n${Object.entries(lines).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
+  writeSecretFile(file, `# written by cluster-mgr playground\n${Object.entries(lines).map(([k, v]) => `${k} = ${v}`).join('\n')}\n`);
 }
 
 /** SIGTERM, then SIGKILL after `ms`, of every playground process still working under `dir`. */
@@ -91,6 +93,7 @@ export class Playground {
   private agent: ManagedProcess | null = null;
   private members: { entry: MemberEntry; proc: ManagedProcess }[] = [];
   private state!: PlaygroundState;
+  private secrets!: PlaygroundSecrets;
   private stopping: Promise<void> | null = null;
   private resumed = false;
   /** Set once no other live playground owns the dir: only then may stop() touch it. */
@@ -154,6 +157,7 @@ export class Playground {
     }
     mkdirSync(this.dir, { recursive: true, mode: 0o755 });
     this.say(`playground directory ${this.dir}`);
+    this.secrets = playgroundSecrets(this.dir);
 
     this.writeApiTokens();
     const ports = this.resumed && prev ? await this.resumedPorts(prev) : await this.choosePorts();
@@ -255,7 +259,7 @@ export class Playground {
 
   private async startNats(port: number): Promise<void> {
     mkdirSync(join(this.dir, 'nats'), { recursive: true });
-    this.nats = new NatsInstance({ dir: join(this.dir, 'nats'), port });
+    this.nats = new NatsInstance({ dir: join(this.dir, 'nats'), port, users: this.secrets.nats });
     this.nats.proc.spec.cwd = join(this.dir, 'nats');
     await this.nats.start();
   }
@@ -267,7 +271,7 @@ export class Playground {
     );
     await Promise.all(this.meta.map((n) => n.start()));
     const [primary, ...replicas] = this.meta as [MariaDbInstance, ...MariaDbInstance[]];
-    await wireShard(primary, replicas, REPL);
+    await wireShard(primary, replicas, { user: 'repl', password: this.secrets.replPassword });
     const c = await primary.connect({ database: undefined });
     try {
       await createSchema(c, { metaHaMode: 'rbr' });
@@ -284,6 +288,7 @@ export class Playground {
       brpc_http_port: port,
       local_ip: '127.0.0.1',
       instance_base_dir: join(d, 'instances'),
+      api_token_file: this.secrets.agentTokenFile,
       log_file: join(d, 'agent'),
       log_format: 'json',
       log_level: 'info',
@@ -316,6 +321,12 @@ export class Playground {
         cluster_mgr_tmp_data_path: join(d, 'data'),
         nats_url: this.state.natsUrl,
         nats_stream: STREAM,
+        nats_user: NATS_MANAGER_USER,
+        nats_password_file: this.secrets.natsManagerPasswordFile,
+        agent_token_file: this.secrets.agentTokenFile,
+        raft_secret_file: this.secrets.raftSecretFile,
+        secrets_key_file: this.secrets.secretsKeyFile,
+        storage_repl_pwd: this.secrets.replPassword,
         // Anti-flapping: 10 min (the default) between two automatic failovers of a shard would make a
         // second kill of the same shard's primary show no failover. The playground is for trying things
         // in a row.
@@ -463,8 +474,8 @@ export class Playground {
       cpu_cores: '2',
       innodb_size: '64',
       dbcfg: '1',
-      computer_user: COMP_USER.user,
-      computer_password: COMP_USER.password,
+      computer_user: COMP_USER,
+      computer_password: this.secrets.computePassword,
     });
     const jobId = String(a.job_id);
     this.clusterJob = jobId;
@@ -515,6 +526,7 @@ export class Playground {
     o(`  event stream (SSE) ${first}/api/v1/events`);
     o(`  status page        ${first}/status#token=<the token in ${tokenFile}>`);
     o(`  NATS JetStream     ${this.state.natsUrl}  stream ${STREAM}, subjects kunlun.events.>`);
+    o(`  NATS accounts      ${NATS_MANAGER_USER} (members), ${NATS_WATCHER_USER} (read-only); passwords in ${this.secrets.dir}`);
     o(`  node agent         ${this.state.agentUrl}  (instances under ${join(this.dir, 'agent', 'instances')})`);
     o(`  metadata shard     mysql -h 127.0.0.1 -P ${this.state.ports.meta[0]} -u ${ADMIN.user} -p${ADMIN.password} kunlun_metadata_db`);
     const cluster = view.clusters.find((c) => c.id === this.state.clusterId) ?? null;
@@ -528,7 +540,7 @@ export class Playground {
       o('');
       o(`Cluster ${cluster.id} ${cluster.name} (${cluster.nickName || 'demo'}, ${cluster.haMode}):`);
       for (const c of view.comps.filter((x) => x.cluster === cluster.id)) {
-        o(`  compute node ${c.id} ${c.name}: psql postgres://${COMP_USER.user}:${COMP_USER.password}@${c.hostaddr}:${c.port}/postgres   pid ${this.instancePid('computer', c.port) ?? '?'}`);
+        o(`  compute node ${c.id} ${c.name}: psql postgres://${COMP_USER}:${this.secrets.computePassword}@${c.hostaddr}:${c.port}/postgres   pid ${this.instancePid('computer', c.port) ?? '?'}`);
       }
       for (const s of view.shards.filter((x) => x.cluster === cluster.id)) {
         const p = view.nodes.find((n) => n.id === s.primary);
@@ -565,7 +577,10 @@ export class Playground {
       o(`  ${killLine}`);
     }
     o('  # replay the audit log from the JetStream mirror and compare it with a live member');
-    o(`  ${cli} replay --nats ${this.state.natsUrl} --stream ${STREAM} --verify --compare ${first}${tokenOpt}`);
+    const watcher = `--nats-user ${NATS_WATCHER_USER} --nats-password-file ${this.secrets.natsWatcherPasswordFile}`;
+    o(`  ${cli} replay --nats ${this.state.natsUrl} ${watcher} --stream ${STREAM} --verify --compare ${first}${tokenOpt}`);
+    o('  # follow events and status live from NATS (read-only account)');
+    o(`  ${cli} watch --nats ${this.state.natsUrl} ${watcher}`);
     o('  # stop everything (or Ctrl-C here)');
     o(`  ${cli} playground --down --dir ${this.dir}`);
     o('');

@@ -10,6 +10,7 @@ import { loadAgentConfig } from '../../src/agent/config.js';
 import { runAgent, type RunningAgent } from '../../src/agent/server.js';
 import { AgentClient, AgentError } from '../../src/agent/client.js';
 import { createLogger } from '../../src/log/logger.js';
+import { writeSecretFile } from '../../src/config/secret-file.js';
 import { emit, emitRaw, registryOf, removeDir } from './helpers.js';
 
 const SECRET = 'TopSecret-XYZ-42';
@@ -224,7 +225,8 @@ t.test('access control: allowed_clients and api_token refuse other callers befor
   t.equal(r1.http, 403);
   t.match(r1.json, { status: 'failed', info: "caller 127.0.0.1 is not in the agent's allowed_clients" });
 
-  const tokened = await mk('tokened', [`api_token=${SECRET}`, 'allowed_clients=127.0.0.1']);
+  writeSecretFile(`${dir}/agent-token`, `${SECRET}\n`);
+  const tokened = await mk('tokened', [`api_token_file=${dir}/agent-token`, 'allowed_clients=127.0.0.1']);
   t.teardown(() => tokened.a.close());
   const r2 = await emit(tokened.port, 'ping_pong', {});
   t.equal(r2.http, 401);

@@ -91,10 +91,18 @@ t.test('bad values name the key, the line, the value and what is allowed', (t) =
 });
 
 t.test('a secret value never appears in an error or the effective config', (t) => {
-  const cfg = loadConfig({ sets: ['meta_pwd=hunter2'], env: { CLUSTER_MGR_API_TOKEN: 'tok-123' } });
+  const cfg = loadConfig({ env: { CLUSTER_MGR_META_PWD: 'hunter2', CLUSTER_MGR_API_TOKEN: 'tok-123' } });
   const shown = JSON.stringify(describeConfig(cfg));
   t.notMatch(shown, /hunter2|tok-123/);
   t.match(shown, /"meta_pwd":"<redacted>"/);
+  t.end();
+});
+
+t.test('a secret is refused on the command line, without echoing it', (t) => {
+  for (const set of ['meta_pwd=hunter2', 'storage_repl_pwd=hunter2', 'agent_token=hunter2']) {
+    const err = t.throws(() => loadConfig({ env: {}, sets: [set] }), /--set \w+: a secret is never taken from the command line/, set) as Error;
+    t.notMatch(err.message, /hunter2/);
+  }
   t.end();
 });
 

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/launcher/ports.js';
 import { bearer, testTokens, type TestTokens } from './api-tokens.js';
+import { splitSecrets } from './secret-env.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const bin = fileURLToPath(new URL('../../../bin/cluster-mgr.js', import.meta.url));
@@ -65,7 +66,7 @@ export class MemberGroup {
   }
 
   start(m: MemberProc): void {
-    const sets = [
+    const all = [
       `brpc_http_port=${m.httpPort}`,
       `brpc_raft_port=${m.raftPort}`,
       `raft_group_member_init_config=${this.peersSetting}`,
@@ -74,9 +75,10 @@ export class MemberGroup {
       'log_level=debug',
       `api_tokens_file=${this.tokens.file}`,
       ...this.extraSets,
-    ].flatMap((s) => ['--set', s]);
+    ];
+    const { sets, env } = splitSecrets(all);
     const fd = openSync(m.logFile, 'a');
-    m.proc = spawn(process.execPath, [bin, 'start', '-c', sample, ...sets], { stdio: ['ignore', fd, fd] });
+    m.proc = spawn(process.execPath, [bin, 'start', '-c', sample, ...sets.flatMap((s) => ['--set', s])], { stdio: ['ignore', fd, fd], env: { ...process.env, ...env } });
     closeSync(fd);
   }
 

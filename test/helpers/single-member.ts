@@ -9,6 +9,7 @@ import { ManagerRuntime } from '../../src/member/runtime.js';
 import type { Command } from '../../src/actors/index.js';
 import { waitFor } from '../agent/helpers.js';
 import { testTokens } from './api-tokens.js';
+import { splitSecrets } from './secret-env.js';
 
 export async function singleMemberConfig(dir: string, overrides: Record<string, string | number> = {}): Promise<Config> {
   const raftPort = await freePort();
@@ -23,7 +24,8 @@ export async function singleMemberConfig(dir: string, overrides: Record<string, 
     api_tokens_file: testTokens(dir).file,
     ...overrides,
   };
-  return loadConfig({ env: {}, sets: Object.entries(keys).map(([k, v]) => `${k}=${v}`) });
+  const { sets, env } = splitSecrets(Object.entries(keys).map(([k, v]) => `${k}=${v}`));
+  return loadConfig({ env, sets });
 }
 
 /** Starts a member of `cfg` in this process (logging to `dir`/manager-`n`), kept in `runtimes` for the

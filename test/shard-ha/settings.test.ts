@@ -16,10 +16,10 @@ t.test('defaults', (t) => {
   t.end();
 });
 
-t.test('settings from --set, the connect map parsed', (t) => {
+t.test('settings from --set and the environment, the connect map parsed', (t) => {
   const cfg = loadConfig({
-    env: {},
-    sets: ['probe_interval_ms=250', 'failover_min_interval_ms=0', 'storage_repl_pwd=s3cret', 'storage_connect_map=10.0.0.1:3306=127.0.0.1:40001,db-2.example:3307=proxy.local:1'],
+    env: { CLUSTER_MGR_STORAGE_REPL_PWD: 's3cret' },
+    sets: ['probe_interval_ms=250', 'failover_min_interval_ms=0', 'storage_connect_map=10.0.0.1:3306=127.0.0.1:40001,db-2.example:3307=proxy.local:1'],
   });
   const s = haSettings(cfg);
   t.equal(s.probeIntervalMs, 250);

@@ -1,5 +1,6 @@
 // create_machine / update_machine / delete_machine (cluster_mgr-api.md §3.14–3.16): the machine rows
 // are world facts (machine.* commands); create checks that the node agent answers first.
+import { memberSecrets } from '../../config/member-secrets.js';
 import type { MachineRole } from '../../events/vocab.js';
 import type { Json } from '../../events/schema.js';
 import { AgentClient, AgentError } from '../../agent/client.js';
@@ -79,10 +80,9 @@ async function ephemeralWarning(ctx: JobContext, host: string, agentPort: number
   return warning;
 }
 
-/** The agent of a machine not registered yet (the group's bearer token when one is set). */
+/** The agent of a machine not registered yet (with the agents' token and CA when set). */
 function agentAt(ctx: JobContext, host: string, port: number): AgentClient {
-  const token = ctx.cfg.str('api_token');
-  return new AgentClient({ host, port, timeouts: { ping_pong: 10_000, list_instances: 10_000 }, ...(token ? { token } : {}) });
+  return new AgentClient({ host, port, timeouts: { ping_pong: 10_000, list_instances: 10_000 }, ...memberSecrets(ctx.cfg).agent });
 }
 
 /** A host registered for its other role already says where its agent listens. */

@@ -60,7 +60,8 @@ export interface RaftNodeOptions {
   readTimeoutMs?: number;
   /** Other core settings (pre-vote and check-quorum are on by default). */
   raft?: Partial<Omit<RaftConfig, 'id' | 'storage' | 'random' | 'electionTick' | 'heartbeatTick' | 'applied'>>;
-  transport?: { maxQueueBytes?: number; maxFrameBytes?: number };
+  /** secret: the group's shared secret that members prove to each other (TcpTransportOptions.secret). */
+  transport?: { maxQueueBytes?: number; maxFrameBytes?: number; secret?: Buffer | null };
   /** WAL segment size (default 64 MiB). */
   segmentBytes?: number;
   /**
@@ -225,6 +226,7 @@ export class RaftNode extends EventEmitter<RaftNodeEvents> {
         codec: raftCodec(),
         maxQueueBytes: o.transport?.maxQueueBytes,
         maxFrameBytes: o.transport?.maxFrameBytes,
+        secret: o.transport?.secret ?? null,
         // Votes, heartbeats and answers are small and time-critical; appends and snapshots are retried.
         isCritical: (m) => m.type !== 'app' && m.type !== 'snap',
         onMessage: (from, msg) => node?.receive(from, msg),

@@ -19,7 +19,12 @@ export class FrameDecoder {
   /** Payload length of the frame being assembled, once its header is in. */
   private need = -1;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  constructor(private maxFrameBytes: number) {}
+
+  /** Raises (or lowers) the limit, e.g. once the peer is authenticated. */
+  setMaxFrameBytes(n: number): void {
+    this.maxFrameBytes = n;
+  }
 
   /** Feeds bytes; returns the complete payloads now available. Throws FrameTooLargeError. */
   push(chunk: Buffer): Buffer[] {

@@ -5,7 +5,7 @@ import net from 'node:net';
 import { Packr } from 'msgpackr';
 import type { RaftLogger } from '../storage/logger.js';
 import { FrameDecoder, frameHeader } from './frame.js';
-import { isHelloReply, PROTOCOL_VERSION, type Hello } from './handshake.js';
+import { handshakeProof, HANDSHAKE_MAX_FRAME_BYTES, isHelloReply, newNonce, proofMatches, PROTOCOL_VERSION, type Hello } from './handshake.js';
 import { SendQueue, type DropCount } from './send-queue.js';
 
 export interface PeerAddress {
@@ -17,6 +17,8 @@ export interface PeerLinkOptions {
   self: string;
   peer: string;
   cluster: string;
+  /** The group's shared secret: the peer must prove it holds it, and so do we. */
+  secret: Buffer | null;
   address: PeerAddress;
   maxQueueBytes: number;
   /** Stop handing bytes to the socket past this much unsent data; the rest waits in our queue. */
@@ -114,16 +116,18 @@ export class PeerLink {
     this.socket = sock;
     sock.setKeepAlive(true, 5000);
     sock.setTimeout(this.o.connectTimeoutMs);
-    const decoder = new FrameDecoder(64 * 1024);
+    const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
+    const hello: Hello = { t: 'hello', v: PROTOCOL_VERSION, cluster: this.o.cluster, from: this.o.self, to: this.o.peer, nonce: newNonce() };
+    let challenged = false;
     sock.on('timeout', () => {
       // Only the handshake is timed: an idle established link is normal.
       if (!this.ready) sock.destroy(new Error('connect or handshake timed out'));
     });
-    sock.on('connect', () => {
-      const hello: Hello = { t: 'hello', v: PROTOCOL_VERSION, cluster: this.o.cluster, from: this.o.self, to: this.o.peer };
-      const payload = control.pack(hello);
+    const send = (frame: unknown): void => {
+      const payload = control.pack(frame);
       sock.write(Buffer.concat([frameHeader(payload.length), payload]));
-    });
+    };
+    sock.on('connect', () => send(hello));
     sock.on('data', (chunk: Buffer) => {
       if (this.ready) return; // the listener sends nothing after its welcome
       let frames: Buffer[];
@@ -148,6 +152,24 @@ export class PeerLink {
       }
       if (reply.t === 'reject') {
         this.o.logger.warn({ peer: this.o.peer, reason: reply.reason }, 'raft transport: peer rejected our handshake');
+        sock.destroy();
+        return;
+      }
+      const secret = this.o.secret;
+      if (reply.t === 'challenge') {
+        // The listener proves the secret first: we answer only a member of our group.
+        if (!secret || challenged || !proofMatches(handshakeProof(secret, 'listener', hello, reply.nonce), reply.proof)) {
+          const why = !secret ? 'the peer requires raft_secret_file and this member has none' : 'the peer did not prove the group\'s secret (raft_secret_file)';
+          this.o.logger.warn({ peer: this.o.peer, address: `${host}:${port}`, reason: why }, 'raft transport: peer refused');
+          sock.destroy();
+          return;
+        }
+        challenged = true;
+        send({ t: 'auth', proof: handshakeProof(secret, 'dialer', hello, reply.nonce) });
+        return;
+      }
+      if (secret && !challenged) {
+        this.o.logger.warn({ peer: this.o.peer, address: `${host}:${port}`, reason: 'the peer welcomed us without proving the group\'s secret' }, 'raft transport: peer refused');
         sock.destroy();
         return;
       }

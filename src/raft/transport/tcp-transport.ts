@@ -4,9 +4,12 @@
 
 import net from 'node:net';
 import { Packr } from 'msgpackr';
+import { LogRateLimit } from '../../log/rate-limit.js';
 import { silentLogger, type RaftLogger } from '../storage/logger.js';
 import { FrameDecoder, frameHeader } from './frame.js';
-import { checkHello, isHello, type HelloReply } from './handshake.js';
+import {
+  checkHello, handshakeProof, HANDSHAKE_MAX_FRAME_BYTES, isAuth, isHello, newNonce, proofMatches, type Hello, type HelloReply,
+} from './handshake.js';
 import { PeerLink, type PeerAddress, type PeerMetrics } from './peer-link.js';
 import type { DropCount } from './send-queue.js';
 
@@ -39,8 +42,16 @@ export interface TcpTransportOptions<M> {
   isCritical?: (msg: M) => boolean;
   /** Per-peer outbound queue limit (default 16 MiB). */
   maxQueueBytes?: number;
-  /** Largest frame accepted from a peer (default 256 MiB). */
+  /**
+   * Largest frame accepted from an authenticated peer (default 256 MiB: a snapshot travels whole, in one
+   * message). Before the handshake is done a peer may send only HANDSHAKE_MAX_FRAME_BYTES.
+   */
   maxFrameBytes?: number;
+  /**
+   * The group's shared secret: peers must prove they hold it (HMAC challenge, both ways) before any
+   * Raft message is taken or sent. Without it only the cluster id is checked.
+   */
+  secret?: Buffer | null;
   socketHighWater?: number;
   backoffMinMs?: number;
   backoffMaxMs?: number;
@@ -67,8 +78,12 @@ export interface TransportMetrics {
 
 interface Inbound {
   socket: net.Socket;
+  /** Set once the peer is welcomed: its frames are Raft messages from then on. */
   from: string | null;
   closing: boolean;
+  /** The hello and our nonce while we wait for the peer's proof. */
+  pending: { hello: Hello; nonce: Buffer } | null;
+  decoder: FrameDecoder;
 }
 
 export class TcpTransport<M> {
@@ -83,6 +98,8 @@ export class TcpTransport<M> {
   private stopped = false;
   private boundPort = 0;
   private readonly m = { received: 0, receivedBytes: 0, rejectedConnections: 0, malformedFrames: 0 };
+  /** Refused connections are logged at most a few times a minute per remote address. */
+  private readonly refusals = new LogRateLimit();
 
   constructor(private readonly o: TcpTransportOptions<M>) {
     this.logger = o.logger ?? silentLogger;
@@ -121,6 +138,7 @@ export class TcpTransport<M> {
       self: this.o.id,
       peer: id,
       cluster: this.o.clusterId,
+      secret: this.o.secret ?? null,
       address,
       maxQueueBytes: this.o.maxQueueBytes ?? 16 * 1024 * 1024,
       socketHighWater: Math.max(this.o.socketHighWater ?? 1024 * 1024, 64 * 1024),
@@ -196,10 +214,10 @@ export class TcpTransport<M> {
       socket.destroy();
       return;
     }
-    const conn: Inbound = { socket, from: null, closing: false };
+    const decoder = new FrameDecoder(HANDSHAKE_MAX_FRAME_BYTES);
+    const conn: Inbound = { socket, from: null, closing: false, pending: null, decoder };
     this.inbound.add(conn);
     const remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
-    const decoder = new FrameDecoder(this.maxFrameBytes);
     socket.setKeepAlive(true, 5000);
     socket.setTimeout(this.o.connectTimeoutMs ?? 3000, () => {
       if (conn.from === null) this.closeInbound(conn, remote, 'no handshake in time');
@@ -225,7 +243,8 @@ export class TcpTransport<M> {
           return;
         }
         if (conn.from === null) {
-          this.handshake(conn, remote, msg);
+          if (conn.pending === null) this.handshake(conn, remote, msg);
+          else this.authenticate(conn, remote, msg);
           continue;
         }
         this.m.received++;
@@ -234,7 +253,14 @@ export class TcpTransport<M> {
       }
     });
     socket.on('error', (err) => this.logger.debug({ remote, err: err.message }, 'raft transport: inbound connection error'));
-    socket.on('close', () => this.inbound.delete(conn));
+    socket.on('close', () => {
+      // A member with another secret sees our proof fail and hangs up without answering.
+      if (conn.pending !== null && !conn.closing) {
+        this.m.rejectedConnections++;
+        this.closeInbound(conn, remote, `member "${conn.pending.hello.from}" did not prove the group's secret (raft_secret_file): it hung up on our challenge`);
+      }
+      this.inbound.delete(conn);
+    });
   }
 
   private handshake(conn: Inbound, remote: string, msg: unknown): void {
@@ -245,16 +271,43 @@ export class TcpTransport<M> {
     }
     const why = checkHello(msg, this.o.clusterId, this.o.id);
     if (why !== null) {
-      this.m.rejectedConnections++;
-      this.reply(conn.socket, { t: 'reject', reason: why });
-      this.closeInbound(conn, remote, `handshake rejected: ${why}`, true);
+      this.refuse(conn, remote, why);
       return;
     }
-    conn.from = msg.from;
+    if (this.o.secret) {
+      const nonce = newNonce();
+      conn.pending = { hello: msg, nonce };
+      this.reply(conn.socket, { t: 'challenge', nonce, proof: handshakeProof(this.o.secret, 'listener', msg, nonce) });
+      return;
+    }
+    this.welcome(conn, remote, msg.from);
+  }
+
+  /** The dialer's answer to our challenge. */
+  private authenticate(conn: Inbound, remote: string, msg: unknown): void {
+    const { hello, nonce } = conn.pending!;
+    if (!isAuth(msg) || !proofMatches(handshakeProof(this.o.secret!, 'dialer', hello, nonce), msg.proof)) {
+      // The reason names no secret; the peer learns only that it was refused.
+      this.refuse(conn, remote, `member "${hello.from}" did not prove the group's secret (raft_secret_file)`);
+      return;
+    }
+    conn.pending = null;
+    this.welcome(conn, remote, hello.from);
+  }
+
+  private refuse(conn: Inbound, remote: string, why: string): void {
+    this.m.rejectedConnections++;
+    this.reply(conn.socket, { t: 'reject', reason: why });
+    this.closeInbound(conn, remote, `handshake rejected: ${why}`, true);
+  }
+
+  private welcome(conn: Inbound, remote: string, from: string): void {
+    conn.from = from;
+    conn.decoder.setMaxFrameBytes(this.maxFrameBytes);
     conn.socket.setTimeout(0);
     // A peer that reconnected may leave its previous connection half-open: keep only the newest.
     for (const other of this.inbound) {
-      if (other !== conn && other.from === msg.from) this.closeInbound(other, remote, 'replaced by a newer connection from the same peer');
+      if (other !== conn && other.from === from) this.closeInbound(other, remote, 'replaced by a newer connection from the same peer');
     }
     this.reply(conn.socket, { t: 'welcome' });
   }
@@ -268,7 +321,10 @@ export class TcpTransport<M> {
   private closeInbound(conn: Inbound, remote: string, reason: string, graceful = false): void {
     if (conn.closing) return;
     conn.closing = true;
-    this.logger.warn({ remote, peer: conn.from, reason }, 'raft transport: closing inbound connection');
+    const r = this.refusals.take(remote.slice(0, remote.lastIndexOf(':')));
+    if (r.log) {
+      this.logger.warn({ remote, peer: conn.from, reason, ...(r.suppressed ? { suppressed: r.suppressed } : {}) }, 'raft transport: closing inbound connection');
+    }
     this.inbound.delete(conn);
     // Let a reject reach the dialer before closing; anything else is cut at once.
     if (graceful) conn.socket.end();
