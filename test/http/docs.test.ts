@@ -1,8 +1,10 @@
 // docs/api.md must describe every Emit job type with every paras field (the tables are generated from
-// job-types.ts), and every REST route the OpenAPI document lists.
+// src/jobs/types), and every REST route the OpenAPI document lists.
 import t from 'tap';
 import { readFileSync } from 'node:fs';
-import { JOB_TYPES } from '../../src/http/job-types.js';
+import { JOB_DEFINITIONS } from '../../src/jobs/types/index.js';
+
+const JOB_TYPES = JOB_DEFINITIONS.served();
 
 const doc = readFileSync(new URL('../../../docs/api.md', import.meta.url), 'utf8');
 
