@@ -19,6 +19,8 @@ export interface JsonSchema {
   items?: JsonSchema;
   /** A string that ends with this text (the original's "ip_port;ip_port;" lists keep the last ";"). */
   suffix?: string;
+  /** An attachment key present only in some states (e.g. an error text on failure). */
+  optional?: boolean;
 }
 
 /** What get_status adds to the common attachment keys for this type, as XPanel reads them. */

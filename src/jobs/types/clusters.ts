@@ -394,8 +394,8 @@ export const createClusterJob: JobTypeDefinition = {
       computer_id: JOB_ID,
       shard_step: { type: 'array', items: { type: 'object', properties: { storage_state: PART_STATE, shard_ids: NAMED_IDS, shard_hosts: NAMED_HOSTS, error_info: { type: 'string' } } } },
       computer_step: { type: 'array', items: { type: 'object', properties: { computer_state: PART_STATE, computer_hosts: HOST_LIST, computer_id: JOB_ID, error_info: { type: 'string' } } } },
-      shard_error_info: { type: 'string' },
-      comp_error_info: { type: 'string' },
+      shard_error_info: { type: 'string', optional: true, description: 'when the storage part failed' },
+      comp_error_info: { type: 'string', optional: true, description: 'when the compute part failed' },
     },
     build(job, world) {
       const r = requestOf(job);
