@@ -251,7 +251,7 @@ const CASES: Case[] = [
   ['paras is a string', { type: 'create_cluster', paras: 'x' }, '70070', /^create_cluster: paras: must be a JSON object$/],
   ['missing ha_mode', { type: 'create_cluster', paras: { ...cluster, ha_mode: undefined } }, '70071', /^create_cluster: paras\.ha_mode: is required/],
   ['shards not a number', { type: 'create_cluster', paras: { ...cluster, shards: 'abc' } }, '70072', /^create_cluster: paras\.shards: must be a whole number/],
-  ['shards negative', { type: 'create_cluster', paras: { ...cluster, shards: -1 } }, '70072', /^create_cluster: paras\.shards/],
+  ['shards negative', { type: 'create_cluster', paras: { ...cluster, shards: -1 } }, '70073', /^create_cluster: paras\.shards/],
   ['shards fractional', { type: 'create_cluster', paras: { ...cluster, shards: '1.5' } }, '70072', /^create_cluster: paras\.shards/],
   ['shards as an object', { type: 'create_cluster', paras: { ...cluster, shards: { $gt: 1 } } }, '70072', /^create_cluster: paras\.shards/],
   ['shell in ha_mode', { type: 'create_cluster', paras: { ...cluster, ha_mode: 'rbr; rm -rf /' } }, '70071', /^create_cluster: paras\.ha_mode: must be one of/],

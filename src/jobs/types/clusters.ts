@@ -24,10 +24,10 @@ import { refusedSlots } from '../port-moves.js';
 import type { JobView, World } from '../../actors/index.js';
 import { refuse } from '../../actors/commands/common.js';
 import { INT_LIMITS as L, STR_LIMITS, UNSUPPORTED_HA_MODES } from '../../actors/commands/para-limits.js';
-import type { JobTypeDefinition } from '../definition.js';
+import type { AttachmentShape, JobTypeDefinition } from '../definition.js';
 import { clusterRef, count, id, nickName, password, user } from './paras.js';
 import { clusterById, clusterLock, fail, nodeAt, registeredHosts, shardIn } from './world-checks.js';
-import { childJobs, HOST_LIST, hostList, JOB_ID, jobState, NAMED_HOSTS, NAMED_IDS, PART_STATE, partState, requestOf, shardHosts, stepBegan, stepDone } from './xpanel.js';
+import { childJobs, HOST_LIST, hostList, JOB_ID, jobState, NAMED_HOSTS, NAMED_IDS, PART_STATE, partState, requestOf, shardHosts, stepBegan, stepDone, text } from './xpanel.js';
 
 interface Sizing {
   bufferMb: number;
@@ -288,6 +288,17 @@ function clusterHosts(world: World, cluster: number): { storage_hosts: string; c
 const HA_MODES = ['mgr', 'rbr', 'no_rep'] as const;
 const CREATE_STEPS = ['place_shards', 'start_comps', 'install_storage', 'wire_replication', 'activate_shards', 'cluster_inuse'] as const;
 const ADD_SHARDS_STEPS = ['plan', 'place_shards', 'install_storage', 'wire_replication', 'activate_shards'] as const;
+/** What a job that adds or removes storage nodes writes (through the projection). */
+const SHARD_WRITES = ['shards', 'shard_nodes', 'node_map_master', 'server_nodes', 'cluster_shard_topology', 'mysql_pg_install_log'];
+/** delete_shard / delete_node: the shard and the hosts removed (captured when the job was accepted). */
+const STORAGE_REMOVED: AttachmentShape = {
+  description: 'the shard and the hosts removed from it',
+  keys: { storage_state: PART_STATE, shard_id: { type: 'string' }, storage_hosts: HOST_LIST },
+  build(job) {
+    const r = requestOf(job);
+    return { storage_state: jobState(job), shard_id: String(Number(r.shard_id)), storage_hosts: text(r, 'storage_hosts') };
+  },
+};
 const TWO_PARTS = { type: 'string', enum: ['shard,computer'], description: 'labels of shard_step (index 0) and computer_step (index 1)' } as const;
 
 /** The storage part of create_cluster / add_shards: its shards by name, with their hosts. */
@@ -469,8 +480,8 @@ export const deleteClusterJob: JobTypeDefinition = {
         computer_state: state,
         shard_id: String(job.id),
         computer_id: String(job.id),
-        shard_step: [{ storage_state: state, storage_hosts: typeof r.storage_hosts === 'string' ? r.storage_hosts : '', error_info: err }],
-        computer_step: [{ computer_state: state, computer_hosts: typeof r.computer_hosts === 'string' ? r.computer_hosts : '', computer_id: String(job.id), error_info: err }],
+        shard_step: [{ storage_state: state, storage_hosts: text(r, 'storage_hosts'), error_info: err }],
+        computer_step: [{ computer_state: state, computer_hosts: text(r, 'computer_hosts'), computer_id: String(job.id), error_info: err }],
       };
     },
   },
@@ -504,7 +515,7 @@ export const addShardsJob: JobTypeDefinition = {
       return { storage_state: partState(job, stepBegan(job, 'place_shards'), stepDone(job, 'activate_shards')), ...shardsOf(world, Number(r.cluster_id), names) };
     },
   },
-  writes: ['shards', 'shard_nodes', 'node_map_master', 'server_nodes', 'cluster_shard_topology', 'mysql_pg_install_log'],
+  writes: SHARD_WRITES,
 };
 
 export const deleteShardJob: JobTypeDefinition = {
@@ -525,15 +536,8 @@ export const deleteShardJob: JobTypeDefinition = {
   },
   steps: ['mark_deleting', 'uninstall_and_remove'],
   run: deleteShard,
-  attachment: {
-    description: 'the shard and the hosts it ran on',
-    keys: { storage_state: PART_STATE, shard_id: { type: 'string' }, storage_hosts: HOST_LIST },
-    build(job) {
-      const r = requestOf(job);
-      return { storage_state: jobState(job), shard_id: String(Number(r.shard_id)), storage_hosts: typeof r.storage_hosts === 'string' ? r.storage_hosts : '' };
-    },
-  },
-  writes: ['shards', 'shard_nodes', 'node_map_master', 'server_nodes', 'cluster_shard_topology', 'mysql_pg_install_log'],
+  attachment: STORAGE_REMOVED,
+  writes: SHARD_WRITES,
 };
 
 /** add_nodes' per-shard state: the original's Node_State (N_PREPARE 0 … N_ROLLBACK 4, N_DONE 5, N_FAILED 6). */
@@ -595,7 +599,7 @@ export const addNodesJob: JobTypeDefinition = {
       };
     },
   },
-  writes: ['shards', 'shard_nodes', 'node_map_master', 'server_nodes', 'cluster_shard_topology', 'mysql_pg_install_log'],
+  writes: SHARD_WRITES,
 };
 
 export const deleteNodeJob: JobTypeDefinition = {
@@ -622,17 +626,10 @@ export const deleteNodeJob: JobTypeDefinition = {
     if (world.primaryOf(shard) === node) {
       fail(refuse('invalid_state', `${host}:${port} is the primary of shard ${shard}`, 'paras.hostaddr', 70172));
     }
-    return { request: { cluster_id: cluster, shard_id: shard, hostaddr: host, port, node_id: node }, cluster, lock: clusterLock(cluster) };
+    return { request: { cluster_id: cluster, shard_id: shard, hostaddr: host, port, node_id: node, storage_hosts: hostList([{ hostaddr: host, port }]) }, cluster, lock: clusterLock(cluster) };
   },
   steps: ['uninstall_node', 'remove_node'],
   run: deleteNode,
-  attachment: {
-    description: 'the node deleted',
-    keys: { storage_state: PART_STATE, shard_id: { type: 'string' }, storage_hosts: HOST_LIST },
-    build(job) {
-      const r = requestOf(job);
-      return { storage_state: jobState(job), shard_id: String(Number(r.shard_id)), storage_hosts: hostList([{ hostaddr: typeof r.hostaddr === 'string' ? r.hostaddr : '', port: Number(r.port) }]) };
-    },
-  },
-  writes: ['shards', 'shard_nodes', 'node_map_master', 'server_nodes', 'cluster_shard_topology', 'mysql_pg_install_log'],
+  attachment: STORAGE_REMOVED,
+  writes: SHARD_WRITES,
 };

@@ -34,7 +34,7 @@ import { refuse } from '../../actors/commands/common.js';
 import type { AttachmentShape, JobTypeDefinition } from '../definition.js';
 import { count, id, nickName } from './paras.js';
 import { clusterById, clusterLock, fail, registeredHosts } from './world-checks.js';
-import { HOST_LIST, hostList, JOB_ID, jobState, PART_STATE, partState, requestOf, stepBegan, stepDone } from './xpanel.js';
+import { HOST_LIST, hostList, JOB_ID, jobState, PART_STATE, partState, requestOf, stepBegan, stepDone, text } from './xpanel.js';
 import { num, req, strList } from '../handlers/request.js';
 import { installMovingOn, refusedSlots } from '../port-moves.js';
 
@@ -315,7 +315,7 @@ export const deleteCompJob: JobTypeDefinition = {
     keys: { computer_state: PART_STATE, computer_hosts: HOST_LIST, computer_id: JOB_ID },
     build(job) {
       const r = requestOf(job);
-      return { computer_state: jobState(job), computer_hosts: typeof r.computer_hosts === 'string' ? r.computer_hosts : '', computer_id: String(job.id) };
+      return { computer_state: jobState(job), computer_hosts: text(r, 'computer_hosts'), computer_id: String(job.id) };
     },
   },
   writes: ['comp_nodes', 'server_nodes', 'commit_log_template_table', 'mysql_pg_install_log'],

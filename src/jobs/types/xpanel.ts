@@ -55,6 +55,8 @@ export function requestOf(job: JobView): { [k: string]: Json } {
   return r !== null && typeof r === 'object' && !Array.isArray(r) ? r : {};
 }
 
-export function strings(v: Json | undefined): string[] {
-  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+/** A string of a request, or "" (values captured when the job was accepted). */
+export function text(r: { [k: string]: Json }, key: string): string {
+  const v = r[key];
+  return typeof v === 'string' ? v : '';
 }
