@@ -84,7 +84,7 @@ export async function handleEmit(raw: string, backend: EmitBackend, opts: { forw
     // The original's words first (clients may look for them), then the field and the reason.
     return failed(E.INVALID_REQUEST, `Unrecongnized job type: job_type: ${JSON.stringify(env.job_type).slice(0, 80)} is not a job type of cluster_mgr`);
   }
-  if (def.kind === 'refused') return failed(E.INVALID_REQUEST, `job type ${env.job_type} is not supported: ${def.refused}`);
+  if (def.kind === 'refused') return failed(E.INVALID_REQUEST, refusalText(env.job_type, 'job_type', `is not supported by this cluster_mgr: ${def.refused}`));
   const v = validateParas(env.paras, def.paras, def.missingParas);
   if (!v.ok) {
     const extra = def.sync ? { job_id: env.job_id.slice(0, 128), job_type: env.job_type } : {};
