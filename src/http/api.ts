@@ -8,7 +8,7 @@ import { VERSION } from '../version.js';
 import { registerAuth } from './auth.js';
 import { MemberEmitBackend } from './emit-backend.js';
 import { registerEmit } from './emit-route.js';
-import { attachmentKeys } from '../jobs/definition.js';
+import { attachmentKeys, openApiSchema } from '../jobs/definition.js';
 import { JOB_DEFINITIONS } from '../jobs/types/index.js';
 import { parasJsonSchema } from '../actors/commands/paras-spec.js';
 import { registerRestRoutes } from './rest-routes.js';
@@ -68,7 +68,7 @@ export function openApiDocument(app: FastifyInstance): Record<string, unknown> {
     schemas[`Attachment_${type}`] = {
       type: 'object',
       description: def.attachment.description,
-      properties: attachmentKeys(def),
+      properties: openApiSchema({ properties: attachmentKeys(def) }).properties,
     };
     schemas[`Emit_${type}`] = {
       type: 'object',

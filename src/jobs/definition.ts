@@ -133,4 +133,15 @@ export function attachmentKeys(d: JobDefinition): Record<string, JsonSchema> {
   return d.kind === 'refused' ? {} : d.kind === 'query' ? { ...d.attachment.keys } : { ...COMMON_ATTACHMENT, ...d.attachment.keys };
 }
 
+/** Standard JSON Schema for the OpenAPI document: `suffix` becomes a pattern, `optional` is dropped. */
+export function openApiSchema(s: JsonSchema): Record<string, unknown> {
+  const { suffix, optional: _optional, properties, items, additionalProperties, ...rest } = s;
+  const out: Record<string, unknown> = { ...rest };
+  if (suffix !== undefined) out.pattern = `(^$|${suffix.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$)`;
+  if (properties !== undefined) out.properties = Object.fromEntries(Object.entries(properties).map(([k, v]) => [k, openApiSchema(v)]));
+  if (items !== undefined) out.items = openApiSchema(items);
+  if (additionalProperties !== undefined) out.additionalProperties = openApiSchema(additionalProperties);
+  return out;
+}
+
 export type { Json };

@@ -2,7 +2,7 @@
 // (cluster_mgr-api.md §2 registry, §3.27 internal jobs, §10 types of 1.1/1.2 and XPanel) is either
 // defined or refused with a stated reason.
 import t from 'tap';
-import { JobDefinitions, type JobDefinition } from '../../src/jobs/definition.js';
+import { attachmentKeys, JobDefinitions, openApiSchema, type JobDefinition } from '../../src/jobs/definition.js';
 import { JOB_DEFINITIONS } from '../../src/jobs/types/index.js';
 import { TABLES } from '../../src/metadata/schema-spec.js';
 import { validateParas } from '../../src/actors/commands/paras-spec.js';
@@ -92,5 +92,15 @@ t.test("the paras spec keeps the original's two numbers of a count: 70072 absent
   t.match(validateParas({ ...base, shards: '300' }, d.paras, d.missingParas), { ok: false, error: { code: 70073, field: 'paras.shards' } });
   t.match(validateParas({ ...base, innodb_size: '0' }, d.paras, d.missingParas), { ok: false, error: { code: 70082 } });
   t.match(validateParas(undefined, d.paras, d.missingParas), { ok: false, error: { code: 70070, field: 'paras' } });
+  t.end();
+});
+
+t.test('the OpenAPI form of the attachments is standard JSON Schema (no suffix or optional keywords)', (t) => {
+  for (const d of JOB_DEFINITIONS.all) {
+    const text = JSON.stringify(openApiSchema({ type: 'object', properties: attachmentKeys(d) }));
+    t.notMatch(text, /"suffix"|"optional"/, d.name);
+  }
+  const hosts = openApiSchema({ type: 'object', properties: attachmentKeys(JOB_DEFINITIONS.get('add_comps')!) }).properties as Record<string, { pattern?: string }>;
+  t.equal(hosts.computer_hosts?.pattern, '(^$|;$)', 'computer_hosts: empty or ends with ";"');
   t.end();
 });
