@@ -11,8 +11,9 @@ import { RefusalAudit, type RefusalMetrics } from './refusals.js';
 import type { Logger } from '../log/logger.js';
 import { MemberEmitBackend, type EmitRuntime } from './emit-backend.js';
 import { registerEmit } from './emit-route.js';
-import { JOB_TYPES } from './job-types.js';
-import { parasJsonSchema } from './paras-spec.js';
+import { attachmentKeys, openApiSchema } from '../jobs/definition.js';
+import { JOB_DEFINITIONS } from '../jobs/types/index.js';
+import { parasJsonSchema } from '../actors/commands/paras-spec.js';
 import { registerRestRoutes, type RestRuntime } from './rest-routes.js';
 import { EventBuffer, registerEventStream, type EventSource } from './event-stream.js';
 
@@ -68,14 +69,21 @@ export function mountApi(app: FastifyInstance, ctx: ApiContext): { events: Event
   return { events };
 }
 
-/** The generated document plus the Emit request bodies per job type (from job-types.ts). */
+/** The generated document plus the Emit request bodies and get_status attachments per job type (src/jobs/types). */
 export function openApiDocument(app: FastifyInstance): Record<string, unknown> {
   const doc = structuredClone(app.swagger()) as Record<string, unknown> & {
     paths?: Record<string, Record<string, unknown>>;
     components?: Record<string, Record<string, unknown>>;
   };
   const schemas: Record<string, unknown> = {};
-  for (const [type, def] of Object.entries(JOB_TYPES)) {
+  const served = Object.values(JOB_DEFINITIONS.served());
+  for (const def of served) {
+    const type = def.name;
+    schemas[`Attachment_${type}`] = {
+      type: 'object',
+      description: def.attachment.description,
+      properties: openApiSchema({ properties: attachmentKeys(def) }).properties,
+    };
     schemas[`Emit_${type}`] = {
       type: 'object',
       description: `${def.summary} (${def.sync ? 'sync: the answer carries the result' : 'async: answers accept + job_id; poll get_status'})`,
@@ -96,7 +104,7 @@ export function openApiDocument(app: FastifyInstance): Record<string, unknown> {
     emit.summary = 'the original job API: one JSON envelope per job type';
     emit.requestBody = {
       required: true,
-      content: { 'application/json': { schema: { oneOf: Object.keys(JOB_TYPES).map((t) => ({ $ref: `#/components/schemas/Emit_${t}` })) } } },
+      content: { 'application/json': { schema: { oneOf: served.map((d) => ({ $ref: `#/components/schemas/Emit_${d.name}` })) } } },
     };
     emit.responses = {
       200: {

@@ -12,8 +12,8 @@ import { ANONYMOUS_REQUEST } from '../metadata/jobs.js';
 import { E } from './error-codes.js';
 import { failed, type EmitAnswer } from './emit-envelope.js';
 import { relayHeaders, type EmitBackend, type SyncResult, type ValidatedJob } from './emit-route.js';
-import { jobTypeDef } from './job-types.js';
-import { refusalText } from './paras-spec.js';
+import { JOB_DEFINITIONS } from '../jobs/types/index.js';
+import { refusalText } from '../actors/commands/paras-spec.js';
 import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer } from './sync-answers.js';
 import { getVariable, type StorageAccount } from './instance-vars.js';
 import { jobOutcomeAnswer, waitForJobEnd } from './job-wait.js';
@@ -59,7 +59,7 @@ export class MemberEmitBackend implements EmitBackend {
 
   /** Relays a write to the leader when this member is not the leader; null means "serve it here". */
   async forward(job: ValidatedJob): Promise<EmitAnswer | null> {
-    const def = jobTypeDef(job.jobType);
+    const def = JOB_DEFINITIONS.get(job.jobType);
     if (def === undefined || (def.sync && !LEADER_SYNC.has(job.jobType)) || this.rt.isLeader) return null;
     const extra = def.sync ? { job_id: job.envelope.job_id, job_type: job.jobType } : {};
     const fail = (info: string) => failed(E.INVALID_REQUEST, refusalText(job.jobType, undefined, info), extra);

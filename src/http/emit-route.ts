@@ -3,8 +3,8 @@
 import type { FastifyInstance } from 'fastify';
 import { E } from './error-codes.js';
 import { accepted, failed, parseEnvelope, serializeAnswer, syncAnswer, EMIT_HEADERS, type EmitAnswer, type Envelope } from './emit-envelope.js';
-import { DEAD_JOB_TYPES, jobTypeDef } from './job-types.js';
-import { describeFieldError, refusalText, validateParas, type ParasValue } from './paras-spec.js';
+import { JOB_DEFINITIONS } from '../jobs/types/index.js';
+import { describeFieldError, refusalText, validateParas, type ParasValue } from '../actors/commands/paras-spec.js';
 
 export interface ValidatedJob {
   jobType: string;
@@ -79,12 +79,12 @@ export async function handleEmit(raw: string, backend: EmitBackend, opts: { forw
   const parsed = parseEnvelope(raw);
   if (!parsed.ok) return parsed.answer;
   const env = parsed.env;
-  const def = jobTypeDef(env.job_type);
-  if (!def) {
-    if (DEAD_JOB_TYPES.has(env.job_type)) return failed(E.INVALID_REQUEST, `job type ${env.job_type} is not supported`);
+  const def = JOB_DEFINITIONS.get(env.job_type);
+  if (def === undefined || def.internal) {
     // The original's words first (clients may look for them), then the field and the reason.
     return failed(E.INVALID_REQUEST, `Unrecongnized job type: job_type: ${JSON.stringify(env.job_type).slice(0, 80)} is not a job type of cluster_mgr`);
   }
+  if (def.kind === 'refused') return failed(E.INVALID_REQUEST, refusalText(env.job_type, 'job_type', `is not supported by this cluster_mgr: ${def.refused}`));
   const v = validateParas(env.paras, def.paras, def.missingParas);
   if (!v.ok) {
     const extra = def.sync ? { job_id: env.job_id.slice(0, 128), job_type: env.job_type } : {};

@@ -4,7 +4,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type { JobView, World } from '../actors/index.js';
 import { E } from './error-codes.js';
 import type { SyncResult } from './emit-route.js';
-import { refusalText } from './paras-spec.js';
+import { refusalText } from '../actors/commands/paras-spec.js';
 
 /** The job once it has ended, or null when it has not within `withinMs` (it goes on regardless). */
 export async function waitForJobEnd(src: { readonly world: World }, id: number, withinMs: number, everyMs = 50): Promise<JobView | null> {

@@ -1,10 +1,11 @@
 // The role each API call needs, in one place: every Emit job type and every HTTP route. A route
-// registered without an entry here stops the member at start-up (auth.ts checks it), and a test checks
-// that every job type of job-types.ts has one, so nothing is served with an unintended access level.
+// registered without an entry here stops the member at start-up (auth.ts checks it); a job type's role is
+// part of its one definition (src/jobs/types), so nothing is served with an unintended access level.
 //   read     — views, status, metrics: changes nothing
 //   operator — provisioning and maintenance jobs
 //   admin    — what destroys data or changes the manager group: deletions, raft_mission, set_variable
 import { ROLES, type Role } from '../config/api-tokens.js';
+import { JOB_DEFINITIONS } from '../jobs/types/index.js';
 
 export { ROLES, type Role };
 
@@ -13,37 +14,11 @@ export function roleAllows(have: Role, need: Role): boolean {
   return ROLES.indexOf(have) >= ROLES.indexOf(need);
 }
 
-export const JOB_ROLES: Readonly<Record<string, Role>> = {
-  get_status: 'read',
-  get_meta_mode: 'read',
-  get_meta_summary: 'read',
-  get_cluster_summary: 'read',
-  get_cluster_detail: 'read',
-  get_variable: 'read',
-  list_noswitch: 'read',
-  create_cluster: 'operator',
-  add_shards: 'operator',
-  add_comps: 'operator',
-  add_nodes: 'operator',
-  create_machine: 'operator',
-  update_machine: 'operator',
-  control_instance: 'operator',
-  manual_switch: 'operator',
-  set_noswitch: 'operator',
-  del_noswitch: 'operator',
-  // set_variable can make a replica writable (read_only=0): as dangerous as a deletion.
-  set_variable: 'admin',
-  delete_cluster: 'admin',
-  delete_shard: 'admin',
-  delete_comp: 'admin',
-  delete_node: 'admin',
-  delete_machine: 'admin',
-  raft_mission: 'admin',
-};
-
-/** The role of an Emit job type; an unknown type only earns its error answer, so `read` suffices. */
+/** The role of an Emit job type, from its definition (src/jobs/types); a refused or unknown type only
+ *  earns its error answer, so `read` suffices. */
 export function roleOfJob(jobType: string): Role {
-  return Object.hasOwn(JOB_ROLES, jobType) ? JOB_ROLES[jobType]! : 'read';
+  const d = JOB_DEFINITIONS.get(jobType);
+  return d === undefined || d.kind === 'refused' ? 'read' : d.role;
 }
 
 /** open: no credentials (health checks, the status page's HTML, which holds no data);

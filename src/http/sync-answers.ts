@@ -6,8 +6,9 @@ import type { Refusal } from '../actors/index.js';
 import { skippedPortsShown, type JobView } from '../actors/views.js';
 import { setOwn } from '../events/json-limits.js';
 import { E } from './error-codes.js';
-import { refusalText } from './paras-spec.js';
+import { refusalText } from '../actors/commands/paras-spec.js';
 import type { SyncResult } from './emit-route.js';
+import { JOB_DEFINITIONS } from '../jobs/types/index.js';
 
 /** Keys a job result may hold that must never be answered (the original returned the password). */
 const SECRET_KEY = /passw|pwd|secret|token/i;
@@ -52,26 +53,33 @@ export function jobStatus(world: World, jobIdText: string): SyncResult {
     error_info: job.errorInfo,
     job_id: String(job.id),
     job_type: job.jobType,
-    attachment: jobAttachment(job),
+    attachment: jobAttachment(job, world),
   };
 }
 
-export function jobAttachment(job: JobView): Record<string, unknown> {
+/**
+ * The attachment of a job: its result, then the common keys (cluster_id always a string, `step` the
+ * current step's name), then the keys its type's definition declares, built as XPanel reads them.
+ */
+export function jobAttachment(job: JobView, world?: World): Record<string, unknown> {
   const result = job.result !== null && typeof job.result === 'object' && !Array.isArray(job.result) ? job.result : {};
   const request = job.request !== null && typeof job.request === 'object' && !Array.isArray(job.request) ? (job.request as Record<string, unknown>) : {};
-  const att: Record<string, unknown> = {};
-  // XPanel reads cluster_id and cluster_name of a create_cluster from here (as strings).
-  if (typeof request.cluster_id === 'number' || typeof request.cluster_id === 'string') att.cluster_id = String(request.cluster_id);
+  const att: Record<string, unknown> = withoutSecretKeys(result) as Record<string, unknown>;
+  // XPanel reads cluster_id and cluster_name of a create_cluster from here (as strings, whatever the result holds).
+  const clusterId = request.cluster_id ?? result.cluster_id;
+  if (typeof clusterId === 'number' || typeof clusterId === 'string') att.cluster_id = String(clusterId);
   if (typeof request.cluster_name === 'string') att.cluster_name = request.cluster_name;
   if (typeof request.computer_user === 'string') att.computer_user = request.computer_user;
-  Object.assign(att, withoutSecretKeys(result));
-  att.step = job.step === null ? null : { name: job.step.name, index: job.step.index, total: job.step.total };
+  const last = job.steps.length > 0 ? job.steps[job.steps.length - 1]!.step : '';
+  att.step = job.step !== null ? job.step.name : last;
   att.progress = { done: job.progress.done, total: job.progress.total };
   att.steps = job.steps.map((s) => ({ step: s.step, ok: s.ok, info: s.info }));
   // Ports an install could not bind and moved away from (absent when none, as in the original).
   if (job.skippedPorts.length > 0) att.skipped_ports = skippedPortsShown(job);
   att.when_started = job.startedAt ?? job.createdAt;
   att.when_ended = job.endedAt;
+  const def = JOB_DEFINITIONS.job(job.jobType);
+  if (world !== undefined && def?.attachment.build !== undefined) Object.assign(att, withoutSecretKeys(def.attachment.build(job, world)));
   return att;
 }
 

@@ -1,5 +1,5 @@
 // The job engine: one leader-only reconciler keyed by every job that has not ended. It runs the handler
-// registered for the job's type; the handler's progress lives in the log as job.step_started /
+// of the job type's definition (src/jobs/types), recording only the steps the definition declares; the handler's progress lives in the log as job.step_started /
 // job.step_finished events, so a new leader reruns the handler and every step that already finished
 // is skipped (its recorded result is returned). A step interrupted by a dead leader is run again —
 // steps are idempotent and check the real world first. A failure is recorded as a `failed` step before
@@ -90,25 +90,17 @@ export class RetryableJobError extends Error {
 export type JobHandler = (ctx: JobContext) => Promise<Json | void>;
 export type RollbackHook = (ctx: JobContext, err: JobError) => Promise<void>;
 
-interface Registered {
-  handler: JobHandler;
-  rollback?: RollbackHook;
+/** What the engine needs of a job type's one definition (src/jobs/definition.ts, src/jobs/types). */
+export interface RunnableJob {
+  /** Every step name run() may record; ctx.step refuses any other (the engine's own are always allowed). */
+  readonly steps: readonly string[];
+  readonly run: JobHandler;
+  readonly rollback?: RollbackHook;
 }
 
-const HANDLERS = new Map<string, Registered>();
-
-/** Registers the handler of a job type (handlers register when their module is imported). */
-export function registerJobHandler(jobType: string, handler: JobHandler, opts: { rollback?: RollbackHook } = {}): void {
-  if (HANDLERS.has(jobType)) throw new Error(`a handler for job type ${jobType} is already registered`);
-  HANDLERS.set(jobType, { handler, rollback: opts.rollback });
-}
-
-export function jobHandlerFor(jobType: string): Registered | undefined {
-  return HANDLERS.get(jobType);
-}
-
-export function registeredJobTypes(): string[] {
-  return [...HANDLERS.keys()].sort();
+/** The job types the engine runs, passed in by the member (src/jobs/types/index.ts JOB_DEFINITIONS). */
+export interface RunnableJobs {
+  job(jobType: string): RunnableJob | undefined;
 }
 
 /** A refusal as a job error: its 70000+n number when it has one. */
@@ -144,6 +136,7 @@ class Ctx implements JobContext {
     readonly id: number,
     private readonly rt: JobRuntime,
     private readonly lc: LeaderContext,
+    private readonly declared: readonly string[],
   ) {}
 
   get job(): JobView {
@@ -190,6 +183,10 @@ class Ctx implements JobContext {
   }
 
   async step<T extends Json | void>(name: string, total: number, fn: () => Promise<T>): Promise<T> {
+    // A step name outside the definition is a bug of the handler: get_status lists the declared ones.
+    if (!this.declared.includes(name) && name !== FAILED_STEP && name !== ROLLBACK_STEP) {
+      throw new JobError(JOB_INTERNAL_ERROR, `job ${this.id} (${this.job.jobType}): step ${name} is not declared in its definition`);
+    }
     checkLeading(this.lc.signal);
     const j = this.job;
     const done = j.steps.find((s) => s.step === name && s.ok);
@@ -299,7 +296,10 @@ export class JobReconciler implements Reconciler {
   readonly name = 'jobs';
   private readonly attempts = new Map<number, { term: number; n: number }>();
 
-  constructor(private readonly rt: JobRuntime) {}
+  constructor(
+    private readonly rt: JobRuntime,
+    private readonly jobs: RunnableJobs,
+  ) {}
 
   keys(): string[] {
     return this.rt.world.activeJobs().map(String);
@@ -320,10 +320,10 @@ export class JobReconciler implements Reconciler {
     const j = this.rt.world.job(id);
     if (j === null || j.status === 'done' || j.status === 'failed') return;
     const log = lc.log.child({ job: id, job_type: j.jobType });
-    const ctx = new Ctx(id, this.rt, { ...lc, log });
-    const reg = HANDLERS.get(j.jobType);
+    const reg = this.jobs.job(j.jobType);
+    const ctx = new Ctx(id, this.rt, { ...lc, log }, reg?.steps ?? []);
     if (reg === undefined) {
-      log.error('no handler is registered for this job type; failing the job');
+      log.error('this job type has no handler in its definition; failing the job');
       await ctx.closeOpenStep('no handler');
       await ctx.exec({ kind: 'job.fail', job: id, code: JOB_INTERNAL_ERROR, info: `job type ${j.jobType} is not implemented by this manager` });
       this.rt.metrics.jobEnded(j.jobType, 'failed', j.createdAt);
@@ -334,7 +334,7 @@ export class JobReconciler implements Reconciler {
     let failure = recordedFailure(this.rt.world.job(id)!);
     if (failure === null) {
       try {
-        const result = await reg.handler(ctx);
+        const result = await reg.run(ctx);
         checkLeading(lc.signal);
         await ctx.closeOpenStep('left open by the handler');
         await ctx.exec({ kind: 'job.finish', job: id, result: result ?? {} });
@@ -363,7 +363,7 @@ export class JobReconciler implements Reconciler {
     await this.rollbackAndFail(ctx, reg, failure, log);
   }
 
-  private async rollbackAndFail(ctx: Ctx, reg: Registered, failure: JobError, log: Logger): Promise<void> {
+  private async rollbackAndFail(ctx: Ctx, reg: RunnableJob, failure: JobError, log: Logger): Promise<void> {
     let info = failure.info;
     if (reg.rollback !== undefined) {
       try {

@@ -1,3 +1,3 @@
-// The job engine and every registered handler.
-import './handlers/index.js';
+// The job engine and the job types' definitions.
 export * from './engine.js';
+export { JOB_DEFINITIONS } from './types/index.js';

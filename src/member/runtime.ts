@@ -17,7 +17,7 @@ import { MetadataReconciler } from '../projection/metadata-reconciler.js';
 import { WorldMachine } from './world-machine.js';
 import { ShardHa } from '../shard-ha/index.js';
 import { XaResolver } from '../xa-resolver/resolver.js';
-import { JobReconciler } from '../jobs/index.js';
+import { JOB_DEFINITIONS, JobReconciler } from '../jobs/index.js';
 import { ComputeTopologyReconciler } from '../compute/index.js';
 import { MemberMetrics } from '../metrics/member-metrics.js';
 import type { ChangeListener, ConfigReader, ExecResult, LeaderState, Proposer, ReadBarrier, WorldChanges } from '../ports/index.js';
@@ -75,7 +75,7 @@ export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, Lea
     this.host.add(new ManagerMembersReconciler(this));
     this.metadata = new MetadataReconciler(this);
     this.host.add(this.metadata);
-    this.host.add(new JobReconciler(this));
+    this.host.add(new JobReconciler(this, JOB_DEFINITIONS));
     this.ha = new ShardHa(this);
     for (const r of this.ha.reconcilers) this.host.add(r);
     this.host.add(new XaResolver(this));
@@ -146,7 +146,7 @@ export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, Lea
     if (!this.node.isLeader) return { ok: false, kind: 'not_leader', leader: this.node.leader };
     // Ids taken by proposals not yet applied stay taken until all of them are.
     this.ids ??= new IdAllocator(this.world);
-    const checked = checkCommand(this.world, cmd, { at: Date.now(), cause, ids: this.ids });
+    const checked = checkCommand(this.world, cmd, { at: Date.now(), cause, ids: this.ids, jobs: JOB_DEFINITIONS });
     if (!checked.ok) {
       if (this.pending === 0) this.ids = null;
       return { ok: false, kind: 'refused', refusal: checked };

@@ -11,7 +11,8 @@ import type { FailedRow } from '../metadata/index.js';
 import type { RaftNode } from '../raft/node/index.js';
 import type { LiveNode } from '../shard-ha/live.js';
 import type { FailoverOutcome, LiveReader } from '../shard-ha/ports.js';
-import { registeredJobTypes, type JobOutcome } from '../jobs/engine.js';
+import type { JobOutcome } from '../jobs/engine.js';
+import { JOB_DEFINITIONS } from '../jobs/types/index.js';
 import { VERSION } from '../version.js';
 
 /** Histogram buckets (seconds) for things that take from under a millisecond to a few seconds. */
@@ -128,7 +129,7 @@ export class MemberMetrics {
     // ---- jobs ----
     this.jobsFinished = counter('cluster_mgr_jobs_finished_total', 'Jobs this member ended as leader, by job type and outcome (done, failed).', ['job_type', 'outcome']);
     // Series that exist from the start: increase() sees the first one counted too.
-    for (const job_type of registeredJobTypes()) for (const outcome of ['done', 'failed'] as const) this.jobsFinished.inc({ job_type, outcome }, 0);
+    for (const { name: job_type } of JOB_DEFINITIONS.all.filter((d) => d.kind === 'job')) for (const outcome of ['done', 'failed'] as const) this.jobsFinished.inc({ job_type, outcome }, 0);
     this.jobSeconds = histogram('cluster_mgr_job_duration_seconds', 'From a job\'s creation to its end, by job type and outcome.', SLOW_BUCKETS, ['job_type', 'outcome']);
     scraped(
       'cluster_mgr_jobs_active',

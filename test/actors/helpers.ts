@@ -2,7 +2,8 @@
 import type { Evidence } from '../../src/events/catalog.js';
 import { encodeBatch } from '../../src/events/codec.js';
 import type { Cause } from '../../src/events/envelope.js';
-import { checkCommand, type Command, type CommandResult } from '../../src/actors/commands/index.js';
+import type { Command, CommandResult } from '../../src/actors/commands/index.js';
+import { checkCommand } from '../helpers/job-catalog.js';
 import type { ApplyResult, World } from '../../src/actors/world.js';
 
 export const USER: Cause = { user: 'kunlun_test' };

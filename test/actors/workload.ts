@@ -7,7 +7,8 @@ import type { Evidence } from '../../src/events/catalog.js';
 import { encodeBatch } from '../../src/events/codec.js';
 import type { Cause } from '../../src/events/envelope.js';
 import type { Health } from '../../src/events/vocab.js';
-import { checkCommand, IdAllocator, type Command, type CommandResult } from '../../src/actors/commands/index.js';
+import { IdAllocator, type Command, type CommandResult } from '../../src/actors/commands/index.js';
+import { checkCommand } from '../helpers/job-catalog.js';
 import { World } from '../../src/actors/world.js';
 
 /** mulberry32: small, fast, good enough to drive a simulation; same seed, same sequence. */

@@ -4,8 +4,10 @@ import t from 'tap';
 import Fastify from 'fastify';
 import { registerEmit, type EmitBackend, type ValidatedJob } from '../../src/http/emit-route.js';
 import { errorMessage, MESSAGE_COUNT } from '../../src/http/error-codes.js';
-import { JOB_TYPES } from '../../src/http/job-types.js';
-import { parasJsonSchema } from '../../src/http/paras-spec.js';
+import { JOB_DEFINITIONS } from '../../src/jobs/types/index.js';
+
+const JOB_TYPES = JOB_DEFINITIONS.served();
+import { parasJsonSchema } from '../../src/actors/commands/paras-spec.js';
 
 const calls: ValidatedJob[] = [];
 const backend: EmitBackend = {
@@ -71,14 +73,16 @@ t.test('malformed requests answer failed, name the problem, and never reach the 
     ['empty job_type', { job_type: '', paras: {} }, '70001', /non empty valid string/],
     ['unknown job_type', { job_type: 'drop_everything', paras: {} }, '70001', /^Unrecongnized job type: job_type: "drop_everything" is not a job type/],
     ['dead job_type', { job_type: 'backup_cluster', paras: {} }, '70001', /not supported/],
+    ['internal job_type (no route)', { job_type: 'internal_add_comps', paras: {} }, '70001', /^Unrecongnized job type: job_type: "internal_add_comps"/],
+    ['refused until its issue', { job_type: 'rebuild_node', paras: {} }, '70001', /^rebuild_node: job_type: is not supported by this cluster_mgr: rebuilding a node .*\(issue 14\)$/],
     ['missing paras', { job_type: 'create_cluster' }, '70070', /^create_cluster: paras: is missing$/],
     ['paras not an object', env('create_cluster', 'x'), '70070', /^create_cluster: paras: must be a JSON object$/],
     ['missing ha_mode', env('create_cluster', { ...goodCluster, ha_mode: undefined }), '70071', /^create_cluster: paras\.ha_mode: is required$/],
     ['bad ha_mode', env('create_cluster', { ...goodCluster, ha_mode: 'raft' }), '70071', /^create_cluster: paras\.ha_mode: must be one of rbr, mgr, no_rep, got "raft"$/],
-    ['shards not digits', env('create_cluster', { ...goodCluster, shards: 'two' }), '70073', /^create_cluster: paras\.shards: must be a whole number/],
+    ['shards not digits (the original: 70072 missing or not digits, 70073 out of range)', env('create_cluster', { ...goodCluster, shards: 'two' }), '70072', /^create_cluster: paras\.shards: must be a whole number/],
     ['shards out of range', env('create_cluster', { ...goodCluster, shards: '300' }), '70073', /^create_cluster: paras\.shards: must be from 1 to 256, got 300$/],
     ['negative nodes', env('create_cluster', { ...goodCluster, nodes: -1 }), '70075', /^create_cluster: paras\.nodes: must be from 1 to 256/],
-    ['float comps', env('create_cluster', { ...goodCluster, comps: 1.5 }), '70077', /^create_cluster: paras\.comps: must be a whole number/],
+    ['float comps', env('create_cluster', { ...goodCluster, comps: 1.5 }), '70076', /^create_cluster: paras\.comps: must be a whole number/],
     ['injection in an ip list', env('create_cluster', { ...goodCluster, storage_iplists: ["10.0.0.1'; DROP TABLE db_clusters; --"] }), '70181', /^create_cluster: paras\.storage_iplists\[0\]: must be a host name or IP address/],
     ['shell in a host', env('create_machine', { hostaddr: '$(rm -rf /)', machine_type: 'storage', total_mem: '1', total_cpu_cores: '1' }), '70052', /^create_machine: paras\.hostaddr: must be a host name/],
     ['path traversal is not absolute', env('create_machine', { hostaddr: 'h1', machine_type: 'storage', datadir: '../../etc', total_mem: '1', total_cpu_cores: '1' }), '70054', /^create_machine: paras\.datadir: must be an absolute path/],

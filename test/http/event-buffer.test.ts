@@ -1,7 +1,8 @@
 // The SSE buffer in-process: backfilled from the entries the state machine holds with the same seqs
 // the live path gives, resume after a seq, and a gap when the asked-for events are gone.
 import t from 'tap';
-import { checkCommand, type Command } from '../../src/actors/index.js';
+import type { Command } from '../../src/actors/index.js';
+import { checkCommand } from '../helpers/job-catalog.js';
 import { encodeBatch } from '../../src/events/index.js';
 import { WorldMachine } from '../../src/member/world-machine.js';
 import { EventBuffer, type StreamedEvent } from '../../src/http/event-stream.js';

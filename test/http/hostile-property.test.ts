@@ -7,8 +7,10 @@ import t from 'tap';
 import fc from 'fast-check';
 import { rmSync } from 'node:fs';
 import { makeRunDir } from '../../src/launcher/index.js';
-import { JOB_TYPES } from '../../src/http/job-types.js';
-import type { FieldSpec } from '../../src/http/paras-spec.js';
+import { JOB_DEFINITIONS } from '../../src/jobs/types/index.js';
+
+const JOB_TYPES = JOB_DEFINITIONS.served();
+import type { FieldSpec } from '../../src/actors/commands/paras-spec.js';
 import { MemberGroup, waitFor, type MemberProc } from '../helpers/member-group.js';
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 20261211);

@@ -3,8 +3,10 @@
 // `failed`, name that field in error_info, and never reach the backend (nothing is written).
 import t from 'tap';
 import { handleEmit, type EmitBackend } from '../../src/http/emit-route.js';
-import { JOB_TYPES } from '../../src/http/job-types.js';
-import { HOST_RE, type FieldSpec } from '../../src/http/paras-spec.js';
+import { JOB_DEFINITIONS } from '../../src/jobs/types/index.js';
+
+const JOB_TYPES = JOB_DEFINITIONS.served();
+import { HOST_RE, type FieldSpec } from '../../src/actors/commands/paras-spec.js';
 
 const SEED = Number(process.env.PROPERTY_SEED ?? 20261125);
 function mulberry32(a: number): () => number {

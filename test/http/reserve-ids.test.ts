@@ -1,7 +1,8 @@
 // Adoption gap: ids found in use in kunlun_metadata_db (old job rows) are reserved in the log, so a job
 // created afterwards never reuses a history row's id. In-process against a World.
 import t from 'tap';
-import { World, checkCommand, type Command } from '../../src/actors/index.js';
+import { World, type Command } from '../../src/actors/index.js';
+import { checkCommand } from '../helpers/job-catalog.js';
 import { encodeBatch } from '../../src/events/index.js';
 
 function run(w: World, cmd: Command): ReturnType<typeof checkCommand> {

@@ -2,7 +2,8 @@
 // answers a secret from a job's result; unknown ids answer 70104. A request answered when its job ends
 // (set_variable): `ongoing` with the job's id past the bound, else the job's outcome, id and result.
 import t from 'tap';
-import { World, checkCommand, type Command } from '../../src/actors/index.js';
+import { World, type Command } from '../../src/actors/index.js';
+import { checkCommand } from '../helpers/job-catalog.js';
 import { encodeBatch } from '../../src/events/index.js';
 import { clusterDetail, jobStatus, listNoSwitch } from '../../src/http/sync-answers.js';
 import { jobOutcomeAnswer, waitForJobEnd } from '../../src/http/job-wait.js';
@@ -19,7 +20,7 @@ t.test('get_status', (t) => {
   run(w, { kind: 'job.start', jobType: 'create_machine', request: { hostaddr: '10.0.0.1', machine_type: 'computer', rack_id: '0', comp_datadir: '/c', total_mem: '1', total_cpu_cores: '1' } });
   run(w, { kind: 'job.step_start', job: 1, step: 'register', index: 0, total: 2 });
   const mid = jobStatus(w, '1');
-  t.match(mid, { status: 'ongoing', job_id: '1', job_type: 'create_machine', attachment: { step: { name: 'register', index: 0, total: 2 }, progress: { done: 0 } } });
+  t.match(mid, { status: 'ongoing', job_id: '1', job_type: 'create_machine', attachment: { step: 'register', progress: { done: 0 } } });
   run(w, { kind: 'job.step_finish', job: 1, step: 'register', ok: true, done: 1, total: 2 });
   run(w, { kind: 'job.finish', job: 1, result: { cluster_id: '3', computer_user: 'abc', computer_pwd: 'secret!', nested: { password: 'x', keep: 1 } } });
   const end = jobStatus(w, '1');

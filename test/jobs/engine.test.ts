@@ -5,14 +5,17 @@
 // before the rollback and a new leader resumes the rollback (not the work), transient errors are
 // retried and then given up, children report to their parent, and a job ends exactly once.
 import t from 'tap';
-import { World, checkCommand, type Command, type JobView } from '../../src/actors/index.js';
+import { World, type Command, type JobView } from '../../src/actors/index.js';
 import { encodeBatch } from '../../src/events/codec.js';
 import type { Cause } from '../../src/events/envelope.js';
 import type { Json } from '../../src/events/schema.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { ExecResult, RaftControl } from '../../src/ports/index.js';
 import { loadConfig } from '../../src/config/load.js';
-import { JobError, JobReconciler, registerJobHandler, type JobContext, type JobRuntime } from '../../src/jobs/engine.js';
+import { JobError, JobReconciler, type JobContext, type JobRuntime } from '../../src/jobs/engine.js';
+import type { JobTypeDefinition } from '../../src/jobs/definition.js';
+import { clusterById } from '../../src/jobs/types/world-checks.js';
+import { checkCommand, JOB_DEFINITIONS } from '../helpers/job-catalog.js';
 import { Leader } from '../actors/helpers.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -48,7 +51,7 @@ class InstantRuntime implements JobRuntime {
   execute(cmd: Command, cause: Cause): Promise<ExecResult> {
     this.at += 10;
     this.executed.push(cmd);
-    const r = checkCommand(this.world, cmd, { at: this.at, cause });
+    const r = checkCommand(this.world, cmd, { at: this.at, cause, jobs: JOBS });
     if (!r.ok) return Promise.resolve({ ok: false, kind: 'refused', refusal: r });
     const a = this.world.applyEntry(++this.index, encodeBatch(r.events));
     if (!a.ok) return Promise.resolve({ ok: false, kind: 'rejected_at_apply', index: a.index, reason: a.reason });
@@ -62,7 +65,7 @@ function setup() {
   const { cluster } = leader.cluster(1);
   leader.index = 0;
   rt.index = rt.world.applied;
-  const eng = new JobReconciler(rt);
+  const eng = new JobReconciler(rt, JOBS);
   let term = 1;
   let ctl = new AbortController();
   const lead = () => ({ term, signal: ctl.signal, log });
@@ -83,12 +86,31 @@ function setup() {
 
 const ends = (rt: InstantRuntime, id: number) => rt.executed.filter((c) => (c.kind === 'job.finish' || c.kind === 'job.fail') && c.job === id);
 
-// The handlers under test use job types whose validators only need a cluster id.
+// The job types under test: test_job (needs only a cluster id) and its child test_child.
 let behaviour: (ctx: JobContext) => Promise<Json | void> = () => Promise.resolve();
 let rollback: (ctx: JobContext, e: JobError) => Promise<void> = () => Promise.resolve();
-registerJobHandler('manual_backup_cluster', (ctx) => behaviour(ctx), { rollback: (ctx, e) => rollback(ctx, e) });
 let childBehaviour: (ctx: JobContext) => Promise<Json | void> = () => Promise.resolve();
-registerJobHandler('shard_coldbackup', (ctx) => childBehaviour(ctx));
+const testJob: JobTypeDefinition = {
+  kind: 'job',
+  name: 'test_job',
+  role: 'operator',
+  sync: false,
+  internal: false,
+  summary: 'a job of this test',
+  missingParas: 70005,
+  paras: { cluster_id: { kind: 'int', min: 1, max: 1000, required: true } },
+  accept: (world, p) => {
+    const cluster = clusterById(world, p, 'cluster_id', 70098);
+    return { request: { cluster_id: cluster }, cluster, lock: null };
+  },
+  steps: ['one', 'two', 'three', 'new_name', 'install', 'flaky', 'backup'],
+  run: (ctx) => behaviour(ctx),
+  rollback: (ctx, e) => rollback(ctx, e),
+  attachment: { description: 'none', keys: {} },
+  writes: [],
+};
+const testChild: JobTypeDefinition = { ...testJob, name: 'test_child', internal: true, accept: undefined, steps: [], run: (ctx) => childBehaviour(ctx), rollback: undefined };
+const JOBS = JOB_DEFINITIONS.with([testJob, testChild]);
 
 t.test('steps run once, results recorded, the job ends once', async (t) => {
   const s = setup();
@@ -108,7 +130,7 @@ t.test('steps run once, results recorded, the job ends once', async (t) => {
     });
     return { a, b };
   };
-  const id = await s.start('manual_backup_cluster', { cluster_id: s.cluster });
+  const id = await s.start('test_job', { cluster_id: s.cluster });
   await s.eng.reconcile(String(id), s.lead());
   const j = s.job(id);
   t.equal(j.status, 'done');
@@ -147,7 +169,7 @@ t.test('a new leader skips finished steps and reruns the interrupted one', async
     });
     return { a };
   };
-  const id = await s.start('manual_backup_cluster', { cluster_id: s.cluster });
+  const id = await s.start('test_job', { cluster_id: s.cluster });
   await t.rejects(s.eng.reconcile(String(id), s.lead()), 'the old leader\'s run stops');
   t.equal(s.job(id).step?.name, 'two', 'the job is left in step two');
   t.equal(s.job(id).status, 'ongoing');
@@ -163,7 +185,7 @@ t.test('a new leader skips finished steps and reruns the interrupted one', async
 
 t.test('a step left open under another name is closed as interrupted', async (t) => {
   const s = setup();
-  const id = await s.start('manual_backup_cluster', { cluster_id: s.cluster });
+  const id = await s.start('test_job', { cluster_id: s.cluster });
   await s.rt.execute({ kind: 'job.step_start', job: id, step: 'old_name', index: 0, total: 1 }, { system: 't' });
   behaviour = async (ctx) => {
     await ctx.step('new_name', 1, () => Promise.resolve());
@@ -193,7 +215,7 @@ t.test('a failure is recorded, rolled back once, and a new leader resumes the ro
     }
     return Promise.resolve();
   };
-  const id = await s.start('manual_backup_cluster', { cluster_id: s.cluster });
+  const id = await s.start('test_job', { cluster_id: s.cluster });
   await t.rejects(s.eng.reconcile(String(id), s.lead()));
   t.equal(s.job(id).step?.name, 'rollback', 'left in the rollback step');
   s.newLeader();
@@ -218,7 +240,7 @@ t.test('transient errors are retried, then the job is failed', async (t) => {
       return Promise.reject(new Error('ECONNREFUSED'));
     });
   };
-  const id = await s.start('manual_backup_cluster', { cluster_id: s.cluster });
+  const id = await s.start('test_job', { cluster_id: s.cluster });
   let thrown = 0;
   for (let i = 0; i < 20 && s.eng.keys().includes(String(id)); i++) {
     await s.eng.reconcile(String(id), s.lead()).catch(() => thrown++);
@@ -240,14 +262,14 @@ t.test('a child job reports to its parent; a rerun finds the same child', async 
   };
   let dieAfterStart = true;
   behaviour = async (ctx) => {
-    const child = await ctx.startChild('backup', 2, 'shard_coldbackup', { shard: 1 });
+    const child = await ctx.startChild('backup', 2, 'test_child', { shard: 1 });
     if (dieAfterStart) {
       dieAfterStart = false;
       s.abort();
     }
     return { child: await ctx.waitChild(child) };
   };
-  const id = await s.start('manual_backup_cluster', { cluster_id: s.cluster });
+  const id = await s.start('test_job', { cluster_id: s.cluster });
   await t.rejects(s.eng.reconcile(String(id), s.lead()));
   s.newLeader();
   const parent = s.eng.reconcile(String(id), s.lead());
@@ -264,22 +286,42 @@ t.test('a failed child fails its parent with the child\'s error', async (t) => {
   const s = setup();
   childBehaviour = () => Promise.reject(new JobError(70144, 'uninstall failed'));
   behaviour = async (ctx) => {
-    await ctx.child('backup', 1, 'shard_coldbackup', {});
+    await ctx.child('backup', 1, 'test_child', {});
   };
-  const id = await s.start('manual_backup_cluster', { cluster_id: s.cluster });
+  const id = await s.start('test_job', { cluster_id: s.cluster });
   const parent = s.eng.reconcile(String(id), s.lead());
   await sleep(20);
   for (const k of s.eng.keys()) if (Number(k) !== id) await s.eng.reconcile(k, s.lead());
   await parent;
   t.equal(s.job(id).status, 'failed');
   t.equal(s.job(id).errorCode, 70144);
-  t.match(s.job(id).errorInfo, /child job \d+ \(shard_coldbackup\): uninstall failed/);
+  t.match(s.job(id).errorInfo, /child job \d+ \(test_child\): uninstall failed/);
 });
 
 t.test('a job type without a handler fails instead of hanging', async (t) => {
   const s = setup();
-  const id = await s.start('update_cluster_coldback_time_period', { cluster_id: s.cluster, time_period: '01:00:00-02:00:00' });
-  await s.eng.reconcile(String(id), s.lead());
+  const id = await s.start('test_job', { cluster_id: s.cluster });
+  // A manager whose definitions lack the type (a log written by a newer version).
+  await new JobReconciler(s.rt, JOB_DEFINITIONS).reconcile(String(id), s.lead());
   t.equal(s.job(id).status, 'failed');
   t.match(s.job(id).errorInfo, /not implemented/);
+});
+
+t.test('a step name the definition does not declare fails the job, and nothing of the step runs', async (t) => {
+  const s = setup();
+  let ran = false;
+  behaviour = async (ctx) => {
+    await ctx.step('undeclared', 1, () => {
+      ran = true;
+      return Promise.resolve();
+    });
+  };
+  rollback = () => Promise.resolve();
+  const id = await s.start('test_job', { cluster_id: s.cluster });
+  await s.eng.reconcile(String(id), s.lead());
+  const j = s.job(id);
+  t.equal(j.status, 'failed');
+  t.match(j.errorInfo, /step undeclared is not declared in its definition/);
+  t.notOk(ran, 'the undeclared step did not run');
+  t.notOk(j.steps.some((x) => x.step === 'undeclared'), 'and was not recorded');
 });

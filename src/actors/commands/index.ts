@@ -6,23 +6,27 @@ import type { World } from '../world.js';
 import { checkAdopt, type AdoptCommand } from './adopt.js';
 import { Emitter, refuse, type CommandContext, type CommandResult } from './common.js';
 import { checkHa, type HaCommand } from './ha.js';
-import { checkJob, type JobCommand } from './jobs.js';
+import { checkJob, type JobCatalog, type JobCommand } from './jobs.js';
 import { checkManager, type ManagerCommand } from './manager.js';
 import { checkTopology, type TopologyCommand } from './topology.js';
 
 export type Command = TopologyCommand | HaCommand | JobCommand | ManagerCommand | AdoptCommand;
 export type CommandKind = Command['kind'];
 
-export function checkCommand(world: World, cmd: Command, ctx: CommandContext): CommandResult {
+/** The leader's context of a check, with the job types (src/jobs/types, passed in by the member and by
+ *  tests through test/helpers/job-catalog.ts): job.start is refused without them. */
+export type CheckContext = CommandContext & { jobs?: JobCatalog };
+
+export function checkCommand(world: World, cmd: Command, ctx: CheckContext): CommandResult {
   const e = new Emitter(world, ctx);
-  const r = dispatch(world, cmd, e);
+  const r = dispatch(world, cmd, e, ctx.jobs);
   if (!r.ok) return r;
   const dry = world.check(r.events);
   if (!dry.ok) return refuse('refused', dry.pos >= 0 ? `event ${dry.pos} (${r.events[dry.pos]!.type}): ${dry.reason}` : dry.reason);
   return r;
 }
 
-function dispatch(world: World, cmd: Command, e: Emitter): CommandResult {
+function dispatch(world: World, cmd: Command, e: Emitter, jobs: JobCatalog | undefined): CommandResult {
   const kind = cmd.kind;
   switch (cmd.kind) {
     case 'machine.create':
@@ -62,7 +66,7 @@ function dispatch(world: World, cmd: Command, e: Emitter): CommandResult {
     case 'job.step_finish':
     case 'job.finish':
     case 'job.fail':
-      return checkJob(world, cmd, e);
+      return checkJob(world, cmd, e, jobs);
     case 'manager.add':
     case 'manager.remove':
     case 'manager.elect':
@@ -79,7 +83,6 @@ function dispatch(world: World, cmd: Command, e: Emitter): CommandResult {
 export { IdAllocator, type CommandContext, type CommandResult, type Refusal, type RefusalCode } from './common.js';
 export type { TopologyCommand, MachineSpec, NodeSpec, PortRange } from './topology.js';
 export type { HaCommand } from './ha.js';
-export type { JobCommand } from './jobs.js';
-export { PUBLIC_JOB_TYPES, INTERNAL_JOB_TYPES } from './jobs.js';
+export type { JobCommand, JobCatalog, JobAcceptor, AcceptedJob } from './jobs.js';
 export type { ManagerCommand } from './manager.js';
 export type { AdoptCommand, AdoptedCluster, AdoptedShard, AdoptedNode, AdoptedComp } from './adopt.js';

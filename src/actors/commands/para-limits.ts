@@ -1,6 +1,6 @@
-// One limit for each request value, shared by the Emit edge (src/http/job-types.ts) and the command
-// layer (jobs.ts), so a value the edge accepts is one the command accepts and the metadata column it
-// ends in can hold. Text lengths are taken from those columns (src/metadata/codec.ts).
+// One limit for each request value, used by the job types' paras specs (src/jobs/types), which both
+// the Emit edge and the leader's command check validate with, so a value accepted is one the metadata
+// column it ends in can hold. Text lengths are taken from those columns (src/metadata/codec.ts).
 import { strMaxLen } from '../../metadata/codec.js';
 
 export interface IntRange {

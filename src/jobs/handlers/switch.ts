@@ -24,7 +24,7 @@ import { NodePool } from '../../shard-ha/pool.js';
 import { haSettings, type HaSettings } from '../../shard-ha/settings.js';
 import { FailoverRows, type StepRow } from '../../shard-ha/failover-rows.js';
 import { sleepWhileLeading } from '../../reconcile/host.js';
-import { JOB_INTERNAL_ERROR, JobError, registerJobHandler, type JobContext } from '../engine.js';
+import { JOB_INTERNAL_ERROR, JobError, type JobContext } from '../engine.js';
 import { num, optNum, req } from './request.js';
 
 // The original's error numbers (error_code.cc, 70000 + offset) for what can go wrong here.
@@ -395,7 +395,7 @@ function asJobError(ctx: JobContext, code: number, what: string, e: unknown): un
   return new JobError(code, `${what}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
 }
 
-async function manualSwitch(ctx: JobContext): Promise<Json> {
+export async function manualSwitch(ctx: JobContext): Promise<Json> {
   const r = request(ctx);
   const nodes = new Nodes(ctx);
   const t0 = Date.now();
@@ -428,7 +428,7 @@ async function manualSwitch(ctx: JobContext): Promise<Json> {
  * writable (the failure came after the promotion), rolling back would make two writable primaries:
  * the switch is recorded instead. The task is always released, so an automatic failover can run.
  */
-async function rollback(ctx: JobContext, err: JobError): Promise<void> {
+export async function rollback(ctx: JobContext, err: JobError): Promise<void> {
   const r = request(ctx);
   const s = shardOf(ctx, r.shard);
   const task = ourTask(ctx, s);
@@ -490,4 +490,3 @@ async function rollback(ctx: JobContext, err: JobError): Promise<void> {
   }
 }
 
-registerJobHandler('manual_switch', manualSwitch, { rollback });

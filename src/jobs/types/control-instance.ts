@@ -5,8 +5,12 @@
 // restart is recorded `active` only after the agent succeeded.
 import type { InstanceStatus } from '../../events/vocab.js';
 import type { Json } from '../../events/schema.js';
-import { JobError, registerJobHandler, type JobContext } from '../engine.js';
-import { num, req, str } from './request.js';
+import { JobError, type JobContext } from '../engine.js';
+import { refuse } from '../../actors/commands/common.js';
+import type { JobTypeDefinition } from '../definition.js';
+import { clusterRef, port } from './paras.js';
+import { clusterLock, fail } from './world-checks.js';
+import { num, req, str } from '../handlers/request.js';
 
 export const E_CONTROL_INSTANCE = 70401;
 
@@ -61,7 +65,39 @@ async function controlInstance(ctx: JobContext): Promise<Json> {
   return { hostaddr: t.host, port: t.port, control: t.control, previous_status: before };
 }
 
-registerJobHandler('control_instance', controlInstance, {
+export const controlInstanceJob: JobTypeDefinition = {
+  kind: 'job',
+  name: 'control_instance',
+  role: 'operator',
+  sync: false,
+  internal: false,
+  summary: 'stop, start or restart one storage or compute instance',
+  missingParas: 70005,
+  paras: {
+    hostaddr: { kind: 'host', required: true },
+    port: { ...port, required: true },
+    control: { kind: 'enum', values: ['start', 'stop', 'restart'], required: true },
+    machine_type: { kind: 'enum', values: ['storage', 'computer'] },
+    cluster_id: clusterRef(70005, 'cluster id (not needed: the instance is found by address)', false),
+    shard_id: clusterRef(70005, 'shard id (not needed)', false),
+  },
+  accept(world, p) {
+    const host = p.host('hostaddr');
+    const port = p.int('port');
+    const control = p.oneOf('control', ['stop', 'start', 'restart'] as const);
+    const at = world.nodeAt(host, port);
+    if (at === null) fail(refuse('not_found', `instance ${host}_${port} not found`, 'paras.hostaddr'));
+    const [kind, idText] = at.split('/') as ['node' | 'comp', string];
+    const id = Number(idText);
+    const cluster = kind === 'node' ? world.node(id)!.cluster : world.comp(id)!.cluster;
+    return {
+      request: { hostaddr: host, port, control, machine_type: kind === 'node' ? 'storage' : 'computer', instance: at },
+      cluster,
+      lock: clusterLock(cluster),
+    };
+  },
+  steps: ['record_before', 'control', 'record_after'],
+  run: controlInstance,
   // A stop that failed leaves the instance running: put its status back.
   rollback: async (ctx) => {
     const t = target(ctx);
@@ -69,4 +105,6 @@ registerJobHandler('control_instance', controlInstance, {
     const before = rec === undefined ? null : (JSON.parse(rec.info) as InstanceStatus);
     if (t.control === 'stop' && before !== null && statusOf(ctx, t) === 'manual_stop' && before !== 'manual_stop') await setStatus(ctx, t, before);
   },
-});
+  attachment: { description: 'XPanel reads only the top-level status and error_info; the result names the instance and its previous status', keys: {} },
+  writes: ['shard_nodes', 'comp_nodes'],
+};

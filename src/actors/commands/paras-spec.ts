@@ -2,13 +2,15 @@
 // number per field and a message naming the field and the reason), the typed result, and the JSON
 // Schema published in the OpenAPI document. Numbers are accepted as JSON strings (what XPanel and the
 // original's clients send) and as JSON numbers.
-import { HOST_RE } from '../actors/commands/para-limits.js';
-import { ERROR_BASE } from './error-codes.js';
+import { HOST_RE } from './para-limits.js';
 
 export { HOST_RE };
 
+/** The original's "Parameter Error" (src/http/error-codes.ts E.PARAMETER_ERROR): a field without its own number. */
+const PARAMETER_ERROR = 70_005;
+
 export type FieldSpec =
-  | { kind: 'int'; min: number; max: number; required?: boolean; def?: number; missing?: number; bad?: number; help?: string }
+  | { kind: 'int'; min: number; max: number; required?: boolean; def?: number; missing?: number; bad?: number; /** when a number is out of range (default bad) */ range?: number; help?: string }
   | { kind: 'enum'; values: readonly string[]; required?: boolean; def?: string; missing?: number; bad?: number; help?: string }
   | { kind: 'string'; maxLen: number; pattern?: RegExp; patternHelp?: string; required?: boolean; def?: string; missing?: number; bad?: number; secret?: boolean; help?: string }
   | { kind: 'host'; required?: boolean; missing?: number; bad?: number; help?: string }
@@ -57,8 +59,8 @@ function fail(code: number, field: string, reason: string): { ok: false; error: 
 
 function checkField(name: string, v: unknown, f: FieldSpec): { value: ParasValue } | { error: FieldError } {
   const field = `paras.${name}`;
-  const missingCode = f.missing ?? ERROR_BASE + 5;
-  const badCode = f.bad ?? f.missing ?? ERROR_BASE + 5;
+  const missingCode = f.missing ?? PARAMETER_ERROR;
+  const badCode = f.bad ?? f.missing ?? PARAMETER_ERROR;
   const bad = (reason: string) => ({ error: { code: badCode, field, reason } });
   if (v === undefined || v === null || v === '') {
     if (f.required) return { error: { code: missingCode, field, reason: 'is required' } };
@@ -69,7 +71,7 @@ function checkField(name: string, v: unknown, f: FieldSpec): { value: ParasValue
     case 'int': {
       const n = typeof v === 'number' ? v : typeof v === 'string' && /^[0-9]{1,15}$/.test(v) ? Number(v) : NaN;
       if (!Number.isSafeInteger(n)) return bad(`must be a whole number (digits, as a string or a number), got ${shown}`);
-      if (n < f.min || n > f.max) return bad(`must be from ${f.min} to ${f.max}, got ${n}`);
+      if (n < f.min || n > f.max) return { error: { code: f.range ?? badCode, field, reason: `must be from ${f.min} to ${f.max}, got ${n}` } };
       return { value: n };
     }
     case 'enum':

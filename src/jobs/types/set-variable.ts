@@ -8,12 +8,16 @@ import { setTimeout as delay } from 'node:timers/promises';
 import type mysql from 'mysql2/promise';
 import pg from 'pg';
 import type { Json } from '../../events/schema.js';
-import { variableText } from '../../actors/commands/server-variables.js';
+import { isSettable, valueProblem, variableText, VARIABLE_NAME_RE } from '../../actors/commands/server-variables.js';
+import { refuse } from '../../actors/commands/common.js';
 import { withComp } from '../../compute/index.js';
 import { checkLeading } from '../../reconcile/host.js';
-import { JobError, registerJobHandler, type JobContext } from '../engine.js';
+import { JobError, type JobContext } from '../engine.js';
+import type { JobTypeDefinition } from '../definition.js';
+import { port, variableName } from './paras.js';
+import { fail } from './world-checks.js';
 import { connectNode } from '../storage.js';
-import { num, req, str } from './request.js';
+import { num, req, str } from '../handlers/request.js';
 import { q } from '../../metadata/ident.js';
 
 /** The original answered a refused value or an unreachable instance with "Parameter Error". */
@@ -139,4 +143,52 @@ async function setVariable(ctx: JobContext): Promise<Json> {
   return { hostaddr: t.host, port: t.port, variable: t.variable, old_value: before, new_value: after.new_value, changed: after.changed };
 }
 
-registerJobHandler('set_variable', setVariable);
+// ---- definition ----
+
+export const setVariableJob: JobTypeDefinition = {
+  kind: 'job',
+  name: 'set_variable',
+  role: 'admin',
+  // The Emit answer waits for the job (as the original answered at once): src/http/emit-backend.ts.
+  sync: true,
+  internal: false,
+  summary: 'set a server variable of an instance',
+  missingParas: 70005,
+  paras: {
+    hostaddr: { kind: 'host', required: true },
+    port: { ...port, required: true },
+    variable: variableName,
+    type: { kind: 'enum', values: ['int', 'string'], required: true },
+    value: { kind: 'string', maxLen: 1024, required: true },
+  },
+  accept(world, p) {
+    const host = p.host('hostaddr');
+    const portNo = p.int('port');
+    const at = world.nodeAt(host, portNo);
+    if (at === null || (!at.startsWith('node/') && !at.startsWith('comp/'))) {
+      fail(refuse('not_found', `no storage or compute node listens on ${host}:${portNo}`, 'paras.hostaddr'));
+    }
+    const kind = at.startsWith('node/') ? 'storage' : 'compute';
+    const variable = p.str('variable', { pattern: VARIABLE_NAME_RE, patternHelp: 'a variable name' });
+    if (!isSettable(kind, variable)) {
+      fail(refuse('invalid_argument', `${variable} may not be set on a ${kind} node through the API (see docs/api.md for the list)`, 'paras.variable'));
+    }
+    const type = p.oneOf('type', ['int', 'string'] as const);
+    const value = p.str('value');
+    const problem = valueProblem(kind, type, value);
+    if (problem !== null) fail(refuse('invalid_argument', problem, 'paras.value'));
+    const id = Number(at.split('/')[1]);
+    const cluster = kind === 'storage' ? world.node(id)!.cluster : world.comp(id)!.cluster;
+    // The instance is its lock: a variable may be tuned while a long job of the cluster runs, one change
+    // of an instance at a time.
+    return { request: { hostaddr: host, port: portNo, variable, type, value, instance: at }, cluster, lock: at };
+  },
+  steps: ['read_before', 'set'],
+  run: setVariable,
+  attachment: {
+    description: 'the Emit answer is {result: "true"|"false"}; get_status of the job shows the values',
+    keys: { hostaddr: { type: 'string' }, port: { type: 'integer' }, variable: { type: 'string' }, old_value: { type: 'string' }, new_value: { type: 'string' }, changed: { type: 'boolean' } },
+  },
+  // Nothing of kunlun_metadata_db: the variable lives in the instance (SET GLOBAL / ALTER SYSTEM).
+  writes: [],
+};

@@ -29,8 +29,13 @@ import {
   type Slot,
   withComp,
 } from '../../compute/index.js';
-import { JobError, registerJobHandler, type JobContext } from '../engine.js';
-import { num, req, strList } from './request.js';
+import { JobError, type JobContext } from '../engine.js';
+import { refuse } from '../../actors/commands/common.js';
+import type { AttachmentShape, JobTypeDefinition } from '../definition.js';
+import { count, id, nickName } from './paras.js';
+import { clusterById, clusterLock, fail, registeredHosts } from './world-checks.js';
+import { HOST_LIST, hostList, JOB_ID, jobState, PART_STATE, partState, requestOf, stepBegan, stepDone, text } from './xpanel.js';
+import { num, req, strList } from '../handlers/request.js';
 import { installMovingOn, refusedSlots } from '../port-moves.js';
 
 /** The original's error numbers. */
@@ -227,11 +232,80 @@ async function deleteComp(ctx: JobContext): Promise<Json> {
   return { cluster_id: cluster, comp_id: id, computer_hosts: at };
 }
 
-const addCompsRollback = { rollback: (ctx: JobContext) => rollbackComps(ctx, num(req(ctx), 'cluster_id')) };
-registerJobHandler('add_comps', addComps, addCompsRollback);
-// create_cluster's child, logged under the original's internal type (user_name internal_user).
-registerJobHandler('internal_add_comps', addComps, addCompsRollback);
-registerJobHandler('delete_comp', deleteComp, {
+// ---- definitions ----
+
+const COMPS_STEPS = STEPS.map((x) => `comps_${x}`);
+
+/** add_comps' rollback, for the user's type and create_cluster's internal child. */
+const addCompsRollback = (ctx: JobContext): Promise<void> => rollbackComps(ctx, num(req(ctx), 'cluster_id'));
+
+const COMPS_ATTACHMENT: AttachmentShape = {
+  description: 'the new compute nodes; computer_id is this job (the install log rows name it)',
+  keys: { computer_state: PART_STATE, computer_hosts: HOST_LIST, computer_id: JOB_ID },
+  build(job, world) {
+    const r = requestOf(job);
+    const mark = job.steps.find((x) => x.step === 'comps_mark' && x.ok);
+    const first = mark === undefined ? NaN : Number(mark.info);
+    const comps = Number.isSafeInteger(first) ? ours(world, Number(r.cluster_id), first) : [];
+    return { computer_state: partState(job, stepBegan(job, 'comps_install'), stepDone(job, 'comps_activate')), computer_hosts: hostList(comps), computer_id: String(job.id) };
+  },
+};
+
+const COMPS_WRITES = ['comp_nodes', 'comp_nodes_id_seq', 'server_nodes', 'commit_log_template_table', 'mysql_pg_install_log'];
+
+export const addCompsJob: JobTypeDefinition = {
+  kind: 'job',
+  name: 'add_comps',
+  role: 'operator',
+  sync: false,
+  internal: false,
+  summary: 'add compute nodes to a cluster',
+  missingParas: 70107,
+  paras: { cluster_id: id(70109, 'cluster id'), comps: count(70108, 70110, 'number of new compute nodes'), computer_iplists: { kind: 'hostList', bad: 70185 }, nick_name: nickName },
+  accept(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70109);
+    const hosts = p.hostList('computer_iplists', 70185);
+    registeredHosts(world, hosts, 'computer', 'computer_iplists', 70185);
+    return { request: { cluster_id: cluster, comps: p.int('comps'), computer_iplists: hosts }, cluster, lock: clusterLock(cluster) };
+  },
+  steps: COMPS_STEPS,
+  run: addComps,
+  rollback: addCompsRollback,
+  attachment: COMPS_ATTACHMENT,
+  writes: COMPS_WRITES,
+};
+
+/** create_cluster's child, logged under the original's internal type (user_name internal_user). */
+export const internalAddCompsJob: JobTypeDefinition = {
+  ...addCompsJob,
+  name: 'internal_add_comps',
+  role: 'operator',
+  internal: true,
+  summary: "create_cluster's compute nodes (a child job; no route)",
+  accept: undefined,
+};
+
+export const deleteCompJob: JobTypeDefinition = {
+  kind: 'job',
+  name: 'delete_comp',
+  role: 'admin',
+  sync: false,
+  internal: false,
+  summary: 'delete a compute node (a cluster keeps at least one)',
+  missingParas: 70131,
+  paras: { cluster_id: id(70132, 'cluster id'), comp_id: id(70133, 'compute node id'), nick_name: nickName },
+  accept(world, p) {
+    const cluster = clusterById(world, p, 'cluster_id', 70132);
+    const comp = p.int('comp_id', { min: 1, errno: 70133 });
+    const c = world.comp(comp);
+    if (c?.cluster !== cluster) fail(refuse('not_found', `compute node ${comp} is not in cluster ${cluster}`, 'paras.comp_id', 70134));
+    if (world.compsOf(cluster).length <= 1) {
+      fail(refuse('last_one', `compute node ${comp} is the last one of cluster ${cluster}`, 'paras.comp_id', 70157));
+    }
+    return { request: { cluster_id: cluster, comp_id: comp, computer_hosts: hostList([c]) }, cluster, lock: clusterLock(cluster) };
+  },
+  steps: ['deactivate', 'uninstall', 'remove'],
+  run: deleteComp,
   // A failed uninstall: a node that still runs goes back into service (and gets topology updates again).
   rollback: async (ctx) => {
     const c = ctx.world.comp(num(req(ctx), 'comp_id'));
@@ -239,5 +313,13 @@ registerJobHandler('delete_comp', deleteComp, {
     const inst = await instanceOn(ctx.agent(c.hostaddr), c.port).catch(() => null);
     if (inst?.status === 'running') await ctx.exec({ kind: 'comp.set_status', comp: c.id, status: 'active' });
   },
-});
-
+  attachment: {
+    description: 'the compute node deleted; computer_id is this job',
+    keys: { computer_state: PART_STATE, computer_hosts: HOST_LIST, computer_id: JOB_ID },
+    build(job) {
+      const r = requestOf(job);
+      return { computer_state: jobState(job), computer_hosts: text(r, 'computer_hosts'), computer_id: String(job.id) };
+    },
+  },
+  writes: ['comp_nodes', 'server_nodes', 'commit_log_template_table', 'mysql_pg_install_log'],
+};

@@ -9,9 +9,16 @@
 //   and manager.remove.
 import type { Json } from '../../events/schema.js';
 import type { ConfChange } from '../../raft/types.js';
-import { JobError, registerJobHandler, type JobContext } from '../engine.js';
+import { JobError, type JobContext } from '../engine.js';
+import { refuse } from '../../actors/commands/common.js';
+import { INT_LIMITS as L } from '../../actors/commands/para-limits.js';
+import type { ParaReader } from '../../actors/commands/paras.js';
+import type { AcceptedJob } from '../../actors/index.js';
+import type { JobTypeDefinition } from '../definition.js';
+import { port } from './paras.js';
+import { fail } from './world-checks.js';
 import { checkLeading, sleepWhileLeading } from '../../reconcile/host.js';
-import { optNum, req, str } from './request.js';
+import { optNum, req, str } from '../handlers/request.js';
 
 /** Error numbers of the original's raft_mission range (70195-70201). */
 const E_NOT_VOTER = 70195;
@@ -124,7 +131,7 @@ async function removePeer(ctx: JobContext): Promise<Json> {
   return { peer, conf: conf(ctx) };
 }
 
-registerJobHandler('raft_mission', async (ctx) => {
+async function raftMission(ctx: JobContext): Promise<Json> {
   const task = str(req(ctx), 'task_type');
   switch (task) {
     case 'transfer_leader':
@@ -136,4 +143,62 @@ registerJobHandler('raft_mission', async (ctx) => {
     default:
       throw new JobError(70191, `unknown task_type ${task}`);
   }
-});
+}
+
+// ---- definition ----
+
+/** One raft_mission at a time in the manager group. */
+export const MANAGER_GROUP_LOCK = 'manager/group';
+const HOST_PORT = /^([A-Za-z0-9.-]+):(\d{1,5})$/;
+
+/** "host:port" of a raft_mission para: the host and a port in range. */
+function peerAddress(p: ParaReader, key: string, errno: number): { host: string; port: number } {
+  const v = p.str(key, { errno, max: 300 });
+  const m = HOST_PORT.exec(v);
+  const port = m === null ? NaN : Number(m[2]);
+  if (m === null || !(port >= L.port.min && port <= L.port.max)) fail(refuse('invalid_argument', 'must be "host:raft_port"', `paras.${key}`, errno));
+  return { host: m[1]!, port };
+}
+
+export const raftMissionJob: JobTypeDefinition = {
+  kind: 'job',
+  name: 'raft_mission',
+  role: 'admin',
+  sync: false,
+  internal: false,
+  summary: 'manager group: transfer leadership, add or remove a member',
+  missingParas: 70189,
+  paras: {
+    task_type: { kind: 'enum', values: ['transfer_leader', 'add_peer', 'remove_peer'], required: true, missing: 70190, bad: 70191 },
+    target_leader: { kind: 'string', maxLen: 300, pattern: /^[A-Za-z0-9.:-]+:\d{1,5}$/, patternHelp: '"host:port" (Raft or HTTP port of a member)', missing: 70192, bad: 70192, help: 'transfer_leader: the member to lead; 70193 when it is not a member' },
+    peer: { kind: 'string', maxLen: 300, pattern: /^[A-Za-z0-9.:-]+:\d{1,5}$/, patternHelp: '"host:raft_port"', missing: 70194, bad: 70194, help: 'add_peer: the new member (70197 when already one); remove_peer: the member to remove (70198 when not one)' },
+    http_port: { ...port, bad: 70194, help: "add_peer: HTTP port of the new member; this member's brpc_http_port when absent" },
+  },
+  accept(world, p): AcceptedJob {
+    const task = p.oneOf('task_type', ['transfer_leader', 'add_peer', 'remove_peer'] as const, { errno: 70190, rangeErrno: 70191 });
+    const members = world.ids('manager').map((id) => world.manager(id)!);
+    const lock = MANAGER_GROUP_LOCK;
+    if (task === 'transfer_leader') {
+      // The Raft port names a member (as in the original); its HTTP port is accepted too.
+      const a = peerAddress(p, 'target_leader', 70192);
+      const m = members.find((x) => x.host === a.host && x.raftPort === a.port) ?? members.find((x) => x.host === a.host && x.httpPort === a.port);
+      if (m === undefined) fail(refuse('not_found', `${a.host}:${a.port} is not a member of the manager group`, 'paras.target_leader', 70193));
+      return { request: { task_type: task, target_leader: m.id }, cluster: null, lock };
+    }
+    const a = peerAddress(p, 'peer', 70194);
+    const id = `${a.host}:${a.port}`;
+    const m = members.find((x) => x.host === a.host && x.raftPort === a.port);
+    if (task === 'add_peer') {
+      if (m !== undefined) fail(refuse('already_exists', `${id} is already a member of the manager group`, 'paras.peer', 70197));
+      const httpPort = p.has('http_port') ? p.int('http_port') : null;
+      return { request: { task_type: task, peer: id, http_port: httpPort }, cluster: null, lock };
+    }
+    if (m === undefined) fail(refuse('not_found', `${id} is not a member of the manager group`, 'paras.peer', 70198));
+    if (members.length <= 1) fail(refuse('last_one', `${id} is the last member of the manager group`, 'paras.peer', 70198));
+    return { request: { task_type: task, peer: m.id }, cluster: null, lock };
+  },
+  steps: ['transfer_leader', 'record_member', 'add_learner', 'catch_up', 'promote_voter', 'hand_over', 'remove_from_raft', 'record_removal'],
+  run: raftMission,
+  attachment: { description: 'XPanel reads only the top-level status and error_info; the result names the leader or the peer and the new configuration', keys: {} },
+  writes: ['cluster_mgr_nodes'],
+};

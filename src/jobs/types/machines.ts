@@ -5,8 +5,14 @@ import type { MachineRole } from '../../events/vocab.js';
 import type { Json } from '../../events/schema.js';
 import { AgentClient, AgentError } from '../../agent/client.js';
 import { rangeOverlap, type PortRange } from '../../launcher/ports.js';
-import { JobError, registerJobHandler, type JobContext } from '../engine.js';
-import { optNum, req, str } from './request.js';
+import { JobError, type JobContext } from '../engine.js';
+import { refuse } from '../../actors/commands/common.js';
+import { INT_LIMITS as L } from '../../actors/commands/para-limits.js';
+import { withoutSecrets } from '../../actors/commands/paras.js';
+import type { AttachmentShape, JobTypeDefinition } from '../definition.js';
+import { path, port, portRange as portRangeSpec, rackId } from './paras.js';
+import { fail } from './world-checks.js';
+import { optNum, req, str } from '../handlers/request.js';
 
 /** The original's "node_mgr unreachable" answer to create_machine's ping. */
 const E_PING = 70158;
@@ -142,7 +148,124 @@ async function deleteMachine(ctx: JobContext): Promise<Json> {
   return { hostaddr: host, machine_type: role };
 }
 
-registerJobHandler('create_machine', createMachine);
-registerJobHandler('update_machine', updateMachine);
-registerJobHandler('delete_machine', deleteMachine);
+// ---- definitions ----
 
+const MACHINE_TYPES = ['storage', 'computer'] as const;
+const machineType = { kind: 'enum', values: MACHINE_TYPES, required: true, missing: 70050, bad: 70051 } as const;
+const dirs = {
+  datadir: path(70054, false, 'storage data directory'),
+  logdir: path(70055, false, 'storage log directory'),
+  wal_log_dir: path(70056, false, 'storage WAL directory'),
+  comp_datadir: path(70061, false, 'compute data directory'),
+} as const;
+const MACHINE_ATTACHMENT: AttachmentShape = { description: 'XPanel reads only the top-level status and error_info; the result names the machine', keys: {} };
+
+export const createMachineJob: JobTypeDefinition = {
+  kind: 'job',
+  name: 'create_machine',
+  role: 'operator',
+  sync: false,
+  internal: false,
+  summary: 'register a server for the storage or computer role',
+  missingParas: 70049,
+  paras: {
+    hostaddr: { kind: 'host', required: true, missing: 70052 },
+    machine_type: machineType,
+    rack_id: { ...rackId, def: '0' },
+    ...dirs,
+    port_range: portRangeSpec,
+    total_mem: { kind: 'int', ...L.totalMem, required: true, missing: 70057, bad: 70057, help: 'MB' },
+    total_cpu_cores: { kind: 'int', ...L.totalCpuCores, required: true, missing: 70058, bad: 70058 },
+    nodemgr_port: { ...port, help: 'port of the node agent on that host (ours; default from its registration)' },
+  },
+  accept(world, p) {
+    const host = p.host('hostaddr', 70052);
+    const type = p.oneOf('machine_type', MACHINE_TYPES, { errno: 70050, rangeErrno: 70051 });
+    const rack = p.str('rack_id', { errno: 70053 });
+    if (world.machine(host)?.roles[type] !== undefined) {
+      fail(refuse('already_exists', `${host} is already registered as ${type}`, 'paras.hostaddr', 70062));
+    }
+    // The directories of the role are required (the spec cannot say "required for storage").
+    const dirsOf: Record<string, string> =
+      type === 'storage'
+        ? { datadir: p.str('datadir', { errno: 70054 }), logdir: p.str('logdir', { errno: 70055 }), wal_log_dir: p.str('wal_log_dir', { errno: 70056 }) }
+        : { comp_datadir: p.str('comp_datadir', { errno: 70061 }) };
+    const range = p.optStr('port_range', type === 'storage' ? '57000-58000' : '47000-48000');
+    const [lo, hi] = range.split('-').map(Number) as [number, number];
+    if (lo < L.port.min || hi > L.port.max || lo > hi) fail(refuse('invalid_argument', `must be lo-hi within ${L.port.min}..${L.port.max}`, 'paras.port_range'));
+    return {
+      request: {
+        hostaddr: host,
+        machine_type: type,
+        rack_id: rack,
+        ...dirsOf,
+        port_range: range,
+        total_mem: p.int('total_mem'),
+        total_cpu_cores: p.int('total_cpu_cores'),
+        ...(p.has('nodemgr_port') ? { nodemgr_port: p.int('nodemgr_port') } : {}),
+      },
+      cluster: null,
+      lock: `machine/${host}`,
+    };
+  },
+  steps: ['ping_agent', 'check_port_range', 'register'],
+  run: createMachine,
+  attachment: MACHINE_ATTACHMENT,
+  writes: ['server_nodes', 'server_nodes_stats'],
+};
+
+export const updateMachineJob: JobTypeDefinition = {
+  kind: 'job',
+  name: 'update_machine',
+  role: 'operator',
+  sync: false,
+  internal: false,
+  summary: 'update a registered server',
+  missingParas: 70049,
+  paras: {
+    hostaddr: { kind: 'host', required: true, missing: 70052 },
+    machine_type: machineType,
+    rack_id: rackId,
+    ...dirs,
+    port_range: portRangeSpec,
+    total_mem: { kind: 'int', ...L.totalMem, bad: 70057, help: 'MB' },
+    total_cpu_cores: { kind: 'int', ...L.totalCpuCores, bad: 70058 },
+  },
+  accept(world, p, _e, paras) {
+    const host = p.host('hostaddr', 70052);
+    const type = p.oneOf('machine_type', MACHINE_TYPES, { errno: 70050, rangeErrno: 70051 });
+    if (world.machine(host)?.roles[type] === undefined) {
+      fail(refuse('not_found', `${host} is not registered as ${type}`, 'paras.hostaddr', 70066));
+    }
+    return { request: withoutSecrets(paras), cluster: null, lock: `machine/${host}` };
+  },
+  steps: ['update'],
+  run: updateMachine,
+  attachment: MACHINE_ATTACHMENT,
+  writes: ['server_nodes'],
+};
+
+export const deleteMachineJob: JobTypeDefinition = {
+  kind: 'job',
+  name: 'delete_machine',
+  role: 'admin',
+  sync: false,
+  internal: false,
+  summary: 'unregister a server (it must run no instance)',
+  missingParas: 70049,
+  paras: { hostaddr: { kind: 'host', required: true, missing: 70067 }, machine_type: machineType },
+  accept(world, p) {
+    const host = p.host('hostaddr', 70067);
+    const type = p.oneOf('machine_type', MACHINE_TYPES, { errno: 70050, rangeErrno: 70051 });
+    const role = world.machine(host)?.roles[type];
+    if (role === undefined) fail(refuse('not_found', `${host} is not registered as ${type}`, 'paras.hostaddr', 70066));
+    if (role.usedPorts.length > 0) {
+      fail(refuse('invalid_state', `${host} still runs instances on ports ${role.usedPorts.join(',')}`, 'paras.hostaddr', 70064));
+    }
+    return { request: { hostaddr: host, machine_type: type }, cluster: null, lock: `machine/${host}` };
+  },
+  steps: ['unregister'],
+  run: deleteMachine,
+  attachment: MACHINE_ATTACHMENT,
+  writes: ['server_nodes', 'server_nodes_stats'],
+};
