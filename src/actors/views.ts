@@ -242,6 +242,8 @@ export function jobView(_w: WorldState, r: Rec<JobCtx>): JobView {
     jobType: c.jobType,
     status: jobStatus(runnerOf('job').value(r.s)),
     request: c.request,
+    // A job restored from a snapshot taken before envelopes were kept has none.
+    envelope: c.envelope ?? null,
     cluster: c.cluster,
     parent: c.parent,
     lock: c.lock,

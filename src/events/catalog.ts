@@ -322,13 +322,17 @@ export const catalog = {
     'job',
     'A job was accepted after validation (status not_started). `request` is the validated paras with ' +
       'secrets removed; `lock` is the aggregate it holds exclusively until it ends (null: none, e.g. a ' +
-      "child job running under its parent's lock).",
+      "child job running under its parent's lock); `envelope` is the request envelope as received " +
+      "(a child's: built by its parent), secrets removed: cluster_general_job_log.job_info. Absent in " +
+      'events written before it existed (job_info is then the request).',
     obj({
       jobType: str({ min: 1, max: 64, pattern: /^[a-z_]+$/ }),
       request: json(),
       cluster: nullable(idSchema),
       parent: nullable(idSchema),
       lock: nullable(str({ max: 300 })),
+      // Bounded by job_info's 65,535 bytes (job-envelope.ts), which no more values than that fit in.
+      envelope: opt(json({ maxDepth: 10, maxNodes: 65_536 })),
     }),
   ),
   'job.step_started': def(

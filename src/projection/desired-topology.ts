@@ -285,7 +285,7 @@ function jobRow(j: JobView, cur: Job | undefined): Job {
     memo: jobMemoText(memo),
     whenStarted: j.startedAt ?? j.createdAt,
     whenEnded: j.endedAt ?? (j.step ? j.step.startedAt : null),
-    jobInfo: cur?.jobInfo ?? jobInfoText(j.request),
+    jobInfo: cur?.jobInfo ?? jobInfoText(j.envelope ?? j.request),
     userName: jobUserName(j),
   };
 }

@@ -7,12 +7,15 @@ import { Emitter, refuse, type CommandResult, type Refusal } from './common.js';
 import { INT_LIMITS as L, STR_LIMITS, UNSUPPORTED_HA_MODES, USER_RE } from './para-limits.js';
 import { ParaError, ParaReader, withoutSecrets, type Paras } from './paras.js';
 import { isSettable, valueProblem, VARIABLE_NAME_RE } from './server-variables.js';
+import { jobEnvelope } from './job-envelope.js';
 
 export type JobCommand =
   | {
       kind: 'job.start';
       jobType: string;
       request: Paras;
+      /** The Emit body as received, for job_info (job-envelope.ts); a child's is built from its request. */
+      envelope?: unknown;
       /** A child job runs under its parent's lock. */
       parent?: number;
     }
@@ -482,6 +485,8 @@ function startJob(world: World, cmd: Extract<JobCommand, { kind: 'job.start' }>,
   if (typeof cmd.request !== 'object' || cmd.request === null || Array.isArray(cmd.request)) {
     return refuse('invalid_argument', 'paras must be an object', 'paras', 70070);
   }
+  const env = jobEnvelope(cmd, e.ctx.cause, e.ctx.at);
+  if (!env.ok) return env;
   let accepted: Accepted;
   if (cmd.parent !== undefined) {
     const parent = world.job(cmd.parent);
@@ -516,6 +521,7 @@ function startJob(world: World, cmd: Extract<JobCommand, { kind: 'job.start' }>,
       cluster: accepted.cluster,
       parent: cmd.parent ?? null,
       lock: accepted.lock,
+      envelope: env.envelope,
     })
     .done();
 }

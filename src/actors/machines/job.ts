@@ -28,6 +28,8 @@ export interface JobCtx {
   id: number;
   jobType: string;
   request: Json;
+  /** The request envelope as received, secrets removed (job_info); null in jobs created before it was kept. */
+  envelope: Json;
   cluster: number | null;
   parent: number | null;
   /** The aggregate this job holds exclusively while it runs (a child under its parent's lock: null). */
@@ -55,6 +57,7 @@ export function initJob(key: number | string): JobCtx {
     id: Number(key),
     jobType: '',
     request: null,
+    envelope: null,
     cluster: null,
     parent: null,
     lock: null,
@@ -82,6 +85,7 @@ export function reduceJob(ctx: JobCtx, ev: JobEvent): JobCtx {
         ...ctx,
         jobType: ev.data.jobType,
         request: ev.data.request,
+        envelope: ev.data.envelope ?? null,
         cluster: ev.data.cluster,
         parent: ev.data.parent,
         lock: ev.data.lock,
