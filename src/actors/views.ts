@@ -257,6 +257,7 @@ export function jobView(_w: WorldState, r: Rec<JobCtx>): JobView {
     steps: c.steps,
     // A job restored from a snapshot taken before ports could be skipped has no list.
     skippedPorts: c.skippedPorts ?? [],
+    instanceTasks: c.instanceTasks ?? [],
     errorCode: c.code,
     errorInfo: c.info,
     result: c.result,

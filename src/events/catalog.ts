@@ -24,6 +24,7 @@ import {
   FENCE_METHODS,
   HA_MODES,
   HEALTHS,
+  INSTALL_TASKS,
   INSTANCE_STATUSES,
   MACHINE_ROLES,
   MEMBER_STATES,
@@ -350,6 +351,20 @@ export const catalog = {
     "The job's instance `instance` (node/<id> or comp/<id>) could not use `hostaddr`:`port` (`reason`, the agent's answer); " +
       "the job's later placements skip that port, and its record lists it.",
     obj({ instance: str({ min: 1, max: 64 }), hostaddr: hostSchema, port: portSchema, reason: text }),
+  ),
+  'job.instance_task': def(
+    'job',
+    'The job sent (`ongoing`) or ended (`done`/`failed`, `answer` what came back) an install or uninstall of the ' +
+      'instance at `hostaddr`:`port` through its agent: a piece of its mysql_pg_install_log row of `task` ' +
+      '(`request` is what was asked, without secrets).',
+    obj({
+      task: oneOf(INSTALL_TASKS),
+      hostaddr: hostSchema,
+      port: portSchema,
+      status: oneOf(['ongoing', 'done', 'failed'] as const),
+      request: opt(json()),
+      answer: opt(json()),
+    }),
   ),
   'job.done': def('job', 'The job succeeded (exactly once).', obj({ result: json() })),
   'job.failed': def(

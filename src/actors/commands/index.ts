@@ -7,10 +7,11 @@ import { checkAdopt, type AdoptCommand } from './adopt.js';
 import { Emitter, refuse, type CommandContext, type CommandResult } from './common.js';
 import { checkHa, type HaCommand } from './ha.js';
 import { checkJob, type JobCommand } from './jobs.js';
+import { checkInstanceTask, type InstanceTaskCommand } from './instance-tasks.js';
 import { checkManager, type ManagerCommand } from './manager.js';
 import { checkTopology, type TopologyCommand } from './topology.js';
 
-export type Command = TopologyCommand | HaCommand | JobCommand | ManagerCommand | AdoptCommand;
+export type Command = TopologyCommand | HaCommand | JobCommand | InstanceTaskCommand | ManagerCommand | AdoptCommand;
 export type CommandKind = Command['kind'];
 
 export function checkCommand(world: World, cmd: Command, ctx: CommandContext): CommandResult {
@@ -63,6 +64,8 @@ function dispatch(world: World, cmd: Command, e: Emitter): CommandResult {
     case 'job.finish':
     case 'job.fail':
       return checkJob(world, cmd, e);
+    case 'job.record_instance_task':
+      return checkInstanceTask(world, cmd, e);
     case 'manager.add':
     case 'manager.remove':
     case 'manager.elect':
@@ -80,6 +83,7 @@ export { IdAllocator, type CommandContext, type CommandResult, type Refusal, typ
 export type { TopologyCommand, MachineSpec, NodeSpec, PortRange } from './topology.js';
 export type { HaCommand } from './ha.js';
 export type { JobCommand } from './jobs.js';
+export type { InstanceTaskCommand } from './instance-tasks.js';
 export { PUBLIC_JOB_TYPES, INTERNAL_JOB_TYPES } from './jobs.js';
 export type { ManagerCommand } from './manager.js';
 export type { AdoptCommand, AdoptedCluster, AdoptedShard, AdoptedNode, AdoptedComp } from './adopt.js';
