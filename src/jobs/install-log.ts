@@ -3,19 +3,13 @@
 // answer, so the projection (and any later leader) writes the same rows. The agent a job uses is
 // wrapped: whatever path installs (shard jobs, compute jobs, rollbacks, moves to another port) is
 // recorded, and nothing else changes.
-import type { Json } from '../events/schema.js';
 import type { InstallTask } from '../events/vocab.js';
 import type { AgentClient, CallOptions } from '../agent/client.js';
 import { withoutSecrets } from '../actors/commands/paras.js';
+import type { InstanceTaskCommand } from '../actors/commands/instance-tasks.js';
 
-export interface InstanceTaskReport {
-  task: InstallTask;
-  hostaddr: string;
-  port: number;
-  status: 'ongoing' | 'done' | 'failed';
-  request?: Json;
-  answer?: Json;
-}
+/** What a job records of one call (job.record_instance_task without its kind and job). */
+export type InstanceTaskReport = Omit<InstanceTaskCommand, 'kind' | 'job'>;
 
 /** Proposes one record (job.record_instance_task for the job). */
 export type RecordInstanceTask = (r: InstanceTaskReport) => Promise<void>;
