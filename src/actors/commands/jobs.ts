@@ -8,6 +8,7 @@ import { INT_LIMITS as L, STR_LIMITS, UNSUPPORTED_HA_MODES, USER_RE } from './pa
 import { ParaError, ParaReader, withoutSecrets, type Paras } from './paras.js';
 import { isSettable, valueProblem, VARIABLE_NAME_RE } from './server-variables.js';
 import { jobEnvelope } from './job-envelope.js';
+import { metaShardFormRefusal } from './meta-shard-form.js';
 
 export type JobCommand =
   | {
@@ -500,6 +501,8 @@ function startJob(world: World, cmd: Extract<JobCommand, { kind: 'job.start' }>,
   } else {
     const validate = validatorOf(cmd.jobType);
     if (validate === undefined) return refuse('invalid_argument', `Unrecongnized job type ${JSON.stringify(cmd.jobType).slice(0, 80)}`, 'job_type', 70001);
+    const meta = metaShardFormRefusal(cmd.jobType, cmd.request);
+    if (meta !== null) return meta;
     try {
       accepted = validate(world, new ParaReader(cmd.request), e, cmd.request);
     } catch (err) {
