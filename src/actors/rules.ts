@@ -317,6 +317,7 @@ export function checkRules(w: WorldState, ev: DomainEvent, key: number | string,
       return cur.name === ev.data.step ? null : `the running step is ${cur.name}, not ${ev.data.step}`;
     }
     case 'job.port_skipped':
+    case 'job.instance_task':
     case 'job.done':
     case 'job.failed':
       return null;

@@ -242,6 +242,8 @@ export function jobView(_w: WorldState, r: Rec<JobCtx>): JobView {
     jobType: c.jobType,
     status: jobStatus(runnerOf('job').value(r.s)),
     request: c.request,
+    // A job restored from a snapshot taken before envelopes were kept has none.
+    envelope: c.envelope ?? null,
     cluster: c.cluster,
     parent: c.parent,
     lock: c.lock,
@@ -255,6 +257,7 @@ export function jobView(_w: WorldState, r: Rec<JobCtx>): JobView {
     steps: c.steps,
     // A job restored from a snapshot taken before ports could be skipped has no list.
     skippedPorts: c.skippedPorts ?? [],
+    instanceTasks: c.instanceTasks ?? [],
     errorCode: c.code,
     errorInfo: c.info,
     result: c.result,

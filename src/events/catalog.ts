@@ -24,6 +24,7 @@ import {
   FENCE_METHODS,
   HA_MODES,
   HEALTHS,
+  INSTALL_TASKS,
   INSTANCE_STATUSES,
   MACHINE_ROLES,
   MEMBER_STATES,
@@ -322,13 +323,17 @@ export const catalog = {
     'job',
     'A job was accepted after validation (status not_started). `request` is the validated paras with ' +
       'secrets removed; `lock` is the aggregate it holds exclusively until it ends (null: none, e.g. a ' +
-      "child job running under its parent's lock).",
+      "child job running under its parent's lock); `envelope` is the request envelope as received " +
+      "(a child's: built by its parent), secrets removed: cluster_general_job_log.job_info. Absent in " +
+      'events written before it existed (job_info is then the request).',
     obj({
       jobType: str({ min: 1, max: 64, pattern: /^[a-z_]+$/ }),
       request: json(),
       cluster: nullable(idSchema),
       parent: nullable(idSchema),
       lock: nullable(str({ max: 300 })),
+      // Bounded by job_info's 65,535 bytes (job-envelope.ts), which no more values than that fit in.
+      envelope: opt(json({ maxDepth: 10, maxNodes: 65_536 })),
     }),
   ),
   'job.step_started': def(
@@ -346,6 +351,20 @@ export const catalog = {
     "The job's instance `instance` (node/<id> or comp/<id>) could not use `hostaddr`:`port` (`reason`, the agent's answer); " +
       "the job's later placements skip that port, and its record lists it.",
     obj({ instance: str({ min: 1, max: 64 }), hostaddr: hostSchema, port: portSchema, reason: text }),
+  ),
+  'job.instance_task': def(
+    'job',
+    'The job sent (`ongoing`) or ended (`done`/`failed`, `answer` what came back) an install or uninstall of the ' +
+      'instance at `hostaddr`:`port` through its agent: a piece of its mysql_pg_install_log row of `task` ' +
+      '(`request` is what was asked, without secrets).',
+    obj({
+      task: oneOf(INSTALL_TASKS),
+      hostaddr: hostSchema,
+      port: portSchema,
+      status: oneOf(['ongoing', 'done', 'failed'] as const),
+      request: opt(json()),
+      answer: opt(json()),
+    }),
   ),
   'job.done': def('job', 'The job succeeded (exactly once).', obj({ result: json() })),
   'job.failed': def(

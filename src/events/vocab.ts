@@ -1,6 +1,10 @@
 // Status vocabularies. Where a value is shown in kunlun_metadata_db the spelling is the original enum's
 // (reference/cluster_mgr-api.md §8); the rest are what our HA needs (reference/cluster_mgr-ha.md §4.4).
 
+/** mysql_pg_install_log.install_type: what an agent was asked to do with an instance. */
+export const INSTALL_TASKS = ['mysql', 'uninstall_mysql', 'postgres', 'uninstall_postgres'] as const;
+export type InstallTask = (typeof INSTALL_TASKS)[number];
+
 export const HA_MODES = ['no_rep', 'mgr', 'rbr'] as const; // db_clusters.ha_mode
 export type HaMode = (typeof HA_MODES)[number];
 

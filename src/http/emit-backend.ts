@@ -81,7 +81,8 @@ export class MemberEmitBackend implements EmitBackend {
 
   async submit(job: ValidatedJob): Promise<{ jobId: string } | { code: number; info: string }> {
     await this.metadataRead();
-    const cmd = { kind: 'job.start', jobType: job.jobType, request: job.paras } as Command;
+    // The body as received goes to job_info (the command removes its secrets); it parsed as an object.
+    const cmd = { kind: 'job.start', jobType: job.jobType, request: job.paras, envelope: JSON.parse(job.raw) as unknown } as Command;
     const r = await this.rt.execute(cmd, causeOf(job.envelope.user_name));
     if (r.ok) {
       for (const c of r.result.ok ? r.result.committed : []) {

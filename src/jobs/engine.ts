@@ -5,6 +5,7 @@
 // steps are idempotent and check the real world first. A failure is recorded as a `failed` step before
 // the rollback hook runs, so a new leader resumes the rollback rather than the work. A job ends
 // exactly once: job.finish / job.fail are refused by the job actor after the first ending.
+import { recordingAgent } from './install-log.js';
 import type { ApplyResult, Command, JobView, Refusal, World } from '../actors/index.js';
 import type { AgentClient } from '../agent/client.js';
 import { agentForMachine } from '../agent/for-machine.js';
@@ -205,7 +206,9 @@ class Ctx implements JobContext {
   agent(hostaddr: string): AgentClient {
     const a = agentForMachine(this.rt.world, this.rt.cfg, hostaddr);
     if (a === null) throw new JobError(JOB_INTERNAL_ERROR, `machine ${hostaddr} is not registered`);
-    return a;
+    return recordingAgent(a, hostaddr, async (r) => {
+      await this.exec({ kind: 'job.record_instance_task', job: this.id, ...r });
+    });
   }
 
   async child(name: string, total: number, jobType: string, request: { [k: string]: Json }): Promise<Json> {

@@ -9,6 +9,8 @@ import { ensureReplicationUser, globalStatus, makePrimary, pointReplicaAt, repli
 import { checkLeading } from '../reconcile/host.js';
 import { JobError, type JobContext } from './engine.js';
 import { installMovingOn, portInUse, type MovableInstance } from './port-moves.js';
+import { awaitNoPreparedBranches, E_PREPARED_BRANCHES, preparedBranchesText, type BranchHost } from './prepared-branches.js';
+import { xaSettings } from '../config/xa-settings.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Ports per storage instance: P mysql, P+1 exporter, P+2 mgr, P+3 xport (§4.1). */
@@ -161,6 +163,29 @@ async function installNodeAt(ctx: JobContext, id: number, at: Placed, isMaster: 
 function asJobError(e: unknown, code: number, what: string): Error {
   if (e instanceof AgentError && e.kind === 'failed') return new JobError(code, `${what}: ${e.message}`.slice(0, 900), { cause: e });
   return e instanceof Error ? e : new Error(String(e));
+}
+
+/**
+ * Before a cluster's shards and commit_log_<cluster> go: waits for the XA resolver to end every branch
+ * still prepared on the shards' primaries, and fails naming them when some remain (prepared-branches.ts).
+ */
+export async function ensureNoPreparedBranches(ctx: JobContext, cluster: number): Promise<void> {
+  const hosts: BranchHost[] = [];
+  for (const shard of ctx.world.cluster(cluster)?.shards ?? []) {
+    const p = ctx.world.primaryOf(shard);
+    const n = p === null ? null : ctx.world.node(p);
+    if (n !== null) hosts.push({ shard, hostaddr: n.hostaddr, port: n.port });
+  }
+  const xa = xaSettings(ctx.cfg);
+  const r = await awaitNoPreparedBranches({
+    hosts,
+    connect: (h) => connectNode(ctx, h),
+    waitMs: xa.windows.safetyMs + 2 * xa.scanMs,
+    pollMs: Math.min(xa.scanMs, 1_000),
+    signal: ctx.signal,
+  });
+  if (r.branches.length > 0) throw new JobError(E_PREPARED_BRANCHES, preparedBranchesText(cluster, r.branches, r.waitedMs));
+  if (r.unreachable.length > 0) ctx.log.warn({ cluster, primaries: r.unreachable }, 'prepared XA branches not checked on unreachable primaries; they go with the cluster');
 }
 
 /** Removes a storage instance; nothing there is success (rollbacks may send it twice). */

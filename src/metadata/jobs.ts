@@ -2,6 +2,7 @@
 // a JSON object with error_code/error_info and progress, user_name as sent ('internal_user' for jobs a
 // job starts). Secrets never reach the table: both texts are redacted (the original stored the compute
 // password in create_cluster's memo; API reference §11.14).
+import { canonicalize } from '../events/canonical.js';
 import { redactSecrets } from '../log/redact.js';
 import type { Job, JobStatus } from './topology.js';
 
@@ -21,9 +22,18 @@ export function jobUserName(j: { user: string | null; system: string | null }): 
   return j.system !== null ? INTERNAL_USER : null;
 }
 
-/** The request, compact JSON, secrets redacted: what job_info holds. */
+/** job_info is TEXT: 65,535 bytes; the text below is ASCII, so characters and bytes are the same. */
+export const JOB_INFO_MAX_BYTES = 65_535;
+
+/**
+ * What job_info holds: the request envelope as compact JSON, secrets redacted, keys in alphabetical
+ * order (as the original's JSON writer put them, and the same text on every member whatever order the
+ * event arrived in), non-ASCII characters escaped as \uXXXX the way XPanel's PHP sends them (so the
+ * utf8 column holds any nick_name, emoji included).
+ */
 export function jobInfoText(request: unknown): string {
-  return JSON.stringify(redactSecrets(request));
+  const text = JSON.stringify(canonicalize(redactSecrets(request)));
+  return text.replace(/[\u007f-\uffff]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** A memo object as compact JSON, secrets redacted. */

@@ -9,11 +9,11 @@
 // recorded index, `retry` writes just the rows that failed before, once they can be.
 import type { ResultSetHeader, RowDataPacket } from 'mysql2/promise';
 import type { Logger } from '../log/logger.js';
-import { ENTITY_MAPS, canonicalDbValue, encodeValue, type EntityMap, type FieldMap, type SqlValue } from './codec.js';
+import { ENTITY_MAPS, canonicalDbValue, cellText, encodeValue, formatTimestamp, parseTimestamp, type EntityMap, type FieldMap, type SqlValue } from './codec.js';
 import { exclude, excludeDependants, failedRows, isExcluded, type Exclusions, type FailedRow } from './exclude.js';
 import { DEFAULT_DATABASE, assertIdent, q, qt } from './ident.js';
 import { selectRows, withSession, type Conn } from './session.js';
-import { PSEUDO_SERVER_ID, redactJsonText, type Topology } from './topology.js';
+import { PSEUDO_SERVER_ID, redactJsonText, type InstallLog, type Topology } from './topology.js';
 import { rowProblems } from './validate.js';
 
 export interface ProjectionPosition {
@@ -277,6 +277,7 @@ async function projectInTransaction(c: Conn, job: Job): Promise<ProjectionResult
   if (!retrying) {
     await projectGlobals(c, db, topology, count);
     await projectMachineStats(c, db, topology, count);
+    await projectInstallLogs(c, db, topology.installLogs ?? [], count);
   }
 
   // Compare-and-set on what we read under the lock: belt and braces against anything that slipped by.
@@ -404,6 +405,44 @@ async function projectMachineStats(c: Conn, db: string, t: Topology, count: Coun
     );
     count('server_nodes_stats', 'inserted', r.affectedRows);
   }
+}
+
+/**
+ * mysql_pg_install_log rows, matched by (general_log_id, install_type): the table's ids are its own
+ * AUTO_INCREMENT (rows of the original stay as they are); a row that differs is updated in place.
+ */
+async function projectInstallLogs(c: Conn, db: string, logs: readonly InstallLog[], count: Count): Promise<void> {
+  if (logs.length === 0) return;
+  const table = qt(db, 'mysql_pg_install_log');
+  const have = new Map<string, RowDataPacket>();
+  const jobIds = [...new Set(logs.map((l) => l.generalLogId))].sort((a, b) => a - b);
+  for (const ids of chunks(jobIds, ID_BATCH)) {
+    const rows = await selectRows(c, `SELECT id, general_log_id, install_type, status, when_started, when_ended, job_info, memo FROM ${table} WHERE general_log_id IN (?) ORDER BY id`, [ids]);
+    for (const r of rows) {
+      const k = `${String(r.general_log_id)}|${String(r.install_type)}`;
+      if (!have.has(k)) have.set(k, r);
+    }
+  }
+  for (const l of logs) {
+    const values = [l.status, formatTimestamp(l.whenStarted, 6), l.whenEnded === null ? null : formatTimestamp(l.whenEnded, 6), l.jobInfo, l.memo];
+    const cur = have.get(`${l.generalLogId}|${l.installType}`);
+    if (cur === undefined) {
+      await c.query(`INSERT INTO ${table} (general_log_id, install_type, status, when_started, when_ended, job_info, memo) VALUES (?, ?, ?, ?, ?, ?, ?)`, [l.generalLogId, l.installType, ...values]);
+      count('mysql_pg_install_log', 'inserted', 1);
+      continue;
+    }
+    const now = [cellText(cur.status), tsText(cur.when_started), tsText(cur.when_ended), cellText(cur.job_info), cellText(cur.memo)];
+    if (now.every((v, i) => v === values[i])) continue;
+    await c.query(`UPDATE ${table} SET status = ?, when_started = ?, when_ended = ?, job_info = ?, memo = ? WHERE id = ?`, [...values, cur.id]);
+    count('mysql_pg_install_log', 'updated', 1);
+  }
+}
+
+/** A TIMESTAMP(6) cell in the form formatTimestamp writes. */
+function tsText(raw: unknown): string | null {
+  const text = cellText(raw);
+  const ms = text === null ? null : parseTimestamp(text);
+  return ms === null ? null : formatTimestamp(ms, 6);
 }
 
 function chunks<T>(xs: T[], n: number): T[][] {

@@ -184,6 +184,19 @@ export interface Job {
   userName: string | null;
 }
 
+/** mysql_pg_install_log: one row per job and install type (XPanel's install "details" dialog). */
+export interface InstallLog {
+  generalLogId: number;
+  installType: 'mysql' | 'uninstall_mysql' | 'postgres' | 'uninstall_postgres';
+  status: JobStatus;
+  whenStarted: number;
+  whenEnded: number | null;
+  /** JSON text: [{piece: "ip_port", content: <the agent request>}], secrets redacted. */
+  jobInfo: string;
+  /** JSON text: {task_spec_info, response_array: [{piece, info: <the agent answer>}]}; null while none is in. */
+  memo: string | null;
+}
+
 export interface Topology {
   /** global_configuration meta_ha_mode; null leaves the row alone. */
   metaHaMode: HaMode | null;
@@ -196,9 +209,11 @@ export interface Topology {
   metaNodes: MetaNode[];
   replicaMasters: ReplicaMaster[];
   jobs: Job[];
+  /** Written by the projection, never read back as a topology (history, matched by job and type). */
+  installLogs?: InstallLog[];
 }
 
-export type EntityKind = Exclude<keyof Topology, 'metaHaMode'>;
+export type EntityKind = Exclude<keyof Topology, 'metaHaMode' | 'installLogs'>;
 
 export const ENTITY_KINDS: readonly EntityKind[] = [
   'machines',

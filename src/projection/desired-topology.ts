@@ -6,6 +6,7 @@ import type { WorldView, NodeView, ClusterView, ShardView, CompView, JobView, Ma
 import type { Cluster, ComputeNode, Job, Machine, ManagerMember, ReplicaMaster, Shard, StorageNode, Topology } from '../metadata/index.js';
 import { jobInfoText, jobMemoText, jobUserName } from '../metadata/index.js';
 import { skippedPortsShown } from '../actors/views.js';
+import { installLogRows } from './install-log-rows.js';
 
 export interface Secrets {
   /** The compute nodes' superuser of a cluster (comp_nodes.user_name/passwd). */
@@ -94,7 +95,10 @@ export function desiredTopology(v: WorldView, current: Topology, secrets: Secret
   const curJobs = new Map(current.jobs.map((j) => [j.id, j]));
   const jobs: Job[] = v.jobs.map((j) => jobRow(j, curJobs.get(j.id)));
 
-  return { metaHaMode: current.metaHaMode, machines, clusters, shards, storageNodes, computeNodes, managers, metaNodes: current.metaNodes, replicaMasters, jobs };
+  return {
+    metaHaMode: current.metaHaMode, machines, clusters, shards, storageNodes, computeNodes, managers, metaNodes: current.metaNodes, replicaMasters, jobs,
+    installLogs: installLogRows(v.jobs),
+  };
 }
 
 function merge<R extends { id: number }, W extends { id: number }>(
@@ -285,7 +289,7 @@ function jobRow(j: JobView, cur: Job | undefined): Job {
     memo: jobMemoText(memo),
     whenStarted: j.startedAt ?? j.createdAt,
     whenEnded: j.endedAt ?? (j.step ? j.step.startedAt : null),
-    jobInfo: cur?.jobInfo ?? jobInfoText(j.request),
+    jobInfo: cur?.jobInfo ?? jobInfoText(j.envelope ?? j.request),
     userName: jobUserName(j),
   };
 }

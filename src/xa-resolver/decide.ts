@@ -1,6 +1,7 @@
 // What to do with one leftover prepared global transaction (HA reference §6.3), as pure functions of
 // plain facts so they are tested in-process. The resolver gathers the facts (XA RECOVER, the commit
 // log, how long this leader has seen the branch) and performs the answer.
+import type { Windows } from '../config/xa-settings.js';
 import type { TxnDecision } from '../metadata/commit-log.js';
 
 export interface BranchFacts {
@@ -12,14 +13,6 @@ export interface BranchFacts {
   seenForMs: number;
   /** Now minus the xid's start_ts, ms (the compute node's clock; may even be negative). */
   sinceStartMs: number;
-}
-
-export interface Windows {
-  /** A branch must have been seen this long (two scans) before anything is done: the compute node may
-   *  still be ending it over its own connection. */
-  settleMs: number;
-  /** No decision and seen at least this long: the compute node can no longer log a commit. */
-  safetyMs: number;
 }
 
 export type Action =

@@ -5,7 +5,7 @@
 // rollback. Branch age is the time this leader has seen the branch prepared, kept in memory and
 // restarted on a new term: a new leader waits a full safety window again, which costs time, never
 // safety. Every action is idempotent (an ended branch is "unknown" to the server) and logged.
-import type { Config } from '../config/load.js';
+import { xaSettings, type XaSettings } from '../config/xa-settings.js';
 import type { Logger } from '../log/logger.js';
 import { claimAbort, pruneCommitLog, readDecision, type CommitLogKey } from '../metadata/commit-log.js';
 import { metaConnectOptions } from '../metadata/connect.js';
@@ -15,33 +15,8 @@ import { parseConnectMap } from '../shard-ha/settings.js';
 import type { Endpoint } from '../storage/replication.js';
 import { StorageNode } from '../storage/storage-node.js';
 import { commitLogKey, endBranch, parseXid, recoverBranches, xaRecover, type KunlunXid } from '../storage/xa.js';
-import { afterClaim, decideBranch, FirstSeen, pruneBound, type Action, type Windows } from './decide.js';
+import { afterClaim, decideBranch, FirstSeen, pruneBound, type Action } from './decide.js';
 import { MetaLink, sqlOf } from './meta-link.js';
-
-export interface XaSettings {
-  scanMs: number;
-  windows: Windows;
-  retentionSec: number;
-  pruneEveryMs: number;
-  statementMs: number;
-  connectTimeoutMs: number;
-}
-
-/** The compute nodes' own commit-log wait plus this margin is the least safety window allowed. */
-const WINDOW_MARGIN_SEC = 2;
-
-export function xaSettings(cfg: Config): XaSettings {
-  const scanMs = cfg.int('xa_scan_interval_ms');
-  const safetySec = Math.max(cfg.int('xa_safety_window_sec'), cfg.int('global_txn_commit_log_wait_max_sec') + WINDOW_MARGIN_SEC);
-  return {
-    scanMs,
-    windows: { settleMs: scanMs, safetyMs: safetySec * 1000 },
-    retentionSec: cfg.int('commit_log_retention_hours') * 3600,
-    pruneEveryMs: cfg.int('commit_log_prune_interval_sec') * 1000,
-    statementMs: cfg.int('mysql_read_timeout') * 1000,
-    connectTimeoutMs: cfg.int('mysql_connect_timeout') * 1000,
-  };
-}
 
 /** One global transaction as found on the scanned primaries. */
 interface Txn {

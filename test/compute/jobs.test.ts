@@ -119,6 +119,10 @@ t.test('compute-node jobs on a real member, agent and PostgreSQL', async (t) => 
     t.same(topo?.meta, { compNodeId: c.id, compNodeName: c.name, clusterId: cluster, clusterName: rt.world.cluster(cluster)!.name, haMode: 'rbr' });
     t.same(topo?.shards.map((s) => [s.id, s.masterNodeId, s.numNodes]), [[shard1, rt.world.nodesOf(shard1)[0], 2]]);
   }
+  // Each install is recorded for mysql_pg_install_log: sent, then done; the password never.
+  const byPort = (xs: JobView['instanceTasks']) => xs.map((r) => [r.task, r.hostaddr, r.port, r.status]).sort((x, y) => Number(x[2]) - Number(y[2]));
+  t.same(byPort(add.instanceTasks), [['postgres', HOST, a!.port, 'done'], ['postgres', HOST, b!.port, 'done']]);
+  t.notMatch(JSON.stringify(add.instanceTasks), COMP.password);
   const listed = await agent.listInstances({ type: 'computer' });
   t.same(listed.instances.map((i) => [i.port, i.compute_node_id, i.status]).sort(), [[a!.port, a!.id, 'running'], [b!.port, b!.id, 'running']]);
 
@@ -159,6 +163,7 @@ t.test('compute-node jobs on a real member, agent and PostgreSQL', async (t) => 
   const del = await runJob('delete_comp', { cluster_id: String(cluster), comp_id: String(a!.id) });
   t.equal(del.status, 'done', `delete_comp done (${del.errorInfo})`);
   t.equal(rt.world.comp(a!.id), null, 'removed from the world');
+  t.same(byPort(del.instanceTasks), [['uninstall_postgres', HOST, a!.port, 'done']], 'the uninstall is recorded');
   t.same((await agent.listInstances({ port: a!.port })).instances, [], 'the agent has no instance there');
   t.notOk(await canLogin(a!.port));
 

@@ -62,6 +62,20 @@ t.test('cluster lifecycle through /HttpService/Emit', async (t) => {
     t.comment(`${j.jobType} job ${j.id} steps: ${j.steps.map((s) => `${s.step} ${s.endedAt - s.startedAt}ms`).join(', ')}`);
   }
 
+  // What XPanel reads of the job: job_info the request as sent (paras strings), and its install log
+  // (one mysql row of 6 pieces for the create job, one postgres row for its compute child).
+  const createParas = { ha_mode: 'rbr', shards: '2', nodes: '3', comps: '1', max_storage_size: '20', max_connections: '6', cpu_cores: '2', innodb_size: '16', dbcfg: '0', storage_iplists: [host], computer_iplists: [host] };
+  const compsChild = jobs.find((x) => x.parent === cj.id && x.jobType === 'internal_add_comps')!;
+  await waitFor('the install log rows', async () => {
+    const r = await env.metaRows('SELECT general_log_id AS g, install_type AS k, status, job_info FROM mysql_pg_install_log WHERE general_log_id IN (?, ?) ORDER BY general_log_id, install_type', [cj.id, compsChild.id]);
+    return r.length === 2 && r.every((x) => x.status === 'done') ? true : undefined;
+  }, 20_000);
+  const installRows = await env.metaRows('SELECT general_log_id AS g, install_type AS k, job_info FROM mysql_pg_install_log WHERE general_log_id IN (?, ?) ORDER BY general_log_id, install_type', [cj.id, compsChild.id]);
+  t.same(installRows.map((r) => [Number(r.g), String(r.k), (JSON.parse(String(r.job_info)) as { piece: string }[]).length]), [[cj.id, 'mysql', 6], [compsChild.id, 'postgres', 1]]);
+  t.ok(installRows.every((r) => (JSON.parse(String(r.job_info)) as { piece: string }[]).every((x) => x.piece.startsWith(`${host}_`))), 'pieces are "ip_port"');
+  const [jobRow] = await env.metaRows('SELECT job_info FROM cluster_general_job_log WHERE id = ?', [cj.id]);
+  t.match(JSON.parse(String(jobRow!.job_info)), { version: '1.0', job_id: '', job_type: 'create_cluster', user_name: 'e2e', paras: createParas }, 'job_info is the request as sent');
+
   let v = await env.view<View>();
   const shards = v.shards.filter((s) => s.cluster === cluster);
   t.equal(shards.length, 2, 'two shards');

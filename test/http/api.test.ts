@@ -128,6 +128,9 @@ t.test('Emit on a follower is relayed to the leader; get_status works on both; n
     t.equal(end.error_code, '0');
     t.ok(end.attachment && 'progress' in end.attachment && 'step' in end.attachment, 'progress and current step are in the attachment');
   }
+  // The body as sent is in the log (job_info's source), also when a follower relayed it (clients-and-agent.md §1.3, §3.3).
+  const relayed = await group.get<{ envelope: unknown }>(follower, `/api/v1/jobs/${viaFollower.job_id}`);
+  t.strictSame(relayed?.envelope, { version: '1.0', job_id: '', job_type: 'create_machine', timestamp: '1', user_name: 'kunlun_test', paras: machine('10.20.0.1') });
   // Right after the accept the follower already sees the job (ReadIndex before the read).
   const a = await emit(follower, 'create_machine', machine('10.20.0.3'));
   const s = await emit(follower, 'get_status', {}, a.job_id);

@@ -7,6 +7,9 @@ import { World } from '../../src/actors/world.js';
 import { ANONYMOUS_REQUEST, createSchema, ensureLogTablesFor, projectTopology, readTopology } from '../../src/metadata/index.js';
 import { desiredTopology } from '../../src/projection/desired-topology.js';
 import { Leader, ev0 } from '../actors/helpers.js';
+import { AgentClient } from '../../src/agent/client.js';
+import { recordingAgent, type InstanceTaskReport } from '../../src/jobs/install-log.js';
+import { freePort } from '../../src/launcher/ports.js';
 import { startMetaServer, type MetaServer } from '../metadata/fixtures.js';
 
 const DB = 'kunlun_metadata_db';
@@ -155,4 +158,122 @@ t.test('cluster_general_job_log.user_name: as sent; empty when the request sent 
   ]);
   // XPanel's operation log: `user_name != 'internal_user'`.
   t.equal((await rows("SELECT COUNT(*) AS n FROM cluster_general_job_log WHERE id IN (?) AND user_name <> 'internal_user'", [[byUser, anonymous, internal]]))[0]!.n, 2);
+});
+
+t.test('cluster_general_job_log.job_info: the whole envelope as sent (strings stay strings), secrets removed; children built by the parent', async (t) => {
+  const jobOf = (r: ReturnType<typeof L.must>): number => Number(r.committed.find((c) => c.event.type === 'job.created')!.event.agg.slice(4));
+  const jobInfo = async (id: number): Promise<string> => String((await rows('SELECT job_info FROM cluster_general_job_log WHERE id = ?', [id]))[0]!.job_info);
+  const submit = (body: Record<string, unknown>, cause: Parameters<typeof L.must>[1] = { user: 'super_dba' }) =>
+    L.must({ kind: 'job.start', jobType: body.job_type as string, request: body.paras as Record<string, unknown>, envelope: body }, cause);
+
+  // create_cluster exactly as XPanel builds it (clients-and-agent.md §1.3): every scalar a string.
+  const create = {
+    user_name: 'super_dba', job_id: '', version: '1.0', timestamp: '1664526000123', job_type: 'create_cluster',
+    paras: {
+      nick_name: '集群1', ha_mode: 'rbr', shards: '1', nodes: '3', comps: '1', max_storage_size: '20', max_connections: '6',
+      cpu_cores: '8', innodb_size: '128', dbcfg: '1', fullsync_level: '1', computer_user: 'abc', computer_password: 'Secret-Pw-1',
+      storage_iplists: ['10.0.0.3'], computer_iplists: ['10.1.0.1'],
+    },
+  };
+  const createJob = jobOf(submit(create));
+  const cluster = L.world.job(createJob)!.cluster!;
+  // A child job: its parent builds the envelope (internal job type, internal_user, values as strings).
+  const child = jobOf(L.must(
+    { kind: 'job.start', jobType: 'internal_add_comps', request: { cluster_id: cluster, comps: 1, computer_iplists: ['10.1.0.1'], parent_step: 'start_comps' }, parent: createJob },
+    { system: `job ${createJob} step start_comps` },
+  ));
+  const childAt = L.at;
+  L.must({ kind: 'job.fail', job: createJob, code: 70001, info: 'test' });
+  // manual_switch names hosts, not node ids; delete_cluster by name; a PHP `{}` arrives as `[]` (kept).
+  const shard = L.shard(cluster, 57200);
+  const sw = { version: '1.0', job_id: '', job_type: 'manual_switch', timestamp: '1664526000123', user_name: 'super_dba', paras: { cluster_id: String(cluster), shard_id: String(shard), master_hostaddr: '10.0.0.1_57200', assign_hostaddr: '10.0.0.2_57200' } };
+  const swJob = jobOf(submit(sw));
+  L.must({ kind: 'job.fail', job: swJob, code: 70001, info: 'test' });
+  const machine = { version: '1.0', job_id: '', job_type: 'create_machine', timestamp: '1', extra_key: 'kept', paras: { hostaddr: '10.2.0.9', machine_type: 'computer', rack_id: '1', comp_datadir: '/c', total_mem: '1024', total_cpu_cores: '4' } };
+  const anonymous = jobOf(submit(machine, { system: ANONYMOUS_REQUEST }));
+  await project();
+
+  const { computer_password: _secret, ...createParas } = create.paras;
+  const got = await jobInfo(createJob);
+  t.strictSame(JSON.parse(got), { ...create, paras: createParas }, 'create_cluster: every key and value as sent, the password removed');
+  t.notMatch(got, 'Secret-Pw-1');
+  t.match(got, /^\{"job_id":"","job_type":"create_cluster","paras":\{"comps":"1","computer_iplists":\["10\.1\.0\.1"\],/, 'compact, keys in alphabetical order (the original\'s JSON writer)');
+  t.match(got, '"nick_name":"\\u96c6\\u7fa41"', 'non-ASCII escaped as XPanel sends it');
+  t.strictSame(JSON.parse(await jobInfo(swJob)), sw, 'manual_switch: the host addresses as sent, not node ids');
+  t.strictSame(JSON.parse(await jobInfo(anonymous)), machine, 'unknown top-level keys kept; no user_name stays absent');
+  t.strictSame(JSON.parse(await jobInfo(child)), {
+    version: '1.0', job_id: '', job_type: 'internal_add_comps', timestamp: String(childAt), user_name: 'internal_user',
+    paras: { cluster_id: String(cluster), comps: '1', computer_iplists: ['10.1.0.1'] },
+  });
+  t.strictSame(await rows('SELECT user_name FROM cluster_general_job_log WHERE id = ?', [child]), [{ user_name: 'internal_user' }]);
+
+  // The row comes from the world alone: a rebuilt projection (another leader, an emptied table) writes the same text.
+  const before = await rows('SELECT id, job_info FROM cluster_general_job_log WHERE id IN (?) ORDER BY id', [[createJob, swJob, anonymous, child]]);
+  await c.query('DELETE FROM cluster_general_job_log WHERE id IN (?)', [[createJob, swJob, anonymous, child]]);
+  await project();
+  t.strictSame(await rows('SELECT id, job_info FROM cluster_general_job_log WHERE id IN (?) ORDER BY id', [[createJob, swJob, anonymous, child]]), before);
+
+  // What job_info cannot hold is refused before the job exists, naming the reason.
+  const huge = { ...machine, paras: { ...machine.paras, hostaddr: '10.2.0.10', note: 'x'.repeat(70_000) } };
+  const r = L.check({ kind: 'job.start', jobType: 'create_machine', request: huge.paras, envelope: huge });
+  t.match(r, { ok: false, field: 'paras', reason: /over the 65535 bytes cluster_general_job_log\.job_info holds/ });
+});
+
+t.test('mysql_pg_install_log: one row per job and install type, pieces "ip_port" with the agent request (no secret), answers in memo', async (t) => {
+  const jobOf = (r: ReturnType<typeof L.must>): number => Number(r.committed.find((c) => c.event.type === 'job.created')!.event.agg.slice(4));
+  const job = jobOf(L.must({ kind: 'job.start', jobType: 'create_machine', request: { hostaddr: '10.3.0.1', machine_type: 'storage', rack_id: '1', datadir: '/d', logdir: '/l', wal_log_dir: '/w', total_mem: '1024', total_cpu_cores: '4' } }));
+  L.must({ kind: 'job.step_start', job, step: 'install', index: 0, total: 1 });
+  // Through the same wrapper a job's agent has: a real agent client whose agent is not there.
+  const records: InstanceTaskReport[] = [];
+  const record = async (r: InstanceTaskReport) => {
+    records.push(r);
+    L.must({ kind: 'job.record_instance_task', job, ...r });
+    await Promise.resolve();
+  };
+  const agent = recordingAgent(new AgentClient({ host: '127.0.0.1', port: await freePort() }), '10.3.0.1', record);
+  const install = { port: 57100, innodbBufferSizeMb: 128, isMaster: true, dbCfg: 1, admin: { user: 'clustmgr', password: 'Admin-Pw-9' } };
+  await t.rejects(agent.installMysql(install, { requestId: `${job}`, taskSpecInfo: 'install_mysql_node7' }));
+  const startedAt = L.at - 1000;
+  t.strictSame(records.map((r) => [r.task, r.status]), [['mysql', 'ongoing'], ['mysql', 'failed']], 'sent, then its failure');
+  // The node moved on to the next slot and installed there; a later uninstall of another node is still running.
+  L.must({ kind: 'job.record_instance_task', job, task: 'mysql', hostaddr: '10.3.0.1', port: 57104, status: 'ongoing', request: { job_type: 'install_mysql', paras: { port: 57104 } } });
+  L.must({ kind: 'job.record_instance_task', job, task: 'mysql', hostaddr: '10.3.0.1', port: 57104, status: 'done', answer: { status: 'success', info: 'installed' } });
+  const doneAt = L.at;
+  L.must({ kind: 'job.record_instance_task', job, task: 'uninstall_mysql', hostaddr: '10.3.0.2', port: 57200, status: 'ongoing', request: { job_type: 'uninstall_mysql', paras: { port: 57200 } } });
+  await project();
+
+  const got = await rows('SELECT general_log_id, install_type, status, when_started, when_ended, job_info, memo FROM mysql_pg_install_log WHERE general_log_id = ? ORDER BY id', [job]);
+  t.equal(got.length, 2);
+  const [mysqlRow, uninstallRow] = got as [Record<string, unknown>, Record<string, unknown>];
+  t.notMatch(String(mysqlRow.job_info), 'Admin-Pw-9', 'no password in the install log');
+  const ms = (v: unknown): number => (v as Date).getTime();
+  t.strictSame({ ...mysqlRow, when_started: ms(mysqlRow.when_started), when_ended: ms(mysqlRow.when_ended), job_info: JSON.parse(String(mysqlRow.job_info)) as unknown, memo: JSON.parse(String(mysqlRow.memo)) as unknown }, {
+    general_log_id: job,
+    install_type: 'mysql',
+    status: 'done',
+    when_started: startedAt,
+    when_ended: doneAt,
+    job_info: [
+      { piece: '10.3.0.1_57100', content: { cluster_mgr_request_id: String(job), job_type: 'install_mysql', paras: { admin: { user: 'clustmgr' }, dbCfg: 1, innodbBufferSizeMb: 128, isMaster: true, port: 57100 }, task_spec_info: 'install_mysql_node7' } },
+      { piece: '10.3.0.1_57104', content: { job_type: 'install_mysql', paras: { port: 57104 } } },
+    ],
+    memo: {
+      task_spec_info: 'install_mysql',
+      response_array: [
+        { piece: 'install_mysql#10.3.0.1:57100#hash0', info: { info: records[1]!.answer && (records[1]!.answer as { info: string }).info, status: 'failed' } },
+        { piece: 'install_mysql#10.3.0.1:57104#hash1', info: { info: 'installed', status: 'success' } },
+      ],
+    },
+  }, 'the original row shape (API reference §4.5): XPanel\'s details dialog reads job_info[].piece');
+  t.match(uninstallRow, { general_log_id: job, install_type: 'uninstall_mysql', status: 'ongoing', when_ended: null, memo: null });
+  t.strictSame(JSON.parse(String(uninstallRow.job_info)), [{ piece: '10.3.0.2_57200', content: { job_type: 'uninstall_mysql', paras: { port: 57200 } } }]);
+
+  // The uninstall ends: the same row is updated, none added; a rerun of the projection changes nothing.
+  L.must({ kind: 'job.record_instance_task', job, task: 'uninstall_mysql', hostaddr: '10.3.0.2', port: 57200, status: 'done', answer: { status: 'success', info: '' } });
+  await project();
+  const after = await rows('SELECT id, install_type, status FROM mysql_pg_install_log WHERE general_log_id = ? ORDER BY id', [job]);
+  t.strictSame(after.map((r) => [r.install_type, r.status]), [['mysql', 'done'], ['uninstall_mysql', 'done']]);
+  L.must({ kind: 'job.step_finish', job, step: 'install', ok: true, done: 1, total: 1 });
+  L.must({ kind: 'job.finish', job });
+  t.match(L.check({ kind: 'job.record_instance_task', job, task: 'mysql', hostaddr: '10.3.0.1', port: 1, status: 'ongoing' }), { ok: false, code: 'invalid_state' }, 'an ended job records nothing');
 });

@@ -3,7 +3,7 @@
 // abort claim's outcome means; first-seen bookkeeping; the commit-log prune bound.
 import t from 'tap';
 import { afterClaim, decideBranch, FirstSeen, pruneBound, type BranchFacts } from '../../src/xa-resolver/decide.js';
-import { xaSettings } from '../../src/xa-resolver/resolver.js';
+import { xaSettings } from '../../src/config/xa-settings.js';
 import { loadConfig } from '../../src/config/load.js';
 import { commitLogKey } from '../../src/storage/xa.js';
 

@@ -7,10 +7,11 @@ import { checkAdopt, type AdoptCommand } from './adopt.js';
 import { Emitter, refuse, type CommandContext, type CommandResult } from './common.js';
 import { checkHa, type HaCommand } from './ha.js';
 import { checkJob, type JobCatalog, type JobCommand } from './jobs.js';
+import { checkInstanceTask, type InstanceTaskCommand } from './instance-tasks.js';
 import { checkManager, type ManagerCommand } from './manager.js';
 import { checkTopology, type TopologyCommand } from './topology.js';
 
-export type Command = TopologyCommand | HaCommand | JobCommand | ManagerCommand | AdoptCommand;
+export type Command = TopologyCommand | HaCommand | JobCommand | InstanceTaskCommand | ManagerCommand | AdoptCommand;
 export type CommandKind = Command['kind'];
 
 /** The leader's context of a check, with the job types (src/jobs/types, passed in by the member and by
@@ -67,6 +68,8 @@ function dispatch(world: World, cmd: Command, e: Emitter, jobs: JobCatalog | und
     case 'job.finish':
     case 'job.fail':
       return checkJob(world, cmd, e, jobs);
+    case 'job.record_instance_task':
+      return checkInstanceTask(world, cmd, e);
     case 'manager.add':
     case 'manager.remove':
     case 'manager.elect':
@@ -84,5 +87,6 @@ export { IdAllocator, type CommandContext, type CommandResult, type Refusal, typ
 export type { TopologyCommand, MachineSpec, NodeSpec, PortRange } from './topology.js';
 export type { HaCommand } from './ha.js';
 export type { JobCommand, JobCatalog, JobAcceptor, AcceptedJob } from './jobs.js';
+export type { InstanceTaskCommand } from './instance-tasks.js';
 export type { ManagerCommand } from './manager.js';
 export type { AdoptCommand, AdoptedCluster, AdoptedShard, AdoptedNode, AdoptedComp } from './adopt.js';

@@ -7,12 +7,16 @@ import type { World } from '../world.js';
 import { refuse, type CommandResult, type Emitter } from './common.js';
 import { validateParas, type ParasSpec } from './paras-spec.js';
 import { ParaError, ParaReader, withoutSecrets, type Paras } from './paras.js';
+import { jobEnvelope } from './job-envelope.js';
+import { metaShardFormRefusal } from './meta-shard-form.js';
 
 export type JobCommand =
   | {
       kind: 'job.start';
       jobType: string;
       request: Paras;
+      /** The Emit body as received, for job_info (job-envelope.ts); a child's is built from its request. */
+      envelope?: unknown;
       /** A child job runs under its parent's lock. */
       parent?: number;
     }
@@ -93,6 +97,8 @@ function startJob(world: World, cmd: Extract<JobCommand, { kind: 'job.start' }>,
     return refuse('invalid_argument', 'paras must be an object', 'paras', 70070);
   }
   const def = catalog?.get(cmd.jobType);
+  const env = jobEnvelope(cmd, e.ctx.cause, e.ctx.at);
+  if (!env.ok) return env;
   let accepted: AcceptedJob;
   if (cmd.parent !== undefined) {
     const parent = world.job(cmd.parent);
@@ -106,6 +112,8 @@ function startJob(world: World, cmd: Extract<JobCommand, { kind: 'job.start' }>,
     if (def === undefined || def.internal) return refuse('invalid_argument', `Unrecongnized job type ${shown}`, 'job_type', 70001);
     if (def.refused !== undefined) return refuse('refused', `${cmd.jobType} is not supported by this cluster_mgr: ${def.refused}`, 'job_type', 70001);
     if (def.accept === undefined) return refuse('invalid_argument', `${cmd.jobType} is answered at once, not started as a job`, 'job_type', 70001);
+    const meta = metaShardFormRefusal(cmd.jobType, cmd.request);
+    if (meta !== null) return meta;
     // The same spec the edge checked: a leader does not trust the paras a follower relays.
     const v = validateParas(cmd.request, def.paras, def.missingParas);
     if (!v.ok) return refuse('invalid_argument', v.error.reason, v.error.field, v.error.code);
@@ -130,6 +138,7 @@ function startJob(world: World, cmd: Extract<JobCommand, { kind: 'job.start' }>,
       cluster: accepted.cluster,
       parent: cmd.parent ?? null,
       lock: accepted.lock,
+      envelope: env.envelope,
     })
     .done();
 }

@@ -1,9 +1,10 @@
 // The job aggregate (cluster_general_job_log): not_started -> ongoing (steps) -> done | failed.
 // done and failed are final states, so a job ends exactly once: a second ending is refused.
 import { assign, setup, type StateValue } from 'xstate';
-import type { EventsOfKind } from '../../events/catalog.js';
+import type { EventData, EventsOfKind } from '../../events/catalog.js';
 import type { Json } from '../../events/schema.js';
 import type { AggregateLogic } from '../runner.js';
+import type { InstallTask } from '../../events/vocab.js';
 
 export type JobEvent = EventsOfKind<'job'>;
 
@@ -24,10 +25,24 @@ export interface SkippedPort {
   at: number;
 }
 
+/** One install/uninstall the job asked an agent for (job.instance_task): a piece of mysql_pg_install_log. */
+export interface InstanceTaskRecord {
+  task: InstallTask;
+  hostaddr: string;
+  port: number;
+  status: 'ongoing' | 'done' | 'failed';
+  request: Json;
+  answer: Json;
+  startedAt: number;
+  endedAt: number | null;
+}
+
 export interface JobCtx {
   id: number;
   jobType: string;
   request: Json;
+  /** The request envelope as received, secrets removed (job_info); null in jobs created before it was kept. */
+  envelope: Json;
   cluster: number | null;
   parent: number | null;
   /** The aggregate this job holds exclusively while it runs (a child under its parent's lock: null). */
@@ -42,6 +57,8 @@ export interface JobCtx {
   steps: JobStepRecord[];
   /** Ports its instances could not use: its placements skip them (bounded like the steps). */
   skippedPorts: SkippedPort[];
+  /** Installs and uninstalls it asked agents for, oldest first (bounded like the steps). */
+  instanceTasks: InstanceTaskRecord[];
   code: number;
   info: string;
   result: Json;
@@ -55,6 +72,7 @@ export function initJob(key: number | string): JobCtx {
     id: Number(key),
     jobType: '',
     request: null,
+    envelope: null,
     cluster: null,
     parent: null,
     lock: null,
@@ -67,6 +85,7 @@ export function initJob(key: number | string): JobCtx {
     progress: { done: 0, total: 0 },
     steps: [],
     skippedPorts: [],
+    instanceTasks: [],
     code: 0,
     info: '',
     result: null,
@@ -82,6 +101,7 @@ export function reduceJob(ctx: JobCtx, ev: JobEvent): JobCtx {
         ...ctx,
         jobType: ev.data.jobType,
         request: ev.data.request,
+        envelope: ev.data.envelope ?? null,
         cluster: ev.data.cluster,
         parent: ev.data.parent,
         lock: ev.data.lock,
@@ -111,11 +131,26 @@ export function reduceJob(ctx: JobCtx, ev: JobEvent): JobCtx {
       const rec: SkippedPort = { instance: d.instance, hostaddr: d.hostaddr, port: d.port, reason: d.reason, at };
       return { ...ctx, skippedPorts: [...(ctx.skippedPorts ?? []), rec].slice(-MAX_STEPS) };
     }
+    case 'job.instance_task':
+      return { ...ctx, instanceTasks: withInstanceTask(ctx.instanceTasks ?? [], ev.data, at) };
     case 'job.done':
       return { ...ctx, step: null, endedAt: at, code: 0, info: 'OK', result: ev.data.result };
     case 'job.failed':
       return { ...ctx, step: null, endedAt: at, code: ev.data.code, info: ev.data.info, result: ev.data.result };
   }
+}
+
+/** `ongoing` starts a record; an ending closes the latest open record of the same task and instance. */
+function withInstanceTask(list: InstanceTaskRecord[], d: EventData<'job.instance_task'>, at: number): InstanceTaskRecord[] {
+  if (d.status === 'ongoing') {
+    const rec: InstanceTaskRecord = { task: d.task, hostaddr: d.hostaddr, port: d.port, status: 'ongoing', request: d.request ?? null, answer: null, startedAt: at, endedAt: null };
+    return [...list, rec].slice(-MAX_STEPS);
+  }
+  let i = list.length - 1;
+  while (i >= 0 && !(list[i]!.status === 'ongoing' && list[i]!.task === d.task && list[i]!.hostaddr === d.hostaddr && list[i]!.port === d.port)) i--;
+  const ended = { status: d.status, answer: d.answer ?? null, endedAt: at };
+  if (i < 0) return [...list, { task: d.task, hostaddr: d.hostaddr, port: d.port, request: d.request ?? null, startedAt: at, ...ended }].slice(-MAX_STEPS);
+  return list.map((r, j) => (j === i ? { ...r, ...ended } : r));
 }
 
 export const jobMachine = setup({
@@ -136,7 +171,7 @@ export const jobMachine = setup({
     },
     ongoing: {
       initial: 'idle',
-      on: { 'job.failed': { target: 'failed', actions: 'apply' }, 'job.port_skipped': { actions: 'apply' } },
+      on: { 'job.failed': { target: 'failed', actions: 'apply' }, 'job.port_skipped': { actions: 'apply' }, 'job.instance_task': { actions: 'apply' } },
       states: {
         idle: {
           on: {

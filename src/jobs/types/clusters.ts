@@ -9,6 +9,7 @@ import {
   ensureComputeUninstalled,
   ensureStorageInstalled,
   ensureStorageUninstalled,
+  ensureNoPreparedBranches,
   E_NO_PLACE,
   followPrimary,
   place,
@@ -101,6 +102,9 @@ async function teardownCluster(ctx: JobContext): Promise<void> {
   const c = ctx.world.cluster(cluster);
   if (c !== null) {
     await settleAll(c.comps.map((id) => ensureComputeUninstalled(ctx, ctx.world.comp(id)!)));
+    // No compute node starts a global transaction any more; the decisions in commit_log_<cluster> are
+    // kept until every branch they decide has ended (prepared-branches.ts).
+    await ensureNoPreparedBranches(ctx, cluster);
     await settleAll(c.shards.flatMap((s) => ctx.world.nodesOf(s).map((id) => ensureStorageUninstalled(ctx, ctx.world.node(id)!))));
     await ctx.exec({ kind: 'cluster.delete', cluster });
   }
