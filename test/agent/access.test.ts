@@ -14,7 +14,8 @@ import { memberSecrets } from '../../src/config/member-secrets.js';
 import { writeSecretFile } from '../../src/config/secret-file.js';
 import { freePort, makeRunDir } from '../../src/launcher/index.js';
 import { createLogger } from '../../src/log/logger.js';
-import { emit, removeDir } from './helpers.js';
+import { emit, emitRaw, removeDir } from './helpers.js';
+import { JOBS, UNSUPPORTED } from '../../src/agent/jobs.js';
 
 const TOKEN = 'agent-token-7f3a9c1e5b';
 const dir = makeRunDir('agent-access');
@@ -60,9 +61,18 @@ t.test('calls without or with a wrong token are refused and logged (rate-limited
   t.match(none.json, { status: 'failed', info: /missing or wrong bearer token/ });
   const wrong = await new AgentClient({ host: '127.0.0.1', port, token: 'not-the-token' }).ping().catch((e: unknown) => e);
   t.match(wrong, { kind: 'failed', info: /missing or wrong bearer token/ });
+  // Every call the agent answers (and every node_mgr call it knows but refuses): no token, a wrong
+  // one, a token sent the wrong way: all refused before the call is looked at.
+  for (const job of [...Object.keys(JOBS), ...Object.keys(UNSUPPORTED)]) {
+    const body = JSON.stringify({ cluster_mgr_request_id: 'r', task_spec_info: 's', job_type: job, paras: {} });
+    for (const [how, headers] of [['no token', {}], ['a wrong token', { authorization: 'Bearer not-the-token' }], ['the token without Bearer', { authorization: TOKEN }]] as const) {
+      const a = await emitRaw(port, body, { 'content-type': 'application/json', ...headers });
+      t.equal(a.http, 401, `${job} with ${how}: 401`);
+    }
+  }
   for (let i = 0; i < 30; i++) await emit(port, 'ping_pong', {});
   const refusals = lines.filter((l) => l.includes('refused a caller'));
-  t.ok(refusals.length >= 2 && refusals.length <= 5, `32 refused calls, ${refusals.length} log lines`);
+  t.ok(refusals.length >= 2 && refusals.length <= 5, `many refused calls, ${refusals.length} log lines`);
   t.match(refusals[0], /"client":"127\.0\.0\.1"/);
 
   // The manager's side: agent_token_file in its configuration.

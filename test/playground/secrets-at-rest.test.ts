@@ -11,6 +11,7 @@ import { readStream } from '../../src/audit/sources.js';
 import { makeRunDir } from '../../src/launcher/index.js';
 import { processesUnder } from '../../src/agent/procfs.js';
 import { PlaygroundRun, sh } from './helpers.js';
+import { PLAYGROUND_TOKEN_FILE } from '../../src/playground/state.js';
 
 const dir = makeRunDir('secrets-at-rest');
 const run = new PlaygroundRun(dir, ['--base-port', '0', '--shards', '1', '--nodes', '2', '--comps', '1']);
@@ -56,11 +57,16 @@ t.test('the compute password is used, and found nowhere a member keeps or shows 
   t.notOk(stream.records.some((r) => Buffer.from(r.bytes).includes(needle)), 'no mirrored event holds the compute password');
 
   // Every API answer: the GET routes of the OpenAPI document, and get_status of the create_cluster job.
-  const doc = (await (await fetch(`${s.firstUrl}/api/v1/openapi.json`)).json()) as { paths: Record<string, Record<string, unknown>> };
+  // With the playground's admin token: an answer refused for want of one would prove nothing.
+  const token = readFileSync(join(dir, PLAYGROUND_TOKEN_FILE), 'utf8').trim();
+  const headers = { authorization: `Bearer ${token}` };
+  const doc = (await (await fetch(`${s.firstUrl}/api/v1/openapi.json`, { headers })).json()) as { paths: Record<string, Record<string, unknown>> };
   const gets = Object.entries(doc.paths).filter(([p, ops]) => 'get' in ops && !p.includes('{') && !/events|watch/.test(p)).map(([p]) => p);
   t.ok(gets.includes('/api/v1/view'), `GET routes checked: ${gets.join(' ')}`);
   for (const p of [...gets, '/api/v1/member', '/metrics', '/status']) {
-    const body = await (await fetch(`${s.firstUrl}${p}`, { signal: AbortSignal.timeout(10_000) })).text();
+    const res = await fetch(`${s.firstUrl}${p}`, { headers, signal: AbortSignal.timeout(10_000) });
+    const body = await res.text();
+    t.notOk([401, 403].includes(res.status), `GET ${p} answers the token's holder (${res.status})`);
     t.notOk(body.includes(secret), `GET ${p} does not show it`);
   }
   const gs = sh(s.getStatusCmd);
@@ -69,7 +75,8 @@ t.test('the compute password is used, and found nowhere a member keeps or shows 
 
   // No process of the playground has a secret on its command line.
   const others = ['raft-secret', 'agent-token', 'nats-manager-password', 'nats-watcher-password', 'secrets-key', 'repl-password']
-    .map((n) => readFileSync(join(dir, 'secrets', n), 'utf8').trim());
+    .map((n) => readFileSync(join(dir, 'secrets', n), 'utf8').trim())
+    .concat(token);
   const cmdlines = processesUnder(dir).map((pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } });
   t.ok(cmdlines.length >= 5, `${cmdlines.length} processes checked`);
   t.notOk(cmdlines.some((c) => [secret, ...others].some((x) => c.includes(x))), 'no secret on any command line');
