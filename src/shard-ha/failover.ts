@@ -8,11 +8,11 @@
 // recorded step and continues after it. Every effect runs under the leader's term and AbortSignal.
 import type { NodeView, ShardView } from '../actors/index.js';
 import type { FailoverStep } from '../events/vocab.js';
-import { chooseCandidate, failoverGate, type Choice } from '../ha/index.js';
+import { chooseCandidate, failoverGate, type Choice } from './decide/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { fence, promote, repoint, stopIoThreads, StepError, waitApplied, type FenceResult, type StepResult } from './failover-steps.js';
-import { probeNode } from '../storage/probe.js';
+import { probeNode } from '../storage-node/probe.js';
 import { agentForMachine } from '../agent/for-machine.js';
 import type { FailoverRows } from './failover-rows.js';
 import type { ProbeObserver } from './observer.js';

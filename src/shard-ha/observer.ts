@@ -5,13 +5,13 @@
 // is made writable again; it is never failed over for that.
 import type { NodeView, ShardView } from '../actors/index.js';
 import type { Health } from '../events/vocab.js';
-import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment } from '../ha/index.js';
+import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment } from './decide/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
 import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { promote } from './failover-steps.js';
-import type { ProbeResult } from '../storage/node-state.js';
-import { probeNode } from '../storage/probe.js';
-import { StorageNode } from '../storage/storage-node.js';
+import type { ProbeResult } from '../storage-node/node-state.js';
+import { probeNode } from '../storage-node/probe.js';
+import { StorageNode } from '../storage-node/storage-node.js';
 import type { NodePool } from './pool.js';
 import { liveNode, type LiveMetaNode, type LiveNode, type LiveProbes } from './live.js';
 import { evidence, propose } from './propose.js';

@@ -12,7 +12,7 @@ import { variableText } from '../../actors/commands/server-variables.js';
 import { withComp } from '../../compute/index.js';
 import { checkLeading } from '../../reconcile/host.js';
 import { JobError, registerJobHandler, type JobContext } from '../engine.js';
-import { connectNode } from '../storage.js';
+import { connectNode } from '../shard-install.js';
 import { num, req, str } from './request.js';
 import { q } from '../../metadata/ident.js';
 

@@ -17,7 +17,7 @@ import {
   removeShard,
   STORAGE_STRIDE,
   wireShard,
-} from '../storage.js';
+} from '../shard-install.js';
 import { num, optNum, req, str, strList, type Obj } from './request.js';
 import { dropLogTables } from '../metadata.js';
 import { refusedSlots } from '../port-moves.js';

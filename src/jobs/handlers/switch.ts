@@ -14,12 +14,12 @@
 // again and the task is aborted, so the shard is as it was. A target that may have taken writes is
 // never rolled back; the switch is recorded as done instead.
 import type { ShardView, NodeView } from '../../actors/index.js';
-import { checkSwitchTarget, type SwitchTargetCheck } from '../../ha/elect.js';
+import { checkSwitchTarget, type SwitchTargetCheck } from '../../shard-ha/decide/elect.js';
 import type { Json } from '../../events/schema.js';
 import { fence, promote, repoint, waitApplied, StepError, type StepResult } from '../../shard-ha/failover-steps.js';
-import type { NodeState, ProbeResult } from '../../storage/node-state.js';
-import { probeNode } from '../../storage/probe.js';
-import type { StorageNode } from '../../storage/storage-node.js';
+import type { NodeState, ProbeResult } from '../../storage-node/node-state.js';
+import { probeNode } from '../../storage-node/probe.js';
+import type { StorageNode } from '../../storage-node/storage-node.js';
 import { NodePool } from '../../shard-ha/pool.js';
 import { haSettings, type HaSettings } from '../../shard-ha/settings.js';
 import { FailoverRows, type StepRow } from '../../shard-ha/failover-rows.js';

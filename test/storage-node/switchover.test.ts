@@ -6,12 +6,12 @@ import t from 'tap';
 import { rmSync } from 'node:fs';
 import mysql from 'mysql2/promise';
 import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/index.js';
-import { checkSwitchTarget } from '../../src/ha/elect.js';
-import { assessPrimary } from '../../src/ha/assess.js';
+import { checkSwitchTarget } from '../../src/shard-ha/decide/elect.js';
+import { assessPrimary } from '../../src/shard-ha/decide/assess.js';
 import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
-import { probeNode } from '../../src/storage/probe.js';
+import { probeNode } from '../../src/storage-node/probe.js';
 import { StepError, fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/shard-ha/failover-steps.js';
-import type { StorageNode } from '../../src/storage/storage-node.js';
+import type { StorageNode } from '../../src/storage-node/storage-node.js';
 import { admin, app, repl, storageNode, waitFor } from './fixtures/nodes.js';
 
 const dir = makeRunDir('switchover-test');

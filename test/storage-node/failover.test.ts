@@ -8,13 +8,13 @@ import t from 'tap';
 import { rmSync } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
 import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/index.js';
-import { assessPrimary } from '../../src/ha/assess.js';
-import { chooseCandidate } from '../../src/ha/elect.js';
-import { trackDead, type DeadTrack } from '../../src/ha/guards.js';
+import { assessPrimary } from '../../src/shard-ha/decide/assess.js';
+import { chooseCandidate } from '../../src/shard-ha/decide/elect.js';
+import { trackDead, type DeadTrack } from '../../src/shard-ha/decide/guards.js';
 import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
-import { NodeProber, probeNode } from '../../src/storage/probe.js';
+import { NodeProber, probeNode } from '../../src/storage-node/probe.js';
 import { fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/shard-ha/failover-steps.js';
-import type { StorageNode } from '../../src/storage/storage-node.js';
+import type { StorageNode } from '../../src/storage-node/storage-node.js';
 import { admin, app, repl, storageNode, waitFor } from './fixtures/nodes.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
