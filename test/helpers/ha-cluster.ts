@@ -47,6 +47,8 @@ export interface HaShardView {
 export interface HaView {
   shards: HaShardView[];
   nodes: HaNodeView[];
+  /** Jobs with their recorded steps (job.step_* events). */
+  jobs: { id: number; steps: { step: string }[] }[];
 }
 export interface HaMemberInfo {
   member: string;
