@@ -1,11 +1,10 @@
 // Automatic failover of rbr shards, keyed by shard. When the world says the primary is dead (the probe
-// observer concluded it with the replicas' corroboration) and the gate allows it (anti-flapping
-// interval, no-switch window), the leader runs the failover as recorded steps:
-//   failover.start → detect → freeze (stop IO) → elect (none: divergence alarm, abort, no promotion)
-//   → drain (wait applied) → fence (old primary) → repoint (others) → promote → failover.finish
-// Each step's effect is idempotent and checks the real world first; each is recorded as an event
-// (and an rbr_consfailover row) before the next starts, so a new leader reads the task's last
-// recorded step and continues after it. Every effect runs under the leader's term and AbortSignal.
+// observer concluded it with the replicas' corroboration), this leader's observer confirmed it, and the
+// gate allows it (anti-flapping interval, no-switch window), the leader proposes failover.start and
+// runs the step engine's failover (step-engine.ts: detect → freeze → elect → drain → fence → repoint →
+// promote, each recorded before the next), then failover.finish, or failover.abort when a step cannot
+// go on. A new leader resumes a running failover task after its last recorded step. What is left here
+// is what only the reconciler knows: which shards, the gate, the start, and the rows a dead leader left.
 import type { NodeView, ShardView } from '../actors/index.js';
 import { failoverGate } from './decide/index.js';
 import type { ManagerRuntime } from '../member/runtime.js';
