@@ -8,7 +8,7 @@ import type { Logger } from '../log/logger.js';
 import type { NodeState, ProbeResult } from '../storage-node/node-state.js';
 import { probeNode } from '../storage-node/probe.js';
 import { checkSwitchTarget, type SwitchTargetCheck } from './decide/elect.js';
-import { FailoverRows } from './failover-rows.js';
+import { FailoverRows, type StepRow } from './failover-rows.js';
 import { NodePool } from './pool.js';
 import { haSettings, type HaSettings } from './settings.js';
 import { addr, ChangeError, HA_ERRORS, ShardChange, type ChangePlan } from './step-engine.js';
@@ -83,6 +83,8 @@ export class Switchover {
   readonly settings: HaSettings;
   private readonly pool: NodePool;
   private readonly rows: FailoverRows;
+  /** rbr_consfailover rows of this run, written once the shard is out of the read-only window (flushRows). */
+  private readonly pending: StepRow[] = [];
 
   constructor(private readonly c: SwitchContext) {
     this.settings = haSettings(c.cfg);
@@ -165,7 +167,7 @@ export class Switchover {
           await this.c.exec(cmd);
           return true;
         },
-        row: (r) => this.rows.enqueue(r),
+        row: (r) => void this.pending.push(r),
         signal: this.c.signal,
         term: this.c.term,
         log: this.c.log,
@@ -174,8 +176,9 @@ export class Switchover {
     );
   }
 
-  /** Waits for the queued rbr_consfailover rows (best effort: a row that could not be written is logged). */
+  /** Writes the rows of this run (best effort: a row that could not be written is logged). */
   async flushRows(): Promise<void> {
+    for (const r of this.pending.splice(0)) this.rows.enqueue(r);
     await this.rows.flushed();
     this.c.signal.throwIfAborted();
   }
