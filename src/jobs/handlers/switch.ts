@@ -52,7 +52,7 @@ const notPrimary = (s: ShardView, r: SwitchRequest): JobError =>
   new JobError(HA_ERRORS.notSource, `node ${r.from} is no longer the primary of shard ${s.id} (now ${s.primary ?? 'none'})`);
 
 /** The engine's ChangeError as the job's error (the original's number, or the job's internal error). */
-async function asJob<T>(ctx: JobContext, fn: () => Promise<T>): Promise<T> {
+async function asJob<T>(ctx: JobContext, fn: () => T | Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (e) {
@@ -110,7 +110,7 @@ export async function manualSwitch(ctx: JobContext): Promise<Json> {
     );
     await pause();
     const figures = await ctx.step(SWITCH, TOTAL, async () => {
-      const change = sw.change(r, taskOf(ctx, r), target);
+      const change = await asJob(ctx, () => sw.change(r, taskOf(ctx, r), target));
       const done = await asJob(ctx, () => change.run({ after: 'elect', recordEach: false }));
       const ms = stepFigures(done);
       const failed = (done.get('repoint')?.info ?? '').split('; ').filter((l) => l.startsWith('failed'));
@@ -125,12 +125,11 @@ export async function manualSwitch(ctx: JobContext): Promise<Json> {
     await ctx.step(RECORD, TOTAL, async () => {
       const s = shardOf(ctx, r.shard);
       if (s.primary === target && ourTask(ctx, s) === null) return; // recorded before a leader change
-      await sw.change(r, taskOf(ctx, r), target).finish('manual_switch: the target is the primary');
+      await asJob(ctx, () => sw.change(r, taskOf(ctx, r), target).finish('manual_switch: the target is the primary'));
     });
-    const tv = sw.view(target);
-    const ov = sw.view(r.from);
+    const [tv, ov] = await asJob(ctx, () => [sw.view(target), sw.view(r.from)] as const);
     // The outcome row, also when a leader that died had recorded the finish but not written its row.
-    sw.change(r, task, target).endRow('end', 0, `node ${target} is the primary of shard ${r.shard}`, tv);
+    await asJob(ctx, () => sw.change(r, task, target).endRow('end', 0, `node ${target} is the primary of shard ${r.shard}`, tv));
     await sw.flushRows();
     ctx.log.info({ shard: r.shard, task, from: addr(ov), to: addr(tv), ms: Date.now() - t0 }, 'switchover done');
     return { shard_id: r.shard, task, old_master: addr(ov), new_master: addr(tv), ...figures };
@@ -150,8 +149,7 @@ export async function rollback(ctx: JobContext, err: JobError): Promise<void> {
   if (task === null) return; // the task was never taken, or has ended
   const sw = switchover(ctx);
   try {
-    const change = sw.change(r, task, s.task?.candidate ?? r.to);
-    await change.rollbackSwitchover(err, ctx.job.steps.some((x) => x.step === SWITCH));
+    await asJob(ctx, () => sw.change(r, task, s.task?.candidate ?? r.to).rollbackSwitchover(err, ctx.job.steps.some((x) => x.step === SWITCH)));
     await sw.flushRows();
   } finally {
     await sw.close();
