@@ -3,11 +3,11 @@
 // exists); the job engine's reconcilers run the job. A follower relays writes to the leader's HTTP
 // URL (the original's followers did not even listen). Reads are served after a Raft ReadIndex, so
 // they see every write acknowledged before the request, on any member.
-import mysql from 'mysql2/promise';
 import type { Cause } from '../events/index.js';
 import type { Command } from '../actors/index.js';
 import type { ConfigReader, LeaderState, ProjectionState, Proposer, ReadBarrier, WorldReader } from '../ports/index.js';
 import type { HostPort } from '../config/load.js';
+import { probeMetaNode } from '../metadata/connect.js';
 import { ANONYMOUS_REQUEST } from '../metadata/jobs.js';
 import { E } from './error-codes.js';
 import { failed, type EmitAnswer } from './emit-envelope.js';
@@ -207,7 +207,10 @@ export class MemberEmitBackend implements EmitBackend {
   private async meta(jobType: string): Promise<SyncResult> {
     const seeds = this.o.metaSeeds;
     if (seeds.length === 0) return failedAnswer(jobType, E.INVALID_REQUEST, 'this manager has no metadata shard configured (meta_group_seeds is empty)');
-    const probes = await Promise.all(seeds.map((s) => probeMeta(s, this.o.storageAccount)));
+    const acc = this.o.storageAccount;
+    const probes = await Promise.all(
+      seeds.map((s) => probeMetaNode(s, { user: acc.user, password: acc.password, connectTimeoutMs: 3_000, deadlineMs: 5_000, mode: jobType === 'get_meta_mode' })),
+    );
     if (jobType === 'get_meta_summary') {
       return {
         status: 'done',
@@ -219,37 +222,8 @@ export class MemberEmitBackend implements EmitBackend {
       };
     }
     const master = probes.find((x) => x.online && !x.readOnly) ?? probes.find((x) => x.online);
-    if (master === undefined) return failedAnswer(jobType, E.INVALID_REQUEST, `no metadata node answers (${probes.map((x) => `${x.host}:${x.port}: ${x.error}`).join('; ')})`);
+    if (master === undefined) return failedAnswer(jobType, E.INVALID_REQUEST, `no metadata node answers (${probes.map((x) => `${x.host}:${x.port}: ${x.error?.message ?? ''}`).join('; ')})`);
     const mode = master.mode ?? (seeds.length === 1 ? 'no_rep' : 'rbr');
     return { status: 'done', error_code: 0, error_info: '', attachment: { mode } };
   }
-}
-
-interface MetaProbe {
-  host: string;
-  port: number;
-  online: boolean;
-  readOnly: boolean;
-  mode: string | null;
-  error: string;
-}
-
-async function probeMeta(s: HostPort, acc: StorageAccount): Promise<MetaProbe> {
-  const out: MetaProbe = { host: s.host, port: s.port, online: false, readOnly: true, mode: null, error: '' };
-  let c: mysql.Connection | null = null;
-  try {
-    c = await mysql.createConnection({ host: s.host, port: s.port, user: acc.user, password: acc.password, connectTimeout: 3_000 });
-    const [ro] = await c.query<mysql.RowDataPacket[]>('SELECT @@read_only AS ro');
-    out.online = true;
-    out.readOnly = Number(ro[0]?.ro) !== 0;
-    const [rows] = await c
-      .query<mysql.RowDataPacket[]>('SELECT value FROM kunlun_metadata_db.global_configuration WHERE name = ?', ['meta_ha_mode'])
-      .catch(() => [[] as mysql.RowDataPacket[]] as const);
-    if (rows[0] !== undefined) out.mode = String(rows[0].value);
-  } catch (e) {
-    out.error = (e as Error).message;
-  } finally {
-    await c?.end().catch(() => undefined);
-  }
-  return out;
 }

@@ -4,7 +4,7 @@
 // branch is prepared on the shards' primaries: the job waits for the resolver to end them, then fails
 // naming the branches rather than destroy a decision still needed.
 import type { Connection } from 'mysql2/promise';
-import { parseXid, xaRecover } from '../storage/xa.js';
+import { parseXid, xaRecover } from '../storage-node/xa.js';
 import { checkLeading } from '../reconcile/host.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 

@@ -10,7 +10,7 @@ import {
   pointReplicaAt,
   replicaStatus,
   type Credentials,
-} from '../storage/replication.js';
+} from '../storage-node/replication.js';
 
 export interface ShardOptions {
   dir: string;

@@ -13,7 +13,7 @@ export {
   type ProjectionResult,
   type ProjectOptions,
   type TableChange,
-} from './project.js';
+} from './write-topology.js';
 export { validateTopology, topologyProblems, TopologyError, type TopologyProblem } from './validate.js';
 export { excludeDependants, type Exclusions, type FailedRow } from './exclude.js';
 export { ENTITY_MAPS, entityMap } from './codec.js';

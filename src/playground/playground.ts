@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MariaDbInstance, ManagedProcess, NatsInstance, claimPortBlock, freePort, wireShard, type PortBlock } from '../launcher/index.js';
 import { ephemeralPortRange, type PortRange } from '../launcher/ports.js';
 import { createSchema } from '../metadata/index.js';
-import { COMPUTE_STRIDE, STORAGE_STRIDE } from '../jobs/storage.js';
+import { COMPUTE_STRIDE, STORAGE_STRIDE } from '../jobs/shard-install.js';
 import { processesUnder, SERVER_PROGRAMS } from '../agent/procfs.js';
 import { ApiError, emit, findLeader, getJson, type ApiOptions, type EmitAnswer } from '../http/client.js';
 import { writeTokensFile } from '../http/api-access.js';

@@ -1,12 +1,12 @@
 // Failover steps against real storage nodes. Each one first looks at the world and does nothing when
 // it is already as wanted, so a new manager leader can run the whole sequence again after the old one
 // died half-way. Each takes the leader's AbortSignal: losing leadership tears the connection down.
-import { rejoinPlan } from '../ha/rejoin.js';
-import type { ReplicateOptions, Sql } from '../storage/flavor.js';
-import type { NodeState } from '../storage/node-state.js';
-import { classifyError, probeNode } from '../storage/probe.js';
-import type { Credentials } from '../storage/replication.js';
-import type { StorageNode } from '../storage/storage-node.js';
+import { rejoinPlan } from './decide/rejoin.js';
+import type { ReplicateOptions, Sql } from '../storage-node/flavor.js';
+import type { NodeState } from '../storage-node/node-state.js';
+import { classifyError, probeNode } from '../storage-node/probe.js';
+import type { Credentials } from '../storage-node/replication.js';
+import type { StorageNode } from '../storage-node/storage-node.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export type StepName = 'stop-io' | 'wait-applied' | 'fence' | 'promote' | 'repoint' | 'rejoin';

@@ -2,8 +2,8 @@
 // the status page, GET /api/v1/live): replication lag, threads, read-only. These are samples, so they
 // never enter the Raft log (only conclusions do); they live in the leader's memory and are gone with
 // its leadership.
-import type { ProbeResult, ProbeStatus, IoThreadState } from '../storage/node-state.js';
-import { mariadbGtid, type GtidMath } from '../storage/gtid.js';
+import type { ProbeResult, ProbeStatus, IoThreadState } from '../storage-node/node-state.js';
+import { mariadbGtid, type GtidMath } from '../storage-node/gtid.js';
 
 export interface LiveNode {
   node: number;

@@ -5,16 +5,17 @@
 // is made writable again; it is never failed over for that.
 import type { NodeView, ShardView } from '../actors/index.js';
 import type { Health } from '../events/vocab.js';
-import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment } from '../ha/index.js';
+import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment } from './decide/index.js';
 import type { HaRuntime } from './ports.js';
 import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { promote } from './failover-steps.js';
-import type { ProbeResult } from '../storage/node-state.js';
-import { probeNode } from '../storage/probe.js';
-import { StorageNode } from '../storage/storage-node.js';
+import type { ProbeResult } from '../storage-node/node-state.js';
+import { classifyError } from '../storage-node/probe.js';
+import { metaConnectOptions, probeMetaNode } from '../metadata/connect.js';
 import type { NodePool } from './pool.js';
 import { liveNode, type LiveMetaNode, type LiveNode, type LiveProbes } from './live.js';
-import { evidence, propose } from './propose.js';
+import { evidence } from './evidence.js';
+import { propose } from './propose.js';
 import type { HaSettings } from './settings.js';
 
 /** Probe period while a primary's death awaits confirmation: confirm (or clear) it quickly. */
@@ -73,7 +74,6 @@ export class ProbeObserver implements Reconciler {
   private readonly metaStatus = new Map<string, string>();
   /** Shards whose primary looks dead but is not confirmed yet: probed again without waiting a full interval. */
   private readonly suspects = new Set<number>();
-  private metaNodes: StorageNode[] | null = null;
   /** When this leadership's probes last confirmed a shard's primary dead, by "shard/primary". */
   private readonly confirmed = new Map<string, number>();
   /** Rounds completed in this leadership (status output, tests). */
@@ -153,7 +153,7 @@ export class ProbeObserver implements Reconciler {
     this.runningTerm = null;
     this.liveNodes.clear();
     this.liveMeta.clear();
-    await this.closeMeta();
+    this.metaStatus.clear();
     // Leadership is over: the other HA reconcilers were aborted too; a new leadership re-opens pools.
     await this.pool.close();
   }
@@ -249,44 +249,29 @@ export class ProbeObserver implements Reconciler {
 
   /** The metadata shard's nodes: no actors of their own, so status changes are logged (alarms). */
   private async metaRound(ctx: LeaderContext): Promise<void> {
-    this.metaNodes ??= this.rt.cfg.metaSeeds.map(
-      (m) =>
-        new StorageNode({
-          id: `meta:${m.host}:${m.port}`,
-          host: m.host,
-          port: m.port,
-          user: this.s.storage.user,
-          password: this.s.storage.password,
-          connectTimeoutMs: Math.min(1_000, this.s.probeTimeoutMs),
-          poolSize: 1,
-        }),
-    );
+    const o = { ...metaConnectOptions(this.rt.cfg), connectTimeoutMs: Math.min(1_000, this.s.probeTimeoutMs), deadlineMs: this.s.probeTimeoutMs };
     await Promise.all(
-      this.metaNodes.map(async (n) => {
-        const p = await probeNode(n, { deadlineMs: this.s.probeTimeoutMs, signal: ctx.signal }).catch(() => null);
-        if (!p) return;
-        this.liveMeta.set(n.address, {
-          address: n.address,
+      this.rt.cfg.metaSeeds.map(async (seed) => {
+        const p = await probeMetaNode(seed, o);
+        if (ctx.signal.aborted) return;
+        const address = `${seed.host}:${seed.port}`;
+        const status = p.online ? 'ok' : classifyError(p.error);
+        this.liveMeta.set(address, {
+          address,
           at: p.at,
-          probe: p.status,
-          readOnly: p.state ? p.state.readOnly : null,
-          error: p.error ? `${p.error.code}: ${p.error.message}` : null,
+          probe: status,
+          readOnly: p.readOnly,
+          error: p.error ? `${(p.error as { code?: string }).code ?? p.error.name}: ${p.error.message}` : null,
         });
-        const st = p.status === 'ok' ? (p.state!.readOnly ? 'ok read-only' : 'ok writable') : p.status;
-        if (this.metaStatus.get(n.address) === st) return;
-        const first = !this.metaStatus.has(n.address);
-        this.metaStatus.set(n.address, st);
-        if (first && p.status === 'ok') return;
-        const lvl = p.status === 'ok' ? 'info' : 'warn';
-        ctx.log[lvl]({ meta_node: n.address, status: st, error: p.error?.message }, `metadata node ${n.address} is ${st}`);
+        const st = p.online ? (p.readOnly ? 'ok read-only' : 'ok writable') : status;
+        if (this.metaStatus.get(address) === st) return;
+        const first = !this.metaStatus.has(address);
+        this.metaStatus.set(address, st);
+        if (first && p.online) return;
+        const lvl = p.online ? 'info' : 'warn';
+        ctx.log[lvl]({ meta_node: address, status: st, error: p.error?.message }, `metadata node ${address} is ${st}`);
       }),
     );
   }
 
-  private async closeMeta(): Promise<void> {
-    const m = this.metaNodes;
-    this.metaNodes = null;
-    this.metaStatus.clear();
-    await Promise.all((m ?? []).map((n) => n.close().catch(() => undefined)));
-  }
 }

@@ -2,8 +2,8 @@
 // node and the configured account; re-made when the node's address changes. Probers keep their
 // IO-progress memory per node across probe rounds.
 import type { NodeView } from '../actors/index.js';
-import { NodeProber } from '../storage/probe.js';
-import { StorageNode } from '../storage/storage-node.js';
+import { NodeProber } from '../storage-node/probe.js';
+import { StorageNode } from '../storage-node/storage-node.js';
 import type { HaSettings } from './settings.js';
 
 interface Entry {

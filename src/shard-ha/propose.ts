@@ -1,7 +1,6 @@
 // Proposing HA commands from the leader's reconcilers: one helper that turns refusals into either
 // "nothing to do" (no_change) or an error the reconciler host retries.
 import type { Command } from '../actors/index.js';
-import type { Evidence } from '../events/catalog.js';
 import type { Proposer } from '../ports/index.js';
 import { checkLeading, type LeaderContext } from '../reconcile/host.js';
 
@@ -18,16 +17,3 @@ export async function propose(rt: Proposer, cmd: Command, why: string, ctx: Lead
   const detail = r.kind === 'refused' ? `${r.refusal.code}: ${r.refusal.reason}` : r.kind === 'not_leader' ? 'not the leader' : r.reason;
   throw new ProposeError(`${cmd.kind} not applied (${detail})`);
 }
-
-type Scalar = string | number | boolean | null;
-
-/** Evidence within the catalog's limits: summary ≤ 512 characters, scalar facts. */
-export function evidence(observer: string, summary: string, facts: Record<string, Scalar | undefined>): Evidence {
-  const f: Record<string, Scalar> = {};
-  for (const [k, v] of Object.entries(facts)) {
-    if (v === undefined) continue;
-    f[k] = typeof v === 'string' && v.length > 1000 ? `${v.slice(0, 997)}...` : v;
-  }
-  return { observer, summary: summary.length > 512 ? `${summary.slice(0, 509)}...` : summary, facts: f };
-}
-

@@ -8,7 +8,8 @@ import type { HaRuntime } from './ports.js';
 import type { LeaderContext, Reconciler } from '../reconcile/host.js';
 import { rejoin } from './failover-steps.js';
 import type { NodePool } from './pool.js';
-import { evidence, propose } from './propose.js';
+import { evidence } from './evidence.js';
+import { propose } from './propose.js';
 import type { HaSettings } from './settings.js';
 
 export class RejoinReconciler implements Reconciler {

@@ -1,6 +1,6 @@
 // The shard-HA settings, read once from the member's configuration.
 import type { Config } from '../config/load.js';
-import type { Credentials, Endpoint } from '../storage/replication.js';
+import type { Credentials, Endpoint } from '../storage-node/replication.js';
 
 export interface HaSettings {
   observer: string;

@@ -3,7 +3,7 @@
 // leadership destroys the connection; the next use finds the writable seed again.
 import type { Connection } from 'mysql2/promise';
 import { connectWritableMeta, type MetaConnectOptions } from '../metadata/connect.js';
-import type { Row, Sql } from '../storage/flavor.js';
+import type { Row, Sql } from '../storage-node/flavor.js';
 
 export interface MetaLinkOptions extends MetaConnectOptions {
   /** Deadline of one statement, ms. */

@@ -12,9 +12,9 @@ import { metaConnectOptions } from '../metadata/connect.js';
 import type { ConfigReader, WorldReader } from '../ports/index.js';
 import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { parseConnectMap } from '../shard-ha/settings.js';
-import type { Endpoint } from '../storage/replication.js';
-import { StorageNode } from '../storage/storage-node.js';
-import { commitLogKey, endBranch, parseXid, recoverBranches, xaRecover, type KunlunXid } from '../storage/xa.js';
+import type { Endpoint } from '../storage-node/replication.js';
+import { StorageNode } from '../storage-node/storage-node.js';
+import { commitLogKey, endBranch, parseXid, recoverBranches, xaRecover, type KunlunXid } from '../storage-node/xa.js';
 import { afterClaim, decideBranch, FirstSeen, pruneBound, type Action } from './decide.js';
 import { MetaLink, sqlOf } from './meta-link.js';
 

@@ -8,7 +8,7 @@
 //   latency    forward both ways, each chunk delayed by `ms` (order kept)
 // and cutExisting() resets every open connection, like a middlebox dropping its state.
 import net from 'node:net';
-import type { Endpoint } from '../../src/storage/replication.js';
+import type { Endpoint } from '../../src/storage-node/replication.js';
 
 export type FaultMode = { kind: 'pass' } | { kind: 'drop' } | { kind: 'blackhole' } | { kind: 'latency'; ms: number };
 

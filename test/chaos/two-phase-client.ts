@@ -5,8 +5,8 @@
 // detached for the cluster manager to resolve, as a crashed or disconnected CN does.
 import mysql from 'mysql2/promise';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import type { Credentials, Endpoint } from '../../src/storage/replication.js';
-import { commitLogTxnId, formatXid } from '../../src/storage/xa.js';
+import type { Credentials, Endpoint } from '../../src/storage-node/replication.js';
+import { commitLogTxnId, formatXid } from '../../src/storage-node/xa.js';
 
 export type CrashPoint = 'after-prepare' | 'after-commit-log' | 'after-first-commit';
 

@@ -8,7 +8,7 @@ import { rmSync } from 'node:fs';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { MariaDbInstance, makeRunDir } from '../../src/launcher/index.js';
 import { TwoPhaseClient, type TxnSpec } from './two-phase-client.js';
-import { commitLogTxnId, formatXid, parseXid, xaCommit, xaRecover, xaRollback } from '../../src/storage/xa.js';
+import { commitLogTxnId, formatXid, parseXid, xaCommit, xaRecover, xaRollback } from '../../src/storage-node/xa.js';
 import { createSchema, ensureClusterLogTables, ensureCommitLogPartition } from '../../src/metadata/index.js';
 
 const admin = { user: 'clustmgr', password: 'admin-pw' };

@@ -4,7 +4,7 @@
 // any node. Gaps between acknowledgements are the shard's write unavailability.
 import mysql from 'mysql2/promise';
 import type { Connection } from 'mysql2/promise';
-import type { Credentials, Endpoint } from '../../src/storage/replication.js';
+import type { Credentials, Endpoint } from '../../src/storage-node/replication.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 export const DEFAULT_WRITER_TABLE = 'cmgr_chaos.acked_writes';

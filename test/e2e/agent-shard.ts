@@ -8,7 +8,7 @@ import mysql from 'mysql2/promise';
 import { AgentClient } from '../../src/agent/client.js';
 import { pidAlive } from '../../src/agent/procfs.js';
 import { ContinuousWriter } from '../chaos/writer.js';
-import type { Credentials, Endpoint } from '../../src/storage/replication.js';
+import type { Credentials, Endpoint } from '../../src/storage-node/replication.js';
 import { trackPrimary } from '../helpers/primary-tracker.js';
 import { ADMIN, E2eEnv, waitFor } from './env.js';
 

@@ -9,7 +9,7 @@ import { FaultProxy } from '../chaos/fault-proxy.js';
 import { ContinuousWriter } from '../chaos/writer.js';
 import { makeRunDir, startShard, type LaunchedShard, type MariaDbInstance } from '../../src/launcher/index.js';
 import { createSchema } from '../../src/metadata/index.js';
-import type { Endpoint } from '../../src/storage/replication.js';
+import type { Endpoint } from '../../src/storage-node/replication.js';
 import { MemberGroup, waitFor, type MemberProc } from './member-group.js';
 import { trackPrimary } from './primary-tracker.js';
 
@@ -47,6 +47,8 @@ export interface HaShardView {
 export interface HaView {
   shards: HaShardView[];
   nodes: HaNodeView[];
+  /** Jobs with their recorded steps (job.step_* events). */
+  jobs: { id: number; steps: { step: string }[] }[];
 }
 export interface HaMemberInfo {
   member: string;

@@ -3,7 +3,7 @@
 // every used port, and a full range says so (null) instead of overlapping.
 import t from 'tap';
 import { World } from '../../src/actors/index.js';
-import { place, STORAGE_STRIDE } from '../../src/jobs/storage.js';
+import { place, STORAGE_STRIDE } from '../../src/jobs/shard-install.js';
 import { Leader } from '../actors/helpers.js';
 
 function world(hosts: number, range = { lo: 57000, hi: 57100 }) {

@@ -3,7 +3,7 @@
 // skipped port (its placements skip it, get_status shows it); placement skips the refused ports.
 import t from 'tap';
 import { World } from '../../src/actors/index.js';
-import { place, STORAGE_STRIDE } from '../../src/jobs/storage.js';
+import { place, STORAGE_STRIDE } from '../../src/jobs/shard-install.js';
 import { placeComps } from '../../src/compute/index.js';
 import { installMovingOn, MAX_PORT_MOVES, refusedSlots } from '../../src/jobs/port-moves.js';
 import { JobError, type JobContext } from '../../src/jobs/engine.js';

@@ -3,7 +3,7 @@
 import t from 'tap';
 import type { RowDataPacket } from 'mysql2/promise';
 import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/index.js';
-import { globalStatus, globalVariable, replicaStatus } from '../../src/storage/replication.js';
+import { globalStatus, globalVariable, replicaStatus } from '../../src/storage-node/replication.js';
 import { rmSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 

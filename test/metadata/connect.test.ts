@@ -1,9 +1,12 @@
 // connectWritableMeta against real MariaDB servers: the writable seed is found whatever its place in
 // meta_group_seeds; a lone seed is taken read-only or not; none writable names every seed and why.
+// probeMetaNode: each node's role, and a node that does not answer reported within the deadline.
 import t from 'tap';
+import { createServer, type Socket } from 'node:net';
 import type { RowDataPacket } from 'mysql2/promise';
 import { freePort } from '../../src/launcher/index.js';
 import { connectWritableMeta, type MetaConnectOptions } from '../../src/metadata/index.js';
+import { probeMetaNode } from '../../src/metadata/connect.js';
 import { ADMIN, startMetaServer, type MetaServer } from './fixtures.js';
 
 let a: MetaServer;
@@ -51,4 +54,28 @@ void t.test('no writable node: the error names each seed and the reason', async 
   const ac = new AbortController();
   ac.abort(new Error('leadership lost'));
   await t.rejects(connectWritableMeta(opts([seed(b)]), ac.signal), /leadership lost/, 'an aborted signal stops before connecting');
+});
+
+void t.test('probeMetaNode: read-only, writable, refused, and a node that never answers within the deadline', async (t) => {
+  const o = { ...ADMIN, connectTimeoutMs: 2_000, deadlineMs: 1_500 };
+  const ra = await probeMetaNode(seed(a), { ...o, mode: true });
+  t.same([ra.online, ra.readOnly, ra.error], [true, true, null], 'a answers, read-only');
+  const rb = await probeMetaNode(seed(b), o);
+  t.same([rb.online, rb.readOnly, rb.mode], [true, false, null], 'b answers, writable; meta_ha_mode not asked');
+  const dead = { host: '127.0.0.1', port: await freePort() };
+  const rd = await probeMetaNode(dead, o);
+  t.same([rd.online, rd.readOnly], [false, null]);
+  t.match(rd.error?.message, /ECONNREFUSED/, 'refused');
+  // Accepts the TCP connection and never sends the server greeting (a stopped server looks like this).
+  const sockets: Socket[] = [];
+  const mute = createServer((sock) => void sockets.push(sock));
+  await new Promise<void>((res) => mute.listen(0, '127.0.0.1', res));
+  const port = (mute.address() as { port: number }).port;
+  const t0 = Date.now();
+  const rm = await probeMetaNode({ host: '127.0.0.1', port }, { ...o, deadlineMs: 400 });
+  const ms = Date.now() - t0;
+  t.equal(rm.online, false);
+  t.ok(ms < 1_500, `a mute node is given up after the deadline (${ms} ms)`);
+  for (const sock of sockets) sock.destroy();
+  await new Promise<void>((res) => mute.close(() => res()));
 });

@@ -2,7 +2,7 @@
 // is neither written nor already in the table. And the server's refusals, reported without values.
 import t from 'tap';
 import { excludeDependants, topologyProblems, type Exclusions } from '../../src/metadata/index.js';
-import { rowErrorReason } from '../../src/metadata/project.js';
+import { rowErrorReason } from '../../src/metadata/write-topology.js';
 import { exclude, failedRows } from '../../src/metadata/exclude.js';
 import { ENTITY_KINDS, type EntityKind } from '../../src/metadata/topology.js';
 import { cluster, computeNode, machine, shard, storageNode, topologyA } from './fixtures.js';

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { lagOf, renderStatus, type StatusView } from '../../src/cli/status.js';
 import { lagText, liveNode, type LiveNode, type LiveProbes } from '../../src/shard-ha/live.js';
-import type { ProbeResult } from '../../src/storage/node-state.js';
+import type { ProbeResult } from '../../src/storage-node/node-state.js';
 
 const node = (id: number, shard: number, port: number, extra: Partial<StatusView['nodes'][number]> = {}): StatusView['nodes'][number] => ({
   id, cluster: 1, shard, hostaddr: '127.0.0.1', port, status: 'active', memberState: 'replica', access: 'read_only', health: 'alive', repair: 'ok', source: null, evidence: null, ...extra,

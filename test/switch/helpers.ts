@@ -4,7 +4,7 @@
 import mysql from 'mysql2/promise';
 import type { MariaDbInstance } from '../../src/launcher/index.js';
 import type { ContinuousWriter } from '../chaos/writer.js';
-import { replicaStatus, type Endpoint } from '../../src/storage/replication.js';
+import { replicaStatus, type Endpoint } from '../../src/storage-node/replication.js';
 import { NODE_IDS, SHARD_ID, waitFor, type HaCluster } from '../helpers/ha-cluster.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 

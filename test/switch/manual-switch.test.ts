@@ -9,6 +9,7 @@ import type { RowDataPacket } from 'mysql2/promise';
 import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import type { MariaDbInstance } from '../../src/launcher/index.js';
 import { CLUSTER_ID, HA_APP, HaCluster, SHARD_ID, waitFor } from '../helpers/ha-cluster.js';
+import { MANUAL_SWITCH_STEPS } from '../../src/jobs/handlers/switch.js';
 import { emit, findWritablePrimary, hostPort, primaryFinder, realRole, waitJob, type RealRole } from './helpers.js';
 
 const ha = new HaCluster({ label: 'switch-test', sets: ['probe_interval_ms=250'] });
@@ -129,6 +130,8 @@ t.test('switchover under a continuous writer: new primary, old one its read-only
   t.equal(s.primary, to.id, 'the world names the target as primary');
   t.equal(s.task, null, 'no task left running');
   t.equal(s.last?.outcome, 'finished');
+  const job = v.jobs.find((j) => j.id === Number(a.job_id));
+  t.same(job?.steps.map((x) => x.step), [...MANUAL_SWITCH_STEPS], `the job's recorded steps are the exported list (${MANUAL_SWITCH_STEPS.join(', ')})`);
   const node = (id: number) => v.nodes.find((n) => n.id === id)!;
   t.same([node(to.id).memberState, node(to.id).access], ['source', 'writable']);
   t.same([node(primaryId).memberState, node(primaryId).source, node(primaryId).access], ['replica', to.id, 'read_only']);

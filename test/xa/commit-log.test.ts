@@ -14,7 +14,7 @@ import {
   pruneCommitLog,
   readDecision,
 } from '../../src/metadata/index.js';
-import { commitLogKey } from '../../src/storage/xa.js';
+import { commitLogKey } from '../../src/storage-node/xa.js';
 
 const dir = makeRunDir('xa-commit-log-test');
 const meta = new MariaDbInstance({ dir: `${dir}/meta`, serverId: 1, admin: { user: 'clustmgr', password: 'pw' }, lowerCaseTableNames: true });

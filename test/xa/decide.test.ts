@@ -5,7 +5,7 @@ import t from 'tap';
 import { afterClaim, decideBranch, FirstSeen, pruneBound, type BranchFacts } from '../../src/xa-resolver/decide.js';
 import { xaSettings } from '../../src/config/xa-settings.js';
 import { loadConfig } from '../../src/config/load.js';
-import { commitLogKey } from '../../src/storage/xa.js';
+import { commitLogKey } from '../../src/storage-node/xa.js';
 
 const w = { settleMs: 2_000, safetyMs: 60_000 };
 const facts = (f: Partial<BranchFacts>): BranchFacts => ({ on: 'storage', stored: null, seenForMs: 0, sinceStartMs: 0, ...f });

@@ -11,7 +11,7 @@ import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { MariaDbInstance, makeRunDir } from '../../src/launcher/index.js';
 import { createSchema, ensureClusterLogTables, ensureCommitLogPartition } from '../../src/metadata/index.js';
 import { TwoPhaseClient, type TxnSpec } from '../chaos/two-phase-client.js';
-import { commitLogTxnId, xaRecover } from '../../src/storage/xa.js';
+import { commitLogTxnId, xaRecover } from '../../src/storage-node/xa.js';
 import { MemberGroup, waitFor } from '../helpers/member-group.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 

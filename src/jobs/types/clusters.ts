@@ -18,7 +18,7 @@ import {
   removeShard,
   STORAGE_STRIDE,
   wireShard,
-} from '../storage.js';
+} from '../shard-install.js';
 import { num, optNum, req, str, strList, type Obj } from '../handlers/request.js';
 import { dropLogTables } from '../metadata.js';
 import { refusedSlots } from '../port-moves.js';

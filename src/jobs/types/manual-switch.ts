@@ -1,13 +1,14 @@
 // manual_switch: the planned switchover of a shard primary. The step sequence is in
-// src/jobs/handlers/switch.ts (shared with automatic failover in time); this is its one definition.
+// src/jobs/handlers/switch.ts over the shard-HA step engine (src/shard-ha/step-engine.ts, shared with
+// automatic failover); this is its one definition.
 import { refuse } from '../../actors/commands/common.js';
 import type { JobTypeDefinition } from '../definition.js';
-import { manualSwitch, rollback } from '../handlers/switch.js';
+import { MANUAL_SWITCH_STEPS, manualSwitch, rollback } from '../handlers/switch.js';
 import { clusterRef } from './paras.js';
 import { clusterById, clusterLock, fail, nodeAt, shardIn } from './world-checks.js';
 
 /** The steps in the order they run (get_status answers them as job_step). */
-const STEPS = ['check', 'take_shard', 'switch', 'record'] as const;
+const STEPS = MANUAL_SWITCH_STEPS;
 
 export const manualSwitchJob: JobTypeDefinition = {
   kind: 'job',

@@ -16,7 +16,7 @@ import { JobError, type JobContext } from '../engine.js';
 import type { JobTypeDefinition } from '../definition.js';
 import { port, variableName } from './paras.js';
 import { fail } from './world-checks.js';
-import { connectNode } from '../storage.js';
+import { connectNode } from '../shard-install.js';
 import { num, req, str } from '../handlers/request.js';
 import { q } from '../../metadata/ident.js';
 

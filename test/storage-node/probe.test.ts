@@ -6,10 +6,10 @@ import t from 'tap';
 import { rmSync } from 'node:fs';
 import type { Connection } from 'mysql2/promise';
 import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/index.js';
-import { assessPrimary, type Verdict } from '../../src/ha/assess.js';
+import { assessPrimary, type Verdict } from '../../src/shard-ha/decide/assess.js';
 import { FaultProxy } from '../chaos/fault-proxy.js';
-import { NodeProber, classifyError, probeNode } from '../../src/storage/probe.js';
-import type { StorageNode } from '../../src/storage/storage-node.js';
+import { NodeProber, classifyError, probeNode } from '../../src/storage-node/probe.js';
+import type { StorageNode } from '../../src/storage-node/storage-node.js';
 import { admin, repl, storageNode, waitFor } from './fixtures/nodes.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 

@@ -1,7 +1,7 @@
 // Is the shard's primary healthy, busy, read-only, or dead? Pure: decides from probe results only.
 // "Dead" needs corroboration: we cannot reach it AND its replicas' IO threads lost it (disconnected,
 // or no heartbeat for too long) — and no replica still sees it. Our own view alone never suffices.
-import type { ProbeResult, ReplicationState } from '../storage/node-state.js';
+import type { ProbeResult, ReplicationState } from '../../storage-node/node-state.js';
 
 export interface AssessOptions {
   /** A replica whose IO thread made no progress for this many heartbeat periods has a stale source. Default 2. */

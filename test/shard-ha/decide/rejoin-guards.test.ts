@@ -1,6 +1,6 @@
 // rejoinPlan for a returning former primary; dead-confirmation, anti-flapping and no-switch windows.
 import t from 'tap';
-import { assessPrimary } from '../../src/ha/assess.js';
+import { assessPrimary } from '../../../src/shard-ha/decide/assess.js';
 import {
   NoSwitchInputError,
   checkFailoverInterval,
@@ -10,8 +10,8 @@ import {
   noSwitchFor,
   setNoSwitch,
   trackDead,
-} from '../../src/ha/guards.js';
-import { rejoinPlan } from '../../src/ha/rejoin.js';
+} from '../../../src/shard-ha/decide/guards.js';
+import { rejoinPlan } from '../../../src/shard-ha/decide/rejoin.js';
 import { down, primary, replica } from './fixtures/probes.js';
 
 const NEW = '10.0.0.2:3306';

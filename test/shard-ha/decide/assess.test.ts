@@ -1,7 +1,7 @@
 // assessPrimary on plain probe results: healthy, busy, read-only, and the corroboration rule that
 // separates a dead primary from one only the manager cannot reach.
 import t from 'tap';
-import { assessPrimary, replicaView } from '../../src/ha/assess.js';
+import { assessPrimary, replicaView } from '../../../src/shard-ha/decide/assess.js';
 import { down, primary, replica, state } from './fixtures/probes.js';
 
 const P = '10.0.0.1:3306';

@@ -1,8 +1,8 @@
 // What to do with a former primary that answers again. Pure. It may have committed transactions that
 // never reached a replica (committed locally, never acknowledged); replicating on top of them would
 // fork the shard, so those nodes need a rebuild (or a flashback) instead of a CHANGE MASTER.
-import { mariadbGtid, type GtidMath } from '../storage/gtid.js';
-import type { ProbeResult } from '../storage/node-state.js';
+import { mariadbGtid, type GtidMath } from '../../storage-node/gtid.js';
+import type { ProbeResult } from '../../storage-node/node-state.js';
 
 export type RejoinPlan =
   | { action: 'wait'; reason: string }

@@ -5,7 +5,7 @@
 import mysql, { type Connection } from 'mysql2/promise';
 import type { NodeView, World } from '../actors/index.js';
 import { AgentError, type AgentInstance } from '../agent/client.js';
-import { ensureReplicationUser, globalStatus, makePrimary, pointReplicaAt, replicaStatus, type Credentials } from '../storage/replication.js';
+import { ensureReplicationUser, globalStatus, makePrimary, pointReplicaAt, replicaStatus, type Credentials } from '../storage-node/replication.js';
 import { checkLeading } from '../reconcile/host.js';
 import { JobError, type JobContext } from './engine.js';
 import { installMovingOn, portInUse, type MovableInstance } from './port-moves.js';

@@ -1,8 +1,8 @@
 // Which surviving replica becomes the primary. Pure. The candidate must hold every transaction any
 // survivor holds (executed or merely received): with semi-sync each acknowledged commit sits in at
 // least one replica's relay log, so the survivor holding the union holds every acknowledged write.
-import { mariadbGtid, type GtidMath } from '../storage/gtid.js';
-import type { ProbeResult } from '../storage/node-state.js';
+import { mariadbGtid, type GtidMath } from '../../storage-node/gtid.js';
+import type { ProbeResult } from '../../storage-node/node-state.js';
 
 export interface Survivor {
   node: string;

@@ -3,39 +3,20 @@
 // caught-up replica and rejoin the old primary, all without losing an acknowledged write; a node with
 // errant transactions is refused and flagged for rebuild; a step stops when the leader aborts it.
 import t from 'tap';
-import { rmSync } from 'node:fs';
 import mysql from 'mysql2/promise';
-import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/index.js';
-import { checkSwitchTarget } from '../../src/ha/elect.js';
-import { assessPrimary } from '../../src/ha/assess.js';
+import { checkSwitchTarget } from '../../src/shard-ha/decide/elect.js';
+import { assessPrimary } from '../../src/shard-ha/decide/assess.js';
 import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
-import { probeNode } from '../../src/storage/probe.js';
+import { probeNode } from '../../src/storage-node/probe.js';
 import { StepError, fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/shard-ha/failover-steps.js';
-import type { StorageNode } from '../../src/storage/storage-node.js';
-import { admin, app, repl, storageNode, waitFor } from './fixtures/nodes.js';
+import type { StorageNode } from '../../src/storage-node/storage-node.js';
+import { app, repl, waitFor, writeShard } from './fixtures/nodes.js';
 
-const dir = makeRunDir('switchover-test');
-let shard: LaunchedShard;
-let nodes: StorageNode[] = [];
+const bed = writeShard('switchover-test');
 const signal = new AbortController().signal;
 
-t.before(async () => {
-  shard = await startShard({ dir, nodes: 3, admin, repl });
-  nodes = shard.nodes.map((n, i) => storageNode(n, `n${i + 1}`));
-  const c = await shard.primary.connect();
-  await ContinuousWriter.ensureTable(c);
-  await c.query('CREATE USER ?@? IDENTIFIED BY ?', [app.user, '%', app.password]);
-  await c.query('GRANT SELECT, INSERT ON cmgr_chaos.* TO ?@?', [app.user, '%']);
-  await c.end();
-});
-t.teardown(async () => {
-  await Promise.all(nodes.map((n) => n.close()));
-  await Promise.all(shard?.nodes.map((n) => n.kill9()) ?? []);
-  rmSync(dir, { recursive: true, force: true });
-});
-
 t.test('fence a primary with commits stuck on semi-sync, switch over, rejoin: nothing acknowledged is lost', async (t) => {
-  const [n1, n2, n3] = nodes as [StorageNode, StorageNode, StorageNode];
+  const [n1, n2, n3] = bed.nodes as [StorageNode, StorageNode, StorageNode];
   let current = n1.endpoint;
   const writer = new ContinuousWriter({ getPrimary: () => current, credentials: app, queryTimeoutMs: 20_000 });
   writer.start();
@@ -61,7 +42,7 @@ t.test('fence a primary with commits stuck on semi-sync, switch over, rejoin: no
   const fp = await probeNode(n1);
   t.ok(fp.state!.readOnly && !fp.state!.semiSync.masterEnabled, 'read-only, semi-sync master side off');
   t.equal(assessPrimary(fp, []).verdict, 'read-only-primary', 'as the assessment sees it');
-  const appConn = await mysql.createConnection({ host: shard.primary.host, port: shard.primary.port, ...app });
+  const appConn = await mysql.createConnection({ host: bed.shard.primary.host, port: bed.shard.primary.port, ...app });
   await t.rejects(appConn.query('INSERT INTO cmgr_chaos.acked_writes VALUES (?, ?)', [999_999_999, 0]), /read-only|read_only/i, 'an application cannot write to the fenced node');
   appConn.destroy();
   const again = await fence(n1, signal);
@@ -85,20 +66,20 @@ t.test('fence a primary with commits stuck on semi-sync, switch over, rejoin: no
   t.comment(`writer: ${report.acked} acknowledged, ${report.failed} failed (${JSON.stringify(report.errors)}), longest gap ${report.longestMs} ms (includes the deliberately stuck commit)`);
   const ids = writer.acked.map((a) => a.id);
   const newPos = (await probeNode(n2)).state!.gtid.executed;
-  for (const [i, inst] of shard.nodes.entries()) {
-    if (i !== 1) await waitApplied(nodes[i]!, newPos, 10_000, signal);
+  for (const [i, inst] of bed.shard.nodes.entries()) {
+    if (i !== 1) await waitApplied(bed.nodes[i]!, newPos, 10_000, signal);
     const c = await inst.connect();
     t.same((await checkAcknowledged(c, ids)).missing, [], `every acknowledged write on n${i + 1}`);
     await c.end();
   }
-  const probes = await Promise.all(nodes.map((n) => probeNode(n)));
+  const probes = await Promise.all(bed.nodes.map((n) => probeNode(n)));
   t.equal(assessPrimary(probes[1]!, [probes[0]!, probes[2]!]).verdict, 'healthy', 'the new primary is healthy with both replicas');
   t.equal(probes[1]!.state!.semiSync.masterClients, 2);
 });
 
 t.test('errant transactions: refused by repoint, flagged for rebuild by rejoin', async (t) => {
-  const [, n2, n3] = nodes as [StorageNode, StorageNode, StorageNode];
-  const c = await shard.nodes[2]!.connect();
+  const [, n2, n3] = bed.nodes as [StorageNode, StorageNode, StorageNode];
+  const c = await bed.shard.nodes[2]!.connect();
   await c.query('STOP SLAVE');
   // The admin account bypasses read_only: a write of the node's own, binlogged under server_id 3.
   await c.query('INSERT INTO cmgr_chaos.acked_writes VALUES (?, ?)', [2_000_000_000, 0]);
@@ -118,7 +99,7 @@ t.test('errant transactions: refused by repoint, flagged for rebuild by rejoin',
 
 t.test('a step stops promptly when the leader aborts it', async (t) => {
   const ac = new AbortController();
-  const n1 = nodes[0]!;
+  const n1 = bed.nodes[0]!;
   const t0 = Date.now();
   setTimeout(() => ac.abort(new Error('leadership lost')), 300);
   await t.rejects(waitApplied(n1, '0-2-999999999', 30_000, ac.signal), /leadership lost/);

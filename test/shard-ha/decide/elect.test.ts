@@ -1,6 +1,6 @@
 // chooseCandidate and checkSwitchTarget on plain inputs.
 import t from 'tap';
-import { checkSwitchTarget, chooseCandidate, rankSurvivors } from '../../src/ha/elect.js';
+import { checkSwitchTarget, chooseCandidate, rankSurvivors } from '../../../src/shard-ha/decide/elect.js';
 import { down, primary, replica } from './fixtures/probes.js';
 
 t.test('the survivor holding executed ∪ received of everyone wins', (t) => {

@@ -5,41 +5,21 @@
 // must be on the new primary and on the replica following it, and the old primary, restarted, comes
 // back read-only and rejoins (or is flagged for rebuild when it holds commits no replica got).
 import t from 'tap';
-import { rmSync } from 'node:fs';
 import type { RowDataPacket } from 'mysql2/promise';
-import { makeRunDir, startShard, type LaunchedShard } from '../../src/launcher/index.js';
-import { assessPrimary } from '../../src/ha/assess.js';
-import { chooseCandidate } from '../../src/ha/elect.js';
-import { trackDead, type DeadTrack } from '../../src/ha/guards.js';
+import { assessPrimary } from '../../src/shard-ha/decide/assess.js';
+import { chooseCandidate } from '../../src/shard-ha/decide/elect.js';
+import { trackDead, type DeadTrack } from '../../src/shard-ha/decide/guards.js';
 import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
-import { NodeProber, probeNode } from '../../src/storage/probe.js';
+import { NodeProber, probeNode } from '../../src/storage-node/probe.js';
 import { fence, promote, rejoin, repoint, stopIoThreads, waitApplied } from '../../src/shard-ha/failover-steps.js';
-import type { StorageNode } from '../../src/storage/storage-node.js';
-import { admin, app, repl, storageNode, waitFor } from './fixtures/nodes.js';
+import type { StorageNode } from '../../src/storage-node/storage-node.js';
+import { app, repl, waitFor, writeShard } from './fixtures/nodes.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 
-const dir = makeRunDir('failover-test');
-let shard: LaunchedShard;
-let nodes: StorageNode[] = [];
-
-t.before(async () => {
-  shard = await startShard({ dir, nodes: 3, admin, repl });
-  nodes = shard.nodes.map((n, i) => storageNode(n, `n${i + 1}`));
-  const c = await shard.primary.connect();
-  await ContinuousWriter.ensureTable(c);
-  // An application account: no SUPER / READ_ONLY ADMIN, so read_only really stops it.
-  await c.query('CREATE USER ?@? IDENTIFIED BY ?', [app.user, '%', app.password]);
-  await c.query('GRANT SELECT, INSERT ON cmgr_chaos.* TO ?@?', [app.user, '%']);
-  await c.end();
-});
-t.teardown(async () => {
-  await Promise.all(nodes.map((n) => n.close()));
-  await Promise.all(shard?.nodes.map((n) => n.kill9()) ?? []);
-  rmSync(dir, { recursive: true, force: true });
-});
+const bed = writeShard('failover-test');
 
 t.test('kill -9 the primary under load: no acknowledged write lost, the shard follows the new primary', async (t) => {
-  const [n1, n2, n3] = nodes as [StorageNode, StorageNode, StorageNode];
+  const [n1, n2, n3] = bed.nodes as [StorageNode, StorageNode, StorageNode];
   let current: { host: string; port: number } = n1.endpoint;
   const writer = new ContinuousWriter({ getPrimary: () => current, credentials: app, queryTimeoutMs: 4_000 });
   writer.start();
@@ -47,10 +27,10 @@ t.test('kill -9 the primary under load: no acknowledged write lost, the shard fo
 
   // ---- kill ----
   const tKill = Date.now();
-  await shard.primary.kill9();
+  await bed.shard.primary.kill9();
 
   // ---- detect: probe every 250 ms, dead needs replicas' corroboration and 2 consecutive verdicts ----
-  const probers = nodes.map((n) => new NodeProber(n, { deadlineMs: 800 }));
+  const probers = bed.nodes.map((n) => new NodeProber(n, { deadlineMs: 800 }));
   let track: DeadTrack | null = null;
   let verdict: string;
   for (;;) {
@@ -105,12 +85,12 @@ t.test('kill -9 the primary under load: no acknowledged write lost, the shard fo
 
   // ---- no acknowledged write lost ----
   const ids = writer.acked.map((a) => a.id);
-  const cc = await shard.nodes[nodes.indexOf(cand)]!.connect();
+  const cc = await bed.shard.nodes[bed.nodes.indexOf(cand)]!.connect();
   const onNew = await checkAcknowledged(cc, ids);
   t.same(onNew.missing, [], `all ${onNew.checked} acknowledged writes are on the new primary`);
   const newPos = (await probeNode(cand)).state!.gtid.executed;
   await waitApplied(other, newPos, 10_000, signal);
-  const oc = await shard.nodes[nodes.indexOf(other)]!.connect();
+  const oc = await bed.shard.nodes[bed.nodes.indexOf(other)]!.connect();
   t.same((await checkAcknowledged(oc, ids)).missing, [], 'and on the replica following it');
   const op = await probeNode(other);
   t.equal(op.state!.replication!.source, cand.address, 'the other replica follows the new primary');
@@ -122,13 +102,13 @@ t.test('kill -9 the primary under load: no acknowledged write lost, the shard fo
   t.notOk((await repoint(other, cand, repl, signal)).changed, 'repoint again: already following');
 
   // ---- the old primary comes back read-only and rejoins ----
-  await shard.primary.start();
+  await bed.shard.primary.start();
   const back = await probeNode(n1);
   t.equal(back.status, 'ok');
   t.equal(back.state!.readOnly, true, 'a restarted former primary is read-only');
   const rj = await rejoin(n1, cand, repl, signal);
   t.comment(`rejoin of the old primary: ${rj.outcome} (${rj.detail})`);
-  const c1 = await shard.primary.connect();
+  const c1 = await bed.shard.primary.connect();
   if (rj.outcome === 'rejoined') {
     await waitApplied(n1, (await probeNode(cand)).state!.gtid.executed, 10_000, signal);
     t.same((await checkAcknowledged(c1, ids)).missing, [], 'the rejoined old primary has every acknowledged write');

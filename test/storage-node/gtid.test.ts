@@ -14,8 +14,8 @@ import {
   positionBacklog,
   positionContains,
   positionUnion,
-} from '../../src/storage/gtid.js';
-import { mariadbExecuted } from '../../src/storage/mariadb-flavor.js';
+} from '../../src/storage-node/gtid.js';
+import { mariadbExecuted } from '../../src/storage-node/mariadb-flavor.js';
 
 const P = parsePosition;
 

@@ -1,4 +1,4 @@
-// What a probe learns about a storage node, as plain data: the decision functions in src/ha take these
+// What a probe learns about a storage node, as plain data: the decision functions in src/shard-ha/decide take these
 // and nothing else, so they can be tested with hand-written values.
 
 export type IoThreadState = 'running' | 'connecting' | 'stopped';
