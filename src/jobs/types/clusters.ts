@@ -22,7 +22,7 @@ import {
 import { num, optNum, req, str, strList, type Obj } from '../handlers/request.js';
 import { dropLogTables } from '../metadata.js';
 import { refusedSlots } from '../port-moves.js';
-import type { JobView, World } from '../../actors/index.js';
+import type { Command, JobView, World } from '../../actors/index.js';
 import { refuse } from '../../actors/commands/common.js';
 import { INT_LIMITS as L, STR_LIMITS, UNSUPPORTED_HA_MODES } from '../../actors/commands/para-limits.js';
 import type { AttachmentShape, JobTypeDefinition } from '../definition.js';
@@ -138,14 +138,20 @@ async function createCluster(ctx: JobContext): Promise<Json> {
   return { cluster_id: cluster, cluster_name: ctx.world.cluster(cluster)!.name, shard_ids: shards, comps };
 }
 
+/** The two steps of delete_cluster and delete_shard: mark it deleting (so nothing new lands on it),
+ *  then uninstall its instances and remove it. */
+async function markThenRemove(ctx: JobContext, status: () => string | undefined, mark: Command, remove: () => Promise<void>): Promise<void> {
+  await ctx.step('mark_deleting', 2, async () => {
+    const now = status();
+    if (now !== undefined && now !== 'deleting') await ctx.exec(mark);
+  });
+  await ctx.step('uninstall_and_remove', 2, remove);
+}
+
 async function deleteCluster(ctx: JobContext): Promise<Json> {
   const r = req(ctx);
   const cluster = num(r, 'cluster_id');
-  await ctx.step('mark_deleting', 2, async () => {
-    const c = ctx.world.cluster(cluster);
-    if (c !== null && c.status !== 'deleting') await ctx.exec({ kind: 'cluster.set_status', cluster, status: 'deleting' });
-  });
-  await ctx.step('uninstall_and_remove', 2, () => teardownCluster(ctx));
+  await markThenRemove(ctx, () => ctx.world.cluster(cluster)?.status, { kind: 'cluster.set_status', cluster, status: 'deleting' }, () => teardownCluster(ctx));
   return { cluster_id: cluster, cluster_name: r.cluster_name ?? '' };
 }
 
@@ -186,11 +192,7 @@ async function addShardsRollback(ctx: JobContext): Promise<void> {
 async function deleteShard(ctx: JobContext): Promise<Json> {
   const r = req(ctx);
   const shard = num(r, 'shard_id');
-  await ctx.step('mark_deleting', 2, async () => {
-    const s = ctx.world.shard(shard);
-    if (s !== null && s.status !== 'deleting') await ctx.exec({ kind: 'shard.set_status', shard, status: 'deleting' });
-  });
-  await ctx.step('uninstall_and_remove', 2, async () => removeShard(ctx, shard));
+  await markThenRemove(ctx, () => ctx.world.shard(shard)?.status, { kind: 'shard.set_status', shard, status: 'deleting' }, () => removeShard(ctx, shard));
   return { cluster_id: num(r, 'cluster_id'), shard_id: shard };
 }
 
@@ -304,6 +306,14 @@ const STORAGE_REMOVED: AttachmentShape = {
   },
 };
 const TWO_PARTS = { type: 'string', enum: ['shard,computer'], description: 'labels of shard_step (index 0) and computer_step (index 1)' } as const;
+/** What create_cluster and delete_cluster both answer: the two parts and their states. */
+const TWO_PART_KEYS = {
+  job_steps: TWO_PARTS,
+  storage_state: PART_STATE,
+  computer_state: PART_STATE,
+  shard_id: JOB_ID,
+  computer_id: JOB_ID,
+} as const;
 
 /** The storage part of create_cluster / add_shards: its shards by name, with their hosts. */
 function shardsOf(world: World, cluster: number, names: string[]): { shard_ids: Record<string, string>[]; shard_hosts: Record<string, string>[] } {
@@ -403,11 +413,7 @@ export const createClusterJob: JobTypeDefinition = {
   attachment: {
     description: 'the two parts as XPanel draws them: shard_step[0] (storage, run by this job) and computer_step[0] (the internal_add_comps child job)',
     keys: {
-      job_steps: TWO_PARTS,
-      storage_state: PART_STATE,
-      computer_state: PART_STATE,
-      shard_id: JOB_ID,
-      computer_id: JOB_ID,
+      ...TWO_PART_KEYS,
       shard_step: { type: 'array', items: { type: 'object', properties: { storage_state: PART_STATE, shard_ids: NAMED_IDS, shard_hosts: NAMED_HOSTS, error_info: { type: 'string' } } } },
       computer_step: { type: 'array', items: { type: 'object', properties: { computer_state: PART_STATE, computer_hosts: HOST_LIST, computer_id: JOB_ID, error_info: { type: 'string' } } } },
       shard_error_info: { type: 'string', optional: true, description: 'when the storage part failed' },
@@ -468,11 +474,7 @@ export const deleteClusterJob: JobTypeDefinition = {
   attachment: {
     description: 'the two parts as XPanel draws them, both run by this job: shard_step[0] (storage) and computer_step[0] (compute)',
     keys: {
-      job_steps: TWO_PARTS,
-      storage_state: PART_STATE,
-      computer_state: PART_STATE,
-      shard_id: JOB_ID,
-      computer_id: JOB_ID,
+      ...TWO_PART_KEYS,
       shard_step: { type: 'array', items: { type: 'object', properties: { storage_state: PART_STATE, storage_hosts: HOST_LIST, error_info: { type: 'string' } } } },
       computer_step: { type: 'array', items: { type: 'object', properties: { computer_state: PART_STATE, computer_hosts: HOST_LIST, computer_id: JOB_ID, error_info: { type: 'string' } } } },
     },
