@@ -1,6 +1,6 @@
 // XPanel's metadata-cluster page sends add_nodes, delete_node and manual_switch with cluster_id and
 // shard_id "-1" for the metadata shard (clients-and-agent.md §2.1). The metadata shard is not an actor
-// of the world yet (its nodes are probed, its rows kept as found; its HA is issue 17), so these forms
+// of the world yet (its nodes are probed, its rows kept as found; it has no failover of its own yet), so these forms
 // are refused with that reason instead of a confusing "must be digits".
 import { refuse, type Refusal } from './common.js';
 import type { Paras } from './paras.js';

@@ -1,11 +1,11 @@
 // Job types of the original (cluster_mgr-api.md §2, §3.27, §10) that this cluster_mgr refuses, each
 // with its reason: the Emit answer is "failed" 70001 naming the type and the reason, and no job is
-// created. A type moves out of this list when its definition lands (issues 14, 15, 16).
+// created. A type moves out of this list when its definition lands.
 import type { RefusedDefinition } from '../definition.js';
 
-const ISSUE_14 = 'rebuilding a node from a streamed physical copy is not implemented yet (issue 14)';
-const ISSUE_15 = 'backup and restore are not implemented yet (issue 15)';
-const ISSUE_16 = 'online scale-out (moving tables between shards) is not implemented yet (issue 16)';
+const ISSUE_14 = 'rebuilding a node from a streamed physical copy is not available in this version';
+const ISSUE_15 = 'backup and restore are not available in this version';
+const ISSUE_16 = 'online scale-out (moving tables between shards) is not available in this version';
 const DEAD = 'the original recognised this name but had no handler for it (it answered "Unrecongnized job type")';
 const LATER = 'a cluster_mgr 1.1/1.2 type that this cluster_mgr does not implement';
 const INTERNAL = 'an internal job of the original; here the work runs inside its parent job';
