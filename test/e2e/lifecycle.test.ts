@@ -127,7 +127,8 @@ t.test('cluster lifecycle through /HttpService/Emit', async (t) => {
   // Grow: a one-node shard (explicitly asynchronous: a lone primary must not wait for acks), a replica
   // for it (semi-sync from then on), and one more compute node.
   const added = await env.run('add_shards', { cluster_id: String(cluster), shards: '1', nodes: '1', storage_iplists: [host] });
-  const newShard = (added.attachment?.shard_ids as number[])[0]!;
+  // XPanel's shape: shard_ids is [{<shard name>: "<id>"}].
+  const newShard = Number(Object.values((added.attachment?.shard_ids as Record<string, string>[])[0]!)[0]);
   v = await env.view<View>();
   const lone = v.nodes.find((n) => n.id === v.shards.find((s) => s.id === newShard)!.primary)!;
   await sql(lone, 'CREATE DATABASE IF NOT EXISTS e2e');

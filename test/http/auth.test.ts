@@ -32,6 +32,8 @@ t.before(async () => {
     return undefined;
   });
   follower = group.members.find((m) => m !== leader)!;
+  // A slow machine may still be starting a follower's HTTP server when the leader already answers.
+  for (const m of group.members) await waitFor(`${m.url} serving`, async () => ((await fetch(`${m.url}/healthz`).catch(() => null))?.status === 200 ? true : undefined));
 });
 t.teardown(async () => {
   await group.stopAll();

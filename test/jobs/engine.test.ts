@@ -141,7 +141,7 @@ t.test('steps run once, results recorded, the job ends once', async (t) => {
   await s.eng.reconcile(String(id), s.lead());
   t.same(runs, { one: 1, two: 1, three: 1 }, 'a sweep after the end runs nothing');
   t.equal(ends(s.rt, id).length, 1, 'one ending proposed');
-  t.same(s.rt.ended, ['manual_backup_cluster done'], 'the ending counted once in the metrics');
+  t.same(s.rt.ended, ['test_job done'], 'the ending counted once in the metrics');
   t.same(s.eng.keys(), [], 'no active job left');
 });
 
@@ -250,7 +250,7 @@ t.test('transient errors are retried, then the job is failed', async (t) => {
   t.match(j.errorInfo, /gave up after 8 attempts: ECONNREFUSED/);
   t.equal(thrown, 7, 'the host retried it 7 times before');
   t.equal(tries, 8);
-  t.same(s.rt.ended, ['manual_backup_cluster failed'], 'counted as failed, once');
+  t.same(s.rt.ended, ['test_job failed'], 'counted as failed, once');
 });
 
 t.test('a child job reports to its parent; a rerun finds the same child', async (t) => {

@@ -58,7 +58,7 @@ t.test('kill -9 the primary under load: the group fails over, loses no acknowled
   t.equal(byId.get(other)!.source, newId, 'the other replica follows the new primary in the world');
 
   // ---- metrics: the leader that ran the failover counted and timed it ----
-  const ms = (await scrape((await ha.leader())!.m.url)).samples;
+  const ms = (await scrape((await ha.leader())!.m.url, ha.group.auth('read'))).samples;
   t.equal(value(ms, 'cluster_mgr_failovers_total', { outcome: 'finished' }), 1, 'cluster_mgr_failovers_total{outcome="finished"} 1');
   t.equal(value(ms, 'cluster_mgr_failovers_total', { outcome: 'aborted' }), 0);
   t.equal(value(ms, 'cluster_mgr_failover_promotion_duration_seconds_count'), 1, 'the promotion is timed');
