@@ -32,7 +32,6 @@ export interface PlaygroundOptions {
   out?: (line: string) => void;
 }
 
-const ADMIN = { user: 'clustmgr', password: 'clustmgr_pwd' };
 const STREAM = 'KUNLUN_EVENTS';
 const COMP_USER = 'abc';
 /** Every program that may run under the playground dir: what `--down` sweeps. */
@@ -175,7 +174,7 @@ export class Playground {
       natsUrl: `nats://127.0.0.1:${ports.nats}`,
       stream: STREAM,
       metaSeeds,
-      metaUser: ADMIN.user,
+      metaUser: this.secrets.admin.user,
       agentUrl: `http://127.0.0.1:${ports.agent}`,
       members: ports.members.map((m, i) => ({
         name: `member${i + 1}`,
@@ -267,7 +266,7 @@ export class Playground {
   private async startMeta(ports: number[]): Promise<void> {
     this.meta = ports.map(
       (port, i) =>
-        new MariaDbInstance({ dir: join(this.dir, 'meta', `node${i + 1}`), port, serverId: 1 + i, admin: ADMIN, lowerCaseTableNames: true, bufferPoolMb: 64 }),
+        new MariaDbInstance({ dir: join(this.dir, 'meta', `node${i + 1}`), port, serverId: 1 + i, admin: this.secrets.admin, lowerCaseTableNames: true, bufferPoolMb: 64 }),
     );
     await Promise.all(this.meta.map((n) => n.start()));
     const [primary, ...replicas] = this.meta as [MariaDbInstance, ...MariaDbInstance[]];
@@ -312,8 +311,9 @@ export class Playground {
       const file = join(d, 'cluster_mgr.cnf');
       cnf(file, {
         meta_group_seeds: metaSeeds,
-        meta_user: ADMIN.user,
-        meta_pwd: ADMIN.password,
+        // Also the storage nodes' admin: the manager sends it with install_mysql (no default account).
+        meta_user: this.secrets.admin.user,
+        meta_pwd: this.secrets.admin.password,
         local_ip: '127.0.0.1',
         brpc_http_port: m.httpPort,
         brpc_raft_port: m.raftPort,
@@ -528,7 +528,10 @@ export class Playground {
     o(`  NATS JetStream     ${this.state.natsUrl}  stream ${STREAM}, subjects kunlun.events.>`);
     o(`  NATS accounts      ${NATS_MANAGER_USER} (members), ${NATS_WATCHER_USER} (read-only); passwords in ${this.secrets.dir}`);
     o(`  node agent         ${this.state.agentUrl}  (instances under ${join(this.dir, 'agent', 'instances')})`);
-    o(`  metadata shard     mysql -h 127.0.0.1 -P ${this.state.ports.meta[0]} -u ${ADMIN.user} -p${ADMIN.password} kunlun_metadata_db`);
+    // The account comes from an option file: a -p<password> would show in `ps` while the client runs.
+    const mysqlCmd = (host: string, port: number): string => `mysql --defaults-extra-file=${this.secrets.mysqlClientCnf} -h ${host} -P ${port}`;
+    o(`  metadata shard     ${mysqlCmd('127.0.0.1', this.state.ports.meta[0]!)} kunlun_metadata_db`);
+    o(`  MariaDB account    ${this.secrets.admin.user} (metadata shard and storage nodes); its password in ${this.secrets.mysqlClientCnf}`);
     const cluster = view.clusters.find((c) => c.id === this.state.clusterId) ?? null;
     let killLine: string | null = null;
     let switchLine: string | null = null;
@@ -551,7 +554,7 @@ export class Playground {
         }
         const pid = this.instancePid('storage', p.port);
         o(`  shard ${s.id} ${s.name}: primary ${p.hostaddr}:${p.port} (pid ${pid ?? '?'}), replicas ${reps.map((r) => `${r.hostaddr}:${r.port}`).join(' ') || '-'}`);
-        o(`    mysql -h ${p.hostaddr} -P ${p.port} -u ${ADMIN.user} -p${ADMIN.password}`);
+        o(`    ${mysqlCmd(p.hostaddr, p.port)}`);
         if (!killLine && pid) killLine = `kill -9 ${pid}    # shard ${s.id}'s primary ${p.hostaddr}:${p.port}`;
         if (s.id === switchShard && reps[0]) {
           switchLine = `curl -s -H @${header} ${first}/HttpService/Emit -d '{"version":"1.0","job_type":"manual_switch","paras":{"cluster_id":"${cluster.id}","shard_id":"${s.id}","master_hostaddr":"${p.hostaddr}_${p.port}","assign_hostaddr":"${reps[0].hostaddr}_${reps[0].port}"}}'`;

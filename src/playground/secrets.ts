@@ -1,6 +1,7 @@
 // The playground's secrets, generated on its first start and kept (0600 files in <dir>/secrets, 0700)
 // for a --keep restart: the Raft group's secret, the agents' token, the NATS accounts, the members'
-// secrets key and the passwords it would otherwise take from well-known defaults.
+// secrets key and the passwords it would otherwise take from well-known defaults (the MariaDB admin
+// account, replication, the compute node).
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
@@ -16,6 +17,10 @@ export interface PlaygroundSecrets {
   natsManagerPasswordFile: string;
   natsWatcherPasswordFile: string;
   nats: { manager: NatsUser; watcher: NatsUser };
+  /** The MariaDB admin account of the metadata shard and of the storage nodes (meta_user / meta_pwd). */
+  admin: { user: string; password: string };
+  /** A mysql client option file holding `admin`, for `mysql --defaults-extra-file=…` (no -p on a command line). */
+  mysqlClientCnf: string;
   /** storage_repl_pwd and the metadata shard's replication account. */
   replPassword: string;
   /** The demo cluster's computer_password. */
@@ -24,6 +29,8 @@ export interface PlaygroundSecrets {
 
 export const NATS_MANAGER_USER = 'cluster_mgr';
 export const NATS_WATCHER_USER = 'watcher';
+/** The original's name for the manager's account (meta_user's default); only its password is generated. */
+export const ADMIN_USER = 'clustmgr';
 
 export function playgroundSecrets(playgroundDir: string): PlaygroundSecrets {
   const dir = join(playgroundDir, 'secrets');
@@ -37,6 +44,10 @@ export function playgroundSecrets(playgroundDir: string): PlaygroundSecrets {
   const hex = (n: number) => (): string => `${randomBytes(n).toString('hex')}\n`;
   const natsManagerPasswordFile = file('nats-manager-password', hex(16));
   const natsWatcherPasswordFile = file('nats-watcher-password', hex(16));
+  const admin = { user: ADMIN_USER, password: read(file('mysql-admin-password', hex(16))) };
+  // Rewritten at every start from the kept password, so it always matches the account.
+  const mysqlClientCnf = join(dir, 'mysql-client.cnf');
+  writeSecretFile(mysqlClientCnf, `# written by cluster-mgr playground: its MariaDB admin account\n[client]\nuser=${admin.user}\npassword=${admin.password}\n`);
   return {
     dir,
     raftSecretFile: file('raft-secret', hex(32)),
@@ -48,6 +59,8 @@ export function playgroundSecrets(playgroundDir: string): PlaygroundSecrets {
       manager: { user: NATS_MANAGER_USER, password: read(natsManagerPasswordFile) },
       watcher: { user: NATS_WATCHER_USER, password: read(natsWatcherPasswordFile) },
     },
+    admin,
+    mysqlClientCnf,
     replPassword: read(file('repl-password', hex(12))),
     // create_cluster takes at most 16 characters (comp_nodes.passwd).
     computePassword: read(file('compute-password', hex(8))),

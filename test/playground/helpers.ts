@@ -23,7 +23,10 @@ export interface Summary {
   kill: { pid: number; shard: number; addr: string } | null;
   replayCmd: string;
   downCmd: string;
+  /** The primaries' `mysql --defaults-extra-file=… -h … -P …` lines. */
   mysqlCmds: string[];
+  /** The metadata shard's mysql command. */
+  metaMysqlCmd: string;
   psqlUrl: string | null;
 }
 
@@ -54,7 +57,8 @@ export function parseSummary(text: string): Summary {
     kill: kill ? { pid: Number(kill[2]), shard: Number(kill[3]), addr: kill[4]! } : null,
     replayCmd: must(/^\s+(node \S+ replay .*)$/, 'replay command')[1]!,
     downCmd: must(/^\s+(node \S+ playground --down .*)$/, '--down command')[1]!,
-    mysqlCmds: lines.filter((l) => /^\s{4}mysql -h /.test(l)).map((l) => l.trim()),
+    mysqlCmds: lines.filter((l) => /^\s{4}mysql --defaults-extra-file=\S+ -h /.test(l)).map((l) => l.trim()),
+    metaMysqlCmd: must(/metadata shard\s+(mysql --defaults-extra-file=\S+ -h .*)$/, 'metadata shard mysql command')[1]!,
     psqlUrl: find(/psql (postgres:\/\/\S+)/)?.[1] ?? null,
   };
 }

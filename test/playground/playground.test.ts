@@ -4,7 +4,8 @@
 // primary whose failover then shows in `cluster-mgr status`, the audit replay); `--down` from another
 // process stops it and leaves no process behind.
 import t from 'tap';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { spawn, spawnSync } from 'node:child_process';
 import { makeRunDir } from '../../src/launcher/index.js';
 import { alive } from '../../src/playground/state.js';
@@ -94,10 +95,16 @@ t.test('playground: up, the printed commands work, failover shows in status, --d
   t.ok((watched.match(/cluster_mgr status —/g)?.length ?? 0) >= 2, 'status --watch refreshes');
 
   // The primaries and the compute node answer with the printed credentials; primaries are writable.
+  // The account comes from the printed option file (generated password, 0600), never -p on the line.
+  const adminPassword = readFileSync(join(dir, 'secrets', 'mysql-admin-password'), 'utf8').trim();
+  t.ok(adminPassword.length >= 32 && adminPassword !== 'clustmgr_pwd', 'the MariaDB admin password is generated');
   for (const cmd of s.mysqlCmds) {
+    t.notOk(cmd.includes(adminPassword) || / -p/.test(cmd), `${cmd}: no password on the command line`);
     const r = sh(`${cmd} -N -e 'SELECT @@read_only'`);
-    t.equal(`${r.code} ${r.out.trim()}`, '0 0', `${cmd}: writable primary`);
+    t.equal(`${r.code} ${r.out.trim()}`, '0 0', `${cmd}: writable primary ${r.err}`);
   }
+  const meta = sh(`${s.metaMysqlCmd} -N -e "SELECT DATABASE(), SUBSTRING_INDEX(CURRENT_USER(), '@', 1)"`);
+  t.equal(meta.out.trim(), 'kunlun_metadata_db\tclustmgr', `${s.metaMysqlCmd}: the metadata shard answers ${meta.err}`);
   const pq = sh(`psql '${s.psqlUrl}' -tAc 'select 41+1'`);
   t.equal(pq.out.trim(), '42', `psql on the compute node ${pq.err}`);
 
@@ -141,7 +148,8 @@ t.test('playground: up, the printed commands work, failover shows in status, --d
   t.equal(rp.code, 0, `replay exits 0 ${rp.err}`);
   t.match(rp.out, /chain ok/);
   t.match(rp.out, /MATCH/);
-  t.notMatch(rp.out, /clustmgr_pwd|repl_pwd/, 'no password in the audit output');
+  const replPassword = readFileSync(join(dir, 'secrets', 'repl-password'), 'utf8').trim();
+  t.notOk([adminPassword, replPassword].some((p) => rp.out.includes(p)), 'no password in the audit output');
 
   // --down from another process.
   const down = sh(s.downCmd, 150_000);

@@ -1,7 +1,8 @@
 // Issue 13, done-when: after a playground creates a cluster with a chosen compute password, that
 // password is found in no member file (WAL, logs, configs), not in the JetStream mirror (its store on
 // disk and the stream read back with the read-only account), not in any API answer, and on no command
-// line; the compute node does use it. Also: NATS refuses an anonymous reader and the playground's files
+// line; the compute node does use it. The same for the generated MariaDB admin password (meta_pwd),
+// except in the members' 0600 configs that must hold it. Also: NATS refuses an anonymous reader and the playground's files
 // that hold secrets are 0600.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -30,6 +31,10 @@ t.test('the compute password is used, and found nowhere a member keeps or shows 
   const secret = readFileSync(join(dir, 'secrets', 'compute-password'), 'utf8').trim();
   t.ok(secret.length >= 16, 'the playground generated the compute password');
   const needle = Buffer.from(secret);
+  const admin = readFileSync(join(dir, 'secrets', 'mysql-admin-password'), 'utf8').trim();
+  t.ok(admin.length >= 32, 'the playground generated the MariaDB admin password');
+  const adminNeedle = Buffer.from(admin);
+  t.match(readFileSync(join(dir, 'secrets', 'mysql-client.cnf'), 'utf8'), `[client]\nuser=clustmgr\npassword=${admin}\n`, 'the mysql client option file holds the account');
 
   // It is the compute node's password: psql with the printed URL works.
   t.ok(s.psqlUrl?.includes(secret), 'the summary prints it for psql');
@@ -41,6 +46,14 @@ t.test('the compute password is used, and found nowhere a member keeps or shows 
   t.ok(memberFiles.some((f) => f.includes(`${join('data', 'raft')}`)), 'the members\' Raft files are among them');
   const holding = [...memberFiles, ...files(join(dir, 'nats'))].filter((f) => readFileSync(f).includes(needle));
   t.same(holding, [], 'no member or NATS file holds the compute password');
+  const holdingAdmin = [...memberFiles, ...files(join(dir, 'nats'))].filter((f) => readFileSync(f).includes(adminNeedle));
+  t.same(holdingAdmin.filter((f) => !f.endsWith('cluster_mgr.cnf')), [], 'no member or NATS file but the configs (meta_pwd) holds the admin password');
+  t.equal(holdingAdmin.length, 3, 'the three members\' configs hold it as meta_pwd');
+  // The storage nodes got it from the manager's install_mysql call: nothing of the agent's keeps it
+  // (config, logs, registry, the instances' data). Only the metadata shard has it, in the original
+  // schema's shard_nodes/meta_db_nodes.passwd that compute nodes read.
+  const agentHolding = files(join(dir, 'agent')).filter((f) => { try { return readFileSync(f).includes(adminNeedle); } catch { return false; } });
+  t.same(agentHolding, [], 'no file of the node agent or its instances holds the admin password');
   const wal = memberFiles.filter((f) => f.includes(join('data', 'raft')));
   t.ok(wal.some((f) => readFileSync(f).includes(Buffer.from('enc:v1:'))), 'the Raft log holds it sealed (enc:v1:…)');
   for (const f of memberFiles.filter((x) => x.endsWith('cluster_mgr.cnf'))) {
@@ -55,6 +68,7 @@ t.test('the compute password is used, and found nowhere a member keeps or shows 
   const stream = await readStream(natsUrl, 'KUNLUN_EVENTS', { credentials: { kind: 'password', user: 'watcher', pass: watcherPassword } });
   t.ok(stream.records.some((r) => r.type === 'cluster.created'), 'the watcher reads the mirror (cluster.created included)');
   t.notOk(stream.records.some((r) => Buffer.from(r.bytes).includes(needle)), 'no mirrored event holds the compute password');
+  t.notOk(stream.records.some((r) => Buffer.from(r.bytes).includes(adminNeedle)), 'no mirrored event holds the admin password');
 
   // Every API answer: the GET routes of the OpenAPI document, and get_status of the create_cluster job.
   // With the playground's admin token: an answer refused for want of one would prove nothing.
@@ -67,14 +81,14 @@ t.test('the compute password is used, and found nowhere a member keeps or shows 
     const res = await fetch(`${s.firstUrl}${p}`, { headers, signal: AbortSignal.timeout(10_000) });
     const body = await res.text();
     t.notOk([401, 403].includes(res.status), `GET ${p} answers the token's holder (${res.status})`);
-    t.notOk(body.includes(secret), `GET ${p} does not show it`);
+    t.notOk(body.includes(secret) || body.includes(admin), `GET ${p} shows neither password`);
   }
   const gs = sh(s.getStatusCmd);
   t.match(gs.out, /create_cluster/, 'get_status answers');
-  t.notOk(gs.out.includes(secret), 'get_status does not show it');
+  t.notOk(gs.out.includes(secret) || gs.out.includes(admin), 'get_status shows neither password');
 
   // No process of the playground has a secret on its command line.
-  const others = ['raft-secret', 'agent-token', 'nats-manager-password', 'nats-watcher-password', 'secrets-key', 'repl-password']
+  const others = ['raft-secret', 'agent-token', 'nats-manager-password', 'nats-watcher-password', 'secrets-key', 'repl-password', 'mysql-admin-password']
     .map((n) => readFileSync(join(dir, 'secrets', n), 'utf8').trim())
     .concat(token);
   const cmdlines = processesUnder(dir).map((pid) => { try { return readFileSync(`/proc/${pid}/cmdline`, 'utf8'); } catch { return ''; } });
