@@ -27,7 +27,11 @@ function record(port: number): InstanceRecord {
 t.test('the meter holds a chunk back so the average stays at the limit, and reports the recent rate', async (t) => {
   let now = 1_000;
   const slept: number[] = [];
-  const m = new RateMeter({ limitBytesPerSec: 2 * MIB, now: () => now, sleep: async (ms) => { slept.push(ms); now += ms; } });
+  const m = new RateMeter({ limitBytesPerSec: 2 * MIB, now: () => now, sleep: (ms) => {
+    slept.push(ms);
+    now += ms;
+    return Promise.resolve();
+  } });
   const out: Buffer[] = [];
   m.on('data', (c: Buffer) => out.push(c));
   for (let i = 0; i < 8; i++) {

@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { request } from 'node:http';
 import mysql from 'mysql2/promise';
 import type { RowDataPacket } from 'mysql2/promise';
-import { AgentClient } from '../../src/agent/client.js';
+import { AgentClient, type StartCopyRequest } from '../../src/agent/client.js';
+import type { CopyStatus } from '../../src/agent/copy-target.js';
 import { loadAgentConfig } from '../../src/agent/config.js';
 import { runAgent, type RunningAgent } from '../../src/agent/server.js';
 import { writeSecretFile } from '../../src/config/secret-file.js';
@@ -73,22 +74,18 @@ async function scalar(port: number, sql: string): Promise<unknown> {
   }
 }
 
-type Status = Record<string, unknown> & { step: string; bytes: number };
-
-async function status(side: Side, copyId: string): Promise<Status> {
-  return (await side.client.run('get_copy_status', { copy_id: copyId })).info as Status;
+async function status(side: Side, copyId: string): Promise<CopyStatus> {
+  return side.client.copyStatus({ copyId });
 }
 
-async function copyTo(src: Side, dst: Side, srcPort: number, dstPort: number, copyId: string, extra: Record<string, unknown> = {}): Promise<Status> {
-  const { ticket } = (await src.client.run('prepare_copy_source', { port: srcPort })).info as { ticket: string };
-  const started = await dst.client.run('start_copy', {
-    port: dstPort, source_host: '127.0.0.1', source_agent_port: src.httpPort, ticket, copy_id: copyId, ...extra,
-  });
-  t.match(started.info, { copy_id: copyId, step: /queued|receiving/ });
-  return started.info as Status;
+async function copyTo(src: Side, dst: Side, srcPort: number, dstPort: number, copyId: string, extra: Partial<StartCopyRequest> = {}): Promise<CopyStatus> {
+  const ticket = await src.client.prepareCopySource({ port: srcPort });
+  const started = await dst.client.startCopy({ port: dstPort, sourceHost: '127.0.0.1', sourceAgentPort: src.httpPort, ticket, copyId, ...extra });
+  t.match(started, { copy_id: copyId, step: /queued|receiving/ });
+  return started;
 }
 
-async function finished(side: Side, copyId: string, timeoutMs = 120_000): Promise<Status> {
+async function finished(side: Side, copyId: string, timeoutMs = 120_000): Promise<CopyStatus> {
   return waitFor(`copy ${copyId} to end`, timeoutMs, async () => {
     const s = await status(side, copyId);
     return ['done', 'failed', 'aborted'].includes(s.step) ? s : undefined;
@@ -140,7 +137,7 @@ t.test('physical copy between two agents', async (t) => {
     const wrong = await new AgentClient({ host: '127.0.0.1', port: src.httpPort, token: dst.token }).call('prepare_copy_source', { port: srcPort }).catch((e: unknown) => e);
     t.match(wrong, { status: 'failed', info: /missing or wrong bearer token/ }, "the other agent's token is refused");
 
-    const { ticket } = (await src.client.run('prepare_copy_source', { port: srcPort })).info as { ticket: string };
+    const ticket = await src.client.prepareCopySource({ port: srcPort });
     t.match(ticket, /^[0-9a-f]{64}$/);
     // Used once by this GET (which the test drops at once), then void.
     t.equal(await get({ authorization: `Bearer ${ticket}` }), 200, 'the ticket opens the stream once');
@@ -159,17 +156,18 @@ t.test('physical copy between two agents', async (t) => {
     const dstData = join(run.base, 'target', 'storage', String(dstPort), 'data');
     rmSync(dstData, { recursive: true, force: true });
     const limitMb = 8;
-    await copyTo(src, dst, srcPort, dstPort, 'c1', { pv_limit: limitMb });
+    await copyTo(src, dst, srcPort, dstPort, 'c1', { pvLimitMb: limitMb });
     const rates: number[] = [];
     const s = await waitFor('copy c1 to end', 120_000, async () => {
       const x = await status(dst, 'c1');
-      if (x.step === 'receiving' && (x.rate_bytes_per_sec as number) > 0) rates.push(x.rate_bytes_per_sec as number);
+      if (x.step === 'receiving' && x.rate_bytes_per_sec > 0) rates.push(x.rate_bytes_per_sec);
       return ['done', 'failed', 'aborted'].includes(x.step) ? x : undefined;
     });
     t.equal(s.step, 'done', JSON.stringify(s.error ?? ''));
     t.ok(s.bytes > 20 * MIB, `${(s.bytes / MIB).toFixed(1)} MiB streamed`);
-    const avg = s.avg_bytes_per_sec as number;
+    const avg = s.avg_bytes_per_sec;
     t.ok(Math.abs(avg / (limitMb * MIB) - 1) <= 0.1, `average ${(avg / MIB).toFixed(2)} MiB/s within 10 % of pv_limit ${limitMb}`);
+    t.comment(`copy c1: ${(s.bytes / MIB).toFixed(1)} MiB at pv_limit ${limitMb} MiB/s: average ${(avg / MIB).toFixed(2)} MiB/s, ${s.elapsed_ms} ms in all`);
     t.ok(rates.length > 2, `progress seen while receiving (${rates.length} samples)`);
     t.match(s.sha256, /^[0-9a-f]{64}$/);
     t.equal(s.gtid, String(gtidRows[0]!.g), "the GTID of the copy is the source's binlog position");
@@ -182,10 +180,9 @@ t.test('physical copy between two agents', async (t) => {
 
   t.test('abort_copy leaves the old data dir intact and the instance running', async (t) => {
     const before = (await dst.client.listInstances({ port: dstPort })).instances[0]!;
-    await copyTo(src, dst, srcPort, dstPort, 'c2', { pv_limit: 1 });
+    await copyTo(src, dst, srcPort, dstPort, 'c2', { pvLimitMb: 1 });
     await waitFor('some bytes of c2', 30_000, async () => ((await status(dst, 'c2')).bytes > 2 * MIB ? true : undefined));
-    const a = await dst.client.run('abort_copy', { copy_id: 'c2' });
-    t.match(a.info, { step: 'aborted' });
+    t.match(await dst.client.abortCopy({ copyId: 'c2' }), { step: 'aborted', error: 'aborted by abort_copy' });
     const s = await status(dst, 'c2');
     t.equal(s.step, 'aborted');
     const after = (await dst.client.listInstances({ port: dstPort })).instances[0]!;
@@ -197,9 +194,10 @@ t.test('physical copy between two agents', async (t) => {
   });
 
   t.test('need_backup=1 keeps the old data dir aside', async (t) => {
-    await copyTo(src, dst, srcPort, dstPort, 'c3', { pv_limit: 0, need_backup: 1 });
+    await copyTo(src, dst, srcPort, dstPort, 'c3', { pvLimitMb: 0, needBackup: true });
     const s = await finished(dst, 'c3');
     t.equal(s.step, 'done', JSON.stringify(s.error ?? ''));
+    t.comment(`copy c3 (no limit): ${(s.bytes / MIB).toFixed(1)} MiB in ${s.elapsed_ms} ms, average while receiving ${(s.avg_bytes_per_sec / MIB).toFixed(1)} MiB/s`);
     t.match(s.old_datadir, /data\.old-\d{8}T\d{6}Z$/);
     t.ok(existsSync(join(String(s.old_datadir), 'mysql')), 'the old data dir is kept');
     t.same(await checksums(dstPort), want);
