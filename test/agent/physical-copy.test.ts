@@ -5,7 +5,7 @@
 // pv_limit throttle holds within 10 %, abort_copy leaves the old data dir as it was, need_backup keeps
 // the old data aside, and the stream refuses callers without a valid one-time ticket.
 import t from 'tap';
-import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'node:http';
 import mysql from 'mysql2/promise';
@@ -31,8 +31,9 @@ interface Side {
   token: string;
 }
 
-async function startAgent(name: string): Promise<Side> {
-  const httpPort = await freePort();
+/** `reuse`: the same port and token again (an agent restarted on its base dir). */
+async function startAgent(name: string, reuse?: Side): Promise<Side> {
+  const httpPort = reuse?.httpPort ?? (await freePort());
   const token = `token-of-${name}-8c1d`;
   const tokenFile = join(run.dir, `${name}.token`);
   writeSecretFile(tokenFile, token);
@@ -201,5 +202,17 @@ t.test('physical copy between two agents', async (t) => {
     t.match(s.old_datadir, /data\.old-\d{8}T\d{6}Z$/);
     t.ok(existsSync(join(String(s.old_datadir), 'mysql')), 'the old data dir is kept');
     t.same(await checksums(dstPort), want);
+  });
+
+  t.test('a restarted agent removes what an interrupted copy left and keeps the instance', async (t) => {
+    const instDir = join(run.base, 'target', 'storage', String(dstPort));
+    const kept = readdirSync(instDir).filter((n) => n.startsWith('data.old-'));
+    mkdirSync(join(instDir, 'data.copy-cut', 'app'), { recursive: true });
+    mkdirSync(join(instDir, 'data.trash-cut'));
+    await dst.agent.close();
+    const again = await startAgent('target', dst);
+    dst.agent = again.agent;
+    t.same(readdirSync(instDir).filter((n) => n.startsWith('data.')), kept, 'only the kept old data dir is left beside data');
+    t.same(await checksums(dstPort), want, 'the instance runs on, re-adopted');
   });
 });
