@@ -8,17 +8,16 @@ import { CopyRun, type CopyStatus } from './copy-target.js';
 import { failed, isAnswer, ok, target } from './job-answers.js';
 import type { JobContext, JobDef } from './job-def.js';
 import { livePid } from './instances.js';
-import { flag01, hostAddr, intIn, matching, opt, parseParas, port, req } from './validate.js';
+import { copyTicket, flag01, hostAddr, intIn, matching, opt, parseParas, port, req } from './validate.js';
 
 const copyId = matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a copy id (letters, digits, ".", "_", "-"; at most 64)');
-const ticket = matching(/^[0-9a-f]{64}$/, "a ticket from the source agent's prepare_copy_source (64 hex digits)");
 
 const PREPARE_COPY_SOURCE = { port: req(port) };
 const START_COPY = {
   port: req(port),
   source_host: req(hostAddr),
   source_agent_port: req(intIn(1, 65_535)),
-  ticket: req(ticket),
+  ticket: req(copyTicket),
   copy_id: opt(copyId),
   // node_mgr's default is 10 MB/s; 0 lifts the limit.
   pv_limit: opt(intIn(0, 100_000)),
