@@ -6,8 +6,11 @@ import { join } from 'node:path';
 import type { Logger } from '../log/logger.js';
 import { PidLock } from '../launcher/pid-lock.js';
 import type { AgentConfig } from './config.js';
+import { CopyTickets } from './copy-source.js';
+import { CopyRuns, cleanCopyLeftovers } from './copy-target.js';
 import { killInstance, livePid } from './instances.js';
-import { jobOf, unsupportedReason, uninstall, type JobContext } from './jobs.js';
+import type { JobContext } from './job-def.js';
+import { jobOf, unsupportedReason, uninstall } from './jobs.js';
 import { Keepalive } from './keepalive.js';
 import { confine } from './paths.js';
 import { PortLocks } from './port-locks.js';
@@ -18,6 +21,8 @@ import { ParaError, describe } from './validate.js';
 export class Agent implements JobContext {
   registry!: Registry;
   readonly locks = new PortLocks();
+  readonly tickets = new CopyTickets();
+  readonly copies = new CopyRuns();
   private lock: PidLock | null = null;
   private keepalive: Keepalive | null = null;
 
@@ -54,6 +59,8 @@ export class Agent implements JobContext {
 
   /** Stops the keepalive and releases the base dir; instances keep running, as under node_mgr. */
   async close(): Promise<void> {
+    // A copy in flight is stopped before its swap: the old data dir stays; the manager starts it again.
+    this.copies.abortAll();
     await this.keepalive?.stop();
     await this.locks.idle();
     this.lock?.release();
@@ -72,6 +79,7 @@ export class Agent implements JobContext {
         this.log.warn({ port: rec.port, type: rec.kind }, 'an uninstall was interrupted; finishing it');
         await uninstall(this, rec);
       } else {
+        for (const what of cleanCopyLeftovers(rec)) this.log.warn({ port: rec.port }, `a physical copy was interrupted: ${what}`);
         const pid = livePid(rec);
         if (pid !== rec.pid) this.registry.update(rec.port, { pid });
         this.log.info(

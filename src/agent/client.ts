@@ -4,6 +4,7 @@
 // the job is done, with a timeout per job; every error names the agent's host:port and the job.
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import type { CopyStatus } from './copy-target.js';
 import { randomUUID } from 'node:crypto';
 import { FAILURE_REASONS, type FailureReason } from './protocol.js';
 
@@ -68,8 +69,27 @@ const DEFAULT_TIMEOUTS: Record<string, number> = {
   uninstall_mysql: 600_000,
   install_postgres: 3_600_000,
   uninstall_postgres: 600_000,
+  prepare_copy_source: 30_000,
+  start_copy: 30_000,
+  get_copy_status: 30_000,
+  abort_copy: 120_000,
 };
 const FALLBACK_TIMEOUT_MS = 3_600_000;
+
+export interface StartCopyRequest {
+  /** The target instance on this agent's machine. */
+  port: number;
+  sourceHost: string;
+  sourceAgentPort: number;
+  /** From the source agent's prepareCopySource(). */
+  ticket: string;
+  copyId?: string;
+  /** MB/s; 0 = no limit; default 10 (node_mgr's). */
+  pvLimitMb?: number;
+  needBackup?: boolean;
+}
+
+const copyKey = (w: { copyId: string } | { port: number }): Record<string, unknown> => ('copyId' in w ? { copy_id: w.copyId } : { port: w.port });
 
 export interface Account {
   user: string;
@@ -320,6 +340,33 @@ export class AgentClient {
     const paras: Record<string, unknown> = { port: p.port, keepalive: p.keepalive ? 'on' : 'off' };
     if (p.type) paras.type = p.type;
     return this.run('set_keepalive', paras, o);
+  }
+
+  /** This agent only: a one-time ticket for the stream of a running storage instance (the copy's source). */
+  async prepareCopySource(p: { port: number }, o: CallOptions = {}): Promise<string> {
+    const a = await this.run('prepare_copy_source', { port: p.port }, o);
+    const ticket = (a.info as { ticket?: unknown } | null)?.ticket;
+    if (typeof ticket !== 'string') throw new AgentError(`agent ${this.address}: prepare_copy_source: bad answer: no ticket`, 'protocol', this.address, 'prepare_copy_source');
+    return ticket;
+  }
+
+  /** This agent only: copy a storage instance from the source agent into `port`; answers at once. */
+  async startCopy(p: StartCopyRequest, o: CallOptions = {}): Promise<CopyStatus> {
+    const paras: Record<string, unknown> = { port: p.port, source_host: p.sourceHost, source_agent_port: p.sourceAgentPort, ticket: p.ticket };
+    if (p.copyId !== undefined) paras.copy_id = p.copyId;
+    if (p.pvLimitMb !== undefined) paras.pv_limit = p.pvLimitMb;
+    if (p.needBackup !== undefined) paras.need_backup = p.needBackup ? 1 : 0;
+    return (await this.run('start_copy', paras, o)).info as CopyStatus;
+  }
+
+  /** This agent only: step, bytes and rate of a copy (by id, or the last one on a port). */
+  async copyStatus(which: { copyId: string } | { port: number }, o: CallOptions = {}): Promise<CopyStatus> {
+    return (await this.run('get_copy_status', copyKey(which), o)).info as CopyStatus;
+  }
+
+  /** This agent only: stop a copy before its swap; the old data dir stays. */
+  async abortCopy(which: { copyId: string } | { port: number }, o: CallOptions = {}): Promise<CopyStatus> {
+    return (await this.run('abort_copy', copyKey(which), o)).info as CopyStatus;
   }
 
   private post(jobType: string, body: string, timeoutMs: number): Promise<{ status: number; text: string }> {

@@ -55,7 +55,7 @@ export const AGENT_KEYS: readonly AgentKeyDef[] = [
   { name: 'meta_pwd', type: anyStr, default: '', origin: 'node_mgr', secret: true, help: 'metadata password',
     ignored: NO_METADATA },
   { name: 'nodemgr_tcp_port', type: int(0, 65_535), default: '5012', origin: 'node_mgr',
-    help: 'raw TCP port for streaming backups', ignored: 'rebuild_node (the only user) is not supported' },
+    help: 'raw TCP port for streaming backups', ignored: 'the physical copy streams over brpc_http_port (start_copy)' },
   { name: 'program_binaries_path', type: anyStr, default: '', origin: 'node_mgr', help: 'package dir',
     ignored: NO_SCRIPTS },
   { name: 'instance_binaries_path', type: anyStr, default: '', origin: 'node_mgr',

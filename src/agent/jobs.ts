@@ -3,14 +3,15 @@
 // Every job checks all its paras before it touches anything: a bad request changes nothing.
 import { existsSync, rmSync } from 'node:fs';
 import { networkInterfaces } from 'node:os';
-import type { Logger } from '../log/logger.js';
 import { ephemeralPortRange, portBindable } from '../launcher/index.js';
 import type { Account, AgentConfig } from './config.js';
 import { installComputer, installStorage, killInstance, livePid, startExisting, stopInstance } from './instances.js';
 import { confine, instanceDir, type InstanceKind } from './paths.js';
-import type { PortLocks } from './port-locks.js';
-import type { Answer, Envelope, FailureReason } from './protocol.js';
-import type { InstanceRecord, Registry } from './registry.js';
+import { failed, firstLine, isAnswer, kindName, ok, target } from './job-answers.js';
+import { COPY_JOBS } from './copy-jobs.js';
+import type { JobContext, JobDef } from './job-def.js';
+import type { Answer, Envelope } from './protocol.js';
+import type { InstanceRecord } from './registry.js';
 import {
   ParaError,
   accountName,
@@ -29,19 +30,6 @@ import {
   sparePort,
   uuidOrEmpty,
 } from './validate.js';
-
-export interface JobContext {
-  cfg: AgentConfig;
-  registry: Registry;
-  locks: PortLocks;
-  log: Logger;
-}
-
-export interface JobDef {
-  run(ctx: JobContext, env: Envelope): Promise<Answer>;
-  /** node_mgr's `Extra` for this job, from the raw paras (also on a failed answer, as node_mgr does). */
-  extra?(ctx: JobContext, paras: Record<string, unknown>): string;
-}
 
 const KINDS = ['storage', 'computer'] as const;
 
@@ -101,9 +89,6 @@ const KILL_MYSQL = { port: req(port), keepalive: opt(onOff) };
 const LIST_INSTANCES = { port: opt(port), type: opt(oneOf(KINDS)) };
 const SET_KEEPALIVE = { port: req(port), keepalive: req(onOff), type: opt(oneOf(KINDS)) };
 
-const ok = (info: Answer['info'] = 'success', extra?: string): Answer => ({ status: 'success', info, extra });
-const failed = (info: string, extra?: string, reason?: FailureReason): Answer => ({ status: 'failed', info, extra, ...(reason ? { reason } : {}) });
-
 /** A `failed` answer with reason `port_in_use`: the manager installs the instance on another port. */
 const portInUse = (info: string): Answer => failed(info, undefined, 'port_in_use');
 
@@ -147,10 +132,6 @@ function storageAccounts(cfg: AgentConfig, user?: string, pw?: string): Account[
 }
 
 const MIN_BUFFER_POOL_MB = 16;
-
-function kindName(kind: InstanceKind): string {
-  return kind === 'storage' ? 'storage (MySQL)' : 'computer (PostgreSQL)';
-}
 
 /**
  * The checks before an install changes anything: the port, its dir and the record are all free, and
@@ -228,11 +209,6 @@ async function install(ctx: JobContext, rec: InstanceRecord, work: () => Promise
     if (isBindFailure(e)) return portInUse(`${job} on port ${rec.port} failed: the server cannot bind port ${rec.port}: Address already in use`);
     return failed(`${job} on port ${rec.port} failed: ${firstLine(e)}`);
   }
-}
-
-function firstLine(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e);
-  return msg.split('\n')[0]!.slice(0, 500);
 }
 
 const installMysql: JobDef = {
@@ -325,17 +301,6 @@ const uninstallPostgres: JobDef = {
   extra: (_ctx, p) => extraOf(p.bind_address, p.pg_protocal_port),
   run: uninstallJob('uninstall_postgres', 'computer', (p) => p.pg_protocal_port as number),
 };
-
-/** The installed instance of `kind` on `p`, or a failed answer saying why there is none. */
-function target(ctx: JobContext, p: number, kind?: InstanceKind): InstanceRecord | Answer {
-  const rec = ctx.registry.get(p);
-  if (!rec) return failed(`no ${kind ? kindName(kind) : ''} instance is installed on port ${p}`.replace('  ', ' '));
-  if (kind && rec.kind !== kind) return failed(`port ${p} holds a ${kindName(rec.kind)} instance, not a ${kindName(kind)} one`);
-  if (rec.phase !== 'installed') return failed(`the instance on port ${p} is being ${rec.phase === 'installing' ? 'installed' : 'uninstalled'}`);
-  return rec;
-}
-
-const isAnswer = (x: InstanceRecord | Answer): x is Answer => 'status' in x;
 
 const controlInstance: JobDef = {
   async run(ctx, env) {
@@ -468,6 +433,7 @@ export const JOBS: Readonly<Record<string, JobDef>> = {
   kill_mysql: killMysql,
   list_instances: listInstances,
   set_keepalive: setKeepalive,
+  ...COPY_JOBS,
 };
 
 /** The job named by a request, or undefined: own properties only, so `constructor` is no job. */

@@ -9,6 +9,7 @@ import type { Logger } from '../log/logger.js';
 import { LogRateLimit } from '../log/rate-limit.js';
 import { VERSION } from '../version.js';
 import { Agent } from './agent.js';
+import { COPY_STREAM_PATH, serveCopyStream } from './copy-source.js';
 import type { AgentConfig } from './config.js';
 import { formatAnswer } from './protocol.js';
 
@@ -39,6 +40,20 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<RunningAg
     }
     const text = await agent.handle(typeof req.body === 'string' ? req.body : '');
     return reply.type('text/plain').send(text);
+  });
+  // Called by another agent, not by a manager: it holds a one-time ticket instead of this agent's token,
+  // and is not in allowed_clients (the managers' addresses).
+  app.get(COPY_STREAM_PATH, async (req, reply) => {
+    const ticket = bearerOf(req);
+    const port = ticket === '' ? null : agent.tickets.take(ticket);
+    if (port === null) {
+      const client = plainAddress(req.socket.remoteAddress);
+      const r = refusals.take(client);
+      if (r.log) log.warn({ client, why: 'copy stream without a valid ticket' }, 'refused a caller');
+      return reply.code(401).type('text/plain').send(formatAnswer('', '', { status: 'failed', info: 'missing, used or expired copy ticket' }));
+    }
+    reply.hijack();
+    await serveCopyStream({ registry: agent.registry, log, account: cfg.defaultStorageAccounts[0] }, port, reply.raw);
   });
   app.get('/healthz', async (_req, reply) =>
     reply.send({ status: 'ok', service: 'cluster-mgr agent', version: VERSION, local_ip: cfg.localIp }),
@@ -78,6 +93,10 @@ function plainAddress(a: string | undefined): string {
   return (a ?? '').replace(/^::ffff:(\d+\.\d+\.\d+\.\d+)$/, '$1');
 }
 
+function bearerOf(req: FastifyRequest): string {
+  return /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
+}
+
 /** Why this caller may not call the agent, or null. Checked before the body is looked at. */
 function refuse(cfg: AgentConfig, req: FastifyRequest): { http: number; info: string } | null {
   const from = plainAddress(req.socket.remoteAddress);
@@ -85,7 +104,7 @@ function refuse(cfg: AgentConfig, req: FastifyRequest): { http: number; info: st
     return { http: 403, info: `caller ${from} is not in the agent's allowed_clients` };
   }
   if (cfg.apiToken !== '') {
-    const got = Buffer.from(/^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '');
+    const got = Buffer.from(bearerOf(req));
     const want = Buffer.from(cfg.apiToken);
     if (got.length !== want.length || !timingSafeEqual(got, want)) {
       return { http: 401, info: 'missing or wrong bearer token (the agent has api_token set)' };

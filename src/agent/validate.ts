@@ -101,6 +101,12 @@ export const password: Check<string> = (v, field) => {
   return v;
 };
 
+/** A physical copy's one-time ticket (prepare_copy_source): a secret, so a bad one is not echoed either. */
+export const copyTicket: Check<string> = (v, field) => {
+  if (typeof v === 'string' && /^[0-9a-f]{64}$/.test(v)) return v;
+  throw new ParaError(`paras.${field}: expected a ticket from the source agent's prepare_copy_source (64 hex digits); the value is not shown`);
+};
+
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/;
 const IPV6 = /^[0-9A-Fa-f:]{2,39}$/;

@@ -20,6 +20,12 @@ export const mariadbBinaries = () => ({
   installDb: findBinary('mariadb-install-db', SETUP_HINT),
 });
 
+/** The physical copy's tools (Debian package mariadb-backup). */
+export const mariadbBackupBinaries = () => ({
+  backup: findBinary('mariadb-backup', SETUP_HINT),
+  mbstream: findBinary('mbstream', SETUP_HINT),
+});
+
 export const postgresBinaries = () => {
   // The PostgreSQL 15 binaries live in a versioned directory that is not on PATH on Debian.
   const dir = '/usr/lib/postgresql/15/bin';

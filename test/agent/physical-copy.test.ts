@@ -1,0 +1,219 @@
+// A physical copy between two node agents on real MariaDB servers: the source agent streams
+// `mariadb-backup --backup` of a running instance with data to the target agent, which extracts,
+// verifies, prepares and swaps it in for an instance whose data dir was deleted; the target comes back
+// read-only with every table's CHECKSUM equal to the source's and reports the copy's GTID. Also: the
+// pv_limit throttle holds within 10 %, abort_copy leaves the old data dir as it was, need_backup keeps
+// the old data aside, and the stream refuses callers without a valid one-time ticket.
+import t from 'tap';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { request } from 'node:http';
+import mysql from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
+import { AgentClient, type StartCopyRequest } from '../../src/agent/client.js';
+import type { CopyStatus } from '../../src/agent/copy-target.js';
+import { loadAgentConfig } from '../../src/agent/config.js';
+import { runAgent, type RunningAgent } from '../../src/agent/server.js';
+import { writeSecretFile } from '../../src/config/secret-file.js';
+import { freePort } from '../../src/launcher/index.js';
+import { createLogger } from '../../src/log/logger.js';
+import { agentRun, emit, waitFor } from './helpers.js';
+
+const ADMIN = { user: 'kadmin', password: 'adm#Pw"Secret-1' };
+const MIB = 1024 * 1024;
+const run = agentRun('agent-copy');
+t.teardown(() => run.cleanup());
+
+interface Side {
+  agent: RunningAgent;
+  client: AgentClient;
+  httpPort: number;
+  token: string;
+}
+
+/** `reuse`: the same port and token again (an agent restarted on its base dir). */
+async function startAgent(name: string, reuse?: Side): Promise<Side> {
+  const httpPort = reuse?.httpPort ?? (await freePort());
+  const token = `token-of-${name}-8c1d`;
+  const tokenFile = join(run.dir, `${name}.token`);
+  writeSecretFile(tokenFile, token);
+  const cfg = loadAgentConfig({
+    sets: [`brpc_http_port=${httpPort}`, `instance_base_dir=${join(run.base, name)}`, `api_token_file=${tokenFile}`],
+    // The account mariadb-backup logs in with; its password has characters an option file must quote.
+    env: { CLUSTER_MGR_AGENT_DEFAULT_STORAGE_ACCOUNTS: `${ADMIN.user}:${ADMIN.password}` },
+  });
+  const agent = await runAgent(cfg, createLogger({ level: 'warn' }));
+  return { agent, client: new AgentClient({ host: '127.0.0.1', port: httpPort, token }), httpPort, token };
+}
+
+async function login(port: number): Promise<mysql.Connection> {
+  return mysql.createConnection({ host: '127.0.0.1', port, ...ADMIN, connectTimeout: 3_000 });
+}
+
+async function checksums(port: number): Promise<Record<string, string>> {
+  const c = await login(port);
+  try {
+    const [tables] = await c.query<RowDataPacket[]>("SELECT table_name AS t FROM information_schema.tables WHERE table_schema = 'app' ORDER BY 1");
+    const out: Record<string, string> = {};
+    for (const { t: name } of tables) {
+      const [rows] = await c.query<RowDataPacket[]>(`CHECKSUM TABLE app.${c.escapeId(String(name))}`);
+      out[String(name)] = String(rows[0]!.Checksum);
+    }
+    return out;
+  } finally {
+    await c.end();
+  }
+}
+
+async function scalar(port: number, sql: string): Promise<unknown> {
+  const c = await login(port);
+  try {
+    const [rows] = await c.query<RowDataPacket[]>(sql);
+    return Object.values(rows[0]!)[0];
+  } finally {
+    await c.end();
+  }
+}
+
+async function status(side: Side, copyId: string): Promise<CopyStatus> {
+  return side.client.copyStatus({ copyId });
+}
+
+async function copyTo(src: Side, dst: Side, srcPort: number, dstPort: number, copyId: string, extra: Partial<StartCopyRequest> = {}): Promise<CopyStatus> {
+  const ticket = await src.client.prepareCopySource({ port: srcPort });
+  const started = await dst.client.startCopy({ port: dstPort, sourceHost: '127.0.0.1', sourceAgentPort: src.httpPort, ticket, copyId, ...extra });
+  t.match(started, { copy_id: copyId, step: /queued|receiving/ });
+  return started;
+}
+
+async function finished(side: Side, copyId: string, timeoutMs = 120_000): Promise<CopyStatus> {
+  return waitFor(`copy ${copyId} to end`, timeoutMs, async () => {
+    const s = await status(side, copyId);
+    return ['done', 'failed', 'aborted'].includes(s.step) ? s : undefined;
+  });
+}
+
+t.test('physical copy between two agents', async (t) => {
+  const src = await startAgent('source');
+  const dst = await startAgent('target');
+  t.teardown(async () => {
+    await src.agent.close();
+    await dst.agent.close();
+  });
+  const srcPort = await freePort();
+  const dstPort = await freePort();
+  await src.client.installMysql({ port: srcPort, innodbBufferSizeMb: 64 });
+  await dst.client.installMysql({ port: dstPort, innodbBufferSizeMb: 64 });
+
+  // Data on the source (the primary the copy is taken from).
+  const c = await login(srcPort);
+  await c.query('SET GLOBAL read_only = 0');
+  await c.query('CREATE DATABASE app');
+  await c.query('USE app');
+  await c.query('CREATE TABLE app.t1 (id INT PRIMARY KEY, v VARCHAR(64)) ENGINE=InnoDB');
+  await c.query('CREATE TABLE app.t2 (id INT AUTO_INCREMENT PRIMARY KEY, b LONGBLOB) ENGINE=InnoDB');
+  await c.query('CREATE TABLE app.t3 (k VARCHAR(16) PRIMARY KEY, n BIGINT) ENGINE=Aria');
+  await c.query('INSERT INTO app.t1 SELECT seq, MD5(seq) FROM seq_1_to_20000');
+  for (let i = 0; i < 24; i++) await c.query('INSERT INTO app.t2 (b) VALUES (RANDOM_BYTES(1024) )');
+  await c.query("INSERT INTO app.t2 (b) SELECT REPEAT(SHA2(seq, 256), 2000) FROM seq_1_to_160");
+  await c.query("INSERT INTO app.t3 VALUES ('a', 1), ('b', 2)");
+  const [gtidRows] = await c.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS g');
+  await c.end();
+  const want = await checksums(srcPort);
+  t.same(Object.keys(want), ['t1', 't2', 't3']);
+
+  t.test('the stream refuses callers without a valid one-time ticket; the Emit calls need the agent token', async (t) => {
+    const get = (headers: Record<string, string>) =>
+      new Promise<number>((resolve, reject) => {
+        request({ host: '127.0.0.1', port: src.httpPort, path: '/HttpService/CopyStream', agent: false, headers }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        }).on('error', reject).end();
+      });
+    t.equal(await get({}), 401, 'no ticket');
+    t.equal(await get({ authorization: `Bearer ${'0'.repeat(64)}` }), 401, 'a made-up ticket');
+    t.equal(await get({ authorization: `Bearer ${src.token}` }), 401, 'the agent token is not a ticket');
+    t.equal((await emit(src.httpPort, 'prepare_copy_source', { port: srcPort })).http, 401, 'prepare_copy_source without the token');
+    t.equal((await emit(dst.httpPort, 'start_copy', {})).http, 401, 'start_copy without the token');
+    const wrong = await new AgentClient({ host: '127.0.0.1', port: src.httpPort, token: dst.token }).call('prepare_copy_source', { port: srcPort }).catch((e: unknown) => e);
+    t.match(wrong, { status: 'failed', info: /missing or wrong bearer token/ }, "the other agent's token is refused");
+
+    const ticket = await src.client.prepareCopySource({ port: srcPort });
+    t.match(ticket, /^[0-9a-f]{64}$/);
+    // Used once by this GET (which the test drops at once), then void.
+    t.equal(await get({ authorization: `Bearer ${ticket}` }), 200, 'the ticket opens the stream once');
+    await dst.client.run('start_copy', { port: dstPort, source_host: '127.0.0.1', source_agent_port: src.httpPort, ticket, copy_id: 'reused' });
+    const s = await finished(dst, 'reused');
+    t.equal(s.step, 'failed');
+    t.match(s.error, /step receiving: the source agent refused the copy \(HTTP 401\)/);
+    t.notOk(readdirSync(join(run.base, 'target', 'storage', String(dstPort))).some((n) => n.startsWith('data.')), 'nothing left beside the data dir');
+    t.equal(await scalar(dstPort, 'SELECT 1'), 1, 'the target instance was never touched');
+    const bad = await dst.client.call('start_copy', { port: dstPort, source_host: '127.0.0.1', source_agent_port: src.httpPort, ticket: 'x; rm -rf /' });
+    t.match(bad, { status: 'failed', info: /start_copy: paras\.ticket: expected a ticket .*64 hex digits\); the value is not shown/ });
+    t.notMatch(JSON.stringify(bad), /rm -rf/, 'a bad ticket is not echoed');
+  });
+
+  t.test('a copy into an instance whose data dir was deleted: read-only, same checksums, GTID reported, pv_limit held', async (t) => {
+    await dst.client.killMysql({ port: dstPort });
+    const dstData = join(run.base, 'target', 'storage', String(dstPort), 'data');
+    rmSync(dstData, { recursive: true, force: true });
+    const limitMb = 8;
+    await copyTo(src, dst, srcPort, dstPort, 'c1', { pvLimitMb: limitMb });
+    const rates: number[] = [];
+    const s = await waitFor('copy c1 to end', 120_000, async () => {
+      const x = await status(dst, 'c1');
+      if (x.step === 'receiving' && x.rate_bytes_per_sec > 0) rates.push(x.rate_bytes_per_sec);
+      return ['done', 'failed', 'aborted'].includes(x.step) ? x : undefined;
+    });
+    t.equal(s.step, 'done', JSON.stringify(s.error ?? ''));
+    t.ok(s.bytes > 20 * MIB, `${(s.bytes / MIB).toFixed(1)} MiB streamed`);
+    const avg = s.avg_bytes_per_sec;
+    t.ok(Math.abs(avg / (limitMb * MIB) - 1) <= 0.1, `average ${(avg / MIB).toFixed(2)} MiB/s within 10 % of pv_limit ${limitMb}`);
+    t.comment(`copy c1: ${(s.bytes / MIB).toFixed(1)} MiB at pv_limit ${limitMb} MiB/s: average ${(avg / MIB).toFixed(2)} MiB/s, ${s.elapsed_ms} ms in all`);
+    t.ok(rates.length > 2, `progress seen while receiving (${rates.length} samples)`);
+    t.match(s.sha256, /^[0-9a-f]{64}$/);
+    t.equal(s.gtid, String(gtidRows[0]!.g), "the GTID of the copy is the source's binlog position");
+    t.equal(await scalar(dstPort, 'SELECT @@read_only'), 1, 'the target started read-only');
+    t.same(await checksums(dstPort), want, 'CHECKSUM TABLE of every table equals the source');
+    const inst = (await dst.client.listInstances({ port: dstPort })).instances[0]!;
+    t.equal(inst.status, 'running');
+    t.notOk(readdirSync(join(run.base, 'target', 'storage', String(dstPort))).some((n) => n.startsWith('data.')), 'no copy dir left');
+  });
+
+  t.test('abort_copy leaves the old data dir intact and the instance running', async (t) => {
+    const before = (await dst.client.listInstances({ port: dstPort })).instances[0]!;
+    await copyTo(src, dst, srcPort, dstPort, 'c2', { pvLimitMb: 1 });
+    await waitFor('some bytes of c2', 30_000, async () => ((await status(dst, 'c2')).bytes > 2 * MIB ? true : undefined));
+    t.match(await dst.client.abortCopy({ copyId: 'c2' }), { step: 'aborted', error: 'aborted by abort_copy' });
+    const s = await status(dst, 'c2');
+    t.equal(s.step, 'aborted');
+    const after = (await dst.client.listInstances({ port: dstPort })).instances[0]!;
+    t.equal(after.pid, before.pid, 'the instance was not restarted');
+    t.same(await checksums(dstPort), want, 'its data is as before');
+    t.notOk(readdirSync(join(run.base, 'target', 'storage', String(dstPort))).some((n) => n.startsWith('data.')), 'the partial copy is gone');
+    const again = await dst.client.call('abort_copy', { copy_id: 'nope' });
+    t.match(again, { status: 'failed', info: /abort_copy: no copy with id nope/ });
+  });
+
+  t.test('need_backup=1 keeps the old data dir aside', async (t) => {
+    await copyTo(src, dst, srcPort, dstPort, 'c3', { pvLimitMb: 0, needBackup: true });
+    const s = await finished(dst, 'c3');
+    t.equal(s.step, 'done', JSON.stringify(s.error ?? ''));
+    t.comment(`copy c3 (no limit): ${(s.bytes / MIB).toFixed(1)} MiB in ${s.elapsed_ms} ms, average while receiving ${(s.avg_bytes_per_sec / MIB).toFixed(1)} MiB/s`);
+    t.match(s.old_datadir, /data\.old-\d{8}T\d{6}Z$/);
+    t.ok(existsSync(join(String(s.old_datadir), 'mysql')), 'the old data dir is kept');
+    t.same(await checksums(dstPort), want);
+  });
+
+  t.test('a restarted agent removes what an interrupted copy left and keeps the instance', async (t) => {
+    const instDir = join(run.base, 'target', 'storage', String(dstPort));
+    const kept = readdirSync(instDir).filter((n) => n.startsWith('data.old-'));
+    mkdirSync(join(instDir, 'data.copy-cut', 'app'), { recursive: true });
+    mkdirSync(join(instDir, 'data.trash-cut'));
+    await dst.agent.close();
+    const again = await startAgent('target', dst);
+    dst.agent = again.agent;
+    t.same(readdirSync(instDir).filter((n) => n.startsWith('data.')), kept, 'only the kept old data dir is left beside data');
+    t.same(await checksums(dstPort), want, 'the instance runs on, re-adopted');
+  });
+});
