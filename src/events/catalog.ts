@@ -42,6 +42,8 @@ export interface PastVersion {
 }
 
 export interface EventDef<K extends AggKind = AggKind, S extends Schema<unknown> = Schema<unknown>> {
+  /** The event type, as the catalog's own (internalized) string; set below, once the catalog exists. */
+  type: string;
   kind: K;
   v: number;
   data: S;
@@ -56,7 +58,7 @@ function def<K extends AggKind, S extends Schema<unknown>>(
   data: S,
   past: PastVersion[] = [],
 ): EventDef<K, S> {
-  return { kind, v: past.length + 1, data, doc, past };
+  return { type: '', kind, v: past.length + 1, data, doc, past };
 }
 
 // Shared field schemas.
@@ -418,7 +420,12 @@ export type EventsOfKind<K extends AggKind> = { [T in EventType]: KindOf<T> exte
 
 export const EVENT_TYPES = Object.keys(catalog) as EventType[];
 
-const DEFS: ReadonlyMap<string, EventDef> = new Map(Object.entries(catalog));
+const DEFS: ReadonlyMap<string, EventDef> = new Map(
+  Object.entries(catalog).map(([type, d]: [string, EventDef]) => {
+    d.type = type;
+    return [type, d];
+  }),
+);
 
 export function eventDef(type: string): EventDef | undefined {
   return DEFS.get(type);

@@ -38,49 +38,62 @@ export interface AggRef {
   key: number | string;
 }
 
-const KIND_SET = new Set<string>(AGG_KINDS);
-
-/** A canonical positive decimal (no sign, no leading zero) up to ID_MAX, or -1. Hot path: no regex. */
-function parseId(s: string): number {
-  const n = s.length;
-  if (n === 0 || n > 10) return -1;
+/** The digits of s[from..] as a canonical positive decimal (no sign, no leading zero) up to ID_MAX, or -1. */
+function parseId(s: string, from: number): number {
+  const n = s.length - from;
+  if (n <= 0 || n > 10) return -1;
   let v = 0;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < s.length; i++) {
     const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9 || (i === 0 && c === 0)) return -1;
+    if (c < 0 || c > 9 || (i === from && c === 0)) return -1;
     v = v * 10 + c;
   }
   return v <= ID_MAX ? v : -1;
 }
 
-// Aggregate ids repeat across the log; parsing each once saves allocation on the replay path. The
-// cache holds frozen refs and is dropped when large (it only ever saves work).
-const parsed = new Map<string, AggRef | null>();
-
-/** Parses an aggregate id; null when malformed. Numbered kinds must be canonical positive integers. */
-export function parseAgg(agg: string): AggRef | null {
-  const hit = parsed.get(agg);
-  if (hit !== undefined) return hit;
-  if (parsed.size >= 200_000) parsed.clear();
-  const ref = parseAggUncached(agg);
-  parsed.set(agg, ref === null ? null : Object.freeze(ref));
-  return ref;
+/**
+ * The kind an aggregate id starts with, as the constant string (never a slice of the id): records,
+ * stores and runners are then looked up by an internalized string, and nothing is hashed or copied.
+ */
+function kindOf(agg: string, slash: number): AggKind | null {
+  let k: AggKind;
+  switch (slash) {
+    case 3:
+      k = 'job';
+      break;
+    case 4:
+      k = agg.charCodeAt(0) === 110 /* n */ ? 'node' : 'comp';
+      break;
+    case 5:
+      k = 'shard';
+      break;
+    case 7:
+      k = agg.charCodeAt(0) === 99 /* c */ ? 'cluster' : agg.charCodeAt(2) === 99 ? 'machine' : 'manager';
+      break;
+    default:
+      return null;
+  }
+  return agg.startsWith(k) ? k : null;
 }
 
-function parseAggUncached(agg: string): AggRef | null {
+/**
+ * Parses an aggregate id; null when malformed. Numbered kinds must be canonical positive integers.
+ * Hot path (every event of a replay): no regex, no substring and no cache keyed by the id for them.
+ */
+export function parseAgg(agg: string): AggRef | null {
   const slash = agg.indexOf('/');
-  if (slash <= 0) return null;
-  const kind = agg.slice(0, slash);
-  const rest = agg.slice(slash + 1);
-  if (!KIND_SET.has(kind)) return null;
-  switch (kind as AggKind) {
+  const kind = slash > 0 ? kindOf(agg, slash) : null;
+  switch (kind) {
+    case null:
+      return null;
     case 'machine':
-      return HOST_RE.test(rest) ? { kind: 'machine', key: rest } : null;
-    case 'manager':
-      return MEMBER_RE.test(rest) ? { kind: 'manager', key: rest } : null;
+    case 'manager': {
+      const rest = agg.slice(slash + 1);
+      return (kind === 'machine' ? HOST_RE : MEMBER_RE).test(rest) ? { kind, key: rest } : null;
+    }
     default: {
-      const n = parseId(rest);
-      return n > 0 ? { kind: kind as AggKind, key: n } : null;
+      const n = parseId(agg, slash + 1);
+      return n > 0 ? { kind, key: n } : null;
     }
   }
 }

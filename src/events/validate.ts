@@ -23,7 +23,8 @@ export function checkEvent(x: unknown): Checked {
 
 /**
  * The same without allocating on success (the replay path): the event, or the reason it is refused.
- * With `refs`, the parsed aggregate id is stored at `refs[slot]` (apply needs it too).
+ * With `refs` (x is a value just decoded, owned by the caller), the parsed aggregate id is stored at
+ * `refs[slot]` (apply needs it too).
  */
 export function validateEvent(x: unknown, refs?: AggRef[], slot = 0): DomainEvent | string {
   if (!isRecord(x)) return 'event: expected object';
@@ -47,11 +48,15 @@ export function validateEvent(x: unknown, refs?: AggRef[], slot = 0): DomainEven
   }
   if (v === def.v) {
     const e = def.data.check(data, 'event.data');
-    return e ?? (x as unknown as DomainEvent);
+    if (e !== null) return e;
+    // A freshly decoded event (refs given) takes the catalog's string for its type: apply switches on
+    // it many times per event, and comparing to a constant is then a pointer test, not a string compare.
+    if (refs !== undefined) x.type = def.type;
+    return x as unknown as DomainEvent;
   }
   const lifted = upcast(def, v, data);
   if (typeof lifted === 'string') return lifted;
-  return { type, v: def.v, agg, at, cause, data: lifted } as unknown as DomainEvent;
+  return { type: def.type, v: def.v, agg, at, cause, data: lifted } as unknown as DomainEvent;
 }
 
 /** Lifts `data` of version `from` to the current version, checking each version on the way. */

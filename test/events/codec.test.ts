@@ -41,7 +41,12 @@ t.test('aggregate ids', (t) => {
   t.same(parseAgg('cluster/3'), { kind: 'cluster', key: 3 });
   t.same(parseAgg('machine/10.0.0.5'), { kind: 'machine', key: '10.0.0.5' });
   t.same(parseAgg('manager/m1'), { kind: 'manager', key: 'm1' });
-  for (const bad of ['cluster/03', 'cluster/0', 'cluster/-1', 'cluster/x', 'cluster/', '/3', 'nope/3', 'cluster/99999999999', 'machine/ bad', 'cluster3']) {
+  for (const kind of ['cluster', 'shard', 'node', 'comp', 'job'] as const) {
+    t.same(parseAgg(`${kind}/2147483647`), { kind, key: 2147483647 }, kind);
+  }
+  // Near misses of every kind's name (same length, same first letters) are not aggregate ids.
+  const near = ['clustex/1', 'xluster/1', 'shars/1', 'nodx/1', 'xode/1', 'comx/1', 'jox/1', 'machinx/1', 'managex/m1', 'mxnager/m1'];
+  for (const bad of [...near, 'cluster/03', 'cluster/0', 'cluster/-1', 'cluster/x', 'cluster/', '/3', 'nope/3', 'cluster/99999999999', 'cluster/2147483648', 'machine/ bad', 'cluster3', 'node/1/2']) {
     t.equal(parseAgg(bad), null, bad);
   }
   t.end();
