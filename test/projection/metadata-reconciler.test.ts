@@ -6,7 +6,6 @@
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { RowDataPacket } from 'mysql2/promise';
 import { makeRunDir } from '../../src/launcher/index.js';
 import { createLogger } from '../../src/log/logger.js';
 import { ManagerRuntime } from '../../src/member/runtime.js';
@@ -33,15 +32,7 @@ t.teardown(async () => {
   else removeDir(dir);
 });
 
-async function q(sql: string, params: unknown[] = []): Promise<RowDataPacket[]> {
-  const c = await meta.connect(DB);
-  try {
-    const [rows] = await c.query<RowDataPacket[]>(sql, params);
-    return rows;
-  } finally {
-    await c.end();
-  }
-}
+const q = (sql: string, params: unknown[] = []) => meta.query(sql, params, DB);
 
 async function exec(cmd: Command): Promise<number> {
   const r = await rt!.execute(cmd, { user: 'projection_test' });

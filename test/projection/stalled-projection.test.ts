@@ -5,7 +5,6 @@
 // can commit again everything up to the leader's applied index is projected, job rows included.
 import t from 'tap';
 import { readFileSync, rmSync } from 'node:fs';
-import type { RowDataPacket } from 'mysql2/promise';
 import { makeRunDir } from '../../src/launcher/index.js';
 import { ADMIN, startMetaServer, type MetaServer } from '../metadata/fixtures.js';
 import { MemberGroup, waitFor } from '../helpers/member-group.js';
@@ -20,15 +19,7 @@ t.teardown(async () => {
   if (process.env.KEEP_RUN_DIR === undefined) rmSync(dir, { recursive: true, force: true });
 });
 
-async function q(sql: string, params: unknown[] = []): Promise<RowDataPacket[]> {
-  const c = await meta.connect();
-  try {
-    const [rows] = await c.query<RowDataPacket[]>(sql, params);
-    return rows;
-  } finally {
-    await c.end();
-  }
-}
+const q = (sql: string, params: unknown[] = []) => meta.query(sql, params);
 
 const logLines = (file: string): Array<Record<string, unknown>> =>
   readFileSync(file, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
