@@ -141,7 +141,7 @@ t.test('Emit on a follower is relayed to the leader; get_status works on both; n
       await c.end();
     }
   });
-  t.same(jobRows.map((r) => [String(r.id), r.job_type]), [[viaFollower.job_id, 'create_machine'], [viaLeader.job_id, 'create_machine']], 'both job rows are projected, done');
+  t.same(jobRows.map((r) => [String(r.id), String(r.job_type)]), [[viaFollower.job_id, 'create_machine'], [viaLeader.job_id, 'create_machine']], 'both job rows are projected, done');
   // The body as sent is in the log (job_info's source), also when a follower relayed it (clients-and-agent.md §1.3, §3.3).
   const relayed = await group.get<{ envelope: unknown }>(follower, `/api/v1/jobs/${viaFollower.job_id}`);
   t.strictSame(relayed?.envelope, { version: '1.0', job_id: '', job_type: 'create_machine', timestamp: '1', user_name: 'kunlun_test', paras: machine('10.20.0.1') });
