@@ -136,6 +136,8 @@ export const KEYS: readonly KeyDef[] = [
     help: 'start without founding a group: this member waits to be added to a running group (raft_mission add_peer)' },
   { name: 'metadata_retry_interval_ms', type: int(100, 600_000), default: '10000', origin: 'new',
     help: 'how soon the leader tries again a kunlun_metadata_db row it could not write (the rest is written), ms' },
+  { name: 'metadata_stall_warn_ms', type: int(100, 3_600_000), default: '10000', origin: 'new',
+    help: 'a projection pass the metadata node has not finished after this long is logged as stalled, with the server\'s reason (e.g. waiting for a semi-sync ACK), ms' },
   { name: 'xa_scan_interval_ms', type: int(100, 600_000), default: '2000', origin: 'new',
     help: 'period of the leader\'s XA RECOVER scan of every shard primary and the metadata shard, ms' },
   { name: 'xa_safety_window_sec', type: int(1, 86_400), default: '60', origin: 'new',

@@ -130,3 +130,27 @@ export async function connectWritableMeta(o: MetaConnectOptions, signal?: AbortS
   }
   throw new Error(`no writable metadata node among meta_group_seeds (${errors.length > 0 ? errors.join('; ') : 'none configured'})`);
 }
+
+/** What one session of a metadata node is doing, as the server's process list says (no statement text:
+ *  it may hold row values). */
+export interface MetaSessionState {
+  command: string;
+  /** e.g. "Waiting for semi-sync ACK from slave", "Waiting for table metadata lock". */
+  state: string;
+  seconds: number;
+}
+
+/**
+ * Asks the node, over a connection of its own, what session `threadId` is doing: for a statement that
+ * does not return, the server's reason. Null when the session is gone; throws when the node does not answer.
+ */
+export async function metaSessionState(seed: HostPort, o: MetaNodeOptions, threadId: number): Promise<MetaSessionState | null> {
+  const c = await connectMetaNode(seed, o);
+  try {
+    const [rows] = await c.query<RowDataPacket[]>('SELECT COMMAND AS command, STATE AS state, TIME AS seconds FROM information_schema.PROCESSLIST WHERE ID = ?', [threadId]);
+    const r = rows[0];
+    return r ? { command: String(r.command), state: String(r.state ?? ''), seconds: Number(r.seconds) } : null;
+  } finally {
+    await c.end().catch(() => c.destroy());
+  }
+}

@@ -5,8 +5,11 @@
 // A row the metadata shard cannot take is left out and everything else still projected: the leader
 // logs it (once per change), proposes it to the log (manager.projection_row_failed / _cleared, so the
 // view shows it on every member), and tries that row alone again every metadata_retry_interval_ms.
+// A pass the metadata node does not finish (its primary waiting for a semi-sync ACK that no replica
+// sends holds the commit until one does) keeps waiting, which is safe, but is not silent: after
+// metadata_stall_warn_ms it is logged with the server's own reason for the wait.
 import type { Connection } from 'mysql2/promise';
-import { connectWritableMeta, metaConnectOptions } from '../metadata/connect.js';
+import { connectWritableMeta, metaConnectOptions, metaSessionState, type MetaSessionState } from '../metadata/connect.js';
 import {
   createSchema,
   ensureLogTablesFor,
@@ -52,6 +55,7 @@ export class MetadataReconciler implements Reconciler {
 
   async reconcile(_key: string, ctx: LeaderContext): Promise<void> {
     const c = await this.connection(ctx);
+    const watch = this.watchStall(c, ctx);
     try {
       if (this.schemaReadyTerm !== ctx.term) {
         const r = await createSchema(c);
@@ -119,7 +123,53 @@ export class MetadataReconciler implements Reconciler {
       // A broken connection is replaced on the next try.
       await this.drop();
       throw e;
+    } finally {
+      watch.stop();
     }
+  }
+
+  /**
+   * Logs a pass the metadata node has not finished after metadata_stall_warn_ms, with what the server
+   * says the session waits for, and when it goes on. When leadership is lost meanwhile the connection
+   * is dropped (the transaction rolls back, or its commit completes on the server), so this member's
+   * next term does not queue behind the waiting statement.
+   */
+  private watchStall(c: Connection, ctx: LeaderContext): { stop(): void } {
+    const t0 = performance.now();
+    let stalled = false;
+    const timer = setTimeout(() => {
+      stalled = true;
+      void this.reportStall(c, ctx, Math.round(performance.now() - t0));
+    }, this.rt.cfg.int('metadata_stall_warn_ms'));
+    timer.unref();
+    const onAbort = (): void => {
+      if (this.conn !== c) return;
+      this.conn = null;
+      c.destroy();
+    };
+    ctx.signal.addEventListener('abort', onAbort, { once: true });
+    return {
+      stop: () => {
+        clearTimeout(timer);
+        ctx.signal.removeEventListener('abort', onAbort);
+        if (stalled) ctx.log.info({ waited_ms: Math.round(performance.now() - t0) }, 'metadata projection pass ended after a stall');
+      },
+    };
+  }
+
+  private async reportStall(c: Connection, ctx: LeaderContext, waitedMs: number): Promise<void> {
+    const node = { host: String(c.config.host), port: Number(c.config.port) };
+    let session: MetaSessionState | null | string;
+    try {
+      session = await metaSessionState(node, metaConnectOptions(this.rt.cfg), c.threadId);
+    } catch (e) {
+      session = `the node does not answer: ${(e as Error).message}`;
+    }
+    if (ctx.signal.aborted) return;
+    ctx.log.warn(
+      { node: `${node.host}:${node.port}`, waited_ms: waitedMs, session },
+      'metadata projection stalled: the metadata node has not finished the write; still waiting (a primary whose semi-sync replicas are all gone waits until one acknowledges)',
+    );
   }
 
   /** The rows of kunlun_metadata_db the projection cannot write: this leader's last pass, else the log's. */

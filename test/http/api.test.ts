@@ -3,6 +3,7 @@
 // relayed to the leader) and on the leader, get_status, the sync jobs, REST, the event stream,
 // OpenAPI, and the table of malformed requests that must each answer `failed` and change nothing.
 import t from 'tap';
+import type { RowDataPacket } from 'mysql2/promise';
 import { rmSync } from 'node:fs';
 import { makeRunDir, MariaDbInstance, PostgresInstance } from '../../src/launcher/index.js';
 import { createSchema } from '../../src/metadata/index.js';
@@ -39,8 +40,10 @@ t.before(async () => {
   const t0 = Date.now();
   pgi = new PostgresInstance({ dir: `${dir}/pg`, admin: compAdmin });
   const pgStarted = pgi.start();
-  // One plain writable node (a one-node shard wired for semi-sync would wait for acks for ever).
-  const node = new MariaDbInstance({ dir: `${dir}/meta`, serverId: 1, admin, lowerCaseTableNames: true });
+  // One plain writable node. It is also the only node of the adopted shard 11, which the shard HA makes
+  // a semi-sync primary: with no replica to acknowledge and no async fallback every commit on it (the
+  // metadata projection's too) would wait for ever, so here semi-sync gives up after a moment.
+  const node = new MariaDbInstance({ dir: `${dir}/meta`, serverId: 1, admin, lowerCaseTableNames: true, semiSyncTimeoutMs: 500 });
   meta = { primary: node, nodes: [node] };
   await node.start();
   await pgStarted;
@@ -128,6 +131,17 @@ t.test('Emit on a follower is relayed to the leader; get_status works on both; n
     t.equal(end.error_code, '0');
     t.ok(end.attachment && 'progress' in end.attachment && 'step' in end.attachment, 'progress and current step are in the attachment');
   }
+  // The leader projects the jobs into kunlun_metadata_db, where the original's tools read them.
+  const jobRows = await waitFor('the job rows in cluster_general_job_log', async () => {
+    const c = await meta.primary.connect({ database: 'kunlun_metadata_db' });
+    try {
+      const [rows] = await c.query<RowDataPacket[]>('SELECT id, job_type, status FROM cluster_general_job_log WHERE id IN (?, ?) ORDER BY id', [Number(viaFollower.job_id), Number(viaLeader.job_id)]);
+      return rows.length === 2 && rows.every((r) => r.status === 'done') ? rows : undefined;
+    } finally {
+      await c.end();
+    }
+  });
+  t.same(jobRows.map((r) => [String(r.id), String(r.job_type)]), [[viaFollower.job_id, 'create_machine'], [viaLeader.job_id, 'create_machine']], 'both job rows are projected, done');
   // The body as sent is in the log (job_info's source), also when a follower relayed it (clients-and-agent.md §1.3, §3.3).
   const relayed = await group.get<{ envelope: unknown }>(follower, `/api/v1/jobs/${viaFollower.job_id}`);
   t.strictSame(relayed?.envelope, { version: '1.0', job_id: '', job_type: 'create_machine', timestamp: '1', user_name: 'kunlun_test', paras: machine('10.20.0.1') });

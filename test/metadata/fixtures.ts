@@ -1,7 +1,7 @@
 // Shared by the metadata tests: a MariaDB metadata server (lower_case_table_names=1) and builders for
 // topology entities with plausible values, each overridable.
 import { rmSync } from 'node:fs';
-import type { Connection } from 'mysql2/promise';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { MariaDbInstance, makeRunDir } from '../../src/launcher/index.js';
 import type {
   Cluster,
@@ -22,6 +22,8 @@ export interface MetaServer {
   server: MariaDbInstance;
   dir: string;
   connect(database?: string): Promise<Connection>;
+  /** One statement on a connection of its own. */
+  query(sql: string, params?: unknown[], database?: string): Promise<RowDataPacket[]>;
   /** kill -9 and remove the directory. */
   destroy(): Promise<void>;
 }
@@ -38,6 +40,15 @@ export async function startMetaServer(label: string, lowerCaseTableNames = true)
     server,
     dir,
     connect: (database?: string) => server.connect(database ? { database } : {}),
+    query: async (sql: string, params: unknown[] = [], database?: string) => {
+      const c = await server.connect(database ? { database } : {});
+      try {
+        const [rows] = await c.query<RowDataPacket[]>(sql, params);
+        return rows;
+      } finally {
+        await c.end();
+      }
+    },
     destroy: async () => {
       await server.kill9();
       rmSync(dir, { recursive: true, force: true });
