@@ -173,6 +173,10 @@ export const KEYS: readonly KeyDef[] = [
     help: 'the agents\' bearer token itself: from the environment (CLUSTER_MGR_AGENT_TOKEN) only, never --set' },
   { name: 'agent_tls_ca_file', type: str(), default: '', origin: 'new',
     help: 'PEM CA certificate(s): call the node agents over HTTPS (agents with tls_cert_file), verified against it' },
+  { name: 'raft_max_message_mb', type: int(1, 1024), default: '64', origin: 'new',
+    help: 'largest Raft message (MiB) a member sends to or accepts from an authenticated member; a snapshot ' +
+      'travels whole in one message, so this must exceed the snapshot file in the data directory; ' +
+      'strangers may send only 64 KiB before they prove raft_secret_file' },
   { name: 'raft_secret_file', type: str(), default: '', origin: 'new',
     help: 'file (0600) holding the secret every member of the group shares: members prove it to each other ' +
       '(HMAC challenge) before any Raft message flows; required unless every member listens on loopback' },

@@ -103,7 +103,7 @@ export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, Lea
       snapshotEntries: cfg.int('raft_snapshot_entries'),
       logger: log.child({ part: 'raft' }),
       onWalSync: (s) => metrics.walFsyncSeconds.observe(s),
-      transport: { secret: memberSecrets(cfg).raftSecret },
+      transport: { secret: memberSecrets(cfg).raftSecret, maxFrameBytes: cfg.int('raft_max_message_mb') * 1024 * 1024 },
     });
     return new ManagerRuntime(cfg, log, node, sm, metrics);
   }

@@ -43,8 +43,9 @@ export interface TcpTransportOptions<M> {
   /** Per-peer outbound queue limit (default 16 MiB). */
   maxQueueBytes?: number;
   /**
-   * Largest frame accepted from an authenticated peer (default 256 MiB: a snapshot travels whole, in one
-   * message). Before the handshake is done a peer may send only HANDSHAKE_MAX_FRAME_BYTES.
+   * Largest frame sent to or accepted from an authenticated peer (default 64 MiB, config
+   * raft_max_message_mb: a snapshot travels whole, in one message). Before the handshake is done a peer
+   * may send only HANDSHAKE_MAX_FRAME_BYTES.
    */
   maxFrameBytes?: number;
   /**
@@ -95,6 +96,8 @@ export class TcpTransport<M> {
   private readonly logger: RaftLogger;
   private readonly isCritical: (msg: M) => boolean;
   private readonly maxFrameBytes: number;
+  /** When an oversized message to each peer was last logged. */
+  private readonly oversizeLogged = new Map<string, number>();
   private stopped = false;
   private boundPort = 0;
   private readonly m = { received: 0, receivedBytes: 0, rejectedConnections: 0, malformedFrames: 0 };
@@ -105,7 +108,7 @@ export class TcpTransport<M> {
     this.logger = o.logger ?? silentLogger;
     this.codec = o.codec ?? msgpackCodec<M>();
     this.isCritical = o.isCritical ?? (() => false);
-    this.maxFrameBytes = o.maxFrameBytes ?? 256 * 1024 * 1024;
+    this.maxFrameBytes = o.maxFrameBytes ?? 64 * 1024 * 1024;
     this.server = net.createServer({ noDelay: true }, (s) => this.accept(s));
   }
 
@@ -173,7 +176,17 @@ export class TcpTransport<M> {
       this.logger.debug({ to }, 'raft transport: message for an unknown peer dropped');
       return false;
     }
-    return link.enqueue(this.codec.encode(msg), this.isCritical(msg));
+    const payload = this.codec.encode(msg);
+    // The peer would refuse it and drop the connection; say why here instead (once a minute per peer:
+    // a snapshot is offered again and again).
+    if (payload.length > this.maxFrameBytes) {
+      const now = Date.now();
+      if (now - (this.oversizeLogged.get(to) ?? -Infinity) < 60_000) return false;
+      this.oversizeLogged.set(to, now);
+      this.logger.error({ to, bytes: payload.length, limit: this.maxFrameBytes }, 'raft transport: message larger than raft_max_message_mb not sent (raise it above the snapshot size on every member)');
+      return false;
+    }
+    return link.enqueue(payload, this.isCritical(msg));
   }
 
   /**
