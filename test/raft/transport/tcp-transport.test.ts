@@ -198,3 +198,21 @@ void t.test('a dialer rejected by the listener logs the reason and keeps retryin
   t.match(String(log.lines.find((l) => /rejected/.test(l.msg))?.obj.reason), /cluster id/);
   t.equal(a.metrics().peers.b?.connected, false);
 });
+
+void t.test('a message above maxFrameBytes is not sent: the sender says why, once a minute per peer', async (t) => {
+  const log = capture();
+  const inB: Array<{ from: string; msg: Msg }> = [];
+  const a = node(t, 'a', [], { logger: log.logger, maxFrameBytes: 4096 });
+  const b = node(t, 'b', inB, { maxFrameBytes: 4096 });
+  await a.start();
+  const pb = await b.start();
+  a.addPeer('b', { host: LOOPBACK, port: pb });
+  t.equal(a.send('b', { type: 'snap', n: 1, data: new Uint8Array(8192) }), false, 'the oversized snapshot is refused at the sender');
+  t.equal(a.send('b', { type: 'snap', n: 2, data: new Uint8Array(8192) }), false);
+  t.equal(a.send('b', { type: 'app', n: 3, data: new Uint8Array(100) }), true, 'a message under the limit goes');
+  await until('the small message at b', () => inB.length === 1);
+  t.same(inB.map((x) => x.msg.n), [3], 'only the small message arrived (the connection was not dropped)');
+  const errors = log.lines.filter((l) => l.level === 'error' && /raft_max_message_mb/.test(l.msg));
+  t.equal(errors.length, 1, 'one error line for two refusals');
+  t.match(errors[0]!.obj, { to: 'b', limit: 4096 });
+});
