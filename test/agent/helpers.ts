@@ -48,7 +48,7 @@ export function emit(port: number, jobType: unknown, paras: unknown, id = 'req-1
   return emitRaw(port, JSON.stringify({ cluster_mgr_request_id: id, task_spec_info: 'spec', job_type: jobType, paras }));
 }
 
-export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined): Promise<T> {
+export async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined> | T | undefined, everyMs = 100): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown = null;
   for (;;) {
@@ -61,7 +61,7 @@ export async function waitFor<T>(what: string, timeoutMs: number, check: () => P
     if (Date.now() > deadline) {
       throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
     }
-    await sleep(100);
+    await sleep(everyMs);
   }
 }
 
