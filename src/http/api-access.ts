@@ -3,7 +3,8 @@
 // may call Emit without a token (api_allowed_clients), the web origins granted CORS
 // (api_allowed_origins) and the HTTPS pair. A member with api_auth = on and no token does not start.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { writeSecretFile } from '../config/secret-file.js';
 import { BlockList, isIP } from 'node:net';
 import { ConfigError, type Config } from '../config/load.js';
 import { at, readTokensFile, warnLooseMode } from '../config/api-tokens.js';
@@ -123,6 +124,6 @@ export const generateToken = (): string => randomBytes(32).toString('hex');
 /** One token of each role, written as an api_tokens_file (mode 0600) at `file`. */
 export function writeTokensFile(file: string): Record<Role, string> & { file: string } {
   const t = { read: generateToken(), operator: generateToken(), admin: generateToken() };
-  writeFileSync(file, `# written by cluster_mgr: <role> <token>\n${ROLES.map((r) => `${r} ${t[r]}`).join('\n')}\n`, { mode: 0o600 });
+  writeSecretFile(file, `# written by cluster_mgr: <role> <token>\n${ROLES.map((r) => `${r} ${t[r]}`).join('\n')}\n`);
   return { ...t, file };
 }

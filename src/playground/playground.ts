@@ -3,7 +3,7 @@
 // Raft group; then, through the public API only, the machine is registered and a demo cluster created
 // (real MariaDB shards and a PostgreSQL compute node, installed by the agent). It prints what is where
 // and stays in the foreground; Ctrl-C or `cluster-mgr playground --down` stops everything.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MariaDbInstance, ManagedProcess, NatsInstance, claimPortBlock, freePort, wireShard, type PortBlock } from '../launcher/index.js';
@@ -132,8 +132,8 @@ export class Playground {
   private writeApiTokens(): void {
     const t = writeTokensFile(join(this.dir, 'api-tokens'));
     this.tokensFile = t.file;
-    writeFileSync(join(this.dir, PLAYGROUND_TOKEN_FILE), `${t.admin}\n`, { mode: 0o600 });
-    writeFileSync(join(this.dir, PLAYGROUND_HEADER_FILE), `Authorization: Bearer ${t.admin}\n`, { mode: 0o600 });
+    writeSecretFile(join(this.dir, PLAYGROUND_TOKEN_FILE), `${t.admin}\n`);
+    writeSecretFile(join(this.dir, PLAYGROUND_HEADER_FILE), `Authorization: Bearer ${t.admin}\n`);
     this.api = { token: t.admin };
   }
 
