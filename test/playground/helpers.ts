@@ -22,6 +22,8 @@ export interface Summary {
   killCmd: string | null;
   kill: { pid: number; shard: number; addr: string } | null;
   replayCmd: string;
+  /** `watch --nats … --nats-user watcher --nats-password-file …`, as printed. */
+  watchCmd: string;
   downCmd: string;
   /** The primaries' `mysql --defaults-extra-file=… -h … -P …` lines. */
   mysqlCmds: string[];
@@ -56,6 +58,7 @@ export function parseSummary(text: string): Summary {
     killCmd: kill?.[1] ?? null,
     kill: kill ? { pid: Number(kill[2]), shard: Number(kill[3]), addr: kill[4]! } : null,
     replayCmd: must(/^\s+(node \S+ replay .*)$/, 'replay command')[1]!,
+    watchCmd: must(/^\s+(node \S+ watch --nats .*)$/, 'watch command')[1]!,
     downCmd: must(/^\s+(node \S+ playground --down .*)$/, '--down command')[1]!,
     mysqlCmds: lines.filter((l) => /^\s{4}mysql --defaults-extra-file=\S+ -h /.test(l)).map((l) => l.trim()),
     metaMysqlCmd: must(/metadata shard\s+(mysql --defaults-extra-file=\S+ -h .*)$/, 'metadata shard mysql command')[1]!,

@@ -111,6 +111,12 @@ t.test('playground: up, the printed commands work, failover shows in status, --d
   // manual_switch as printed, then its job through get_status, then the new primary in status.
   const target = /"assign_hostaddr":"([^"]+)"/.exec(s.switchCmd!)![1]!.replace('_', ':');
   const switchShard = Number(/"shard_id":"(\d+)"/.exec(s.switchCmd!)![1]);
+  // The printed watch command (the read-only NATS account) follows the switch's events as they happen.
+  const watcher = spawn('bash', ['-c', s.watchCmd], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let followed = '';
+  watcher.stdout.on('data', (b: Buffer) => (followed += b.toString()));
+  watcher.stderr.on('data', (b: Buffer) => (followed += b.toString()));
+  await until('watch to subscribe', 20_000, () => (followed.includes('following') ? true : undefined));
   const sw = JSON.parse(sh(s.switchCmd!).out) as { status: string; job_id: string; error_info: string };
   t.equal(sw.status, 'accept', `manual_switch accepted ${sw.error_info}`);
   const swDone = await until('the manual_switch job to end', 120_000, () => {
@@ -118,6 +124,9 @@ t.test('playground: up, the printed commands work, failover shows in status, --d
     return a.status === 'done' || a.status === 'failed' ? a : undefined;
   });
   t.equal(swDone.status, 'done', `manual_switch job ${sw.job_id} done ${swDone.error_info}`);
+  watcher.kill('SIGINT');
+  await new Promise((r) => watcher.once('exit', r));
+  t.match(followed, new RegExp(`job/${sw.job_id}\\s+job\\.created`), `the printed watch command showed the switch's job as it happened: ${followed.slice(0, 300)}`);
   const afterSwitch = primaryOf(statusJson(s), switchShard);
   t.equal(afterSwitch && `${afterSwitch.hostaddr}:${afterSwitch.port}`, target, `shard ${switchShard}'s primary is now ${target}`);
 
