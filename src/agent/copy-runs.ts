@@ -70,14 +70,9 @@ export class CopyRuns {
   private readonly byId = new Map<string, KnownCopy>();
 
   private constructor(
-    private readonly file: string | null,
-    private readonly log: Logger | null,
+    private readonly file: string,
+    private readonly log: Logger,
   ) {}
-
-  /** In memory only (tests of the parts). */
-  static inMemory(): CopyRuns {
-    return new CopyRuns(null, null);
-  }
 
   /** The outcomes of the copies of earlier runs from `file`; an unreadable file is logged and set aside. */
   static load(file: string, log: Logger, now = new Date()): CopyRuns {
@@ -124,12 +119,11 @@ export class CopyRuns {
   }
 
   private save(): void {
-    if (this.file === null) return;
     const body: OutcomesFile = { format: 1, copies: [...this.byId.values()].map((r) => r.status()) };
     try {
       writeFileAtomic(this.file, `${JSON.stringify(body)}\n`);
     } catch (e) {
-      this.log?.error({ file: this.file, err: e }, 'cannot write the copies outcomes file');
+      this.log.error({ file: this.file, err: e }, 'cannot write the copies outcomes file');
     }
   }
 }
