@@ -9,7 +9,7 @@
 // survives an agent restart, and a copy runs over HTTPS between agents that serve TLS.
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import { request, type IncomingMessage } from 'node:http';
 import mysql from 'mysql2/promise';
@@ -22,7 +22,7 @@ import { runAgent, type RunningAgent } from '../../src/agent/server.js';
 import { writeSecretFile } from '../../src/config/secret-file.js';
 import { freePort } from '../../src/launcher/index.js';
 import { createLogger } from '../../src/log/logger.js';
-import { agentRun, emit, waitFor } from './helpers.js';
+import { AgentChild, agentRun, emit, waitFor, writeConfig } from './helpers.js';
 
 const ADMIN = { user: 'kadmin', password: 'adm#Pw"Secret-1' };
 const MIB = 1024 * 1024;
@@ -36,7 +36,8 @@ interface Side {
   token: string;
 }
 
-const STALL_S = 4;
+// Short for the test, long enough that a loaded machine never looks stalled (the default is 60).
+const STALL_S = 10;
 
 /** A self-signed certificate for 127.0.0.1: each agent's, and the CA the others verify it by. */
 function makeCert(): { cert: string; key: string } {
@@ -346,8 +347,6 @@ t.test('physical copy between two agents', async (t) => {
     // Stopped with the agent mid-copy: failed, saying so (the manager starts it again).
     await copyTo(src, dst, srcPort, dstPort, 'c6', { pvLimitMb: 1 });
     await waitFor('some bytes of c6', 30_000, async () => ((await status(dst, 'c6')).bytes > MIB ? true : undefined));
-    // What the outcomes file holds while c6 receives: restored below, as a kill -9 here would leave it.
-    const midCopy = readFileSync(join(run.base, 'target', 'agent-copies.json'), 'utf8');
     await dst.agent.close();
     dst.agent = (await startAgent('target', dst)).agent;
     t.match(await status(dst, 'c6'), {
@@ -355,15 +354,27 @@ t.test('physical copy between two agents', async (t) => {
       error: /^copy c6 to port \d+ failed in step receiving: the agent was stopped during the copy; its directory was removed, the old data dir is untouched$/,
     });
 
-    // Cut by a crash: the file as it was mid-copy, and the copy's directory left behind.
+    // Cut by a crash: the target's agent as a process of its own, killed with kill -9 while c9 receives.
     await dst.agent.close();
-    writeFileSync(join(run.base, 'target', 'agent-copies.json'), midCopy);
-    mkdirSync(join(instDir, 'data.copy-c6', 'app'), { recursive: true });
+    const cnf = join(run.dir, 'target-process.cnf');
+    writeConfig(cnf, {
+      brpc_http_port: dst.httpPort, instance_base_dir: join(run.base, 'target'), api_token_file: join(run.dir, 'target.token'),
+      copy_stall_timeout_s: STALL_S, copy_keep_old_datadirs: 1,
+    });
+    const proc = new AgentChild(cnf, join(run.dir, 'target-process.log'));
+    run.agents.push(proc);
+    proc.start();
+    await waitFor('the agent process to answer', 20_000, async () => ((await dst.client.ping().then(() => true)) ? true : undefined));
+    await copyTo(src, dst, srcPort, dstPort, 'c9', { pvLimitMb: 1 });
+    await waitFor('some bytes of c9', 30_000, async () => ((await status(dst, 'c9')).bytes > MIB ? true : undefined));
+    t.ok(existsSync(join(instDir, 'data.copy-c9')), 'its directory is there while it receives');
+    await proc.kill9();
     dst.agent = (await startAgent('target', dst)).agent;
-    const s = await status(dst, 'c6');
-    t.match(s, { step: 'failed', error: `copy c6 to port ${dstPort} failed in step receiving: the agent restarted during the copy; leftovers removed` });
+    const s = await status(dst, 'c9');
+    t.match(s, { step: 'failed', error: `copy c9 to port ${dstPort} failed in step receiving: the agent restarted during the copy; leftovers removed` });
     t.ok(s.finished_at !== null, 'with the time it was found cut');
-    t.notOk(existsSync(join(instDir, 'data.copy-c6')), 'its directory was removed');
+    t.notOk(existsSync(join(instDir, 'data.copy-c9')), 'its directory was removed');
+    t.match(await status(dst, 'c6'), { step: 'failed' }, 'the earlier outcomes are still known');
     t.same(await checksums(dstPort), want, 'the instance runs on its old data');
   });
 
