@@ -7,12 +7,13 @@ import type { Logger } from '../log/logger.js';
 import { PidLock } from '../launcher/pid-lock.js';
 import type { AgentConfig } from './config.js';
 import { CopyTickets } from './copy-source.js';
-import { CopyRuns, cleanCopyLeftovers } from './copy-target.js';
+import { CopyRuns } from './copy-runs.js';
+import { cleanCopyLeftovers } from './copy-target.js';
 import { killInstance, livePid } from './instances.js';
 import type { JobContext } from './job-def.js';
 import { jobOf, unsupportedReason, uninstall } from './jobs.js';
 import { Keepalive } from './keepalive.js';
-import { confine } from './paths.js';
+import { confine, copiesFile } from './paths.js';
 import { PortLocks } from './port-locks.js';
 import { EnvelopeError, formatAnswer, parseEnvelope, type Answer } from './protocol.js';
 import { Registry } from './registry.js';
@@ -22,7 +23,7 @@ export class Agent implements JobContext {
   registry!: Registry;
   readonly locks = new PortLocks();
   readonly tickets = new CopyTickets();
-  readonly copies = new CopyRuns();
+  copies!: CopyRuns;
   private lock: PidLock | null = null;
   private keepalive: Keepalive | null = null;
 
@@ -37,6 +38,8 @@ export class Agent implements JobContext {
     this.lock = PidLock.acquire(join(this.cfg.baseDir, 'agent.lock'), `base dir ${this.cfg.baseDir}`, { holder: 'another agent, process', takeOverOwn: true });
     try {
       this.registry = Registry.load(this.cfg.baseDir);
+      // Before recover() removes their leftovers: a copy cut by the restart is recorded as failed.
+      this.copies = CopyRuns.load(copiesFile(this.cfg.baseDir), this.log);
       await this.recover();
       this.keepalive = new Keepalive({
         registry: this.registry,
@@ -60,7 +63,7 @@ export class Agent implements JobContext {
   /** Stops the keepalive and releases the base dir; instances keep running, as under node_mgr. */
   async close(): Promise<void> {
     // A copy in flight is stopped before its swap: the old data dir stays; the manager starts it again.
-    this.copies.abortAll();
+    this.copies.abortAll('agent_stop');
     await this.keepalive?.stop();
     await this.locks.idle();
     this.lock?.release();

@@ -87,6 +87,22 @@ export interface StartCopyRequest {
   /** MB/s; 0 = no limit; default 10 (node_mgr's). */
   pvLimitMb?: number;
   needBackup?: boolean;
+  /** The source's data_bytes from prepareCopy(): the target refuses up front when it would not fit. */
+  sourceBytes?: number;
+  /** The source serves HTTPS (prepareCopy()'s tls); absent: the target's own TLS setting decides. */
+  sourceTls?: boolean;
+}
+
+/** What prepare_copy_source answers. */
+export interface CopySourceOffer {
+  /** One-time secret for start_copy; never log it. */
+  ticket: string;
+  port: number;
+  expires_in_ms: number;
+  /** Bytes of the instance's data files (what the stream carries, about). */
+  data_bytes?: number;
+  /** The source agent serves HTTPS. */
+  tls?: boolean;
 }
 
 const copyKey = (w: { copyId: string } | { port: number }): Record<string, unknown> => ('copyId' in w ? { copy_id: w.copyId } : { port: w.port });
@@ -176,6 +192,8 @@ export interface AgentInstance {
   accounts?: string[];
   user?: string;
   compute_node_id?: number;
+  /** Storage: data dirs a physical copy with need_backup=1 kept aside, oldest first. */
+  old_datadirs?: { path: string; bytes: number; kept_since: string }[];
 }
 
 export interface InstanceList {
@@ -344,12 +362,17 @@ export class AgentClient {
 
   /** This agent only: a one-time ticket for the stream of a running storage instance (the copy's source). */
   async prepareCopySource(p: { port: number; account?: Account }, o: CallOptions = {}): Promise<string> {
+    return (await this.prepareCopy(p, o)).ticket;
+  }
+
+  /** prepareCopySource() with the rest of the answer: the data's size and whether the source serves HTTPS. */
+  async prepareCopy(p: { port: number; account?: Account }, o: CallOptions = {}): Promise<CopySourceOffer> {
     const paras: Record<string, unknown> = { port: p.port };
     if (p.account) Object.assign(paras, { user: p.account.user, password: p.account.password });
     const a = await this.run('prepare_copy_source', paras, o);
-    const ticket = (a.info as { ticket?: unknown } | null)?.ticket;
-    if (typeof ticket !== 'string') throw new AgentError(`agent ${this.address}: prepare_copy_source: bad answer: no ticket`, 'protocol', this.address, 'prepare_copy_source');
-    return ticket;
+    const info = a.info as Partial<CopySourceOffer> | null;
+    if (typeof info?.ticket !== 'string') throw new AgentError(`agent ${this.address}: prepare_copy_source: bad answer: no ticket`, 'protocol', this.address, 'prepare_copy_source');
+    return info as CopySourceOffer;
   }
 
   /** This agent only: copy a storage instance from the source agent into `port`; answers at once. */
@@ -358,6 +381,8 @@ export class AgentClient {
     if (p.copyId !== undefined) paras.copy_id = p.copyId;
     if (p.pvLimitMb !== undefined) paras.pv_limit = p.pvLimitMb;
     if (p.needBackup !== undefined) paras.need_backup = p.needBackup ? 1 : 0;
+    if (p.sourceBytes !== undefined) paras.source_bytes = p.sourceBytes;
+    if (p.sourceTls !== undefined) paras.source_tls = p.sourceTls ? 1 : 0;
     return (await this.run('start_copy', paras, o)).info as CopyStatus;
   }
 

@@ -109,6 +109,19 @@ export const AGENT_KEYS: readonly AgentKeyDef[] = [
   { name: 'tls_cert_file', type: anyStr, default: '', origin: 'new',
     help: 'PEM certificate: serve HTTPS instead of HTTP (with tls_key_file); the manager then needs agent_tls' },
   { name: 'tls_key_file', type: anyStr, default: '', origin: 'new', help: 'PEM private key of tls_cert_file (0600)' },
+  { name: 'tls_ca_file', type: anyStr, default: '', origin: 'new',
+    help: 'PEM CA that signed the other agents\' certificates: a physical copy from an agent that serves HTTPS ' +
+      'is fetched over HTTPS and the source verified against it (empty: the system\'s CAs)' },
+  { name: 'copy_stall_timeout_s', type: int(1, 86_400), default: '60', origin: 'new',
+    help: 'a physical copy fails when no byte has arrived from the source for this long; the source gives up ' +
+      'a stream its reader has stopped reading for this long' },
+  { name: 'copy_keep_old_datadirs', type: int(1, 1_000), default: '2', origin: 'new',
+    help: 'after a successful copy, the data dirs kept aside (need_backup=1) beyond the newest N of the ' +
+      'instance are removed; the one just made always stays' },
+  { name: 'copy_keep_old_days', type: int(0, 36_500), default: '0', origin: 'new',
+    help: 'after a successful copy, kept data dirs older than this many days are removed too (0: no age limit)' },
+  { name: 'copy_disk_margin_pct', type: int(0, 1_000), default: '10', origin: 'new',
+    help: 'start_copy refuses when the source\'s data size plus this margin does not fit in the free space of the instance\'s file system' },
   { name: 'keepalive', type: { kind: 'bool' }, default: 'true', origin: 'new',
     help: 'restart instances that died (node_mgr\'s auto pull-up); also switchable per instance' },
   { name: 'keepalive_interval_ms', type: int(100, 600_000), default: '3000', origin: 'new',
@@ -162,6 +175,12 @@ export interface AgentConfig {
   apiToken: string;
   /** PEM files of the HTTPS server, or null for plain HTTP. */
   tls: { certFile: string; keyFile: string } | null;
+  /** CA to verify source agents by when fetching a copy over HTTPS; null: the system's CAs. */
+  tlsCaFile: string | null;
+  copyStallTimeoutMs: number;
+  copyKeepOldDatadirs: number;
+  copyKeepOldDays: number;
+  copyDiskMarginPct: number;
   postgresOsUser: string;
   startTimeoutMs: number;
   maxBodyBytes: number;
@@ -225,6 +244,11 @@ export function loadAgentConfig(opts: AgentLoadOptions = {}): AgentConfig {
     allowedClients,
     apiToken,
     tls: s('tls_cert_file') === '' ? null : { certFile: at(s('tls_cert_file')), keyFile: at(s('tls_key_file')) },
+    tlsCaFile: s('tls_ca_file') === '' ? null : at(s('tls_ca_file')),
+    copyStallTimeoutMs: n('copy_stall_timeout_s') * 1_000,
+    copyKeepOldDatadirs: n('copy_keep_old_datadirs'),
+    copyKeepOldDays: n('copy_keep_old_days'),
+    copyDiskMarginPct: n('copy_disk_margin_pct'),
     postgresOsUser: s('postgres_os_user'),
     startTimeoutMs: n('instance_start_timeout_ms'),
     maxBodyBytes: n('max_body_bytes'),

@@ -3,7 +3,8 @@
 // rebuilds a node from it. The caller is not the manager but another agent, which does not hold this
 // agent's token: it presents a one-time ticket the manager obtained with `prepare_copy_source`. The
 // sha256 of the stream and the backup's exit status follow the body as HTTP trailers, so the receiver
-// can tell a complete, verified stream from a cut one.
+// can tell a complete, verified stream from a cut one. A receiver that stops reading for
+// copy_stall_timeout_s (its agent hung, the network lost) is given up: the backup is killed.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -88,6 +89,8 @@ export interface SourceContext {
   log: Logger;
   /** The account mariadb-backup logs in with (the first of default_storage_accounts). */
   account: Account | undefined;
+  /** A receiver that has not taken a byte for this long is given up (copy_stall_timeout_s). */
+  stallTimeoutMs: number;
 }
 
 /** Serves one stream request whose ticket was valid for `port`. Never throws; ends `res` in every case. */
@@ -120,16 +123,33 @@ export async function serveCopyStream(ctx: SourceContext, port: number, res: Ser
       if (child.exitCode === null) child.kill('SIGKILL');
     };
     res.once('close', onGone);
+    // Armed while the socket is full, disarmed when it drains: a reader that stopped reading.
+    let stall: NodeJS.Timeout | null = null;
+    let stalled = false;
+    const giveUp = (): void => {
+      stalled = true;
+      ctx.log.warn({ port, bytes, seconds: ctx.stallTimeoutMs / 1_000 }, `copy stream: the receiver has read nothing for ${ctx.stallTimeoutMs / 1_000} s (copy_stall_timeout_s); backup stopped`);
+      onGone();
+      res.destroy();
+    };
     child.stdout.on('data', (c: Buffer) => {
       hash.update(c);
       bytes += c.length;
-      if (!res.write(c)) child.stdout.pause();
+      if (!res.write(c)) {
+        child.stdout.pause();
+        stall ??= setTimeout(giveUp, ctx.stallTimeoutMs);
+      }
     });
-    res.on('drain', () => child.stdout.resume());
+    res.on('drain', () => {
+      if (stall) clearTimeout(stall);
+      stall = null;
+      child.stdout.resume();
+    });
     const code = await exited;
+    if (stall) clearTimeout(stall);
     res.off('close', onGone);
     if (res.destroyed) {
-      ctx.log.warn({ port, bytes }, 'copy stream: the receiver went away; backup stopped');
+      if (!stalled) ctx.log.warn({ port, bytes }, 'copy stream: the receiver went away; backup stopped');
       return;
     }
     const ok = code === 0;

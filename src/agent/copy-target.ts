@@ -3,17 +3,23 @@
 // dir, checks the sha256 of what arrived against the sender's, `mariadb-backup --prepare`s it, and only
 // then stops the instance and swaps the copy in with renames on one file system. A half-copied
 // directory is never named `data`: on an agent restart `data.copy-*` is removed, and a prepared
-// `data.ready-*` finishes a swap that was cut between its two renames.
+// `data.ready-*` finishes a swap that was cut between its two renames. A source that stops sending
+// for copy_stall_timeout_s fails the copy; over HTTPS the source is verified against tls_ca_file.
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log/logger.js';
 import { mariadbBackupBinaries } from '../launcher/server-binaries.js';
+import { fsyncDirSync } from '../raft/storage/fsio.js';
 import { COPY_STREAM_PATH, TRAILER_SHA, TRAILER_STATUS } from './copy-source.js';
+import { humanBytes } from './disk.js';
 import { dataDir, startExisting, stopInstance } from './instances.js';
+import { OLD_PREFIX, oldStamp, pruneOldDatadirs, type Retention } from './old-datadirs.js';
 import type { InstanceRecord, Registry } from './registry.js';
+import { StallWatch } from './stall-watch.js';
 import { MIB, RateMeter } from './throttle.js';
 
 export type CopyStep = 'queued' | 'receiving' | 'verifying' | 'preparing' | 'swapping' | 'starting' | 'done' | 'failed' | 'aborted';
@@ -28,6 +34,10 @@ export interface CopyRequest {
   pvLimitMb: number;
   /** Keep the old data dir aside (renamed with a timestamp) instead of deleting it. */
   needBackup: boolean;
+  /** Fetch the stream over HTTPS (the source agent serves TLS). */
+  sourceTls: boolean;
+  /** What the source reported of its data (prepare_copy_source data_bytes), when the manager passed it. */
+  sourceBytes?: number;
 }
 
 export interface CopyDeps {
@@ -35,7 +45,16 @@ export interface CopyDeps {
   log: Logger;
   osUser: string;
   startTimeoutMs: number;
+  /** No byte from the source for this long fails the copy (copy_stall_timeout_s). */
+  stallTimeoutMs: number;
+  /** Of the data.old-* dirs, after a successful copy (copy_keep_old_datadirs, copy_keep_old_days). */
+  retention: Retention;
+  /** PEM CA that signed the source agents' certificates (tls_ca_file); null: the system's CAs. */
+  tlsCaFile: string | null;
 }
+
+/** Why a copy was stopped from outside: by abort_copy (step aborted), or by the agent stopping (failed). */
+export type StopCause = 'abort_copy' | 'agent_stop';
 
 /** What get_copy_status answers. */
 export interface CopyStatus {
@@ -58,17 +77,24 @@ export interface CopyStatus {
   binlog_file?: string;
   binlog_pos?: number;
   old_datadir?: string;
+  /** Fetched over HTTPS. */
+  source_tls: boolean;
+  /** The source's data size the manager passed in start_copy (source_bytes). */
+  source_bytes?: number;
+  /** Kept data dirs the retention removed after this copy, with their sizes. */
+  removed_old_datadirs?: { path: string; bytes: number }[];
 }
 
 const COPY_PREFIX = 'data.copy-';
 const READY_PREFIX = 'data.ready-';
 const TRASH_PREFIX = 'data.trash-';
-export const OLD_PREFIX = 'data.old-';
 
 class AbortedError extends Error {}
 
 export class CopyRun {
-  step: CopyStep = 'queued';
+  private current: CopyStep = 'queued';
+  /** Told of every step change and of the end (the outcomes file is written then). */
+  onChange: (() => void) | null = null;
   private meter: RateMeter | null = null;
   private receivingMs = 0;
   private readonly abort = new AbortController();
@@ -78,6 +104,8 @@ export class CopyRun {
   private sha: string | undefined;
   private position: { file: string; pos: number; gtid: string } | undefined;
   private oldDir: string | undefined;
+  private removedOld: { path: string; bytes: number }[] | undefined;
+  private stopCause: StopCause | null = null;
   private settle!: () => void;
   /** Resolves when the copy has ended, its leftovers removed. */
   readonly settled = new Promise<void>((r) => (this.settle = r));
@@ -87,13 +115,23 @@ export class CopyRun {
     private readonly deps: CopyDeps,
   ) {}
 
+  get step(): CopyStep {
+    return this.current;
+  }
+
+  private set step(s: CopyStep) {
+    this.current = s;
+    this.onChange?.();
+  }
+
   get finished(): boolean {
     return this.step === 'done' || this.step === 'failed' || this.step === 'aborted';
   }
 
   /** Abort is possible until the swap starts; after that the copy finishes (it takes seconds). */
-  requestAbort(): boolean {
+  requestAbort(cause: StopCause = 'abort_copy'): boolean {
     if (this.finished || this.step === 'swapping' || this.step === 'starting') return false;
+    this.stopCause ??= cause;
     this.abort.abort();
     return true;
   }
@@ -118,6 +156,9 @@ export class CopyRun {
       ...(this.sha !== undefined ? { sha256: this.sha } : {}),
       ...(this.position ? { gtid: this.position.gtid, binlog_file: this.position.file, binlog_pos: this.position.pos } : {}),
       ...(this.oldDir !== undefined ? { old_datadir: this.oldDir } : {}),
+      source_tls: this.req.sourceTls,
+      ...(this.req.sourceBytes !== undefined ? { source_bytes: this.req.sourceBytes } : {}),
+      ...(this.removedOld !== undefined ? { removed_old_datadirs: this.removedOld } : {}),
     };
   }
 
@@ -152,19 +193,37 @@ export class CopyRun {
       this.step = 'starting';
       const pid = await startExisting(this.deps.registry.get(rec.port)!, this.deps.osUser, this.deps.startTimeoutMs);
       this.deps.registry.update(rec.port, { pid, desired: 'running', recoverAsReplica: false });
+      this.removedOld = this.applyRetention(rec);
+      this.finishedAt = Date.now();
       this.step = 'done';
       log.info({ ...fields, ...this.status() }, 'copy: done; the instance runs read-only on the copied data');
     } catch (e) {
       const at = this.step;
-      const aborted = this.abort.signal.aborted;
-      this.step = aborted ? 'aborted' : 'failed';
-      this.error = aborted ? 'aborted by abort_copy' : `copy ${this.req.copyId} to port ${this.req.port} failed in step ${at}: ${(e as Error).message}`;
+      const aborted = this.stopCause === 'abort_copy';
+      const why = this.stopCause === 'agent_stop' ? 'the agent was stopped during the copy; its directory was removed, the old data dir is untouched' : (e as Error).message;
+      this.error = aborted ? 'aborted by abort_copy' : `copy ${this.req.copyId} to port ${this.req.port} failed in step ${at}: ${why}`;
       if (copyDir !== '') rmSync(copyDir, { recursive: true, force: true });
-      log[aborted ? 'warn' : 'error']({ ...fields, err: aborted ? undefined : e }, aborted ? 'copy aborted; the old data dir is untouched' : 'copy failed');
-    } finally {
       if (this.meter && this.receivingMs === 0) this.receivingMs = this.meter.elapsedMs();
       this.finishedAt = Date.now();
+      this.step = aborted ? 'aborted' : 'failed';
+      log[aborted ? 'warn' : 'error']({ ...fields, err: this.stopCause ? undefined : e }, aborted ? 'copy aborted; the old data dir is untouched' : 'copy failed');
+    } finally {
       this.settle();
+    }
+  }
+
+  /** After a successful copy: the kept data dirs beyond the retention go (never the one just made). */
+  private applyRetention(rec: InstanceRecord): { path: string; bytes: number }[] | undefined {
+    try {
+      const removed = pruneOldDatadirs(rec.dir, this.deps.retention, new Date(), this.oldDir);
+      for (const r of removed) {
+        this.deps.log.info({ copy_id: this.req.copyId, port: rec.port, path: r.path, bytes: r.bytes }, `copy: removed the kept data dir ${r.path} (${humanBytes(r.bytes)}): beyond copy_keep_old_datadirs/copy_keep_old_days`);
+      }
+      return removed.length > 0 ? removed : undefined;
+    } catch (e) {
+      // The copy itself is done; a dir that could not be removed is seen in list_instances.
+      this.deps.log.error({ copy_id: this.req.copyId, port: rec.port, err: e }, 'copy: removing kept data dirs beyond the retention failed');
+      return undefined;
     }
   }
 
@@ -172,9 +231,35 @@ export class CopyRun {
     if (this.abort.signal.aborted) throw new AbortedError('aborted');
   }
 
-  /** Streams the source's backup through the meter into mbstream; returns the sender's trailers. */
+  /**
+   * Streams the source's backup through the meter into mbstream; returns the sender's trailers. From
+   * the request on, no byte for stallTimeoutMs (the source's backup hung, the network lost) cuts it.
+   */
   private async receive(copyDir: string): Promise<{ sha: string; status: string }> {
-    const res = await this.get();
+    let stalled: Error | null = null;
+    let request: ClientRequest | null = null;
+    const watch = new StallWatch({
+      timeoutMs: this.deps.stallTimeoutMs,
+      progress: () => this.meter?.bytes ?? -1,
+      onStall: (idleMs) => {
+        stalled = new Error(
+          `no byte arrived from the source agent ${this.source} for ${Math.round(idleMs / 1_000)} s ` +
+            `(copy_stall_timeout_s is ${this.deps.stallTimeoutMs / 1_000}); the stream was cut`,
+        );
+        request?.destroy(stalled);
+      },
+    });
+    try {
+      return await this.receiveFrom(copyDir, (r) => (request = r));
+    } catch (e) {
+      throw stalled ?? e;
+    } finally {
+      watch.stop();
+    }
+  }
+
+  private async receiveFrom(copyDir: string, started: (r: ClientRequest) => void): Promise<{ sha: string; status: string }> {
+    const res = await this.get(started);
     if (res.statusCode !== 200) {
       const body = await readAll(res);
       throw new Error(`the source agent refused the copy (HTTP ${res.statusCode}): ${body.slice(0, 300)}`);
@@ -197,21 +282,32 @@ export class CopyRun {
     return { sha: String(res.trailers[TRAILER_SHA] ?? ''), status: String(res.trailers[TRAILER_STATUS] ?? 'sent no status') };
   }
 
-  private get(): Promise<IncomingMessage> {
+  private get source(): string {
+    return `${this.req.sourceHost}:${this.req.sourceAgentPort}`;
+  }
+
+  /** GET of the stream, over HTTPS (verified against tls_ca_file, else the system's CAs) when the source serves TLS. */
+  private get(started: (r: ClientRequest) => void): Promise<IncomingMessage> {
     return new Promise((resolve, reject) => {
-      const r = httpRequest(
-        {
-          host: this.req.sourceHost,
-          port: this.req.sourceAgentPort,
-          method: 'GET',
-          path: COPY_STREAM_PATH,
-          agent: false,
-          headers: { authorization: `Bearer ${this.req.ticket}` },
-          signal: this.abort.signal,
-        },
-        resolve,
-      );
-      r.on('error', (e) => reject(new Error(`cannot reach the source agent ${this.req.sourceHost}:${this.req.sourceAgentPort}: ${e.message}`)));
+      const opts = {
+        host: this.req.sourceHost,
+        port: this.req.sourceAgentPort,
+        method: 'GET',
+        path: COPY_STREAM_PATH,
+        agent: false as const,
+        headers: { authorization: `Bearer ${this.req.ticket}` },
+        signal: this.abort.signal,
+      };
+      let r: ClientRequest;
+      if (this.req.sourceTls) {
+        const ca = this.deps.tlsCaFile !== null ? readFileSync(this.deps.tlsCaFile) : undefined;
+        r = httpsRequest({ ...opts, ...(ca ? { ca } : {}) }, resolve);
+      } else {
+        r = httpRequest(opts, resolve);
+      }
+      started(r);
+      const scheme = this.req.sourceTls ? 'https' : 'http';
+      r.on('error', (e) => reject(new Error(`cannot reach the source agent ${this.source} (${scheme}): ${e.message}`)));
       r.end();
     });
   }
@@ -260,30 +356,18 @@ function swapIn(rec: InstanceRecord, ready: string, keep: boolean, copyId: strin
   const data = dataDir(rec);
   let aside: string | undefined;
   if (existsSync(data)) {
-    aside = join(rec.dir, keep ? `${OLD_PREFIX}${stamp()}` : `${TRASH_PREFIX}${copyId}`);
+    aside = join(rec.dir, keep ? `${OLD_PREFIX}${oldStamp(new Date())}` : `${TRASH_PREFIX}${copyId}`);
+    // Two copies within one second: the second keeps its dir under its copy id too.
+    if (existsSync(aside)) aside = `${aside}-${copyId}`;
     renameSync(data, aside);
   }
   renameSync(ready, data);
-  fsyncDir(rec.dir);
+  fsyncDirSync(rec.dir);
   if (aside !== undefined && !keep) {
     rmSync(aside, { recursive: true, force: true });
     return undefined;
   }
   return aside;
-}
-
-/** 20261207T201500Z: sorts by time, and is a plain file name. */
-function stamp(): string {
-  return new Date().toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
-}
-
-function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -297,7 +381,7 @@ export function cleanCopyLeftovers(rec: InstanceRecord): string[] {
     const p = join(rec.dir, name);
     if (name.startsWith(READY_PREFIX) && !existsSync(dataDir(rec))) {
       renameSync(p, dataDir(rec));
-      fsyncDir(rec.dir);
+      fsyncDirSync(rec.dir);
       done.push(`finished the swap of ${name}`);
     } else if (name.startsWith(COPY_PREFIX) || name.startsWith(READY_PREFIX) || name.startsWith(TRASH_PREFIX)) {
       rmSync(p, { recursive: true, force: true });
@@ -305,35 +389,4 @@ export function cleanCopyLeftovers(rec: InstanceRecord): string[] {
     }
   }
   return done;
-}
-
-/** The copies this agent received or receives, by id; finished ones are kept for get_copy_status. */
-export class CopyRuns {
-  private readonly byId = new Map<string, CopyRun>();
-
-  get(id: string): CopyRun | undefined {
-    return this.byId.get(id);
-  }
-
-  /** The copy that runs on `port`, or the last one that did. */
-  onPort(port: number): CopyRun | undefined {
-    let last: CopyRun | undefined;
-    for (const r of this.byId.values()) if (r.req.port === port) last = r;
-    return last;
-  }
-
-  add(run: CopyRun): void {
-    // A finished copy of the same id is replaced: a manager retrying with its own id starts afresh.
-    this.byId.delete(run.req.copyId);
-    this.byId.set(run.req.copyId, run);
-    while (this.byId.size > 100) {
-      const oldest = [...this.byId.values()].find((r) => r.finished);
-      if (!oldest) break;
-      this.byId.delete(oldest.req.copyId);
-    }
-  }
-
-  abortAll(): void {
-    for (const r of this.byId.values()) r.requestAbort();
-  }
 }

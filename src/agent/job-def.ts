@@ -3,7 +3,7 @@
 import type { Logger } from '../log/logger.js';
 import type { AgentConfig } from './config.js';
 import type { CopyTickets } from './copy-source.js';
-import type { CopyRuns } from './copy-target.js';
+import type { CopyRuns } from './copy-runs.js';
 import type { PortLocks } from './port-locks.js';
 import type { Answer, Envelope } from './protocol.js';
 import type { Registry } from './registry.js';

@@ -9,6 +9,7 @@ import { installComputer, installStorage, killInstance, livePid, startExisting, 
 import { confine, instanceDir, type InstanceKind } from './paths.js';
 import { failed, firstLine, isAnswer, kindName, ok, target } from './job-answers.js';
 import { COPY_JOBS } from './copy-jobs.js';
+import { describeOldDatadirs } from './old-datadirs.js';
 import type { JobContext, JobDef } from './job-def.js';
 import type { Answer, Envelope } from './protocol.js';
 import type { InstanceRecord } from './registry.js';
@@ -406,6 +407,8 @@ const listInstances: JobDef = {
           request_id: r.requestId,
           dir: r.dir,
           ...(r.storage ? { server_id: r.storage.serverId, buffer_pool_mb: r.storage.bufferPoolMb, accounts: r.storage.accounts } : {}),
+          // Data dirs a copy with need_backup=1 kept aside, for the operator (and the retention).
+          ...(r.kind === 'storage' && r.phase === 'installed' ? { old_datadirs: describeOldDatadirs(r.dir) } : {}),
           ...(r.computer ? { user: r.computer.user, compute_node_id: r.computer.computeNodeId } : {}),
         };
       });

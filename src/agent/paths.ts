@@ -45,3 +45,8 @@ export function instanceDir(base: string, kind: InstanceKind, port: number): str
 export function registryFile(base: string): string {
   return join(base, 'agent-registry.json');
 }
+
+/** The outcomes of physical copies, next to the registry. */
+export function copiesFile(base: string): string {
+  return join(base, 'agent-copies.json');
+}

@@ -2,8 +2,8 @@
 // atomically (write a temporary file, fsync, rename, fsync the directory) on every change, so a kill -9
 // at any moment leaves either the old or the new version. No password is ever written here: a restart
 // of an existing instance needs none.
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFileAtomic } from './atomic-file.js';
 import { instanceDir, registryFile, type InstanceKind } from './paths.js';
 
 export type Phase = 'installing' | 'installed' | 'uninstalling';
@@ -129,21 +129,7 @@ export class Registry {
 
   private save(): void {
     const body: RegistryFileShape = { format: 1, instances: this.all() };
-    const tmp = `${this.file}.tmp-${process.pid}`;
-    const fd = openSync(tmp, 'w', 0o600);
-    try {
-      writeSync(fd, `${JSON.stringify(body, null, 2)}\n`);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.file);
-    const dfd = openSync(dirname(this.file), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
+    writeFileAtomic(this.file, `${JSON.stringify(body, null, 2)}\n`);
   }
 }
 

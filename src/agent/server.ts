@@ -53,7 +53,7 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<RunningAg
       return reply.code(401).type('text/plain').send(formatAnswer('', '', { status: 'failed', info: 'missing, used or expired copy ticket' }));
     }
     reply.hijack();
-    await serveCopyStream({ registry: agent.registry, log, account: taken.account }, taken.port, reply.raw);
+    await serveCopyStream({ registry: agent.registry, log, account: taken.account, stallTimeoutMs: cfg.copyStallTimeoutMs }, taken.port, reply.raw);
   });
   app.get('/healthz', async (_req, reply) =>
     reply.send({ status: 'ok', service: 'cluster-mgr agent', version: VERSION, local_ip: cfg.localIp }),

@@ -220,6 +220,12 @@ async function copyPast(ctx: JobContext, j: NodeJob, target: NodeView, agent: Ag
         `the agent of ${target.hostaddr} no longer knows copy ${j.copyId} (it restarted and removed what it had received); the node's data dir is unchanged unless the swap had finished: run rebuild_node again`,
       );
     }
+    if (st.step === 'failed' && during.includes('receiving') && /agent (restarted|was stopped) during the copy/.test(st.error ?? '')) {
+      // The target's agent went away while receiving: nothing was swapped, so the copy starts again.
+      ctx.log.warn({ job: ctx.job.id, node: hp(target), error: st.error }, 'rebuild: the copy was cut by an agent restart; starting it again');
+      await ensureCopyStarted(ctx, j, target, agent);
+      continue;
+    }
     if (st.step === 'failed' || st.step === 'aborted') throw copyFailed(j, target, st);
     if (!during.includes(st.step)) return st;
     // get_status shows the bytes as they arrive (one Raft entry per REPORT_MS while streaming).
@@ -245,9 +251,20 @@ async function ensureCopyStarted(ctx: JobContext, j: NodeJob, target: NodeView, 
   const src = nodeOf(ctx, j.source);
   const srcAgentPort = agentPortOf(ctx.world, src.hostaddr);
   if (srcAgentPort === null) throw new JobError(E_RB_NODE_PARAMS, `source ${hp(src)}: machine ${src.hostaddr} is not registered`);
-  const ticket = await ctx.agent(src.hostaddr).prepareCopySource({ port: src.port, account: storageAccount(ctx) });
+  // The offer says how big the data is (the target checks its free disk) and whether the source serves HTTPS.
+  const offer = await ctx.agent(src.hostaddr).prepareCopy({ port: src.port, account: storageAccount(ctx) });
   checkLeading(ctx.signal);
-  await agent.startCopy({ copyId: j.copyId, port: target.port, sourceHost: src.hostaddr, sourceAgentPort: srcAgentPort, ticket, pvLimitMb: j.pvLimit, needBackup: j.needBackup });
+  await agent.startCopy({
+    copyId: j.copyId,
+    port: target.port,
+    sourceHost: src.hostaddr,
+    sourceAgentPort: srcAgentPort,
+    ticket: offer.ticket,
+    pvLimitMb: j.pvLimit,
+    needBackup: j.needBackup,
+    ...(typeof offer.data_bytes === 'number' ? { sourceBytes: offer.data_bytes } : {}),
+    ...(typeof offer.tls === 'boolean' ? { sourceTls: offer.tls } : {}),
+  });
   ctx.log.info({ job: ctx.job.id, node: hp(target), source: hp(src), pv_limit_mb: j.pvLimit, need_backup: j.needBackup, retry: st !== null }, 'rebuild: copy started');
 }
 
