@@ -8,6 +8,7 @@ import type { JobView, NodeView, World } from '../actors/index.js';
 import type { LeaderContext, Reconciler } from '../reconcile/host.js';
 import { checkLeading } from '../reconcile/host.js';
 import type { HaRuntime } from './ports.js';
+import { nodeToRepair } from './rejoin.js';
 import type { HaSettings } from './settings.js';
 
 /** The rebuild_node jobs that name a node, newest first. */
@@ -33,14 +34,7 @@ export class AutoRebuildReconciler implements Reconciler {
 
   /** A node waiting for a rebuild, in an rbr shard that has another primary and no task running. */
   private candidate(id: number): NodeView | null {
-    if (!this.s.autoRebuild) return null;
-    const w = this.rt.world;
-    const n = w.node(id);
-    if (!n || n.repair !== 'needs_rebuild') return null;
-    const s = w.shard(n.shard);
-    if (!s || s.task !== null || s.primary === null || s.primary === n.id) return null;
-    if (w.cluster(s.cluster)?.haMode !== 'rbr') return null;
-    return n;
+    return this.s.autoRebuild ? nodeToRepair(this.rt.world, id, 'needs_rebuild') : null;
   }
 
   keys(): string[] {

@@ -3,7 +3,7 @@
 // first (read_only, client sessions killed); no errant transactions → re-point it as a semi-sync
 // replica (node.rejoin); errant transactions → it stays read-only, out of replication, and is marked
 // as needing a rebuild (node.mark_needs_rebuild, visible in the shard's view and the events).
-import type { NodeView } from '../actors/index.js';
+import type { NodeView, World } from '../actors/index.js';
 import type { HaRuntime } from './ports.js';
 import type { LeaderContext, Reconciler } from '../reconcile/host.js';
 import { rejoin } from './failover-steps.js';
@@ -11,6 +11,17 @@ import type { NodePool } from './pool.js';
 import { evidence } from './evidence.js';
 import { propose } from './propose.js';
 import type { HaSettings } from './settings.js';
+
+/** A node in `repair` state, of an rbr shard that has another primary and no task running (the
+ *  nodes the rejoin and the automatic rebuild work on), or null. */
+export function nodeToRepair(w: World, id: number, repair: 'fenced' | 'needs_rebuild'): NodeView | null {
+  const n = w.node(id);
+  if (!n || n.repair !== repair) return null;
+  const s = w.shard(n.shard);
+  if (!s || s.task !== null || s.primary === null || s.primary === n.id) return null;
+  if (w.cluster(s.cluster)?.haMode !== 'rbr') return null;
+  return n;
+}
 
 export class RejoinReconciler implements Reconciler {
   readonly name = 'shard-rejoin';
@@ -21,15 +32,8 @@ export class RejoinReconciler implements Reconciler {
     private readonly s: HaSettings,
   ) {}
 
-  /** A fenced node of an rbr shard that has another primary and no task running. */
   private candidate(id: number): NodeView | null {
-    const w = this.rt.world;
-    const n = w.node(id);
-    if (!n || n.repair !== 'fenced') return null;
-    const s = w.shard(n.shard);
-    if (!s || s.task !== null || s.primary === null || s.primary === n.id) return null;
-    if (w.cluster(s.cluster)?.haMode !== 'rbr') return null;
-    return n;
+    return nodeToRepair(this.rt.world, id, 'fenced');
   }
 
   keys(): string[] {
