@@ -1,0 +1,198 @@
+// Benchmark: rebuilding a storage node from a streamed physical copy, against the same copy done by
+// hand on the same machine in the same run. A real 3-member cluster_mgr group, metadata shard and
+// node agent on 127.0.0.1 (AgentShard); a 3-node rbr shard created through Emit; --size-gb of InnoDB
+// data loaded into its primary and replicated. Then:
+//   baseline   mariadb-backup --backup --stream=xbstream of a replica | mbstream -x, then --prepare
+//   job        kill -9 of the other replica, its data dir deleted, rebuild_node (pv_limit 0: no limit)
+//              through Emit until get_status says done; ratio job / baseline (goal ≤ 1.2)
+//   pv_limit   the same again with pv_limit --pv-limit-mb: the rate measured while it streams, and its
+//              deviation from the limit (goal within 10 %)
+// Until the manager has rebuild_node, the job rows are the agent-level copy it is built on
+// (prepare_copy_source, start_copy, get_copy_status until done), labelled so.
+// Prints a table and one JSON line; --markdown FILE also writes the table, the command and the machine.
+//
+//   npm run bench:rebuild [-- --size-gb 2 --pv-limit-mb 20 --markdown /tmp/rebuild.md]
+//   npm run bench:rebuild -- --size-gb 0.05          (smoke run, a minute or two)
+import { execFileSync } from 'node:child_process';
+import { rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Registry } from '../../src/agent/registry.js';
+import { ADMIN } from '../../test/e2e/env.js';
+import { AgentShard, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
+import { log, printTable } from '../failover/common.js';
+import { baselineCopy, type BaselineResult } from './baseline.js';
+import { agentCopy, rebuildJob, type RebuildResult, type RebuildTarget } from './copy.js';
+import { bytesUnder, caughtUp, loadData } from './load.js';
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+const { values } = parseArgs({
+  options: {
+    'size-gb': { type: 'string', default: '2' },
+    'pv-limit-mb': { type: 'string', default: '20' },
+    writers: { type: 'string', default: '2' },
+    markdown: { type: 'string' },
+  },
+  strict: true,
+});
+const sizeGb = Number(values['size-gb']);
+const pvLimitMb = Number(values['pv-limit-mb']);
+const writers = Number(values.writers);
+if (!(sizeGb > 0 && sizeGb <= 100)) fail('--size-gb must be a number of GiB above 0 and at most 100');
+if (!Number.isInteger(pvLimitMb) || pvLimitMb < 1) fail('--pv-limit-mb must be a whole number of MiB/s ≥ 1');
+if (!Number.isInteger(writers) || writers < 1 || writers > 8) fail('--writers must be a whole number from 1 to 8');
+
+function fail(why: string): never {
+  console.error(`bench:rebuild: ${why}`);
+  process.exit(2);
+}
+
+const mib = (b: number): string => (b / MIB).toFixed(1);
+const secs = (ms: number): string => (ms / 1_000).toFixed(1);
+const rate = (bytes: number, ms: number): string => ((bytes / MIB) * 1_000 / ms).toFixed(1);
+
+/** The machine, for the record: CPUs, memory, the disk under the run dir, the load. */
+function machine(dir: string): { nproc: number; memGib: number; disk: string; loadavg: number[] } {
+  const run = (cmd: string, args: string[]): string => {
+    try {
+      return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
+    } catch {
+      return '?';
+    }
+  };
+  const dev = run('findmnt', ['-n', '-o', 'SOURCE', '--target', dir]);
+  const blk = dev.startsWith('/dev/') ? run('lsblk', ['-d', '-n', '-o', 'NAME,ROTA,SIZE,MODEL', dev]).replace(/\s+/g, ' ') : '';
+  return { nproc: os.cpus().length, memGib: Math.round(os.totalmem() / GIB), disk: `${dev} (${blk || 'lsblk: n/a'})`, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))) };
+}
+
+/** kill -9 of the node's server, then its data dir deleted: the lost disk the rebuild repairs. */
+async function loseNode(bed: AgentShard, port: number): Promise<void> {
+  const pid = await bed.pidOf(port);
+  if (pid === null) throw new Error(`bench:rebuild: the agent runs no server on port ${port}`);
+  process.kill(pid, 'SIGKILL');
+  await waitFor(`the server on port ${port} to die`, () => Promise.resolve(!pidAlive(pid)), 10_000);
+  rmSync(join(bed.env.base, 'storage', String(port), 'data'), { recursive: true, force: true });
+}
+
+async function rebuild(o: RebuildTarget): Promise<RebuildResult> {
+  await loseNode(o.bed, o.targetPort);
+  return (await rebuildJob(o)) ?? (await agentCopy(o));
+}
+
+async function main(): Promise<void> {
+  // The account mariadb-backup logs in with on the source: the agent's default_storage_accounts
+  // (read from its environment; the manager installs the storage nodes with the same admin).
+  process.env.CLUSTER_MGR_AGENT_DEFAULT_STORAGE_ACCOUNTS ??= `${ADMIN.user}:${ADMIN.password}`;
+  const bed = new AgentShard('bench-rebuild');
+  const stop = (): void => {
+    void bed.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const targetBytes = Math.round(sizeGb * GIB);
+  let base: BaselineResult;
+  let job: RebuildResult;
+  let limited: RebuildResult;
+  let loaded: { tableBytes: number; rows: number; ms: number; dataDirBytes: number };
+  const host = machine(os.tmpdir());
+  try {
+    log('starting the metadata shard, 3 manager members and the node agent; create_cluster (1 shard × 3 nodes)');
+    await bed.start();
+    const s = await bed.settled(180_000);
+    const replicas = s.nodes.filter((n) => n.id !== s.primary.id);
+    const [target, source] = [replicas[0]!, replicas[1]!];
+    const dataDirOf = (port: number): string => join(bed.env.base, 'storage', String(port), 'data');
+    log(`primary ${s.primary.port}, rebuilt replica ${target.port}, source replica ${source.port}; loading ${sizeGb} GiB`);
+    const l = await loadData({
+      connect: () => bed.adminConnection(s.primary.port),
+      primaryDataDir: dataDirOf(s.primary.port),
+      targetBytes,
+      writers,
+      progress: (b) => log(`loaded ${mib(b)} MiB`),
+    });
+    const pc = await bed.adminConnection(s.primary.port);
+    try {
+      for (const r of replicas) {
+        const rc = await bed.adminConnection(r.port);
+        try {
+          await caughtUp(pc, rc, 3_600);
+        } finally {
+          await rc.end();
+        }
+      }
+    } finally {
+      await pc.end();
+    }
+    loaded = { ...l, dataDirBytes: bytesUnder(dataDirOf(source.port)) };
+    log(`loaded ${l.rows} rows, ${mib(l.tableBytes)} MiB of table files in ${secs(l.ms)} s; replicas caught up; source data dir ${mib(loaded.dataDirBytes)} MiB`);
+
+    const rec = Registry.load(bed.env.base).get(source.port);
+    if (!rec) throw new Error(`bench:rebuild: the agent's registry has no instance on port ${source.port}`);
+    log('baseline: mariadb-backup --backup --stream | mbstream -x, then --prepare');
+    base = await baselineCopy(rec, ADMIN, join(bed.env.dir, 'baseline'));
+    log(`baseline: ${mib(base.bytes)} MiB streamed in ${secs(base.streamMs)} s, prepared in ${secs(base.prepareMs)} s`);
+
+    const common = { bed, targetPort: target.port, sourcePort: source.port, timeoutMs: 3_600_000 };
+    log('rebuild without a limit (pv_limit 0)');
+    job = await rebuild({ ...common, pvLimitMb: 0, copyId: 'bench-nolimit' });
+    log(`${job.how}: ${mib(job.bytes)} MiB in ${secs(job.ms)} s`);
+    if (job.how === 'rebuild_node job') await bed.settled(300_000);
+    log(`rebuild with pv_limit ${pvLimitMb} MiB/s`);
+    limited = await rebuild({ ...common, pvLimitMb, copyId: 'bench-limited' });
+    log(`${limited.how}: ${mib(limited.bytes)} MiB in ${secs(limited.ms)} s`);
+  } finally {
+    await bed.stop();
+  }
+
+  const baseMs = base.streamMs + base.prepareMs;
+  const measured = limited.sampledBytesPerSec ?? limited.agentAvgBytesPerSec;
+  const deviation = measured / (pvLimitMb * MIB) - 1;
+  const label = (r: RebuildResult, pv: string): string => (r.how === 'rebuild_node job' ? `rebuild_node, pv_limit ${pv}` : `agent copy (no job yet), pv_limit ${pv}`);
+  const rows = [
+    ['run', 'MiB', 's', 'MiB/s', '× baseline', 'note'],
+    ['baseline (by hand)', mib(base.bytes), secs(baseMs), rate(base.bytes, baseMs), '1.00', `stream ${secs(base.streamMs)} s (${rate(base.bytes, base.streamMs)} MiB/s) + prepare ${secs(base.prepareMs)} s`],
+    [label(job, '0'), mib(job.bytes), secs(job.ms), rate(job.bytes, job.ms), (job.ms / baseMs).toFixed(2), `${job.how === 'rebuild_node job' ? 'Emit' : 'prepare_copy_source'} → done; goal ≤ 1.20 × baseline`],
+    [
+      label(limited, String(pvLimitMb)),
+      mib(limited.bytes),
+      secs(limited.ms),
+      rate(limited.bytes, limited.ms),
+      (limited.ms / baseMs).toFixed(2),
+      `streaming at ${(measured / MIB).toFixed(2)} MiB/s (${(deviation * 100).toFixed(1)} % from the limit; goal within 10 %)`,
+    ],
+  ];
+  printTable(rows);
+  const command = `npm run bench:rebuild -- ${process.argv.slice(2).join(' ')}`.trim();
+  const summary = {
+    bench: 'rebuild',
+    command,
+    machine: host,
+    loadavg_after: os.loadavg().map((x) => Number(x.toFixed(2))),
+    data: { size_gb: sizeGb, rows: loaded.rows, table_bytes: loaded.tableBytes, source_datadir_bytes: loaded.dataDirBytes, load_ms: loaded.ms },
+    baseline: { bytes: base.bytes, stream_ms: base.streamMs, prepare_ms: base.prepareMs },
+    job: { ...job, ratio: Number((job.ms / baseMs).toFixed(3)) },
+    pv_limit: { limit_mib_s: pvLimitMb, ...limited, measured_bytes_per_sec: Math.round(measured), deviation: Number(deviation.toFixed(4)) },
+    targets_met: job.ms / baseMs <= 1.2 && Math.abs(deviation) <= 0.1,
+  };
+  console.log(JSON.stringify(summary));
+  if (values.markdown !== undefined) {
+    const md = [
+      `\`${command}\` — ${new Date().toISOString().slice(0, 10)}, ${host.nproc} CPUs, ${host.memGib} GiB, disk ${host.disk}, load ${host.loadavg.join(' ')} before / ${summary.loadavg_after.join(' ')} after;`,
+      `${loaded.rows} rows, ${mib(loaded.tableBytes)} MiB of table files (source data dir ${mib(loaded.dataDirBytes)} MiB).`,
+      '',
+      `| ${rows[0]!.join(' | ')} |`,
+      `|${rows[0]!.map(() => '---').join('|')}|`,
+      ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`),
+      '',
+    ].join('\n');
+    writeFileSync(values.markdown, md);
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
