@@ -76,6 +76,17 @@ export async function loadData(o: {
   return { tableBytes: bytesUnder(dbDir), rows, ms: Date.now() - started };
 }
 
+/** CHECKSUM TABLE of every benchmark table, by name: a rebuilt node must answer what its source does. */
+export async function checksums(c: Connection): Promise<Record<string, string>> {
+  const [tables] = await c.query<RowDataPacket[]>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1', [BENCH_DB]);
+  const out: Record<string, string> = {};
+  for (const { t } of tables) {
+    const [[r]] = await c.query<RowDataPacket[]>(`CHECKSUM TABLE ${BENCH_DB}.${c.escapeId(String(t))}`);
+    out[String(t)] = String(r!.Checksum);
+  }
+  return out;
+}
+
 /** Waits until a replica has applied everything the primary has binlogged (MASTER_GTID_WAIT). */
 export async function caughtUp(primary: Connection, replica: Connection, timeoutSec: number): Promise<void> {
   const [[p]] = await primary.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS pos');

@@ -14,7 +14,7 @@
 //   npm run bench:rebuild [-- --size-gb 2 --pv-limit-mb 20 --markdown /tmp/rebuild.md]
 //   npm run bench:rebuild -- --size-gb 0.05          (smoke run, a minute or two)
 import { execFileSync } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -24,7 +24,7 @@ import { AgentShard, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
 import { log, printTable } from '../failover/common.js';
 import { baselineCopy, type BaselineResult } from './baseline.js';
 import { agentCopy, rebuildJob, type RebuildResult, type RebuildTarget } from './copy.js';
-import { bytesUnder, caughtUp, loadData } from './load.js';
+import { bytesUnder, caughtUp, checksums, loadData } from './load.js';
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -54,7 +54,26 @@ const mib = (b: number): string => (b / MIB).toFixed(1);
 const secs = (ms: number): string => (ms / 1_000).toFixed(1);
 const rate = (bytes: number, ms: number): string => ((bytes / MIB) * 1_000 / ms).toFixed(1);
 
-/** The machine, for the record: CPUs, memory, the disk under the run dir, the load. */
+/** MiB/s of writing 512 MiB (in 8 MiB writes) and fsync-ing it under `dir`: the disk's pace for the record. */
+function diskWriteRate(dir: string): number {
+  const d = mkdtempSync(join(dir, 'cmgr-bench-rebuild-disk-'));
+  try {
+    const chunk = Buffer.alloc(8 * MIB, 0x5a);
+    const t0 = process.hrtime.bigint();
+    const fd = openSync(join(d, 'probe'), 'w', 0o600);
+    try {
+      for (let i = 0; i < 64; i++) writeSync(fd, chunk);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    return 512 / (Number(process.hrtime.bigint() - t0) / 1e9);
+  } finally {
+    rmSync(d, { recursive: true, force: true });
+  }
+}
+
+/** The machine, for the record: CPUs, memory, the disk under the run dir (and its write pace), the load. */
 function machine(dir: string): { nproc: number; memGib: number; disk: string; loadavg: number[] } {
   const run = (cmd: string, args: string[]): string => {
     try {
@@ -64,8 +83,10 @@ function machine(dir: string): { nproc: number; memGib: number; disk: string; lo
     }
   };
   const dev = run('findmnt', ['-n', '-o', 'SOURCE', '--target', dir]);
-  const blk = dev.startsWith('/dev/') ? run('lsblk', ['-d', '-n', '-o', 'NAME,ROTA,SIZE,MODEL', dev]).replace(/\s+/g, ' ') : '';
-  return { nproc: os.cpus().length, memGib: Math.round(os.totalmem() / GIB), disk: `${dev} (${blk || 'lsblk: n/a'})`, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))) };
+  const [size = '?', rota = '?', ...model] = dev.startsWith('/dev/') ? run('lsblk', ['-d', '-n', '-o', 'SIZE,ROTA,MODEL', dev]).split(/\s+/) : [];
+  const kind = rota === '1' ? 'rotational as the kernel reports it' : rota === '0' ? 'non-rotational' : 'kind unknown';
+  const disk = `${dev}, ${size}, ${kind}${model.length > 0 ? `, ${model.join(' ')}` : ''}, writes ${Math.round(diskWriteRate(dir))} MiB/s (512 MiB + fsync)`;
+  return { nproc: os.cpus().length, memGib: Math.round(os.totalmem() / GIB), disk, loadavg: os.loadavg().map((x) => Number(x.toFixed(2))) };
 }
 
 /** kill -9 of the node's server, then its data dir deleted: the lost disk the rebuild repairs. */
@@ -77,9 +98,20 @@ async function loseNode(bed: AgentShard, port: number): Promise<void> {
   rmSync(join(bed.env.base, 'storage', String(port), 'data'), { recursive: true, force: true });
 }
 
-async function rebuild(o: RebuildTarget): Promise<RebuildResult> {
+/** Rebuilds the target; `same` says whether its tables' CHECKSUM TABLE then equals the source's. */
+async function rebuild(o: RebuildTarget): Promise<RebuildResult & { same: boolean }> {
   await loseNode(o.bed, o.targetPort);
-  return (await rebuildJob(o)) ?? (await agentCopy(o));
+  const r = (await rebuildJob(o)) ?? (await agentCopy(o));
+  const sums = async (port: number): Promise<Record<string, string>> => {
+    const c = await o.bed.adminConnection(port);
+    try {
+      return await checksums(c);
+    } finally {
+      await c.end();
+    }
+  };
+  const [want, got] = [await sums(o.sourcePort), await sums(o.targetPort)];
+  return { ...r, same: Object.keys(want).length > 0 && JSON.stringify(got) === JSON.stringify(want) };
 }
 
 async function main(): Promise<void> {
@@ -94,8 +126,8 @@ async function main(): Promise<void> {
   process.once('SIGTERM', stop);
   const targetBytes = Math.round(sizeGb * GIB);
   let base: BaselineResult;
-  let job: RebuildResult;
-  let limited: RebuildResult;
+  let job: RebuildResult & { same: boolean };
+  let limited: RebuildResult & { same: boolean };
   let loaded: { tableBytes: number; rows: number; ms: number; dataDirBytes: number };
   const host = machine(os.tmpdir());
   try {
@@ -152,15 +184,16 @@ async function main(): Promise<void> {
   const deviation = measured / (pvLimitMb * MIB) - 1;
   const label = (r: RebuildResult, pv: string): string => (r.how === 'rebuild_node job' ? `rebuild_node, pv_limit ${pv}` : `agent copy (no job yet), pv_limit ${pv}`);
   const rows = [
-    ['run', 'MiB', 's', 'MiB/s', '× baseline', 'note'],
-    ['baseline (by hand)', mib(base.bytes), secs(baseMs), rate(base.bytes, baseMs), '1.00', `stream ${secs(base.streamMs)} s (${rate(base.bytes, base.streamMs)} MiB/s) + prepare ${secs(base.prepareMs)} s`],
-    [label(job, '0'), mib(job.bytes), secs(job.ms), rate(job.bytes, job.ms), (job.ms / baseMs).toFixed(2), `${job.how === 'rebuild_node job' ? 'Emit' : 'prepare_copy_source'} → done; goal ≤ 1.20 × baseline`],
+    ['run', 'MiB', 's', 'MiB/s', '× baseline', 'same checksums', 'note'],
+    ['baseline (by hand)', mib(base.bytes), secs(baseMs), rate(base.bytes, baseMs), '1.00', '', `stream ${secs(base.streamMs)} s (${rate(base.bytes, base.streamMs)} MiB/s) + prepare ${secs(base.prepareMs)} s`],
+    [label(job, '0'), mib(job.bytes), secs(job.ms), rate(job.bytes, job.ms), (job.ms / baseMs).toFixed(2), job.same ? 'yes' : 'NO', `${job.how === 'rebuild_node job' ? 'Emit' : 'prepare_copy_source'} → done; goal ≤ 1.20 × baseline`],
     [
       label(limited, String(pvLimitMb)),
       mib(limited.bytes),
       secs(limited.ms),
       rate(limited.bytes, limited.ms),
       (limited.ms / baseMs).toFixed(2),
+      limited.same ? 'yes' : 'NO',
       `streaming at ${(measured / MIB).toFixed(2)} MiB/s (${(deviation * 100).toFixed(1)} % from the limit; goal within 10 %)`,
     ],
   ];
@@ -175,7 +208,7 @@ async function main(): Promise<void> {
     baseline: { bytes: base.bytes, stream_ms: base.streamMs, prepare_ms: base.prepareMs },
     job: { ...job, ratio: Number((job.ms / baseMs).toFixed(3)) },
     pv_limit: { limit_mib_s: pvLimitMb, ...limited, measured_bytes_per_sec: Math.round(measured), deviation: Number(deviation.toFixed(4)) },
-    targets_met: job.ms / baseMs <= 1.2 && Math.abs(deviation) <= 0.1,
+    targets_met: job.same && limited.same && job.ms / baseMs <= 1.2 && Math.abs(deviation) <= 0.1,
   };
   console.log(JSON.stringify(summary));
   if (values.markdown !== undefined) {
