@@ -343,8 +343,10 @@ export class AgentClient {
   }
 
   /** This agent only: a one-time ticket for the stream of a running storage instance (the copy's source). */
-  async prepareCopySource(p: { port: number }, o: CallOptions = {}): Promise<string> {
-    const a = await this.run('prepare_copy_source', { port: p.port }, o);
+  async prepareCopySource(p: { port: number; account?: Account }, o: CallOptions = {}): Promise<string> {
+    const paras: Record<string, unknown> = { port: p.port };
+    if (p.account) Object.assign(paras, { user: p.account.user, password: p.account.password });
+    const a = await this.run('prepare_copy_source', paras, o);
     const ticket = (a.info as { ticket?: unknown } | null)?.ticket;
     if (typeof ticket !== 'string') throw new AgentError(`agent ${this.address}: prepare_copy_source: bad answer: no ticket`, 'protocol', this.address, 'prepare_copy_source');
     return ticket;

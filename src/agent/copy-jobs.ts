@@ -8,11 +8,13 @@ import { CopyRun, type CopyStatus } from './copy-target.js';
 import { failed, isAnswer, ok, target } from './job-answers.js';
 import type { JobContext, JobDef } from './job-def.js';
 import { livePid } from './instances.js';
-import { copyTicket, flag01, hostAddr, intIn, matching, opt, parseParas, port, req } from './validate.js';
+import { accountName, copyTicket, flag01, hostAddr, intIn, matching, opt, parseParas, password, port, req } from './validate.js';
 
 const copyId = matching(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'a copy id (letters, digits, ".", "_", "-"; at most 64)');
 
-const PREPARE_COPY_SOURCE = { port: req(port) };
+// user/password: the account mariadb-backup logs in with (the manager's admin, as install_mysql got it);
+// without them, the first of default_storage_accounts.
+const PREPARE_COPY_SOURCE = { port: req(port), user: opt(accountName), password: opt(password) };
 const START_COPY = {
   port: req(port),
   source_host: req(hostAddr),
@@ -40,11 +42,13 @@ const prepareCopySource: JobDef = {
     const rec = target(ctx, p.port, 'storage');
     if (isAnswer(rec)) return rec;
     if (livePid(rec) === null) return failed(`prepare_copy_source: the storage instance on port ${p.port} is not running; a copy is taken from a running server`);
-    if (ctx.cfg.defaultStorageAccounts.length === 0) {
-      return failed('prepare_copy_source: the agent has no default_storage_accounts; mariadb-backup needs an account to log in with');
+    if ((p.user === undefined) !== (p.password === undefined)) return failed('prepare_copy_source: paras.user and paras.password go together');
+    const account = p.user !== undefined ? { user: p.user, password: p.password! } : ctx.cfg.defaultStorageAccounts[0];
+    if (account === undefined) {
+      return failed('prepare_copy_source: no account for mariadb-backup to log in with: send paras.user and paras.password, or set default_storage_accounts');
     }
     // A secret for one use: the caller hands it to the target's agent in start_copy, and nothing logs it.
-    return ok({ ticket: ctx.tickets.issue(p.port), port: p.port, expires_in_ms: 600_000 });
+    return ok({ ticket: ctx.tickets.issue(p.port, account), port: p.port, expires_in_ms: 600_000 });
   },
 };
 

@@ -24,6 +24,8 @@ export const TICKET_TTL_MS = 10 * 60_000;
 
 interface Ticket {
   port: number;
+  /** The account the stream's mariadb-backup logs in with (kept in memory only, with the ticket). */
+  account: Account;
   expiresAt: number;
 }
 
@@ -34,21 +36,21 @@ interface Ticket {
 export class CopyTickets {
   private readonly byDigest = new Map<string, Ticket>();
 
-  issue(port: number, now = Date.now()): string {
+  issue(port: number, account: Account, now = Date.now()): string {
     this.sweep(now);
     const ticket = randomBytes(32).toString('hex');
-    this.byDigest.set(digest(ticket), { port, expiresAt: now + TICKET_TTL_MS });
+    this.byDigest.set(digest(ticket), { port, account, expiresAt: now + TICKET_TTL_MS });
     return ticket;
   }
 
-  /** The port a valid ticket is for, or null; a ticket is usable once. */
-  take(ticket: string, now = Date.now()): number | null {
+  /** The port and account a valid ticket is for, or null; a ticket is usable once. */
+  take(ticket: string, now = Date.now()): { port: number; account: Account } | null {
     this.sweep(now);
     const key = digest(ticket);
     const t = this.byDigest.get(key);
     if (!t) return null;
     this.byDigest.delete(key);
-    return t.port;
+    return { port: t.port, account: t.account };
   }
 
   private sweep(now: number): void {

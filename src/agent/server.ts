@@ -45,15 +45,15 @@ export async function runAgent(cfg: AgentConfig, log: Logger): Promise<RunningAg
   // and is not in allowed_clients (the managers' addresses).
   app.get(COPY_STREAM_PATH, async (req, reply) => {
     const ticket = bearerOf(req);
-    const port = ticket === '' ? null : agent.tickets.take(ticket);
-    if (port === null) {
+    const taken = ticket === '' ? null : agent.tickets.take(ticket);
+    if (taken === null) {
       const client = plainAddress(req.socket.remoteAddress);
       const r = refusals.take(client);
       if (r.log) log.warn({ client, why: 'copy stream without a valid ticket' }, 'refused a caller');
       return reply.code(401).type('text/plain').send(formatAnswer('', '', { status: 'failed', info: 'missing, used or expired copy ticket' }));
     }
     reply.hijack();
-    await serveCopyStream({ registry: agent.registry, log, account: cfg.defaultStorageAccounts[0] }, port, reply.raw);
+    await serveCopyStream({ registry: agent.registry, log, account: taken.account }, taken.port, reply.raw);
   });
   app.get('/healthz', async (_req, reply) =>
     reply.send({ status: 'ok', service: 'cluster-mgr agent', version: VERSION, local_ip: cfg.localIp }),

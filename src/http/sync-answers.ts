@@ -62,6 +62,10 @@ export function jobStatus(world: World, jobIdText: string): SyncResult {
  * current step's name), then the keys its type's definition declares, built as XPanel reads them.
  */
 export function jobAttachment(job: JobView, world?: World): Record<string, unknown> {
+  const def = JOB_DEFINITIONS.job(job.jobType);
+  if (world !== undefined && def?.attachment.only === true && def.attachment.build !== undefined) {
+    return withoutSecretKeys(def.attachment.build(job, world)) as Record<string, unknown>;
+  }
   const result = job.result !== null && typeof job.result === 'object' && !Array.isArray(job.result) ? job.result : {};
   const request = job.request !== null && typeof job.request === 'object' && !Array.isArray(job.request) ? (job.request as Record<string, unknown>) : {};
   const att: Record<string, unknown> = withoutSecretKeys(result) as Record<string, unknown>;
@@ -78,7 +82,6 @@ export function jobAttachment(job: JobView, world?: World): Record<string, unkno
   if (job.skippedPorts.length > 0) att.skipped_ports = skippedPortsShown(job);
   att.when_started = job.startedAt ?? job.createdAt;
   att.when_ended = job.endedAt;
-  const def = JOB_DEFINITIONS.job(job.jobType);
   if (world !== undefined && def?.attachment.build !== undefined) Object.assign(att, withoutSecretKeys(def.attachment.build(job, world)));
   return att;
 }

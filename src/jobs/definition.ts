@@ -31,6 +31,9 @@ export interface AttachmentShape {
   keys: Readonly<Record<string, JsonSchema>>;
   /** Builds those keys from the job (request, steps, result, child jobs) and the world; absent: the result's keys. */
   build?(job: JobView, world: World): Record<string, unknown>;
+  /** The attachment holds only these keys, not the common ones: XPanel reads every key of a
+   *  rebuild_node attachment but job_step as a rebuilt node. */
+  only?: boolean;
 }
 
 interface Common {
@@ -135,7 +138,7 @@ export class JobDefinitions implements JobCatalog {
 
 /** The attachment keys a definition's get_status answer may hold (common and its own). */
 export function attachmentKeys(d: JobDefinition): Record<string, JsonSchema> {
-  return d.kind === 'refused' ? {} : d.kind === 'query' ? { ...d.attachment.keys } : { ...COMMON_ATTACHMENT, ...d.attachment.keys };
+  return d.kind === 'refused' ? {} : d.kind === 'query' || d.attachment.only === true ? { ...d.attachment.keys } : { ...COMMON_ATTACHMENT, ...d.attachment.keys };
 }
 
 /** Standard JSON Schema for the OpenAPI document: `suffix` becomes a pattern, `optional` is dropped. */

@@ -66,6 +66,9 @@ export interface JobContext {
   /** The first half of child(): starts the child (once, as step `name`) and returns its id, so the
    *  parent can work in parallel with it. */
   startChild(name: string, total: number, jobType: string, request: { [k: string]: Json }): Promise<number>;
+  /** Starts a child keyed by `key` unless this job already has it (call inside a step; several
+   *  children started in one step run in parallel). Returns its id. */
+  spawnChild(key: string, jobType: string, request: { [k: string]: Json }): Promise<number>;
   /** The second half: waits for the child to end; its failure throws JobError. */
   waitChild(id: number): Promise<Json>;
   /** Waits until every child of this job has ended (a rollback must not race a running child). */
@@ -217,14 +220,16 @@ class Ctx implements JobContext {
 
   async startChild(name: string, total: number, jobType: string, request: { [k: string]: Json }): Promise<number> {
     // The child's request carries the step name, so a rerun finds the child it already started.
-    return this.step<number>(name, total, async () => {
-      const found = findChild(this.rt.world, this.id, name);
-      if (found !== null) return found;
-      const r = await this.exec({ kind: 'job.start', jobType, request: { ...request, parent_step: name }, parent: this.id });
-      const created = r.ok ? r.committed.find((c) => c.event.type === 'job.created') : undefined;
-      if (created === undefined) throw new JobError(JOB_INTERNAL_ERROR, `child job ${jobType} was not created`);
-      return Number(created.event.agg.split('/')[1]);
-    });
+    return this.step<number>(name, total, () => this.spawnChild(name, jobType, request));
+  }
+
+  async spawnChild(key: string, jobType: string, request: { [k: string]: Json }): Promise<number> {
+    const found = findChild(this.rt.world, this.id, key);
+    if (found !== null) return found;
+    const r = await this.exec({ kind: 'job.start', jobType, request: { ...request, parent_step: key }, parent: this.id });
+    const created = r.ok ? r.committed.find((c) => c.event.type === 'job.created') : undefined;
+    if (created === undefined) throw new JobError(JOB_INTERNAL_ERROR, `child job ${jobType} was not created`);
+    return Number(created.event.agg.split('/')[1]);
   }
 
   async waitChild(id: number): Promise<Json> {

@@ -24,6 +24,8 @@ function typeOf(f: FieldSpec): string {
       return '`"host_port"`';
     case 'idOrAll':
       return 'id or `"all"`';
+    case 'list':
+      return `array of 1..${f.maxItems} objects`;
   }
 }
 
@@ -45,10 +47,12 @@ function section(d: JobDefinition): string[] {
   const fields = Object.entries(d.paras);
   if (fields.length > 0) {
     out.push('| field | required | type | default | error (missing / bad / out of range) | meaning |', '|---|---|---|---|---|---|');
-    for (const [name, f] of fields) {
+    const row = (name: string, f: FieldSpec): void => {
       const def = 'def' in f && f.def !== undefined ? `\`${f.def}\`` : '';
       out.push(`| \`${name}\` | ${f.required === true ? 'yes' : ''} | ${typeOf(f)} | ${def} | ${codes(f)} | ${f.help ?? ''} |`);
-    }
+      if (f.kind === 'list') for (const [k, sub] of Object.entries(f.items)) row(`${name}[].${k}`, sub);
+    };
+    for (const [name, f] of fields) row(name, f);
     out.push('');
   }
   if (d.kind === 'job') {

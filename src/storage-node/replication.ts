@@ -50,6 +50,18 @@ export async function pointReplicaAt(
   await c.query('START SLAVE');
 }
 
+/**
+ * Before a node restored from a physical copy first replicates: it forgets any replication and binlog
+ * state it came with (the source's, or the old data's) and starts from the copy's GTID position
+ * (mariadb_backup_binlog_info), so MASTER_USE_GTID = slave_pos asks the primary for what followed the copy.
+ */
+export async function startFromCopyPosition(c: Connection, gtid: string): Promise<void> {
+  await c.query('STOP SLAVE');
+  await c.query('RESET SLAVE ALL');
+  await c.query('RESET MASTER');
+  await c.query('SET GLOBAL gtid_slave_pos = ?', [gtid]);
+}
+
 /** Makes a node the shard's primary: no replication of its own, semi-sync master, writable. */
 export async function makePrimary(c: Connection): Promise<void> {
   await c.query('STOP SLAVE');

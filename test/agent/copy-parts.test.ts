@@ -49,11 +49,12 @@ t.test('the meter holds a chunk back so the average stays at the limit, and repo
 
 t.test('tickets: usable once, void after their time', (t) => {
   const tickets = new CopyTickets();
-  const a = tickets.issue(3306, 0);
+  const admin = { user: 'clustmgr', password: 'pw' };
+  const a = tickets.issue(3306, admin, 0);
   t.match(a, /^[0-9a-f]{64}$/);
-  t.equal(tickets.take(a, 1), 3306);
+  t.same(tickets.take(a, 1), { port: 3306, account: admin }, 'the port and the account it was issued with');
   t.equal(tickets.take(a, 2), null, 'second use refused');
-  const b = tickets.issue(3307, 0);
+  const b = tickets.issue(3307, admin, 0);
   t.equal(tickets.take(b, TICKET_TTL_MS), null, 'expired');
   t.equal(tickets.take('0'.repeat(64), 0), null, 'unknown');
   t.end();

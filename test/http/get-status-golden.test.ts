@@ -205,6 +205,31 @@ t.test('manual_switch: job_step lists the declared steps, step is a name', (t) =
   t.end();
 });
 
+t.test('rebuild_node: only job_step and one "ip_port" key per node, each {status, step, error_code, error_info}', (t) => {
+  const rb = (i: number) => ({ hostaddr: `10.0.0.${i}`, port: '57000', need_backup: '0', hdfs_host: '', pv_limit: '10' });
+  const job = start('rebuild_node', { cluster_id: String(cluster), shard_id: String(shard1), allow_pull_from_master: '1', rb_nodes: [rb(2), rb(3)] });
+  const keys = ['10.0.0.2_57000', '10.0.0.3_57000', 'job_step'];
+  const steps = 'check_param,xtracback_data,checksum_data,recover_data,backup_old_data,rebuild_sync,done';
+  t.same(Object.keys(att(job)).sort(), keys, 'accepted: nothing but job_step and the node keys (XPanel reads every other key as a node)');
+  t.equal(att(job).job_step, steps);
+  t.same(att(job)['10.0.0.2_57000'], { status: 'ongoing', step: 'check_param', error_code: '0', error_info: '' });
+  begin(job, 'rebuild_first');
+  const first = start('rb_shard_node', { node: L.world.nodesOf(shard1)[1]!, parent_step: 'rebuild_first' }, job);
+  step(first, 'check_param', JSON.stringify({ source: '10.0.0.1:57000' }));
+  begin(first, 'xtracback_data');
+  t.match(att(job)['10.0.0.2_57000'], { status: 'ongoing', step: 'xtracback_data', error_code: '0', job_id: String(first), source: '10.0.0.1:57000' }, 'the first node: its current step');
+  t.match(att(job)['10.0.0.3_57000'], { status: 'ongoing', step: 'check_param' }, 'the second waits');
+  end(first, 'xtracback_data', JSON.stringify({ bytes: 1234, mb_per_s: 5.5 }));
+  L.must({ kind: 'job.fail', job: first, code: 70023, info: 'cannot replicate' }, SYS);
+  t.match(att(job)['10.0.0.2_57000'], { status: 'failed', step: 'xtracback_data', error_code: '70023', error_info: 'cannot replicate', bytes: '1234', mb_per_s: '5.5' });
+  end(job, 'rebuild_first');
+  L.must({ kind: 'job.fail', job, code: 70023, info: 'child failed' }, SYS);
+  t.match(att(job)['10.0.0.3_57000'], { status: 'failed', error_code: '70023' }, 'a node never started fails with the job');
+  t.same(Object.keys(att(job)).sort(), keys);
+  conforms(t, job);
+  t.end();
+});
+
 t.test('delete_cluster: the two parts with the hosts deleted', (t) => {
   const storage = L.world
     .shardsOf(cluster)

@@ -51,6 +51,8 @@ function good(f: FieldSpec): unknown {
       return '10.0.0.1_57001';
     case 'idOrAll':
       return 'all';
+    case 'list':
+      return [Object.fromEntries(Object.entries(f.items).flatMap(([k, sub]) => (sub.required === true || rnd() < 0.5 ? [[k, good(sub)]] : [])))];
   }
 }
 

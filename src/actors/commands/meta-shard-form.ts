@@ -1,11 +1,11 @@
-// XPanel's metadata-cluster page sends add_nodes, delete_node and manual_switch with cluster_id and
+// XPanel's metadata-cluster page sends add_nodes, delete_node, manual_switch and rebuild_node with cluster_id and
 // shard_id "-1" for the metadata shard (clients-and-agent.md §2.1). The metadata shard is not an actor
 // of the world yet (its nodes are probed, its rows kept as found; it has no failover of its own yet), so these forms
 // are refused with that reason instead of a confusing "must be digits".
 import { refuse, type Refusal } from './common.js';
 import type { Paras } from './paras.js';
 
-const META_FORMS = new Set(['add_nodes', 'delete_node', 'manual_switch']);
+const META_FORMS = new Set(['add_nodes', 'delete_node', 'manual_switch', 'rebuild_node']);
 
 const isMeta = (v: unknown): boolean => v === '-1' || v === -1;
 

@@ -16,7 +16,9 @@ export type FieldSpec =
   | { kind: 'host'; required?: boolean; missing?: number; bad?: number; help?: string }
   | { kind: 'hostList'; required?: boolean; missing?: number; bad?: number; help?: string }
   | { kind: 'ipPort'; required?: boolean; missing?: number; bad?: number; help?: string }
-  | { kind: 'idOrAll'; required?: boolean; missing?: number; bad?: number; help?: string };
+  | { kind: 'idOrAll'; required?: boolean; missing?: number; bad?: number; help?: string }
+  /** A non-empty array of objects, each checked with `items` (rebuild_node's rb_nodes). */
+  | { kind: 'list'; items: ParasSpec; maxItems: number; required?: boolean; missing?: number; bad?: number; help?: string };
 
 export type ParasSpec = Readonly<Record<string, FieldSpec>>;
 
@@ -26,7 +28,10 @@ export interface FieldError {
   reason: string;
 }
 
-export type ParasValue = string | number | string[] | undefined;
+export type ParasValue = string | number | string[] | ParasObject[] | undefined;
+export interface ParasObject {
+  [k: string]: ParasValue;
+}
 
 export function validateParas(
   raw: unknown,
@@ -57,8 +62,7 @@ function fail(code: number, field: string, reason: string): { ok: false; error: 
   return { ok: false, error: { code, field, reason } };
 }
 
-function checkField(name: string, v: unknown, f: FieldSpec): { value: ParasValue } | { error: FieldError } {
-  const field = `paras.${name}`;
+function checkField(name: string, v: unknown, f: FieldSpec, field = `paras.${name}`): { value: ParasValue } | { error: FieldError } {
   const missingCode = f.missing ?? PARAMETER_ERROR;
   const badCode = f.bad ?? f.missing ?? PARAMETER_ERROR;
   const bad = (reason: string) => ({ error: { code: badCode, field, reason } });
@@ -110,6 +114,23 @@ function checkField(name: string, v: unknown, f: FieldSpec): { value: ParasValue
       if (!Number.isSafeInteger(n) || n < 0) return bad(`must be a whole number or "all", got ${shown}`);
       return { value: n };
     }
+    case 'list': {
+      if (!Array.isArray(v) || v.length === 0) return bad(`must be a non-empty array of objects, got ${Array.isArray(v) ? 'an empty array' : typeof v}`);
+      if (v.length > f.maxItems) return bad(`has more than ${f.maxItems} items`);
+      const out: ParasObject[] = [];
+      for (const [i, item] of (v as unknown[]).entries()) {
+        const at = `${field}[${i}]`;
+        if (typeof item !== 'object' || item === null || Array.isArray(item)) return { error: { code: badCode, field: at, reason: 'must be an object' } };
+        const o: ParasObject = {};
+        for (const [k, sub] of Object.entries(f.items)) {
+          const r = checkField(k, Object.hasOwn(item, k) ? (item as Record<string, unknown>)[k] : undefined, sub, `${at}.${k}`);
+          if ('error' in r) return r;
+          if (r.value !== undefined) o[k] = r.value;
+        }
+        out.push(o);
+      }
+      return { value: out };
+    }
   }
 }
 
@@ -124,6 +145,10 @@ export function describeFieldError(jobType: string, e: FieldError): string {
 
 /** JSON Schema of a paras spec, for the OpenAPI document. */
 export function parasJsonSchema(spec: ParasSpec): Record<string, unknown> {
+  return objectSchema(spec);
+}
+
+function objectSchema(spec: ParasSpec): Record<string, unknown> {
   const properties: Record<string, unknown> = {};
   const required: string[] = [];
   for (const [name, f] of Object.entries(spec)) {
@@ -153,6 +178,9 @@ export function parasJsonSchema(spec: ParasSpec): Record<string, unknown> {
         break;
       case 'idOrAll':
         properties[name] = { oneOf: [{ type: 'string' }, { type: 'integer' }], description: description ?? 'an id or "all"' };
+        break;
+      case 'list':
+        properties[name] = { type: 'array', minItems: 1, maxItems: f.maxItems, items: objectSchema(f.items), description };
         break;
     }
   }

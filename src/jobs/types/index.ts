@@ -9,6 +9,7 @@ import { createMachineJob, deleteMachineJob, updateMachineJob } from './machines
 import { manualSwitchJob } from './manual-switch.js';
 import { QUERIES } from './queries.js';
 import { raftMissionJob } from './raft-mission.js';
+import { rbShardNodeJob, rebuildNodeJob } from './rebuild-node.js';
 import { REFUSED } from './refused.js';
 import { setVariableJob } from './set-variable.js';
 
@@ -27,6 +28,8 @@ const ALL: readonly JobDefinition[] = [
   deleteMachineJob,
   controlInstanceJob,
   manualSwitchJob,
+  rebuildNodeJob,
+  rbShardNodeJob,
   raftMissionJob,
   setVariableJob,
   ...QUERIES,

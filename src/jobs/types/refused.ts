@@ -3,7 +3,6 @@
 // created. A type moves out of this list when its definition lands.
 import type { RefusedDefinition } from '../definition.js';
 
-const ISSUE_14 = 'rebuilding a node from a streamed physical copy is not available in this version';
 const ISSUE_15 = 'backup and restore are not available in this version';
 const ISSUE_16 = 'online scale-out (moving tables between shards) is not available in this version';
 const DEAD = 'the original recognised this name but had no handler for it (it answered "Unrecongnized job type")';
@@ -22,7 +21,6 @@ const refused = (name: string, reason: string, internal = false): RefusedDefinit
 });
 
 export const REFUSED: readonly RefusedDefinition[] = [
-  refused('rebuild_node', ISSUE_14),
   refused('expand_cluster', ISSUE_16),
   refused('get_expand_table_list', ISSUE_16),
   refused('table_repartition', ISSUE_16),
@@ -54,8 +52,7 @@ export const REFUSED: readonly RefusedDefinition[] = [
   refused('internal_add_shard', `${INTERNAL} (create_cluster's place_shards … activate_shards steps)`, true),
   refused('internal_del_shard', `${INTERNAL} (delete_cluster, delete_shard)`, true),
   refused('internal_del_comp', `${INTERNAL} (delete_cluster, delete_comp)`, true),
-  refused('internal_rebuild_hosts', `${INTERNAL}; ${ISSUE_14}`, true),
-  refused('rb_shard_node', `${INTERNAL}; ${ISSUE_14}`, true),
+  refused('internal_rebuild_hosts', `${INTERNAL} (add_nodes seeds its new replicas with rb_shard_node children)`, true),
   refused('shard_install', `${INTERNAL} (the install steps of the storage jobs)`, true),
   refused('shard_uninstall', `${INTERNAL} (the uninstall steps of the storage jobs)`, true),
   refused('compute_install', `${INTERNAL} (add_comps' comps_install step)`, true),
