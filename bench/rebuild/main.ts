@@ -8,8 +8,6 @@
 //              (--trials pairs of these two, alternated; the ratio is the median of the pairs')
 //   pv_limit   the same again with pv_limit --pv-limit-mb: the rate measured while it streams, and its
 //              deviation from the limit (goal within 10 %)
-// Until the manager has rebuild_node, the job rows are the agent-level copy it is built on
-// (prepare_copy_source, start_copy, get_copy_status until done), labelled so.
 // Prints a table and one JSON line; --markdown FILE also writes the table, the command and the machine.
 //
 //   npm run bench:rebuild [-- --size-gb 2 --trials 3 --pv-limit-mb 20 --markdown /tmp/rebuild.md]
@@ -25,7 +23,7 @@ import { AgentShard, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
 import { median } from '../../test/switch/helpers.js';
 import { log, printTable } from '../failover/common.js';
 import { baselineCopy, type BaselineResult } from './baseline.js';
-import { agentCopy, rebuildJob, type RebuildResult, type RebuildTarget } from './copy.js';
+import { rebuildJob, type RebuildResult, type RebuildTarget } from './copy.js';
 import { bytesUnder, caughtUp, checksums, loadData } from './load.js';
 
 const MIB = 1024 * 1024;
@@ -114,9 +112,9 @@ async function loseNode(bed: AgentShard, port: number): Promise<void> {
 }
 
 /** Rebuilds the target; `same` says whether its tables' CHECKSUM TABLE then equals the source's. */
-async function rebuild(o: RebuildTarget): Promise<RebuildResult & { same: boolean }> {
+async function rebuild(o: RebuildTarget & { sourcePort: number }): Promise<RebuildResult & { same: boolean }> {
   await loseNode(o.bed, o.targetPort);
-  const r = (await rebuildJob(o)) ?? (await agentCopy(o));
+  const r = await rebuildJob(o);
   const sums = async (port: number): Promise<Record<string, string>> => {
     const c = await o.bed.adminConnection(port);
     try {
@@ -130,9 +128,6 @@ async function rebuild(o: RebuildTarget): Promise<RebuildResult & { same: boolea
 }
 
 async function main(): Promise<void> {
-  // The account mariadb-backup logs in with on the source: the agent's default_storage_accounts
-  // (read from its environment; the manager installs the storage nodes with the same admin).
-  process.env.CLUSTER_MGR_AGENT_DEFAULT_STORAGE_ACCOUNTS ??= `${ADMIN.user}:${ADMIN.password}`;
   const bed = new AgentShard('bench-rebuild');
   const stop = (): void => {
     void bed.stop().finally(() => process.exit(130));
@@ -187,15 +182,15 @@ async function main(): Promise<void> {
       log(`trial ${i}: baseline: ${mib(b.bytes)} MiB streamed in ${secs(b.streamMs)} s, prepared in ${secs(b.prepareMs)} s`);
       log(`trial ${i}: rebuild without a limit (pv_limit 0)`);
       const cpu0 = agentCpu();
-      const r = await rebuild({ ...common, pvLimitMb: 0, copyId: `bench-nolimit-${i}` });
+      const r = await rebuild({ ...common, pvLimitMb: 0 });
       const cpu = agentCpu() - cpu0;
-      log(`trial ${i}: ${r.how}: ${mib(r.bytes)} MiB in ${secs(r.ms)} s, the agent's own CPU ${cpu.toFixed(1)} s`);
+      log(`trial ${i}: rebuild_node job ${r.jobId}: ${mib(r.bytes)} MiB in ${secs(r.ms)} s, the agent's own CPU ${cpu.toFixed(1)} s`);
       trialsDone.push({ base: b, job: { ...r, agentCpuS: cpu } });
-      if (r.how === 'rebuild_node job') await bed.settled(300_000);
+      await bed.settled(300_000);
     }
     log(`rebuild with pv_limit ${pvLimitMb} MiB/s`);
-    limited = await rebuild({ ...common, pvLimitMb, copyId: 'bench-limited' });
-    log(`${limited.how}: ${mib(limited.bytes)} MiB in ${secs(limited.ms)} s`);
+    limited = await rebuild({ ...common, pvLimitMb });
+    log(`rebuild_node job ${limited.jobId}: ${mib(limited.bytes)} MiB in ${secs(limited.ms)} s`);
   } finally {
     await bed.stop();
   }
@@ -206,21 +201,19 @@ async function main(): Promise<void> {
   const baseMs = median(trialsDone.map((t) => baseMsOf(t.base)));
   const measured = limited.sampledBytesPerSec ?? limited.agentAvgBytesPerSec;
   const deviation = measured / (pvLimitMb * MIB) - 1;
-  const how = (r: RebuildResult): string => (r.how === 'rebuild_node job' ? 'rebuild_node' : 'agent copy (no job yet)');
-  const from = trialsDone[0]!.job.how === 'rebuild_node job' ? 'Emit' : 'prepare_copy_source';
   const rows = [['run', 'MiB', 's', 'MiB/s', '× baseline', 'same checksums', 'note']];
   for (const [i, t] of trialsDone.entries()) {
     const bm = baseMsOf(t.base);
     rows.push([`${i + 1}: baseline (by hand)`, mib(t.base.bytes), secs(bm), rate(t.base.bytes, bm), '1.00', '', `stream ${secs(t.base.streamMs)} s (${rate(t.base.bytes, t.base.streamMs)} MiB/s) + prepare ${secs(t.base.prepareMs)} s`]);
-    rows.push([`${i + 1}: ${how(t.job)}, pv_limit 0`, mib(t.job.bytes), secs(t.job.ms), rate(t.job.bytes, t.job.ms), ratios[i]!.toFixed(2), t.job.same ? 'yes' : 'NO', `${from} → done; the agent's own CPU ${t.job.agentCpuS.toFixed(1)} s`]);
+    rows.push([`${i + 1}: rebuild_node, pv_limit 0`, mib(t.job.bytes), secs(t.job.ms), rate(t.job.bytes, t.job.ms), ratios[i]!.toFixed(2), t.job.same ? 'yes' : 'NO', `Emit → done; the agent's copy ${secs(t.job.agentCopyMs)} s of it; the agent's own CPU ${t.job.agentCpuS.toFixed(1)} s`]);
   }
   const jobMs = median(trialsDone.map((t) => t.job.ms));
   const bytesOf = (xs: number[]): number => median(xs);
   rows.push(
     ['baseline, median', mib(bytesOf(trialsDone.map((t) => t.base.bytes))), secs(baseMs), rate(bytesOf(trialsDone.map((t) => t.base.bytes)), baseMs), '1.00', '', `${trials} trial(s)`],
-    [`${how(trialsDone[0]!.job)}, pv_limit 0, median`, mib(bytesOf(trialsDone.map((t) => t.job.bytes))), secs(jobMs), rate(bytesOf(trialsDone.map((t) => t.job.bytes)), jobMs), ratio.toFixed(2), trialsDone.every((t) => t.job.same) ? 'yes' : 'NO', 'ratio: median of the per-trial ratios; goal ≤ 1.20'],
+    ['rebuild_node, pv_limit 0, median', mib(bytesOf(trialsDone.map((t) => t.job.bytes))), secs(jobMs), rate(bytesOf(trialsDone.map((t) => t.job.bytes)), jobMs), ratio.toFixed(2), trialsDone.every((t) => t.job.same) ? 'yes' : 'NO', 'ratio: median of the per-trial ratios; goal ≤ 1.20'],
     [
-      `${how(limited)}, pv_limit ${pvLimitMb}`,
+      `rebuild_node, pv_limit ${pvLimitMb}`,
       mib(limited.bytes),
       secs(limited.ms),
       rate(limited.bytes, limited.ms),
