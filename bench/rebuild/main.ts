@@ -11,7 +11,7 @@
 // Prints a table and one JSON line; --markdown FILE also writes the table, the command and the machine.
 //
 //   npm run bench:rebuild [-- --size-gb 2 --trials 3 --pv-limit-mb 20 --markdown /tmp/rebuild.md]
-//   npm run bench:rebuild -- --size-gb 0.05          (smoke run, a minute or two)
+//   npm run bench:rebuild -- --size-gb 0.05 --trials 1   (smoke run, about a minute)
 import { execFileSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
