@@ -316,6 +316,11 @@ export function checkRules(w: WorldState, ev: DomainEvent, key: number | string,
       if (cur === null || cur === undefined) return null; // the machine refuses: no step running
       return cur.name === ev.data.step ? null : `the running step is ${cur.name}, not ${ev.data.step}`;
     }
+    case 'job.step_progressed': {
+      const cur = w.stores.job.get(key as number)?.c.step;
+      if (cur === null || cur === undefined) return null; // the machine refuses: no step running
+      return cur.name === ev.data.step ? null : `the running step is ${cur.name}, not ${ev.data.step}`;
+    }
     case 'job.port_skipped':
     case 'job.instance_task':
     case 'job.done':

@@ -348,6 +348,11 @@ export const catalog = {
     'The running step ended; progress is `done` of `total`.',
     obj({ step: str({ min: 1, max: 64 }), ok: bool(), done: nonNeg, total: nonNeg, info: text }),
   ),
+  'job.step_progressed': def(
+    'job',
+    'The running step says how far it has got (a copy: bytes, rate); only the latest is kept, with the step.',
+    obj({ step: str({ min: 1, max: 64 }), note: str({ max: 512 }) }),
+  ),
   'job.port_skipped': def(
     'job',
     "The job's instance `instance` (node/<id> or comp/<id>) could not use `hostaddr`:`port` (`reason`, the agent's answer); " +

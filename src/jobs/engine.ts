@@ -58,6 +58,9 @@ export interface JobContext {
    *  idempotent: it checks the real world first, because a new leader reruns an interrupted step.
    *  A step that already finished ok is not run again: its recorded result is returned. */
   step<T extends Json | void>(name: string, total: number, fn: () => Promise<T>): Promise<T>;
+  /** Records how far the running step has got (get_status shows the latest; a few per minute at most:
+   *  each is a Raft entry). Nothing when no step runs. */
+  report(note: Json): Promise<void>;
   /** Node-agent client for a registered machine (the machine's agent port). */
   agent(hostaddr: string): AgentClient;
   /** Starts (once) a child job under this job's lock as step `name`, waits for it to end; its failure
@@ -204,6 +207,12 @@ class Ctx implements JobContext {
     const n = this.job.progress.done + 1;
     await this.exec({ kind: 'job.step_finish', job: this.id, step: name, ok: true, done: n, total: Math.max(total, n), info: stepInfo(result) });
     return result;
+  }
+
+  async report(note: Json): Promise<void> {
+    const s = this.job.step;
+    if (s === null) return;
+    await this.exec({ kind: 'job.step_progress', job: this.id, step: s.name, note: JSON.stringify(note).slice(0, 512) });
   }
 
   agent(hostaddr: string): AgentClient {

@@ -1,5 +1,5 @@
-// Shard high availability wired into a manager member: the probe observer, the failover reconciler and
-// the rejoin reconciler share one pool of storage-node connections. All of them run on the leader only.
+// Shard high availability wired into a manager member: the probe observer, the failover reconciler, the
+// rejoin reconciler and the automatic rebuild share one pool of storage-node connections. All of them run on the leader only.
 import type { HaRuntime } from './ports.js';
 import type { Reconciler } from '../reconcile/host.js';
 import { FailoverReconciler } from './failover.js';
@@ -7,6 +7,7 @@ import { FailoverRows } from './failover-rows.js';
 import { ProbeObserver } from './observer.js';
 import { NodePool } from './pool.js';
 import { RejoinReconciler } from './rejoin.js';
+import { AutoRebuildReconciler } from './auto-rebuild.js';
 import { haSettings } from './settings.js';
 
 export { FAILOVER_ORDER, FailoverReconciler } from './failover.js';
@@ -20,6 +21,7 @@ export class ShardHa {
   readonly observer: ProbeObserver;
   readonly failover: FailoverReconciler;
   readonly rejoin: RejoinReconciler;
+  readonly autoRebuild: AutoRebuildReconciler;
   private readonly rows: FailoverRows;
 
   constructor(rt: HaRuntime) {
@@ -30,10 +32,11 @@ export class ShardHa {
     this.observer = new ProbeObserver(rt, this.pool, s);
     this.failover = new FailoverReconciler(rt, this.pool, this.rows, this.observer, s);
     this.rejoin = new RejoinReconciler(rt, this.pool, s);
+    this.autoRebuild = new AutoRebuildReconciler(rt, s);
   }
 
   get reconcilers(): Reconciler[] {
-    return [this.observer, this.failover, this.rejoin];
+    return [this.observer, this.failover, this.rejoin, this.autoRebuild];
   }
 
   async close(): Promise<void> {

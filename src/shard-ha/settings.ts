@@ -10,6 +10,9 @@ export interface HaSettings {
   minIntervalMs: number;
   waitAppliedMs: number;
   stepDelayMs: number;
+  autoRebuild: boolean;
+  autoRebuildRetryMs: number;
+  rebuildPvLimitMb: number;
   /** The manager's account on storage nodes (meta_user / meta_pwd, as the original). */
   storage: Credentials;
   repl: Credentials;
@@ -36,6 +39,9 @@ export function haSettings(cfg: Config): HaSettings {
     minIntervalMs: cfg.int('failover_min_interval_ms'),
     waitAppliedMs: cfg.int('failover_wait_applied_ms'),
     stepDelayMs: cfg.int('failover_step_delay_ms'),
+    autoRebuild: cfg.values.auto_rebuild === true,
+    autoRebuildRetryMs: cfg.int('auto_rebuild_retry_sec') * 1000,
+    rebuildPvLimitMb: cfg.int('rebuild_pv_limit_mb'),
     storage: { user: cfg.str('meta_user'), password: cfg.str('meta_pwd') },
     repl: { user: cfg.str('storage_repl_user'), password: cfg.str('storage_repl_pwd') },
     connectMap: parseConnectMap(cfg.str('storage_connect_map')),

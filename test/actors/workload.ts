@@ -360,6 +360,7 @@ export class Workload {
     const job = this.startJob('rebuild_node', {
       cluster_id: String(v.cluster),
       shard_id: String(v.shard),
+      allow_pull_from_master: '1',
       rb_nodes: [{ hostaddr: v.hostaddr, port: String(v.port), need_backup: '0' }],
     });
     if (job === null) return;

@@ -71,7 +71,8 @@ export class E2eEnv {
     await this.agent?.kill9();
     await killEverythingUnder(this.base);
     await Promise.all(this.meta?.nodes.map((n) => n.kill9()) ?? []);
-    removeDir(this.dir);
+    // KEEP_RUN_DIR=1 keeps the logs and data of a failed run for a look.
+    if (process.env.KEEP_RUN_DIR === undefined) removeDir(this.dir);
     this.ports?.release();
   }
 

@@ -8,7 +8,7 @@ import t from 'tap';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { ContinuousWriter } from '../chaos/writer.js';
+import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
 import { AgentShard, APP, waitFor, type NodeV } from './agent-shard.js';
 
 const bed = new AgentShard('e2e-rebuild');
@@ -129,6 +129,124 @@ t.test('a replica killed with kill -9 and its data dir deleted, under a writer, 
   }
   const rows = await bed.env.metaRows<RowDataPacket>("SELECT id, job_type, status FROM cluster_general_job_log WHERE job_type IN ('rebuild_node', 'rb_shard_node') ORDER BY id");
   t.match(rows.map((r): [unknown, unknown] => [r.job_type, r.status]), [['rebuild_node', 'done'], ['rb_shard_node', 'done']], 'the job and its rb_shard_node child have their rows');
+});
+
+t.test('add_nodes on a shard whose primary purged its early binlogs: the new replica is seeded by copy', async (t) => {
+  const s = await bed.settled();
+  const pc = await bed.adminConnection(s.primary.port);
+  try {
+    await pc.query('CREATE DATABASE IF NOT EXISTS seed_test');
+    await pc.query('CREATE TABLE IF NOT EXISTS seed_test.t (id INT PRIMARY KEY, v VARCHAR(64))');
+    await pc.query("INSERT INTO seed_test.t VALUES (1, 'before the purge'), (2, 'also before')");
+    await pc.query('FLUSH BINARY LOGS');
+    const [[st]] = await pc.query<RowDataPacket[]>('SHOW MASTER STATUS');
+    // A replica still reading an older file keeps it: purge until they have all moved on.
+    const logs = await waitFor('the early binlogs to be purged', async () => {
+      await pc.query('PURGE BINARY LOGS TO ?', [st!.File]);
+      const [l] = await pc.query<RowDataPacket[]>('SHOW BINARY LOGS');
+      return l.length === 1 ? l : undefined;
+    }, 20_000);
+    t.equal(String(logs[0]!.Log_name), String(st!.File), `the primary keeps only ${String(st!.File)}: the early binlogs are gone`);
+  } finally {
+    await pc.end();
+  }
+  const before = new Set(s.nodes.map((n) => n.id));
+  const end = await bed.env.run('add_nodes', { cluster_id: String(bed.cluster), shard_id: String(bed.shard), nodes: '1', storage_iplists: ['127.0.0.1'] }, 240_000);
+  t.equal(end.status, 'done');
+  const after = await bed.settled();
+  const added = after.nodes.find((n) => !before.has(n.id))!;
+  t.ok(added, `node ${added.id} added (${added.hostaddr}:${added.port})`);
+  t.equal(added.source, after.primary.id, 'it replicates from the primary');
+  await caughtUp(after.primary, added);
+  const nc = await bed.adminConnection(added.port);
+  const pc2 = await bed.adminConnection(after.primary.port);
+  try {
+    const [rows] = await nc.query<RowDataPacket[]>('SELECT id FROM seed_test.t ORDER BY id');
+    t.same(rows.map((r) => Number(r.id)), [1, 2], 'it holds the rows written before the purge');
+    t.same(await checksums(nc), await checksums(pc2), "CHECKSUM TABLE of every table equals the primary's");
+  } finally {
+    await nc.end();
+    await pc2.end();
+  }
+  const kids = await bed.env.metaRows<RowDataPacket>("SELECT job_type, status FROM cluster_general_job_log WHERE job_type = 'rb_shard_node' ORDER BY id DESC LIMIT 1");
+  t.match(kids, [{ job_type: 'rb_shard_node', status: 'done' }], 'seeded by an rb_shard_node child');
+});
+
+t.test('a SIGSTOPped primary with its agent down ends needs_rebuild and is rebuilt automatically; nothing acknowledged is lost', async (t) => {
+  const s = await bed.settled();
+  const old = s.primary;
+  const replicas = s.nodes.filter((n) => n.id !== old.id);
+  const tracker = bed.primaryTracker({ host: old.hostaddr, port: old.port });
+  // Ids after the first writer's (same table).
+  const writer = new ContinuousWriter({ getPrimary: tracker.get, credentials: APP, queryTimeoutMs: 3_000, firstId: 500_000 });
+  writer.start();
+  t.teardown(async () => {
+    tracker.stop();
+    await writer.stop();
+  });
+  await writer.waitForAcks(50, 20_000);
+  const pid = (await bed.pidOf(old.port))!;
+  // The agent fence is unavailable: the old primary cannot be killed, it will wake up.
+  await bed.env.agent.kill9();
+  // A commit that the primary writes to its binlog but no replica receives: it waits for an ACK.
+  const conns = await Promise.all(replicas.map((r) => bed.adminConnection(r.port)));
+  await Promise.all(conns.map((c) => c.query('STOP SLAVE IO_THREAD')));
+  const hung = await bed.adminConnection(old.port);
+  void hung.query('INSERT INTO cmgr_chaos.acked_writes (id, written_at_ms) VALUES (?, ?)', [990_000_001, Date.now()]).catch(() => undefined);
+  await new Promise((r) => setTimeout(r, 500));
+  process.kill(pid, 'SIGSTOP');
+  let resumed = false;
+  t.teardown(() => {
+    if (!resumed) process.kill(pid, 'SIGCONT');
+  });
+  await Promise.all(conns.map((c) => c.query('START SLAVE IO_THREAD')));
+  await Promise.all(conns.map((c) => c.end()));
+  const done = await waitFor('a failover away from the hung primary', async () => {
+    const st = await bed.state().catch(() => null);
+    return st && st.shard.primary !== null && st.shard.primary !== old.id && st.shard.task === null ? st : undefined;
+  }, 90_000);
+  t.comment(`failover to node ${done.shard.primary}`);
+  process.kill(pid, 'SIGCONT');
+  resumed = true;
+  hung.destroy();
+  bed.env.agent.start();
+  t.teardown(async () => {
+    if (t.passing()) return;
+    const v = await bed.env.view<{ nodes: unknown[]; jobs: { id: number; jobType: string; status: string; errorInfo: string }[] }>().catch(() => null);
+    t.comment(JSON.stringify({ nodes: v?.nodes, jobs: v?.jobs.map((j) => [j.id, j.jobType, j.status, j.errorInfo]) }).slice(0, 6000));
+  });
+  const marked = await waitFor('the old primary to be marked needs_rebuild', async () => {
+    const n = (await bed.state().catch(() => null))?.node(old.id);
+    return n && (n.repair === 'needs_rebuild' || n.rebuild !== null) ? n : undefined;
+  }, 90_000);
+  t.pass(`node ${old.id} needs a rebuild: ${marked.rebuild?.reason ?? ''}`);
+  const back = await waitFor('the automatic rebuild to bring it back as a replica', async () => {
+    const st = await bed.state().catch(() => null);
+    const n = st?.node(old.id);
+    return st && n && n.repair === 'ok' && n.health === 'alive' && n.source === st.shard.primary ? st : undefined;
+  }, 240_000);
+  const jobs = (await bed.env.view<{ jobs: { id: number; jobType: string; status: string; user: string | null; system: string | null }[] }>()).jobs;
+  const auto = jobs.filter((j) => j.jobType === 'rebuild_node' && j.status === 'done').pop();
+  t.ok(auto, `a rebuild_node job the leader started ended done (job ${auto?.id}, ${auto?.system ?? auto?.user ?? ''})`);
+  const report = await writer.stop();
+  tracker.stop();
+  t.comment(`writer: ${report.acked} acknowledged, ${report.failed} failed, longest unavailability ${report.longestMs} ms`);
+  const primary = back.primary!;
+  const rebuilt = back.node(old.id)!;
+  await caughtUp(primary, rebuilt);
+  const ids = writer.acked.map((a) => a.id);
+  for (const n of [primary, rebuilt]) {
+    const c = await bed.adminConnection(n.port);
+    const r = await checkAcknowledged(c, ids);
+    t.same(r.missing, [], `all ${r.checked} acknowledged writes are on node ${n.id}`);
+    const [[ro]] = await c.query<RowDataPacket[]>('SELECT @@read_only AS ro');
+    if (n.id === old.id) t.equal(Number(ro!.ro), 1, 'the rebuilt node is read-only');
+    await c.end();
+  }
+  const rc = await bed.adminConnection(rebuilt.port);
+  const [errant] = await rc.query<RowDataPacket[]>('SELECT id FROM cmgr_chaos.acked_writes WHERE id = 990000001');
+  t.same(errant, [], 'the commit that was never acknowledged is gone from the rebuilt node');
+  await rc.end();
 });
 
 t.test('the leader killed mid-copy: the next leader resumes it and the job ends done exactly once', async (t) => {

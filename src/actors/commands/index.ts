@@ -65,6 +65,7 @@ function dispatch(world: World, cmd: Command, e: Emitter, jobs: JobCatalog | und
     case 'job.start':
     case 'job.step_start':
     case 'job.step_finish':
+    case 'job.step_progress':
     case 'job.finish':
     case 'job.fail':
       return checkJob(world, cmd, e, jobs);

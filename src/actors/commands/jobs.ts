@@ -22,6 +22,8 @@ export type JobCommand =
     }
   | { kind: 'job.step_start'; job: number; step: string; index: number; total: number }
   | { kind: 'job.step_finish'; job: number; step: string; ok: boolean; done: number; total: number; info?: string }
+  /** How far the running step has got (a copy's bytes and rate): get_status shows the latest. */
+  | { kind: 'job.step_progress'; job: number; step: string; note: string }
   | { kind: 'job.finish'; job: number; result?: Json }
   | { kind: 'job.fail'; job: number; code: number; info: string; result?: Json };
 
@@ -77,6 +79,12 @@ export function checkJob(world: World, cmd: JobCommand, e: Emitter, catalog: Job
       return e
         .emit('job.step_finished', `job/${j.id}`, { step: cmd.step, ok: cmd.ok, done: cmd.done, total: cmd.total, info: cmd.info ?? '' })
         .done();
+    }
+    case 'job.step_progress': {
+      const j = getJob(world, cmd.job);
+      if ('ok' in j) return j;
+      if (j.step?.name !== cmd.step) return refuse('invalid_state', `job ${j.id} is not running step ${cmd.step}`, 'step');
+      return e.emit('job.step_progressed', `job/${j.id}`, { step: cmd.step, note: cmd.note.slice(0, 512) }).done();
     }
     case 'job.finish':
     case 'job.fail': {

@@ -240,7 +240,9 @@ export function checkTopology(world: World, cmd: TopologyCommand, e: Emitter): C
       if (s.status === 'deleting') return refuse('invalid_state', `shard ${cmd.shard} is being deleted`, 'shard_id');
       const refused = checkNewNode(world, cmd, new Set(), '');
       if (refused !== null) return refused;
-      emitNode(e, s.cluster, s.id, cmd);
+      const id = emitNode(e, s.cluster, s.id, cmd);
+      // A node added to a shard with a primary is wired to it (add_nodes): the model says so from the start.
+      if (s.primary !== null) e.emit('node.role_changed', `node/${id}`, { role: 'replica', source: s.primary });
       return e.done();
     }
     case 'node.delete': {

@@ -52,7 +52,8 @@ export interface JobCtx {
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
-  step: { name: string; index: number; total: number; startedAt: number } | null;
+  /** The running step; `note` its latest progress report (job.step_progressed), absent before one. */
+  step: { name: string; index: number; total: number; startedAt: number; note?: string } | null;
   progress: { done: number; total: number };
   steps: JobStepRecord[];
   /** Ports its instances could not use: its placements skip them (bounded like the steps). */
@@ -126,6 +127,8 @@ export function reduceJob(ctx: JobCtx, ev: JobEvent): JobCtx {
         steps: [...ctx.steps, rec].slice(-MAX_STEPS),
       };
     }
+    case 'job.step_progressed':
+      return ctx.step === null ? ctx : { ...ctx, step: { ...ctx.step, note: ev.data.note } };
     case 'job.port_skipped': {
       const d = ev.data;
       const rec: SkippedPort = { instance: d.instance, hostaddr: d.hostaddr, port: d.port, reason: d.reason, at };
@@ -179,7 +182,7 @@ export const jobMachine = setup({
             'job.done': { target: '#job.done', actions: 'apply' },
           },
         },
-        in_step: { on: { 'job.step_finished': { target: 'idle', actions: 'apply' } } },
+        in_step: { on: { 'job.step_finished': { target: 'idle', actions: 'apply' }, 'job.step_progressed': { actions: 'apply' } } },
       },
     },
     done: { type: 'final' },

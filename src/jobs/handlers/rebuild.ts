@@ -79,20 +79,23 @@ async function delayOf(ctx: JobContext, n: NodeView): Promise<number | string> {
 }
 
 /**
- * The source: the healthy replica (not rebuilt by this job) with the least delay within
- * allow_replica_delay; the primary when none qualifies and allow_pull_from_master is set.
+ * The source: the healthy replica (not in `exclude`) with the least delay within `maxDelay` seconds;
+ * the primary when none qualifies and `allowMaster`.
  */
-async function chooseSource(ctx: JobContext, r: Obj): Promise<{ source: number; delay: number; why: string }> {
-  const shard = num(r, 'shard_id');
-  const rebuilt = new Set(rbNodesOf(r).map((n) => n.node));
+export async function chooseSource(
+  ctx: JobContext,
+  shard: number,
+  exclude: ReadonlySet<number>,
+  maxDelay: number,
+  allowMaster: boolean,
+): Promise<{ source: number; delay: number; why: string }> {
   const primary = ctx.world.primaryOf(shard);
   if (primary === null) throw new JobError(E_RB_NO_SOURCE, `shard ${shard} has no primary: nothing to rebuild from`);
-  const maxDelay = num(r, 'allow_replica_delay');
   const seen: string[] = [];
   let best: { id: number; delay: number } | null = null;
   for (const id of ctx.world.nodesOf(shard)) {
     const n = ctx.world.node(id)!;
-    if (id === primary || rebuilt.has(id)) continue;
+    if (id === primary || exclude.has(id)) continue;
     if (n.repair !== 'ok' || n.status !== 'active') {
       seen.push(`${hp(n)} ${n.repair !== 'ok' ? n.repair : n.status}`);
       continue;
@@ -104,16 +107,19 @@ async function chooseSource(ctx: JobContext, r: Obj): Promise<{ source: number; 
   }
   if (best !== null) return { source: best.id, delay: best.delay, why: 'the replica with the least delay' };
   const others = seen.length > 0 ? seen.join('; ') : 'no other replica';
-  if (num(r, 'allow_pull_from_master') === 1) return { source: primary, delay: 0, why: `the primary (no replica qualifies: ${others})` };
+  if (allowMaster) return { source: primary, delay: 0, why: `the primary (no replica qualifies: ${others})` };
   throw new JobError(
     E_RB_NO_SOURCE,
     `no replica of shard ${shard} can be the source within allow_replica_delay ${maxDelay} s (${others}); send allow_pull_from_master "1" to copy from the primary`,
   );
 }
 
-function childRequest(r: Obj, n: RbNode, source: number): { [k: string]: Json } {
-  return { cluster_id: num(r, 'cluster_id'), shard_id: num(r, 'shard_id'), node: n.node, hostaddr: n.hostaddr, port: n.port, source, pv_limit: n.pv_limit, need_backup: n.need_backup };
+/** The request of one node's rebuild (an rb_shard_node child of rebuild_node or add_nodes). */
+export function rbNodeRequest(cluster: number, shard: number, n: RbNode, source: number): { [k: string]: Json } {
+  return { cluster_id: cluster, shard_id: shard, node: n.node, hostaddr: n.hostaddr, port: n.port, source, pv_limit: n.pv_limit, need_backup: n.need_backup };
 }
+
+const childRequest = (r: Obj, n: RbNode, source: number) => rbNodeRequest(num(r, 'cluster_id'), num(r, 'shard_id'), n, source);
 
 export async function rebuildNode(ctx: JobContext): Promise<Json> {
   const r = req(ctx);
@@ -121,7 +127,8 @@ export async function rebuildNode(ctx: JobContext): Promise<Json> {
   const total = REBUILD_STEPS.length;
   const chosen = obj(
     await ctx.step(REBUILD_STEPS[0], total, async () => {
-      const c = await chooseSource(ctx, r);
+      const exclude = new Set(nodes.map((n) => n.node));
+      const c = await chooseSource(ctx, num(r, 'shard_id'), exclude, num(r, 'allow_replica_delay'), num(r, 'allow_pull_from_master') === 1);
       const n = nodeOf(ctx, c.source);
       ctx.log.info({ job: ctx.job.id, shard: num(r, 'shard_id'), source: hp(n), why: c.why }, 'rebuild_node: source chosen');
       return { source: c.source, source_host: hp(n), delay_s: c.delay, why: c.why };
@@ -194,6 +201,8 @@ function copyFailed(j: NodeJob, target: NodeView, st: CopyStatus): JobError {
 }
 
 const MB = 1024 * 1024;
+/** How often a streaming copy's progress is recorded in the job (get_status), ms. */
+const REPORT_MS = 5_000;
 
 /**
  * Polls the target agent until the copy has left the steps in `while` (or ended); fails the job when
@@ -201,6 +210,7 @@ const MB = 1024 * 1024;
  */
 async function copyPast(ctx: JobContext, j: NodeJob, target: NodeView, agent: AgentClient, during: readonly string[]): Promise<CopyStatus> {
   let lastLog = Date.now();
+  let lastReport = 0;
   for (;;) {
     checkLeading(ctx.signal);
     const st = await copyState(agent, j.copyId);
@@ -212,6 +222,11 @@ async function copyPast(ctx: JobContext, j: NodeJob, target: NodeView, agent: Ag
     }
     if (st.step === 'failed' || st.step === 'aborted') throw copyFailed(j, target, st);
     if (!during.includes(st.step)) return st;
+    // get_status shows the bytes as they arrive (one Raft entry per REPORT_MS while streaming).
+    if (st.step === 'receiving' && Date.now() - lastReport >= REPORT_MS) {
+      lastReport = Date.now();
+      await ctx.report({ bytes: st.bytes, mb_per_s: +(st.rate_bytes_per_sec / MB).toFixed(1) });
+    }
     if (Date.now() - lastLog >= 10_000) {
       lastLog = Date.now();
       ctx.log.info(
@@ -286,6 +301,27 @@ async function connectWithin(ctx: JobContext, n: NodeView, deadline: number) {
   }
 }
 
+/** How long a node's agent may be unreachable (restarting, its host rebooting) before the rebuild fails. */
+const AGENT_WAIT_MS = 120_000;
+
+/** Calls the agent, waiting while it cannot be reached; its refusal fails the job at once. */
+async function reachable<T>(ctx: JobContext, n: NodeView, call: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + AGENT_WAIT_MS;
+  for (;;) {
+    checkLeading(ctx.signal);
+    try {
+      return await call();
+    } catch (e) {
+      const transient = e instanceof AgentError && (e.kind === 'network' || e.kind === 'timeout');
+      if (!transient || Date.now() > deadline) {
+        const why = transient ? `unreachable for ${AGENT_WAIT_MS / 1000} s: ` : '';
+        throw new JobError(E_RB_NODE_PARAMS, `the agent of ${n.hostaddr} (node ${hp(n)}): ${why}${(e as Error).message}`.slice(0, 900));
+      }
+      await sleep(1_000);
+    }
+  }
+}
+
 export async function rebuildOneNode(ctx: JobContext): Promise<Json> {
   const j = nodeJob(ctx);
   const total = RB_NODE_STEPS.length;
@@ -297,8 +333,7 @@ export async function rebuildOneNode(ctx: JobContext): Promise<Json> {
     const s = nodeOf(ctx, j.source);
     if (ctx.world.shardOf(j.source) !== j.shard) throw new JobError(E_RB_NO_SOURCE, `source ${hp(s)} is no longer a node of shard ${j.shard}`);
     // The instance must exist on its agent: the copy replaces its data, not its configuration.
-    const listed = await agent.listInstances({ port: target.port, type: 'storage' }).catch((e: Error) => e);
-    if (listed instanceof Error) throw new JobError(E_RB_NODE_PARAMS, `the agent of ${target.hostaddr}: ${listed.message}`.slice(0, 900));
+    const listed = await reachable(ctx, target, () => agent.listInstances({ port: target.port, type: 'storage' }));
     if (!listed.instances.some((i) => i.port === target.port)) {
       throw new JobError(E_RB_NODE_PARAMS, `the agent of ${target.hostaddr} has no storage instance on port ${target.port}: delete the node and add it again (add_nodes)`);
     }
@@ -337,7 +372,7 @@ export async function rebuildOneNode(ctx: JobContext): Promise<Json> {
       return out;
     }),
   );
-  ctx.log.info({ job: ctx.job.id, node: hp(target), source: src, ...recv, primary: sync.primary }, 'rebuild: node rebuilt and replicating');
+  ctx.log.info({ job: ctx.job.id, node: hp(target), source: (src as Obj).source, ...recv, primary: sync.primary }, 'rebuild: node rebuilt and replicating');
   return { node_id: j.node, hostaddr: target.hostaddr, port: target.port, source: (src as Obj).source ?? '', ...recv, sha256: sum.sha256 ?? '', gtid: pos.gtid ?? '', old_datadir: swap.old_datadir ?? '', primary: sync.primary ?? '' };
 }
 

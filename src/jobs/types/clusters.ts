@@ -19,6 +19,7 @@ import {
   STORAGE_STRIDE,
   wireShard,
 } from '../shard-install.js';
+import { chooseSource, rbNodeRequest } from '../handlers/rebuild.js';
 import { num, optNum, req, str, strList, type Obj } from '../handlers/request.js';
 import { dropLogTables } from '../metadata.js';
 import { refusedSlots } from '../port-moves.js';
@@ -196,6 +197,9 @@ async function deleteShard(ctx: JobContext): Promise<Json> {
   return { cluster_id: num(r, 'cluster_id'), shard_id: shard };
 }
 
+/** A replica may lag this much and still seed add_nodes' new nodes (the original's allow_delay 15), s. */
+const SEED_MAX_DELAY_S = 15;
+
 /** Target shards of add_nodes: the one named, or every shard of the cluster (§3.7). */
 function addNodesTargets(ctx: JobContext, r: Obj): number[] {
   const shard = optNum(r, 'shard_id');
@@ -214,7 +218,7 @@ async function addNodes(ctx: JobContext): Promise<Json> {
   const hosts = strList(r, 'storage_iplists');
   const sz = sizing(ctx, cluster);
   const targets = addNodesTargets(ctx, r);
-  const total = 4;
+  const total = 5;
   // One node.add per node: what a dead leader already added is found as `creating` and counted.
   await ctx.step('place_nodes', total, async () => {
     for (const shard of targets) {
@@ -228,6 +232,22 @@ async function addNodes(ctx: JobContext): Promise<Json> {
   });
   await ctx.step('install_nodes', total, async () => {
     await settleAll(targets.flatMap((s) => newNodes(ctx, s).map((id) => ensureStorageInstalled(ctx, ctx.world.node(id)!, false, sz.bufferMb, sz.dbCfg))));
+  });
+  // Seeded by a physical copy (rb_shard_node children, as the original's internal_rebuild_hosts): a
+  // replica that replayed the binlog from the start would break once the primary purged old binlogs.
+  await ctx.step('seed_nodes', total, async () => {
+    const kids: number[] = [];
+    for (const s of targets) {
+      const fresh = newNodes(ctx, s);
+      if (fresh.length === 0) continue;
+      const src = await chooseSource(ctx, s, new Set(fresh), SEED_MAX_DELAY_S, true);
+      for (const id of fresh) {
+        const n = ctx.world.node(id)!;
+        const rb = { node: id, hostaddr: n.hostaddr, port: n.port, need_backup: 0, pv_limit: ctx.cfg.int('rebuild_pv_limit_mb') };
+        kids.push(await ctx.spawnChild(`seed_${id}`, 'rb_shard_node', rbNodeRequest(cluster, s, rb, src.source)));
+      }
+    }
+    await settleAll(kids.map((id) => ctx.waitChild(id)));
   });
   await ctx.step('wire_nodes', total, async () => {
     await settleAll(
@@ -254,6 +274,7 @@ async function addNodes(ctx: JobContext): Promise<Json> {
 }
 
 async function addNodesRollback(ctx: JobContext): Promise<void> {
+  await ctx.waitChildren();
   for (const s of addNodesTargets(ctx, req(ctx))) {
     for (const id of newNodes(ctx, s)) {
       await ensureStorageUninstalled(ctx, ctx.world.node(id)!);
@@ -555,7 +576,9 @@ function nodeState(job: JobView): number {
   if (job.status === 'done') return 5;
   if (job.status === 'failed') return 6;
   if (stepBegan(job, 'rollback') || stepBegan(job, 'failed')) return 4;
-  if (stepBegan(job, 'wire_nodes')) return 2;
+  // N_SREBUILD while the new nodes are seeded by copy, N_DREBUILD once they are wired.
+  if (stepBegan(job, 'wire_nodes')) return 3;
+  if (stepBegan(job, 'seed_nodes')) return 2;
   return stepBegan(job, 'install_nodes') ? 1 : 0;
 }
 
@@ -585,7 +608,7 @@ export const addNodesJob: JobTypeDefinition = {
     registeredHosts(world, hosts, 'storage', 'storage_iplists', 70183);
     return { request: { cluster_id: cluster, shard_id: shard, nodes, storage_iplists: hosts }, cluster, lock: clusterLock(cluster) };
   },
-  steps: ['place_nodes', 'install_nodes', 'wire_nodes', 'activate_nodes'],
+  steps: ['place_nodes', 'install_nodes', 'seed_nodes', 'wire_nodes', 'activate_nodes'],
   run: addNodes,
   rollback: addNodesRollback,
   attachment: {

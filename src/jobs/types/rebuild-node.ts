@@ -45,8 +45,10 @@ function nodeEntry(parent: JobView, child: JobView | undefined): Record<string, 
   const failed = child.status === 'failed';
   const own = child.steps.filter((s) => (RB_NODE_STEPS as readonly string[]).includes(s.step));
   const step = done ? 'done' : (child.step?.name ?? own[own.length - 1]?.step ?? RB_NODE_STEPS[0]);
+  // The copy's figures once received, else the latest progress report of the running step.
   const copied = own.find((s) => s.step === RB_NODE_STEPS[1] && s.ok);
-  const figures = copied !== undefined ? (JSON.parse(copied.info) as { bytes?: number; mb_per_s?: number }) : {};
+  const note = child.step?.name === RB_NODE_STEPS[1] ? child.step.note : undefined;
+  const figures = parseFigures(copied?.info ?? note);
   const source = own.find((s) => s.step === RB_NODE_STEPS[0] && s.ok);
   return {
     status: done ? 'done' : failed ? 'failed' : 'ongoing',
@@ -57,6 +59,15 @@ function nodeEntry(parent: JobView, child: JobView | undefined): Record<string, 
     ...(source !== undefined ? { source: String((JSON.parse(source.info) as { source?: string }).source ?? '') } : {}),
     ...(figures.bytes !== undefined ? { bytes: String(figures.bytes), mb_per_s: String(figures.mb_per_s ?? 0) } : {}),
   };
+}
+
+function parseFigures(text: string | undefined): { bytes?: number; mb_per_s?: number } {
+  if (text === undefined || text === '') return {};
+  try {
+    return JSON.parse(text) as { bytes?: number; mb_per_s?: number };
+  } catch {
+    return {};
+  }
 }
 
 function attachment(job: JobView, world: World): Record<string, unknown> {
