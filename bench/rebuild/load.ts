@@ -1,0 +1,96 @@
+// The data of the rebuild benchmark: wide rows of random bytes (incompressible, so no stage of the copy
+// gets an easy ride) written to the shard's primary in transactions of bounded size by a few parallel
+// writers, until the tables' files on disk hold the asked size; then every replica is waited for.
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Connection, RowDataPacket } from 'mysql2/promise';
+
+export const BENCH_DB = 'bench_rebuild';
+/** Bytes of payload per row (two RANDOM_BYTES(1024): its maximum is 1024). */
+const ROW_BYTES = 2_048;
+/** Rows per INSERT … SELECT: ~16 MiB transactions keep the binlog cache and each semi-sync wait small. */
+const BATCH_ROWS = 8_192;
+
+/** Bytes of the files under a directory (recursively), what a `du --apparent-size -b` counts. */
+export function bytesUnder(dir: string): number {
+  let sum = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) sum += bytesUnder(p);
+    else if (e.isFile()) sum += statSync(p).size;
+  }
+  return sum;
+}
+
+export interface LoadResult {
+  /** The benchmark tables' files on the primary. */
+  tableBytes: number;
+  rows: number;
+  ms: number;
+}
+
+/**
+ * Fills `writers` tables on the primary until their files hold `targetBytes`. `connect` opens an
+ * admin connection to the primary; `primaryDataDir` is where its files are (same machine).
+ */
+export async function loadData(o: {
+  connect: () => Promise<Connection>;
+  primaryDataDir: string;
+  targetBytes: number;
+  writers: number;
+  progress: (bytes: number) => void;
+}): Promise<LoadResult> {
+  const started = Date.now();
+  const setup = await o.connect();
+  try {
+    await setup.query(`CREATE DATABASE IF NOT EXISTS ${BENCH_DB}`);
+    for (let i = 0; i < o.writers; i++) {
+      await setup.query(`CREATE TABLE IF NOT EXISTS ${BENCH_DB}.t${i} (id BIGINT AUTO_INCREMENT PRIMARY KEY, pad VARBINARY(${ROW_BYTES}) NOT NULL) ENGINE=InnoDB`);
+    }
+  } finally {
+    await setup.end();
+  }
+  const dbDir = join(o.primaryDataDir, BENCH_DB);
+  let onDisk = bytesUnder(dbDir);
+  let rows = 0;
+  let lastReport = 0;
+  const writer = async (i: number): Promise<void> => {
+    const c = await o.connect();
+    try {
+      while (onDisk < o.targetBytes) {
+        const [r] = await c.query<RowDataPacket[]>(
+          `INSERT INTO ${BENCH_DB}.t${i} (pad) SELECT CONCAT(RANDOM_BYTES(1024), RANDOM_BYTES(1024)) FROM ${BENCH_DB}.seq_1_to_${BATCH_ROWS}`,
+        );
+        rows += Number((r as unknown as { affectedRows: number }).affectedRows);
+        onDisk = bytesUnder(dbDir);
+        if (onDisk - lastReport >= 256 * 1024 * 1024) {
+          lastReport = onDisk;
+          o.progress(onDisk);
+        }
+      }
+    } finally {
+      await c.end();
+    }
+  };
+  await Promise.all(Array.from({ length: o.writers }, (_, i) => writer(i)));
+  return { tableBytes: bytesUnder(dbDir), rows, ms: Date.now() - started };
+}
+
+/** CHECKSUM TABLE of every benchmark table, by name: a rebuilt node must answer what its source does. */
+export async function checksums(c: Connection): Promise<Record<string, string>> {
+  const [tables] = await c.query<RowDataPacket[]>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1', [BENCH_DB]);
+  const out: Record<string, string> = {};
+  for (const { t } of tables) {
+    const [[r]] = await c.query<RowDataPacket[]>(`CHECKSUM TABLE ${BENCH_DB}.${c.escapeId(String(t))}`);
+    out[String(t)] = String(r!.Checksum);
+  }
+  return out;
+}
+
+/** Waits until a replica has applied everything the primary has binlogged (MASTER_GTID_WAIT). */
+export async function caughtUp(primary: Connection, replica: Connection, timeoutSec: number): Promise<void> {
+  const [[p]] = await primary.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS pos');
+  const pos = String(p!.pos);
+  const [[w]] = await replica.query<RowDataPacket[]>('SELECT MASTER_GTID_WAIT(?, ?) AS w', [pos, timeoutSec]);
+  if (Number(w!.w) !== 0) throw new Error(`bench:rebuild: a replica did not reach the primary's GTID ${pos} within ${timeoutSec} s`);
+}
