@@ -127,7 +127,10 @@ t.test('a replica killed with kill -9 and its data dir deleted, under a writer, 
     await rc.end();
     await pc.end();
   }
-  const rows = await bed.env.metaRows<RowDataPacket>("SELECT id, job_type, status FROM cluster_general_job_log WHERE job_type IN ('rebuild_node', 'rb_shard_node') ORDER BY id");
+  const rows = await waitFor('the rows of the job and its child', async () => {
+    const r = await bed.env.metaRows<RowDataPacket>("SELECT id, job_type, status FROM cluster_general_job_log WHERE job_type IN ('rebuild_node', 'rb_shard_node') ORDER BY id");
+    return r.length === 2 && r.every((x) => x.status === 'done') ? r : undefined;
+  }, 30_000).catch(() => [] as RowDataPacket[]);
   t.match(rows.map((r): [unknown, unknown] => [r.job_type, r.status]), [['rebuild_node', 'done'], ['rb_shard_node', 'done']], 'the job and its rb_shard_node child have their rows');
 });
 
@@ -168,7 +171,11 @@ t.test('add_nodes on a shard whose primary purged its early binlogs: the new rep
     await nc.end();
     await pc2.end();
   }
-  const kids = await bed.env.metaRows<RowDataPacket>("SELECT job_type, status FROM cluster_general_job_log WHERE job_type = 'rb_shard_node' ORDER BY id DESC LIMIT 1");
+  // The projection writes the rows after the jobs end: wait for it.
+  const kids = await waitFor('the seeding child\'s row', async () => {
+    const rows = await bed.env.metaRows<RowDataPacket>("SELECT job_type, status FROM cluster_general_job_log WHERE job_type = 'rb_shard_node' ORDER BY id DESC LIMIT 1");
+    return rows[0]?.status === 'done' ? rows : undefined;
+  }, 30_000);
   t.match(kids, [{ job_type: 'rb_shard_node', status: 'done' }], 'seeded by an rb_shard_node child');
 });
 

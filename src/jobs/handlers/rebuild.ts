@@ -269,7 +269,7 @@ async function ensureCopyStarted(ctx: JobContext, j: NodeJob, target: NodeView, 
 }
 
 /** Waits until the rebuilt node replicates from the shard's current primary with both threads. */
-async function syncNode(ctx: JobContext, j: NodeJob, target: NodeView, gtid: string): Promise<{ primary: string; seconds_behind: number | null }> {
+async function syncNode(ctx: JobContext, j: NodeJob, target: NodeView, pos: { gtid: string; file: string }): Promise<{ primary: string; seconds_behind: number | null }> {
   const primaryId = ctx.world.primaryOf(j.shard);
   if (primaryId === null) throw new JobError(E_RB_SYNC, `shard ${j.shard} has no primary to replicate from`);
   const p = nodeOf(ctx, primaryId);
@@ -282,8 +282,10 @@ async function syncNode(ctx: JobContext, j: NodeJob, target: NodeView, gtid: str
       // A node never pointed anywhere since the copy starts from the copy's position; one a dead
       // leader already pointed keeps its own position (it has applied more since).
       if (st === null || st.masterHost === '') {
-        if (gtid === '') throw new JobError(E_RB_SYNC, `the copy of ${hp(target)} has no GTID position (mariadb_backup_binlog_info missing)`);
-        await startFromCopyPosition(c, gtid);
+        // An empty GTID with a binlog file: the source had never binlogged a transaction (log_slave_updates
+        // is on everywhere), so the node replicates from the start. No file at all: no position to trust.
+        if (pos.gtid === '' && pos.file === '') throw new JobError(E_RB_SYNC, `the copy of ${hp(target)} has no binlog position (mariadb_backup_binlog_info missing)`);
+        await startFromCopyPosition(c, pos.gtid);
       }
       await ensureReplicationUser(c, replicationAccount(ctx));
       await pointReplicaAt(c, { host: p.hostaddr, port: p.port }, replicationAccount(ctx));
@@ -380,7 +382,7 @@ export async function rebuildOneNode(ctx: JobContext): Promise<Json> {
   );
   const sync = obj(
     await ctx.step(SYNC, total, async () => {
-      const out = await syncNode(ctx, j, target, typeof pos.gtid === 'string' ? pos.gtid : '');
+      const out = await syncNode(ctx, j, target, { gtid: typeof pos.gtid === 'string' ? pos.gtid : '', file: typeof pos.binlog_file === 'string' ? pos.binlog_file : '' });
       // The primary waits for this replica's acks again; the agent's keepalive restarts it if it dies.
       await refreshSemiSync(ctx, j.shard);
       await agent.setKeepalive({ port: target.port, keepalive: true, type: 'storage' }).catch((e: Error) => ctx.log.warn({ node: hp(target), err: e.message }, 'rebuild: keepalive not switched on'));
