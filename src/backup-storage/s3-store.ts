@@ -43,7 +43,8 @@ export class S3Store implements BackupStore {
     this.client = new S3Client({
       region: s.region,
       ...(s.endpoint !== null ? { endpoint: s.endpoint, forcePathStyle: true } : {}),
-      ...(keys !== undefined ? { credentials: keys } : {}),
+      // A copy: the SDK marks the object it is given.
+      ...(keys !== undefined ? { credentials: { ...keys } } : {}),
       // Checksums only where S3 requires them: S3-compatible servers do not all know the newer ones.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',

@@ -218,7 +218,7 @@ export const deleteBackupStorageJob: JobTypeDefinition = {
   steps: ['unregister'],
   run: deleteStorage,
   attachment: ATTACHMENT,
-  writes: ['backup_storage', 'cluster_shard_backup_restore_log'],
+  writes: ['backup_storage'],
 };
 
 export const getBackupStorageQuery: QueryDefinition = {
