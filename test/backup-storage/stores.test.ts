@@ -4,7 +4,7 @@
 // the reason; a put whose bytes differ from what was announced leaves nothing behind.
 import t, { type Test } from 'tap';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -61,7 +61,6 @@ async function sameChecks(t: Test, store: BackupStore, big: number): Promise<voi
 
 t.test('fs: a directory', async (t) => {
   const root = join(dir, 'fs-root');
-  const { mkdirSync } = await import('node:fs');
   mkdirSync(root);
   await sameChecks(t, new FsStore(root), 3 * 1024 * 1024 + 17);
   t.notOk(readdirSync(join(root, 'c1')).some((f) => f.includes('.part-')), 'no temporary file is left');
@@ -103,8 +102,9 @@ t.test('s3 keys come from a file or the environment, never from the settings', a
   await checkStore(store);
 });
 
-t.test('HDFS needs a configured client', async (t) => {
+t.test('HDFS needs a configured client', (t) => {
   const s = { stype: 'HDFS', hostaddr: '10.0.0.9', port: 9000, path: null, endpoint: null, bucket: null, prefix: null, region: null, credentialsFile: null, credentialsEnv: null } as const;
   t.throws(() => openStore(s, {}), { name: 'StorageError', message: /stype HDFS needs an HDFS client: set hdfs_client/ });
   t.equal(openStore(s, { hdfsClient: '/opt/hadoop/bin/hdfs' }).describe, 'HDFS 10.0.0.9:9000/kunlun_backup');
+  t.end();
 });
