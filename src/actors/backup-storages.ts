@@ -4,6 +4,12 @@
 import type { BackupStorageSettings } from './machines/backup-storage.js';
 import type { WorldState } from './state.js';
 
+/** A storage's settings alone (without its name and times). */
+export function storageSettings(v: BackupStorageSettings & { name: string; createdAt: number; changedAt: number }): BackupStorageSettings {
+  const { name: _n, createdAt: _c, changedAt: _ch, ...s } = v;
+  return s;
+}
+
 /** Why these settings do not describe a storage of their kind (naming the field), or null. */
 export function settingsProblem(s: BackupStorageSettings): string | null {
   const need = (fields: ReadonlyArray<keyof BackupStorageSettings>): string | null => {

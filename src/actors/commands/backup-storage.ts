@@ -1,6 +1,6 @@
 // Commands that record backup storages (backup_storage rows). The create and update jobs check the
 // storage itself first (a probe object written, read and deleted); these check the world only.
-import { settingsProblem } from '../backup-storages.js';
+import { settingsProblem, storageSettings } from '../backup-storages.js';
 import type { BackupStorageSettings } from '../machines/backup-storage.js';
 import type { World } from '../world.js';
 import { refuse, type CommandResult, type Emitter } from './common.js';
@@ -34,7 +34,7 @@ export function checkBackupStorage(world: World, cmd: BackupStorageCommand, e: E
       if (cur === null) return refuse('not_found', `backup storage ${cmd.name} does not exist`, 'paras.name', E_STORAGE_NOT_FOUND);
       const bad = settingsProblem(cmd.settings);
       if (bad !== null) return refuse('invalid_argument', bad, 'paras');
-      const { name: _n, createdAt: _c, changedAt: _ch, ...now } = cur;
+      const now = storageSettings(cur);
       if (JSON.stringify(now) === JSON.stringify({ ...now, ...cmd.settings })) return refuse('no_change', `backup storage ${cmd.name} already has these settings`);
       return e.emit('backup_storage.updated', agg, { ...cmd.settings }).done();
     }

@@ -2,8 +2,9 @@
 // and get_backup_storage (§3.22). A storage is a world record (backup_storage.* commands, projected
 // into the backup_storage table); create and update first check the storage itself with a probe
 // object, so a wrong path, bucket or credentials is refused then with the storage's own reason.
-import type { BackupStorageView, World } from '../../actors/index.js';
+import type { World } from '../../actors/index.js';
 import { refuse } from '../../actors/commands/common.js';
+import { storageSettings } from '../../actors/backup-storages.js';
 import { deleteRefusal, E_STORAGE_EXISTS, E_STORAGE_IN_USE, E_STORAGE_NOT_FOUND } from '../../actors/commands/backup-storage.js';
 import type { ParaReader, Paras } from '../../actors/commands/paras.js';
 import { checkStore, kindRefusal, openStore, StorageError, type StorageSettings } from '../../backup-storage/index.js';
@@ -76,11 +77,6 @@ function need(field: string, reason: string): never {
   return fail(refuse('invalid_argument', reason, `paras.${field}`, E_MISSING));
 }
 
-function settingsOfView(v: BackupStorageView): StorageSettings {
-  const { name: _n, createdAt: _c, changedAt: _ch, ...s } = v;
-  return s;
-}
-
 /** The settings stored in the job's request (they hold no secret: credentials are a reference). */
 function requestSettings(ctx: JobContext): StorageSettings {
   return obj(req(ctx).settings as Json) as unknown as StorageSettings;
@@ -119,7 +115,7 @@ async function updateStorage(ctx: JobContext): Promise<Json> {
   await ctx.step('update', 2, async () => {
     const cur = ctx.world.backupStorage(name);
     if (cur === null) throw new JobError(E_STORAGE_NOT_FOUND, `backup storage ${name} does not exist`);
-    if (JSON.stringify(settingsOfView(cur)) === JSON.stringify({ ...settingsOfView(cur), ...s })) return 'nothing to change';
+    if (JSON.stringify(storageSettings(cur)) === JSON.stringify({ ...storageSettings(cur), ...s })) return 'nothing to change';
     await ctx.exec({ kind: 'backup_storage.update', name, settings: s });
     return 'updated';
   });
@@ -158,15 +154,22 @@ function storageName(p: ParaReader): string {
   return p.str('name', { errno: E_MISSING, max: 64, pattern: BACKUP_STORAGE_NAME_RE, patternHelp: 'a name of letters, digits, ".", "_" and "-"' });
 }
 
-export const createBackupStorageJob: JobTypeDefinition = {
+/** create and update: the same paras and shape; they differ in their check against the world and their last step. */
+const settingsJob = (d: Pick<JobTypeDefinition, 'name' | 'summary' | 'accept' | 'steps' | 'run'>): JobTypeDefinition => ({
   kind: 'job',
-  name: 'create_backup_storage',
   role: 'operator',
   sync: false,
   internal: false,
-  summary: 'register a backup storage (a directory, an S3 bucket or HDFS) after checking it with a probe object',
   missingParas: E_MISSING,
   paras: settingsSpec,
+  attachment: ATTACHMENT,
+  writes: ['backup_storage'],
+  ...d,
+});
+
+export const createBackupStorageJob = settingsJob({
+  name: 'create_backup_storage',
+  summary: 'register a backup storage (a directory, an S3 bucket or HDFS) after checking it with a probe object',
   accept(world: World, p: ParaReader) {
     const name = storageName(p);
     if (world.backupStorage(name) !== null) fail(refuse('already_exists', `backup storage ${name} exists`, 'paras.name', E_STORAGE_EXISTS));
@@ -174,30 +177,20 @@ export const createBackupStorageJob: JobTypeDefinition = {
   },
   steps: ['check_storage', 'register'],
   run: createStorage,
-  attachment: ATTACHMENT,
-  writes: ['backup_storage'],
-};
+});
 
-export const updateBackupStorageJob: JobTypeDefinition = {
-  kind: 'job',
+export const updateBackupStorageJob = settingsJob({
   name: 'update_backup_storage',
-  role: 'operator',
-  sync: false,
-  internal: false,
   summary: 'change the settings of a backup storage (checked again with a probe object)',
-  missingParas: E_MISSING,
-  paras: settingsSpec,
   accept(world: World, p: ParaReader) {
     const name = storageName(p);
     const cur = world.backupStorage(name);
     if (cur === null) fail(refuse('not_found', `backup storage ${name} does not exist`, 'paras.name', E_STORAGE_NOT_FOUND));
-    return { request: { name, settings: settingsOf(p, settingsOfView(cur)) as unknown as Json }, cluster: null, lock: lock(name) };
+    return { request: { name, settings: settingsOf(p, storageSettings(cur)) as unknown as Json }, cluster: null, lock: lock(name) };
   },
   steps: ['check_storage', 'update'],
   run: updateStorage,
-  attachment: ATTACHMENT,
-  writes: ['backup_storage'],
-};
+});
 
 export const deleteBackupStorageJob: JobTypeDefinition = {
   kind: 'job',
