@@ -14,11 +14,11 @@ export function storageSettings(v: BackupStorageSettings & { name: string; creat
 export function settingsProblem(s: BackupStorageSettings): string | null {
   const need = (fields: ReadonlyArray<keyof BackupStorageSettings>): string | null => {
     const missing = fields.filter((f) => s[f] === null);
-    return missing.length === 0 ? null : `a ${s.stype} backup storage needs ${missing.join(', ')}`;
+    return missing.length === 0 ? null : `an ${s.stype} backup storage needs ${missing.join(', ')}`;
   };
   const none = (fields: ReadonlyArray<keyof BackupStorageSettings>): string | null => {
     const extra = fields.filter((f) => s[f] !== null);
-    return extra.length === 0 ? null : `${extra.join(', ')} do not apply to a ${s.stype} backup storage`;
+    return extra.length === 0 ? null : `${extra.join(', ')} do not apply to an ${s.stype} backup storage`;
   };
   const S3 = ['endpoint', 'bucket', 'prefix', 'region', 'credentialsFile', 'credentialsEnv'] as const;
   switch (s.stype) {
