@@ -65,7 +65,9 @@ t.test('backup storage jobs', async (t) => {
     const a = await run('create_backup_storage', { name: 'nfs1', stype: 'fs', path: nfs });
     t.equal(a.status, 'done', a.error_info);
     t.same(await list(), [{ name: 'nfs1', stype: 'fs', hostaddr: '', port: '', conn_str: `file://${nfs}`, path: nfs }]);
-    t.equal(member.runtime.world.job(Number(a.job_id))?.steps.filter((s) => s.ok).map((s) => s.step).join(','), 'check_storage,register');
+    const j = member.runtime.world.job(Number(a.job_id))!;
+    t.equal(j.steps.filter((s) => s.ok).map((s) => s.step).join(','), 'check_storage,register');
+    t.comment(`create_backup_storage (fs): ${j.endedAt! - j.createdAt} ms from its creation to its end`);
   });
 
   await t.test('refusals by field, with the original\'s numbers; nothing is created', async (t) => {
@@ -121,6 +123,8 @@ t.test('backup storage jobs', async (t) => {
     t.notMatch(JSON.stringify(member.runtime.world.view()), /not-the-secret-9/, 'no key in the world');
     const ok = await run('create_backup_storage', { name: 's3main', ...s3paras, credentials_env: 'KB_TEST_S3' });
     t.equal(ok.status, 'done', ok.error_info);
+    const j = member.runtime.world.job(Number(ok.job_id))!;
+    t.comment(`create_backup_storage (s3, s3rver on loopback): ${j.endedAt! - j.createdAt} ms from its creation to its end`);
     const row = (await list()).find((x) => x.name === 's3main');
     t.same(row, { name: 's3main', stype: 's3', hostaddr: '', port: '', conn_str: 's3://kunlun-backups/prod', endpoint: s3.endpoint, bucket: 'kunlun-backups', prefix: 'prod', region: 'us-east-1', credentials: 'env KB_TEST_S3' });
   });
