@@ -80,6 +80,8 @@ export class MemberEmitBackend implements EmitBackend {
   }
 
   async submit(job: ValidatedJob): Promise<{ jobId: string } | { code: number; info: string }> {
+    const unfit = JOB_DEFINITIONS.job(job.jobType)?.configCheck?.(job.paras, this.rt.cfg) ?? null;
+    if (unfit !== null) return { code: unfit.errno, info: `${unfit.field}: ${unfit.reason}` };
     await this.metadataRead();
     // The body as received goes to job_info (the command removes its secrets); it parsed as an object.
     const cmd = { kind: 'job.start', jobType: job.jobType, request: job.paras, envelope: JSON.parse(job.raw) as unknown } as Command;

@@ -81,7 +81,7 @@ t.test('backup storage jobs', async (t) => {
       ['create_backup_storage', { name: 'x', stype: 'fs', path: nfs, bucket: 'b-1' }, '70101', /paras\.bucket: does not apply to stype fs/],
       ['create_backup_storage', { name: 'x', stype: 's3', region: 'us-east-1' }, '70101', /paras\.bucket: an s3 backup storage needs bucket/],
       ['create_backup_storage', { name: 'x', stype: 's3', bucket: 'kunlun-backups', credentials_file: '/k', credentials_env: 'K' }, '70101', /paras\.credentials_env: give credentials_file or credentials_env, not both/],
-      ['create_backup_storage', { name: 'x', stype: 'HDFS', hostaddr: '10.0.0.9' }, '70101', /paras\.port: an HDFS backup storage needs port/],
+      ['create_backup_storage', { name: 'x', stype: 's3', bucket: 'kunlun-backups', port: '9000' }, '70101', /paras\.port: does not apply to stype s3/],
       ['create_backup_storage', { name: '../x', path: nfs }, '70101', /paras\.name: must be a name of letters/],
       ['update_backup_storage', { name: 'nope', path: nfs }, '70202', /paras\.name: backup storage nope does not exist/],
       ['delete_backup_storage', { name: 'nope' }, '70202', /paras\.name: backup storage nope does not exist/],
@@ -104,11 +104,13 @@ t.test('backup storage jobs', async (t) => {
     t.equal(member.runtime.world.backupStorage('gone'), null);
   });
 
-  await t.test('HDFS without an HDFS client configured fails naming the setting', async (t) => {
-    const a = await run('create_backup_storage', { name: 'hdfs_backup1', stype: 'HDFS', hostaddr: '192.168.0.30', port: '57040' });
+  await t.test('HDFS without an HDFS client configured is refused naming the setting; no job', async (t) => {
+    const before = member.runtime.world.view().jobs.length;
+    const a = await emit('create_backup_storage', { name: 'hdfs_backup1', stype: 'HDFS', hostaddr: '192.168.0.30', port: '57040' });
     t.equal(a.status, 'failed');
     t.equal(a.error_code, '70203');
-    t.match(a.error_info, /backup storage hdfs_backup1: stype HDFS needs an HDFS client: set hdfs_client/);
+    t.match(a.error_info, /paras\.stype: stype HDFS needs an HDFS client: set hdfs_client/);
+    t.equal(member.runtime.world.view().jobs.length, before, 'no job was created');
   });
 
   await t.test('s3: keys from the environment; wrong keys are refused at create time', async (t) => {

@@ -157,6 +157,11 @@ function storageName(p: ParaReader): string {
 /** create and update: the same paras and shape; they differ in their check against the world and their last step. */
 const settingsJob = (d: Pick<JobTypeDefinition, 'name' | 'summary' | 'accept' | 'steps' | 'run'>): JobTypeDefinition => ({
   kind: 'job',
+  // HDFS where this member has no HDFS client: refused before the job exists (the job checks again).
+  configCheck(paras, cfg) {
+    const refused = paras.stype === 'HDFS' ? kindRefusal('HDFS', { hdfsClient: String(cfg.values.hdfs_client ?? '') }) : null;
+    return refused === null ? null : { field: 'paras.stype', reason: refused, errno: E_STYPE };
+  },
   role: 'operator',
   sync: false,
   internal: false,
