@@ -140,6 +140,8 @@ t.test('backup storage jobs', async (t) => {
     const d = await run('delete_backup_storage', { name: 'nfs1' });
     t.equal(d.status, 'done', d.error_info);
     t.same((await list()).map((x) => x.name), ['s3main']);
+    const rest = (await (await fetch(`${member.url}/api/v1/backup-storages`, { headers: bearer(testTokens(dir), 'read') })).json()) as Array<Record<string, unknown>>;
+    t.match(rest, [{ name: 's3main', stype: 's3', bucket: 'kunlun-backups', credentialsEnv: 'KB_TEST_S3' }], 'the REST list says the same');
   });
 });
 
