@@ -46,6 +46,8 @@ export class HdfsStore implements BackupStore {
     const tmp = `${url}._part`;
     const d = new Digesting();
     await (this.run(['-mkdir', '-p', url.slice(0, url.lastIndexOf('/'))])).done;
+    // A failing source fails the upload (pipe() alone would leave hdfs waiting for the end).
+    body.once('error', (e) => d.destroy(e));
     const r = this.run(['-put', '-f', '-', tmp], body.pipe(d));
     await r.done;
     const got = d.result();
