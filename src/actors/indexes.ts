@@ -94,6 +94,7 @@ export function reindex<K extends AggKind>(
     }
     case 'machine':
     case 'manager':
+    case 'backup_storage':
       void key;
       return;
   }

@@ -1,5 +1,6 @@
 // The aggregate kinds, their machines and contexts, and one Runner each (a pure cache, shared).
 import type { AggKind } from '../events/envelope.js';
+import { backupStorageLogic, type BackupStorageCtx } from './machines/backup-storage.js';
 import { clusterLogic, type ClusterCtx } from './machines/cluster.js';
 import { computeNodeLogic, type CompCtx } from './machines/compute-node.js';
 import { jobLogic, type JobCtx } from './machines/job.js';
@@ -17,10 +18,11 @@ export interface Ctxs {
   comp: CompCtx;
   job: JobCtx;
   manager: ManagerCtx;
+  backup_storage: BackupStorageCtx;
 }
 
-/** Hosts and member names are strings; everything the leader numbers is a number. */
-export type KeyOf<K extends AggKind> = K extends 'machine' | 'manager' ? string : number;
+/** Hosts, member and storage names are strings; everything the leader numbers is a number. */
+export type KeyOf<K extends AggKind> = K extends 'machine' | 'manager' | 'backup_storage' ? string : number;
 
 export const LOGICS = {
   machine: serverLogic,
@@ -30,6 +32,7 @@ export const LOGICS = {
   comp: computeNodeLogic,
   job: jobLogic,
   manager: managerLogic,
+  backup_storage: backupStorageLogic,
 } as const;
 
 type AnyRunner = Runner<unknown, { type: string }>;
@@ -48,6 +51,7 @@ export function runnerOf<K extends AggKind>(kind: K): Runner<Ctxs[K], { type: st
       comp: make(LOGICS.comp as never),
       job: make(LOGICS.job as never),
       manager: make(LOGICS.manager as never),
+      backup_storage: make(LOGICS.backup_storage as never),
     };
   }
   return runners[kind] as unknown as Runner<Ctxs[K], { type: string }>;

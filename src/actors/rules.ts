@@ -3,6 +3,7 @@
 // match. And the effects on world-level fields after it applied. Pure functions of the world.
 import type { DomainEvent } from '../events/catalog.js';
 import { parseAgg } from '../events/envelope.js';
+import { backupsIn, settingsProblem } from './backup-storages.js';
 import { clusterStatus, jobActive, nodeStates, shardStates } from './facts.js';
 import { endpointKey, hostRoleKey, nameKey } from './indexes.js';
 import { runnerOf } from './logics.js';
@@ -343,6 +344,14 @@ export function checkRules(w: WorldState, ev: DomainEvent, key: number | string,
     case 'manager.projection_row_cleared': {
       const d = ev.data;
       return w.projectionFailures.some((f) => f.table === d.table && f.key === d.key) ? null : `${d.table} row ${d.key} is not reported failing`;
+    }
+
+    case 'backup_storage.created':
+    case 'backup_storage.updated':
+      return settingsProblem(ev.data);
+    case 'backup_storage.removed': {
+      const refs = backupsIn(w, String(key));
+      return refs.length === 0 ? null : `backup storage ${key} still holds backups: ${refs.join(', ')}`;
     }
   }
 }

@@ -96,7 +96,8 @@ export function decodeWorld(bytes: Uint8Array): WorldState {
   w.projectionFailures = failures.map((f) => ({ table: f.table, key: f.key, reason: f.reason, since: f.since, by: f.by }));
   const tx = new Tx();
   for (const kind of AGG_KINDS) {
-    const list = doc.aggs[kind];
+    // Snapshots written before backup storages existed have no list for them: none.
+    const list = doc.aggs[kind] ?? (kind === 'backup_storage' ? [] : undefined);
     if (!Array.isArray(list)) fail(`missing ${kind} list`);
     restoreKind(w, kind, list, tx);
   }
@@ -112,7 +113,7 @@ function restoreKind<K extends AggKind>(
 ): void {
   const runner = runnerOf(kind);
   const store = w.stores[kind] as Map<KeyOf<K>, Rec<Ctxs[K]>>;
-  const numbered = kind !== 'machine' && kind !== 'manager';
+  const numbered = kind !== 'machine' && kind !== 'manager' && kind !== 'backup_storage';
   for (const item of list) {
     if (!Array.isArray(item) || item.length !== 2) fail(`bad ${kind} entry`);
     const [key, p] = item;

@@ -48,6 +48,7 @@ export class WorldState {
     comp: new Map(),
     job: new Map(),
     manager: new Map(),
+    backup_storage: new Map(),
   };
   next: Counters = { cluster: 1, shard: 1, node: 1, comp: 1, job: 1, task: 1 };
   leader: Leader | null = null;

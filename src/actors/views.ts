@@ -20,6 +20,7 @@ import type {
 } from '../events/vocab.js';
 import { clusterStatus, compStatus, jobStatus, machineStats, nodeStates, shardStates } from './facts.js';
 import { runnerOf } from './logics.js';
+import type { BackupStorageCtx, BackupStorageSettings } from './machines/backup-storage.js';
 import type { ClusterCtx } from './machines/cluster.js';
 import type { CompCtx } from './machines/compute-node.js';
 import type { JobCtx } from './machines/job.js';
@@ -297,6 +298,17 @@ export function managerView(w: WorldState, r: Rec<ManagerCtx>): ManagerView {
   };
 }
 
+/** A backup storage: its kind and settings (S3 credentials only as where to find them). */
+export interface BackupStorageView extends BackupStorageSettings {
+  name: string;
+  createdAt: number;
+  changedAt: number;
+}
+
+export function backupStorageView(_w: WorldState, r: Rec<BackupStorageCtx>): BackupStorageView {
+  return { ...r.c };
+}
+
 export interface WorldView {
   applied: number;
   seq: number;
@@ -312,4 +324,5 @@ export interface WorldView {
   comps: CompView[];
   jobs: JobView[];
   managers: ManagerView[];
+  backupStorages: BackupStorageView[];
 }

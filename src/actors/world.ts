@@ -10,6 +10,7 @@ import { binaryToHex, chainHashBinary, chainHashRange, hashableBytes } from '../
 import { hasSecrets } from '../events/redact.js';
 import { checkEvent } from '../events/validate.js';
 import { hash } from 'node:crypto';
+import { backupsIn } from './backup-storages.js';
 import { jobActive } from './facts.js';
 import { reindex } from './indexes.js';
 import { runnerOf, type Ctxs, type KeyOf } from './logics.js';
@@ -19,6 +20,7 @@ import { decodeWorld, encodeWorld } from './snapshot.js';
 import { WorldState, type Counters, type Leader, type ProjectionFailure, type Rec } from './state.js';
 import { Tx } from './tx.js';
 import {
+  backupStorageView,
   clusterView,
   compView,
   jobView,
@@ -26,6 +28,7 @@ import {
   managerView,
   nodeView,
   shardView,
+  type BackupStorageView,
   type ClusterView,
   type CompView,
   type JobView,
@@ -323,6 +326,7 @@ export class World {
       comps: all('comp', compView),
       jobs: all('job', jobView),
       managers: all('manager', managerView),
+      backupStorages: all('backup_storage', backupStorageView),
     };
     // Sorted keys throughout, so two members' views print identically.
     return canonicalize(v) as WorldView;
@@ -376,6 +380,16 @@ export class World {
   manager(id: string): ManagerView | null {
     const r = this.s.stores.manager.get(id);
     return r === undefined ? null : managerView(this.s, r);
+  }
+
+  backupStorage(name: string): BackupStorageView | null {
+    const r = this.s.stores.backup_storage.get(name);
+    return r === undefined ? null : backupStorageView(this.s, r);
+  }
+
+  /** What refers to a backup storage (its deletion is refused while there is something). */
+  backupsIn(name: string): string[] {
+    return backupsIn(this.s, name);
   }
 
   /** Shard ids of a cluster, ascending. */

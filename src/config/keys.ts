@@ -88,6 +88,8 @@ export const KEYS: readonly KeyDef[] = [
   { name: 'local_ip', type: str(true), default: '127.0.0.1', origin: 'original',
     help: 'this member\'s address: Raft endpoint and its row in cluster_mgr_nodes' },
   // --- keys this implementation adds ---------------------------------------------------------------
+  { name: 'hdfs_client', type: { kind: 'string', pattern: /^$|^\/[A-Za-z0-9._/-]*$/, patternHelp: 'an absolute path' }, default: '', origin: 'new',
+    help: 'the Hadoop `hdfs` command (absolute path) backup storages of stype HDFS are used with; empty: HDFS storages are refused' },
   { name: 'http_bind', type: str(), default: '', origin: 'new',
     help: 'address the HTTP API listens on; empty means local_ip' },
   { name: 'api_auth', type: { kind: 'enum', values: ['on', 'off'] }, default: 'on', origin: 'new',

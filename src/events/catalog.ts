@@ -1,6 +1,6 @@
 // The event catalog: every event type, its aggregate kind, its current schema version and data schema,
 // and the older versions with the upcaster that lifts each one to the next. Types are inferred from it.
-import { hostSchema, idSchema, portSchema, type AggKind, type Envelope } from './envelope.js';
+import { hostSchema, idSchema, portSchema, S3_FIELD_RE, type AggKind, type Envelope } from './envelope.js';
 import {
   bool,
   int,
@@ -19,6 +19,7 @@ import {
 } from './schema.js';
 import {
   ACCESSES,
+  BACKUP_STORAGE_TYPES,
   FAILOVER_KINDS,
   FAILOVER_STEPS,
   FENCE_METHODS,
@@ -90,6 +91,28 @@ const machineRoleData = {
   agentPort: nullable(portSchema),
 };
 
+/**
+ * Where a backup storage is and how it is reached; only the fields of its kind are set, the others
+ * null. S3 credentials are never here: only where a member finds them (a file path or an environment
+ * variable prefix, read on the member that uses the storage).
+ */
+const backupStorageData = {
+  stype: oneOf(BACKUP_STORAGE_TYPES),
+  /** fs: an absolute directory (local or a mount such as NFS). */
+  path: nullable(str({ max: 512, pattern: /^\/[A-Za-z0-9._/-]*$/ })),
+  /** HDFS: the namenode. */
+  hostaddr: nullable(hostSchema),
+  port: nullable(portSchema),
+  /** s3: endpoint URL (null: the region's AWS endpoint), bucket, key prefix, region. */
+  endpoint: nullable(str({ max: 512, pattern: S3_FIELD_RE.endpoint })),
+  bucket: nullable(str({ max: 63, pattern: S3_FIELD_RE.bucket })),
+  prefix: nullable(str({ max: 512, pattern: S3_FIELD_RE.prefix })),
+  region: nullable(str({ max: 64, pattern: S3_FIELD_RE.region })),
+  /** s3: where a member reads the keys (a file, or environment variables <credentialsEnv>_ACCESS_KEY_ID …). */
+  credentialsFile: nullable(str({ max: 512, pattern: /^\/[A-Za-z0-9._/-]*$/ })),
+  credentialsEnv: nullable(str({ max: 64, pattern: S3_FIELD_RE.credentialsEnv })),
+};
+
 /** A kunlun_metadata_db table and a row's key there (its id), as the projection reports them. */
 const projectionTable = str({ min: 1, max: 64, pattern: /^[a-z_]+$/ });
 const projectionKey = str({ min: 1, max: 64 });
@@ -129,6 +152,11 @@ export const catalog = {
     "The host's node agent liveness changed (server_nodes.node_stats).",
     obj({ stats: oneOf(NODE_STATS), evidence: evidenceSchema }),
   ),
+
+  // ---- backup storages (backup_storage; one aggregate per name) ----
+  'backup_storage.created': def('backup_storage', 'A backup storage is registered (its check passed).', obj(backupStorageData)),
+  'backup_storage.updated': def('backup_storage', 'The settings of a backup storage, all of them as they are now.', obj(backupStorageData)),
+  'backup_storage.removed': def('backup_storage', 'The backup storage is unregistered (what it holds is left in place).', obj({})),
 
   // ---- clusters (db_clusters) ----
   'cluster.created': def(

@@ -1,7 +1,7 @@
 // The parts every event shares: the aggregate it belongs to, who caused it, and the leader's stamp.
 import { custom, Fail, int, obj, opt, str, type Infer, type Schema } from './schema.js';
 
-export const AGG_KINDS = ['machine', 'cluster', 'shard', 'node', 'comp', 'job', 'manager'] as const;
+export const AGG_KINDS = ['machine', 'cluster', 'shard', 'node', 'comp', 'job', 'manager', 'backup_storage'] as const;
 export type AggKind = (typeof AGG_KINDS)[number];
 /** Kinds whose ids the leader assigns from a counter (the others are named by the outside world). */
 export const NUMBERED_KINDS = ['cluster', 'shard', 'node', 'comp', 'job'] as const;
@@ -14,6 +14,16 @@ export const HOST_RE = /^[A-Za-z0-9][A-Za-z0-9.:_-]{0,254}$/;
 export const hostSchema = str({ pattern: HOST_RE });
 export const MEMBER_RE = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 export const portSchema = int({ min: 1, max: 65535 });
+/** A backup storage's name (backup_storage.name): the key of its aggregate. */
+export const BACKUP_STORAGE_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+/** The settings of an S3 backup storage, as its events and the jobs' paras accept them. */
+export const S3_FIELD_RE = {
+  endpoint: /^https?:\/\/[A-Za-z0-9.:[\]_-]+(\/[A-Za-z0-9._~/-]*)?$/,
+  bucket: /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+  prefix: /^([A-Za-z0-9_.-]+\/)*[A-Za-z0-9_.-]*$/,
+  region: /^[a-z0-9-]{1,64}$/,
+  credentialsEnv: /^[A-Z_][A-Z0-9_]{0,63}$/,
+} as const;
 
 /** Who made this happen: a user (maybe through a job), or the manager itself and why. */
 export type Cause = { user: string; job?: number } | { system: string; job?: number };
@@ -29,12 +39,12 @@ export const causeSchema: Schema<Cause> = custom(
 );
 export type UserCause = Infer<typeof userCause>;
 
-/** An aggregate id such as `cluster/3`, `machine/10.0.0.5` or `manager/m1`. */
+/** An aggregate id such as `cluster/3`, `machine/10.0.0.5`, `manager/m1` or `backup_storage/nfs1`. */
 export type AggId = `${AggKind}/${string}`;
 
 export interface AggRef {
   kind: AggKind;
-  /** Numeric for numbered kinds, the host or member name otherwise. */
+  /** Numeric for numbered kinds, the host, member or storage name otherwise. */
   key: number | string;
 }
 
@@ -70,6 +80,9 @@ function kindOf(agg: string, slash: number): AggKind | null {
     case 7:
       k = agg.charCodeAt(0) === 99 /* c */ ? 'cluster' : agg.charCodeAt(2) === 99 ? 'machine' : 'manager';
       break;
+    case 14:
+      k = 'backup_storage';
+      break;
     default:
       return null;
   }
@@ -87,9 +100,10 @@ export function parseAgg(agg: string): AggRef | null {
     case null:
       return null;
     case 'machine':
-    case 'manager': {
+    case 'manager':
+    case 'backup_storage': {
       const rest = agg.slice(slash + 1);
-      return (kind === 'machine' ? HOST_RE : MEMBER_RE).test(rest) ? { kind, key: rest } : null;
+      return (kind === 'machine' ? HOST_RE : kind === 'manager' ? MEMBER_RE : BACKUP_STORAGE_NAME_RE).test(rest) ? { kind, key: rest } : null;
     }
     default: {
       const n = parseId(agg, slash + 1);

@@ -12,6 +12,10 @@ export const MACHINE_ROLES = ['storage', 'computer'] as const; // server_nodes.m
 export type MachineRole = (typeof MACHINE_ROLES)[number];
 
 export const NODE_STATS = ['running', 'idle', 'dead'] as const; // server_nodes.node_stats
+
+/** Kinds of backup storage: a directory (local or a mount), an S3 bucket, an HDFS namenode. */
+export const BACKUP_STORAGE_TYPES = ['fs', 's3', 'HDFS'] as const;
+export type BackupStorageType = (typeof BACKUP_STORAGE_TYPES)[number];
 export type NodeStats = (typeof NODE_STATS)[number];
 
 /** shard_nodes.status and comp_nodes.status; `deleted` is a removal event, not a status change. */

@@ -14,7 +14,7 @@ import { failed, type EmitAnswer } from './emit-envelope.js';
 import { relayHeaders, type EmitBackend, type SyncResult, type ValidatedJob } from './emit-route.js';
 import { JOB_DEFINITIONS } from '../jobs/types/index.js';
 import { refusalText } from '../actors/commands/paras-spec.js';
-import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer } from './sync-answers.js';
+import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer, listBackupStorage } from './sync-answers.js';
 import { getVariable, type StorageAccount } from './instance-vars.js';
 import { jobOutcomeAnswer, waitForJobEnd } from './job-wait.js';
 import { confirmedRead } from './read-index.js';
@@ -80,6 +80,8 @@ export class MemberEmitBackend implements EmitBackend {
   }
 
   async submit(job: ValidatedJob): Promise<{ jobId: string } | { code: number; info: string }> {
+    const unfit = JOB_DEFINITIONS.job(job.jobType)?.configCheck?.(job.paras, this.rt.cfg) ?? null;
+    if (unfit !== null) return { code: unfit.errno, info: `${unfit.field}: ${unfit.reason}` };
     await this.metadataRead();
     // The body as received goes to job_info (the command removes its secrets); it parsed as an object.
     const cmd = { kind: 'job.start', jobType: job.jobType, request: job.paras, envelope: JSON.parse(job.raw) as unknown } as Command;
@@ -120,6 +122,8 @@ export class MemberEmitBackend implements EmitBackend {
         return clusterSummary(w);
       case 'get_cluster_detail':
         return clusterDetail(w, p.cluster_id as number | undefined);
+      case 'get_backup_storage':
+        return listBackupStorage(w);
       case 'list_noswitch':
         return listNoSwitch(w, p.cluster_id as number | 'all' | undefined, Date.now());
       case 'get_variable':

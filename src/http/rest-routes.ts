@@ -90,6 +90,7 @@ export function registerRestRoutes(app: FastifyInstance, rt: RestRuntime, o: Res
   list('topology', '/api/v1/comps', 'compute nodes', () => w().ids('comp').map((id) => w().comp(id)));
   one('topology', '/api/v1/comps/:id', 'one compute node', (id) => w().comp(id), 'compute node');
   list('manager', '/api/v1/managers', 'manager members recorded in the log', () => w().ids('manager').map((id) => w().manager(id)));
+  list('backup', '/api/v1/backup-storages', 'backup storages: kind and settings (S3 keys only as where a member reads them)', () => w().view().backupStorages);
 
   app.get(
     '/api/v1/jobs',

@@ -9,6 +9,7 @@ import { E } from './error-codes.js';
 import { refusalText } from '../actors/commands/paras-spec.js';
 import type { SyncResult } from './emit-route.js';
 import { JOB_DEFINITIONS } from '../jobs/types/index.js';
+import { connStr, credentialsSource } from '../backup-storage/describe.js';
 
 /** Keys a job result may hold that must never be answered (the original returned the password). */
 const SECRET_KEY = /passw|pwd|secret|token/i;
@@ -178,4 +179,29 @@ export function listNoSwitch(world: World, cluster: number | 'all' | undefined, 
     value.push({ cluster_id: String(s.cluster), shard_id: String(s.id), param: { timestamp: Math.floor(s.noSwitch.until / 1000) }, reason: s.noSwitch.reason });
   }
   return { status: 'done', error_code: 0, error_info: '', attachment: { value } };
+}
+
+/**
+ * get_backup_storage (§3.22): every storage by name. XPanel reads name, stype, hostaddr and port (the
+ * rebuild hdfs_host picker offers hostaddr:port, which only an HDFS namenode has); the rest says where
+ * the storage is, and for S3 where its keys are read from, never the keys.
+ */
+export function listBackupStorage(world: World): SyncResult {
+  const list = world.view().backupStorages.map((b) => {
+    const opt = (k: string, v: string | null) => (v === null ? {} : { [k]: v });
+    return {
+      name: b.name,
+      stype: b.stype,
+      hostaddr: b.hostaddr ?? '',
+      port: b.port === null ? '' : String(b.port),
+      conn_str: connStr(b),
+      ...opt('path', b.path),
+      ...opt('endpoint', b.endpoint),
+      ...opt('bucket', b.bucket),
+      ...opt('prefix', b.prefix),
+      ...opt('region', b.region),
+      ...opt('credentials', credentialsSource(b)),
+    };
+  });
+  return { status: 'done', error_code: 0, error_info: '', attachment: { list_backup_storage: list } };
 }

@@ -6,6 +6,7 @@
 import type { JobAcceptor, JobCatalog, JobView, World } from '../actors/index.js';
 import type { ParasSpec } from '../actors/commands/paras-spec.js';
 import type { Role } from '../config/api-tokens.js';
+import type { Config } from '../config/load.js';
 import type { Json } from '../events/schema.js';
 import type { JobHandler, RollbackHook } from './engine.js';
 
@@ -53,6 +54,9 @@ export interface JobTypeDefinition extends Common, JobAcceptor {
   readonly sync: boolean;
   readonly internal: boolean;
   readonly accept?: JobAcceptor['accept'];
+  /** A check of the paras against the configuration of the member that receives the request, at the
+   *  Emit edge before the job exists (e.g. a storage kind that needs a client it has not configured). */
+  readonly configCheck?: (paras: Readonly<Record<string, unknown>>, cfg: Config) => { field: string; reason: string; errno: number } | null;
   /** Every name run() may pass to ctx.step (or ctx.child); the engine refuses any other. */
   readonly steps: readonly string[];
   readonly run: JobHandler;

@@ -5,7 +5,7 @@ import { checkCommand, IdAllocator, type ApplyResult, type Command } from '../ac
 import { raftElectionTicks, type Config } from '../config/load.js';
 import { memberSecrets } from '../config/member-secrets.js';
 import { sealSecrets, secretOpener } from './seal-secrets.js';
-import { encodeBatch, type Cause } from '../events/index.js';
+import { AGG_KINDS, encodeBatch, type Cause } from '../events/index.js';
 import type { Logger } from '../log/logger.js';
 import { JetStreamMirror } from '../mirror/jetstream-mirror.js';
 import { StatusPublisher } from '../mirror/status-publisher.js';
@@ -245,7 +245,7 @@ export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, Lea
 
   private allAggs(): string[] {
     const out: string[] = [];
-    for (const kind of ['machine', 'cluster', 'shard', 'node', 'comp', 'job', 'manager'] as const) {
+    for (const kind of AGG_KINDS) {
       for (const id of this.world.ids(kind)) out.push(`${kind}/${id}`);
     }
     return out;

@@ -10,6 +10,7 @@ import {
   NODE_STATUSES,
   OFF_ON,
   ON_OFF,
+  STORAGE_TYPES,
   SYNC_STATES,
   type EntityKind,
 } from './topology.js';
@@ -239,6 +240,20 @@ export const ENTITY_MAPS: readonly EntityMap[] = [
       f('whenEnded', 'when_ended', ts(6, true)),
       f('jobInfo', 'job_info', str(TEXT, true)),
       f('userName', 'user_name', str(128, true)),
+    ],
+  },
+  {
+    kind: 'backupStorages',
+    table: 'backup_storage',
+    deletePolicy: 'sync',
+    fields: [
+      id(),
+      f('name', 'name', str(256, true)),
+      f('stype', 'stype', en(STORAGE_TYPES, true)),
+      f('connStr', 'conn_str', str(8192, true)),
+      f('hostaddr', 'hostaddr', str(8192, true)),
+      f('port', 'port', int(-I32 - 1, I32, true)),
+      f('extra', 'extra', str(TEXT, true)),
     ],
   },
 ];

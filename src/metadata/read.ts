@@ -303,4 +303,5 @@ function assemble(t: Topology, rowsOf: Map<string, Row[]>, quirks: string[], war
   t.metaNodes.push(...get<Topology['metaNodes'][number]>('metaNodes'));
   t.replicaMasters.push(...get<Topology['replicaMasters'][number]>('replicaMasters'));
   t.jobs.push(...get<Topology['jobs'][number]>('jobs'));
+  t.backupStorages.push(...get<Topology['backupStorages'][number]>('backupStorages'));
 }

@@ -15,6 +15,8 @@ export const JOB_STATUSES = ['not_started', 'ongoing', 'done', 'failed'] as cons
 export const MACHINE_TYPES = ['storage', 'computer'] as const;
 export const NODE_STATS = ['running', 'idle', 'dead'] as const;
 export const CLUSTER_STATUSES = ['inuse', 'deleted'] as const;
+/** backup_storage.stype: the original's enum (1.0 writes only HDFS); a directory is OTHER. */
+export const STORAGE_TYPES = ['HDFS', 'S3', 'EBS', 'CEPH', 'OTHER'] as const;
 
 export type HaMode = (typeof HA_MODES)[number];
 export type NodeStatus = (typeof NODE_STATUSES)[number];
@@ -25,6 +27,7 @@ export type JobStatus = (typeof JOB_STATUSES)[number];
 export type MachineType = (typeof MACHINE_TYPES)[number];
 export type NodeStats = (typeof NODE_STATS)[number];
 export type ClusterStatus = (typeof CLUSTER_STATUSES)[number];
+export type StorageType = (typeof STORAGE_TYPES)[number];
 
 /** server_nodes. Id 1 is the schema's pseudo row and never part of a topology. */
 export interface Machine {
@@ -184,6 +187,21 @@ export interface Job {
   userName: string | null;
 }
 
+/**
+ * backup_storage. XPanel reads id, name, stype, hostaddr and port (hostaddr:port is its rebuild
+ * hdfs_host). `extra` is JSON; rows cluster_mgr writes carry `"managed_by":"cluster_mgr"` there, so
+ * rows of other tools are told apart and left alone. user_name/passwd are not modelled (never written).
+ */
+export interface BackupStorage {
+  id: number;
+  name: string | null;
+  stype: StorageType | null;
+  connStr: string | null;
+  hostaddr: string | null;
+  port: number | null;
+  extra: string | null;
+}
+
 /** mysql_pg_install_log: one row per job and install type (XPanel's install "details" dialog). */
 export interface InstallLog {
   generalLogId: number;
@@ -209,6 +227,7 @@ export interface Topology {
   metaNodes: MetaNode[];
   replicaMasters: ReplicaMaster[];
   jobs: Job[];
+  backupStorages: BackupStorage[];
   /** Written by the projection, never read back as a topology (history, matched by job and type). */
   installLogs?: InstallLog[];
 }
@@ -225,6 +244,7 @@ export const ENTITY_KINDS: readonly EntityKind[] = [
   'metaNodes',
   'replicaMasters',
   'jobs',
+  'backupStorages',
 ];
 
 export const PSEUDO_SERVER_ID = 1;
@@ -242,6 +262,7 @@ export function emptyTopology(): Topology {
     metaNodes: [],
     replicaMasters: [],
     jobs: [],
+    backupStorages: [],
   };
 }
 
@@ -263,6 +284,7 @@ export function normalizeTopology(t: Topology): Topology {
     metaNodes: byId(t.metaNodes),
     replicaMasters: byId(t.replicaMasters),
     jobs: byId(t.jobs),
+    backupStorages: byId(t.backupStorages),
   };
 }
 

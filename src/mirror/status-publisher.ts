@@ -75,6 +75,8 @@ function viewOf(world: World, kind: string, key: string): unknown {
       return world.job(n);
     case 'manager':
       return world.manager(key);
+    case 'backup_storage':
+      return world.backupStorage(key);
     default:
       return null;
   }

@@ -7,6 +7,7 @@ import type { Cluster, ComputeNode, Job, Machine, ManagerMember, ReplicaMaster, 
 import { jobInfoText, jobMemoText, jobUserName } from '../metadata/index.js';
 import { skippedPortsShown } from '../actors/views.js';
 import { installLogRows } from './install-log-rows.js';
+import { backupStorageRows } from './backup-storage-rows.js';
 
 export interface Secrets {
   /** The compute nodes' superuser of a cluster (comp_nodes.user_name/passwd). */
@@ -97,6 +98,7 @@ export function desiredTopology(v: WorldView, current: Topology, secrets: Secret
 
   return {
     metaHaMode: current.metaHaMode, machines, clusters, shards, storageNodes, computeNodes, managers, metaNodes: current.metaNodes, replicaMasters, jobs,
+    backupStorages: backupStorageRows(v.backupStorages, current.backupStorages),
     installLogs: installLogRows(v.jobs),
   };
 }

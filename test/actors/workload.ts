@@ -144,7 +144,8 @@ export class Workload {
     else if (r < 0.88) this.leaderChange();
     else if (r < 0.92) this.staleProposals();
     else if (r < 0.96) this.refusedJob();
-    else this.compStatus();
+    else if (r < 0.98) this.compStatus();
+    else this.backupStorage();
   }
 
   // ---- helpers over the world ----
@@ -534,6 +535,19 @@ export class Workload {
       { jobType: 'create_cluster', request: { ha_mode: 'paxos', shards: '1', nodes: '3', comps: '1' } },
     ])!;
     this.propose({ kind: 'job.start', ...bad });
+  }
+
+  /** Backup storages come, change and go (a directory or a bucket). */
+  private backupStorage(): void {
+    const name = this.pick(['nfs1', 'nfs2', 's3a'])!;
+    const none = { path: null, hostaddr: null, port: null, endpoint: null, bucket: null, prefix: null, region: null, credentialsFile: null, credentialsEnv: null };
+    const settings =
+      name === 's3a'
+        ? { ...none, stype: 's3' as const, bucket: 'kunlun-backups', prefix: `p${Math.floor(this.rnd() * 5)}`, region: 'us-east-1', credentialsEnv: 'KB_S3' }
+        : { ...none, stype: 'fs' as const, path: `/mnt/${name}/${Math.floor(this.rnd() * 5)}` };
+    if (this.world.backupStorage(name) === null) this.propose({ kind: 'backup_storage.create', name, settings });
+    else if (this.chance(0.5)) this.propose({ kind: 'backup_storage.update', name, settings });
+    else this.propose({ kind: 'backup_storage.delete', name });
   }
 
   private compStatus(): void {

@@ -42,7 +42,8 @@ function good(f: FieldSpec): unknown {
     case 'enum':
       return f.values[0];
     case 'string':
-      return f.pattern?.test('1') === true ? '1' : f.pattern?.test('/data/x') === true ? '/data/x' : f.pattern?.test('a1') === true ? 'a1' : f.pattern?.test('1-2') === true ? '1-2' : f.pattern?.test('h:1') === true ? 'h:1' : 'x';
+      // The first of these the field's pattern takes (an S3 endpoint URL, an environment variable prefix …).
+      return ['1', '/data/x', 'a1', '1-2', 'h:1', 'http://10.0.0.1:9000', 'A1'].find((v) => f.pattern === undefined || f.pattern.test(v)) ?? 'x';
     case 'host':
       return '10.0.0.1';
     case 'hostList':

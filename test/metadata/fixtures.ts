@@ -238,6 +238,7 @@ export function topologyA(): Topology {
     managers: [manager(1, { memberState: 'source' }), manager(2), manager(3)],
     metaNodes: [metaNode(1, { memberState: 'source' }), metaNode(2), metaNode(3)],
     replicaMasters: [replicaMaster(1, { nodeHost: '10.0.0.2_57008' }), replicaMaster(2, { nodeHost: '10.0.0.2_57012' })],
+    backupStorages: [],
     jobs: [
       job(1),
       job(2, { jobType: 'add_comps', status: 'ongoing', memo: JSON.stringify({ computer_state: 'dispatch' }), whenEnded: null }),

@@ -139,6 +139,7 @@ function expected(): Topology {
       job(2, { jobType: 'update_cluster_coldback_time_period', status: 'failed', memo: 'cluster_id 9 not exists', whenStarted: at(200), whenEnded: at(201), jobInfo: '{}', userName: 'xpanel' }),
       job(3, { jobType: 'rebuild_node', status: 'ongoing', memo: '{"step":"clear_old_data"}', whenStarted: at(300), whenEnded: null, jobInfo: null }),
     ],
+    backupStorages: [],
   };
 }
 
@@ -164,7 +165,7 @@ t.test('the reader returns the topology, names the quirks it normalised and what
 
 t.test('the first free ids are above every row, the AUTO_INCREMENT counters and the compute id sequence', async (t) => {
   const r = await readTopology(c);
-  t.strictSame(r.nextIds, { machines: 5, clusters: 3, shards: 3, storageNodes: 6, computeNodes: 10, managers: 3, metaNodes: 3, replicaMasters: 3, jobs: 4 });
+  t.strictSame(r.nextIds, { machines: 5, clusters: 3, shards: 3, storageNodes: 6, computeNodes: 10, managers: 3, metaNodes: 3, replicaMasters: 3, jobs: 4, backupStorages: 1 });
   t.strictSame(r.projection, { index: 0, term: 0 }, 'never projected: this is an adoption');
 });
 

@@ -4,6 +4,7 @@
 // proposal gets in first; apply re-checks everything, deterministically, on every member.
 import type { World } from '../world.js';
 import { checkAdopt, type AdoptCommand } from './adopt.js';
+import { checkBackupStorage, type BackupStorageCommand } from './backup-storage.js';
 import { Emitter, refuse, type CommandContext, type CommandResult } from './common.js';
 import { checkHa, type HaCommand } from './ha.js';
 import { checkJob, type JobCatalog, type JobCommand } from './jobs.js';
@@ -11,7 +12,7 @@ import { checkInstanceTask, type InstanceTaskCommand } from './instance-tasks.js
 import { checkManager, type ManagerCommand } from './manager.js';
 import { checkTopology, type TopologyCommand } from './topology.js';
 
-export type Command = TopologyCommand | HaCommand | JobCommand | InstanceTaskCommand | ManagerCommand | AdoptCommand;
+export type Command = TopologyCommand | HaCommand | JobCommand | InstanceTaskCommand | ManagerCommand | AdoptCommand | BackupStorageCommand;
 export type CommandKind = Command['kind'];
 
 /** The leader's context of a check, with the job types (src/jobs/types, passed in by the member and by
@@ -79,6 +80,10 @@ function dispatch(world: World, cmd: Command, e: Emitter, jobs: JobCatalog | und
       return checkManager(world, cmd, e);
     case 'topology.adopt':
       return checkAdopt(world, cmd, e);
+    case 'backup_storage.create':
+    case 'backup_storage.update':
+    case 'backup_storage.delete':
+      return checkBackupStorage(world, cmd, e);
     default:
       return refuse('invalid_argument', `unknown command ${String(kind)}`, 'kind');
   }
@@ -90,4 +95,5 @@ export type { HaCommand } from './ha.js';
 export type { JobCommand, JobCatalog, JobAcceptor, AcceptedJob } from './jobs.js';
 export type { InstanceTaskCommand } from './instance-tasks.js';
 export type { ManagerCommand } from './manager.js';
+export type { BackupStorageCommand } from './backup-storage.js';
 export type { AdoptCommand, AdoptedCluster, AdoptedShard, AdoptedNode, AdoptedComp } from './adopt.js';
