@@ -1,8 +1,8 @@
 // The data of the rebuild benchmark: wide rows of random bytes (incompressible, so no stage of the copy
 // gets an easy ride) written to the shard's primary in transactions of bounded size by a few parallel
 // writers, until the tables' files on disk hold the asked size; then every replica is waited for.
-import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { treeBytes } from '../../src/agent/disk.js';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 
 export const BENCH_DB = 'bench_rebuild';
@@ -10,17 +10,6 @@ export const BENCH_DB = 'bench_rebuild';
 const ROW_BYTES = 2_048;
 /** Rows per INSERT … SELECT: ~16 MiB transactions keep the binlog cache and each semi-sync wait small. */
 const BATCH_ROWS = 8_192;
-
-/** Bytes of the files under a directory (recursively), what a `du --apparent-size -b` counts. */
-export function bytesUnder(dir: string): number {
-  let sum = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) sum += bytesUnder(p);
-    else if (e.isFile()) sum += statSync(p).size;
-  }
-  return sum;
-}
 
 export interface LoadResult {
   /** The benchmark tables' files on the primary. */
@@ -51,7 +40,7 @@ export async function loadData(o: {
     await setup.end();
   }
   const dbDir = join(o.primaryDataDir, BENCH_DB);
-  let onDisk = bytesUnder(dbDir);
+  let onDisk = treeBytes(dbDir);
   let rows = 0;
   let lastReport = 0;
   const writer = async (i: number): Promise<void> => {
@@ -62,7 +51,7 @@ export async function loadData(o: {
           `INSERT INTO ${BENCH_DB}.t${i} (pad) SELECT CONCAT(RANDOM_BYTES(1024), RANDOM_BYTES(1024)) FROM ${BENCH_DB}.seq_1_to_${BATCH_ROWS}`,
         );
         rows += Number((r as unknown as { affectedRows: number }).affectedRows);
-        onDisk = bytesUnder(dbDir);
+        onDisk = treeBytes(dbDir);
         if (onDisk - lastReport >= 256 * 1024 * 1024) {
           lastReport = onDisk;
           o.progress(onDisk);
@@ -73,24 +62,5 @@ export async function loadData(o: {
     }
   };
   await Promise.all(Array.from({ length: o.writers }, (_, i) => writer(i)));
-  return { tableBytes: bytesUnder(dbDir), rows, ms: Date.now() - started };
-}
-
-/** CHECKSUM TABLE of every benchmark table, by name: a rebuilt node must answer what its source does. */
-export async function checksums(c: Connection): Promise<Record<string, string>> {
-  const [tables] = await c.query<RowDataPacket[]>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = ? ORDER BY 1', [BENCH_DB]);
-  const out: Record<string, string> = {};
-  for (const { t } of tables) {
-    const [[r]] = await c.query<RowDataPacket[]>(`CHECKSUM TABLE ${BENCH_DB}.${c.escapeId(String(t))}`);
-    out[String(t)] = String(r!.Checksum);
-  }
-  return out;
-}
-
-/** Waits until a replica has applied everything the primary has binlogged (MASTER_GTID_WAIT). */
-export async function caughtUp(primary: Connection, replica: Connection, timeoutSec: number): Promise<void> {
-  const [[p]] = await primary.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS pos');
-  const pos = String(p!.pos);
-  const [[w]] = await replica.query<RowDataPacket[]>('SELECT MASTER_GTID_WAIT(?, ?) AS w', [pos, timeoutSec]);
-  if (Number(w!.w) !== 0) throw new Error(`bench:rebuild: a replica did not reach the primary's GTID ${pos} within ${timeoutSec} s`);
+  return { tableBytes: treeBytes(dbDir), rows, ms: Date.now() - started };
 }

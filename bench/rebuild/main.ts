@@ -19,12 +19,13 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Registry } from '../../src/agent/registry.js';
 import { ADMIN } from '../../test/e2e/env.js';
-import { AgentShard, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
+import { AgentShard, caughtUp, pidAlive, tableChecksums, waitFor } from '../../test/e2e/agent-shard.js';
 import { median } from '../../test/switch/helpers.js';
 import { log, printTable } from '../failover/common.js';
 import { baselineCopy, type BaselineResult } from './baseline.js';
 import { rebuildJob, type RebuildResult, type RebuildTarget } from './copy.js';
-import { bytesUnder, caughtUp, checksums, loadData } from './load.js';
+import { treeBytes } from '../../src/agent/disk.js';
+import { BENCH_DB, loadData } from './load.js';
 
 const MIB = 1024 * 1024;
 /** The least stream over which the pv_limit rate is judged. */
@@ -120,7 +121,7 @@ async function rebuild(o: RebuildTarget & { sourcePort: number }): Promise<Rebui
   const sums = async (port: number): Promise<Record<string, string>> => {
     const c = await o.bed.adminConnection(port);
     try {
-      return await checksums(c);
+      return await tableChecksums(c, BENCH_DB);
     } finally {
       await c.end();
     }
@@ -169,7 +170,7 @@ async function main(): Promise<void> {
     } finally {
       await pc.end();
     }
-    loaded = { ...l, dataDirBytes: bytesUnder(dataDirOf(source.port)) };
+    loaded = { ...l, dataDirBytes: treeBytes(dataDirOf(source.port)) };
     log(`loaded ${l.rows} rows, ${mib(l.tableBytes)} MiB of table files in ${secs(l.ms)} s; replicas caught up; source data dir ${mib(loaded.dataDirBytes)} MiB`);
 
     const rec = Registry.load(bed.env.base).get(source.port);

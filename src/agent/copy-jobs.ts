@@ -12,6 +12,7 @@ import { CopyRun, type CopyStatus } from './copy-target.js';
 import { freeBytes, humanBytes, treeBytes } from './disk.js';
 import { failed, isAnswer, ok, target } from './job-answers.js';
 import type { JobContext, JobDef } from './job-def.js';
+import type { Answer } from './protocol.js';
 import { dataDir, livePid } from './instances.js';
 import { accountName, copyTicket, flag01, hostAddr, intIn, matching, opt, parseParas, password, port, req } from './validate.js';
 import type { InstanceRecord } from './registry.js';
@@ -36,12 +37,15 @@ const START_COPY = {
 };
 const ONE_COPY = { copy_id: opt(copyId), port: opt(port) };
 
-/** The copy named by copy_id, else the last one on port. */
-function findCopy(ctx: JobContext, job: string, paras: Record<string, unknown>): KnownCopy | string {
+const isFailure = (x: KnownCopy | Answer): x is Answer => typeof x.status === 'string';
+
+/** The copy named by copy_id, else the last one on port (or the failed answer saying why there is none). */
+function findCopy(ctx: JobContext, job: string, paras: Record<string, unknown>): KnownCopy | Answer {
   const p = parseParas(job, paras, ONE_COPY);
-  if (p.copy_id === undefined && p.port === undefined) return `${job}: paras.copy_id, paras.port: give one of them`;
+  if (p.copy_id === undefined && p.port === undefined) return failed(`${job}: paras.copy_id, paras.port: give one of them`);
   const run = p.copy_id !== undefined ? ctx.copies.get(p.copy_id) : ctx.copies.onPort(p.port!);
-  return run ?? `${job}: no copy ${p.copy_id !== undefined ? `with id ${p.copy_id}` : `on port ${p.port}`} is known to this agent (it remembers the last ${MAX_KEPT}, across its restarts)`;
+  const which = p.copy_id !== undefined ? `with id ${p.copy_id}` : `on port ${p.port}`;
+  return run ?? failed(`${job}: no copy ${which} is known to this agent (it remembers the last ${MAX_KEPT}, across its restarts)`, undefined, 'unknown_copy');
 }
 
 /**
@@ -130,7 +134,7 @@ const getCopyStatus: JobDef = {
   async run(ctx, env) {
     await Promise.resolve();
     const run = findCopy(ctx, 'get_copy_status', env.paras);
-    if (typeof run === 'string') return failed(run);
+    if (isFailure(run)) return run;
     const s: CopyStatus = run.status();
     return ok(s as unknown as Record<string, unknown>);
   },
@@ -140,7 +144,7 @@ const abortCopy: JobDef = {
   async run(ctx, env) {
     await Promise.resolve();
     const run = findCopy(ctx, 'abort_copy', env.paras);
-    if (typeof run === 'string') return failed(run);
+    if (isFailure(run)) return run;
     if (run.finished) return ok(run.status() as unknown as Record<string, unknown>);
     const at = run.status();
     if (!run.requestAbort()) return failed(`abort_copy: copy ${at.copy_id} is in step ${at.step}, past the point where it can be stopped; it finishes in seconds`);

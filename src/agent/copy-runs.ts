@@ -59,6 +59,7 @@ export function outcomesAfterRestart(text: string, now: Date): { copies: CopySta
         finished_at: now.toISOString(),
         elapsed_ms: Math.max(0, now.getTime() - Date.parse(c.started_at)),
         error: `copy ${c.copy_id} to port ${c.port} failed in step ${c.step}: the agent restarted during the copy; leftovers removed`,
+        interrupted: true,
       };
       interrupted.push(ended);
       return ended;

@@ -71,6 +71,8 @@ export interface CopyStatus {
   finished_at: string | null;
   elapsed_ms: number;
   error?: string;
+  /** Failed because this agent restarted or was stopped mid-copy: nothing was swapped in, start it again. */
+  interrupted?: boolean;
   sha256?: string;
   /** From mariadb_backup_binlog_info: where the copy is in the source's binlog, for the re-pointing. */
   gtid?: string;
@@ -101,6 +103,7 @@ export class CopyRun {
   private readonly startedAt = Date.now();
   private finishedAt: number | null = null;
   private error: string | undefined;
+  private interrupted = false;
   private sha: string | undefined;
   private position: { file: string; pos: number; gtid: string } | undefined;
   private oldDir: string | undefined;
@@ -153,6 +156,7 @@ export class CopyRun {
       finished_at: this.finishedAt === null ? null : new Date(this.finishedAt).toISOString(),
       elapsed_ms: (this.finishedAt ?? Date.now()) - this.startedAt,
       ...(this.error !== undefined ? { error: this.error } : {}),
+      ...(this.interrupted ? { interrupted: true } : {}),
       ...(this.sha !== undefined ? { sha256: this.sha } : {}),
       ...(this.position ? { gtid: this.position.gtid, binlog_file: this.position.file, binlog_pos: this.position.pos } : {}),
       ...(this.oldDir !== undefined ? { old_datadir: this.oldDir } : {}),
@@ -202,6 +206,7 @@ export class CopyRun {
       const aborted = this.stopCause === 'abort_copy';
       const why = this.stopCause === 'agent_stop' ? 'the agent was stopped during the copy; its directory was removed, the old data dir is untouched' : (e as Error).message;
       this.error = aborted ? 'aborted by abort_copy' : `copy ${this.req.copyId} to port ${this.req.port} failed in step ${at}: ${why}`;
+      this.interrupted = this.stopCause === 'agent_stop';
       if (copyDir !== '') rmSync(copyDir, { recursive: true, force: true });
       if (this.meter && this.receivingMs === 0) this.receivingMs = this.meter.elapsedMs();
       this.finishedAt = Date.now();

@@ -30,9 +30,10 @@ export interface Answer {
 /**
  * Causes of a `failed` answer a caller can act on, sent as the answer's top-level `reason` key (an
  * original manager ignores unknown keys). `port_in_use`: a port the server would bind cannot be bound
- * (held by another program, or by an outgoing connection): install on another port.
+ * (held by another program, or by an outgoing connection): install on another port. `unknown_copy`:
+ * get_copy_status / abort_copy name a copy this agent has no record of: it never started here.
  */
-export const FAILURE_REASONS = ['port_in_use'] as const;
+export const FAILURE_REASONS = ['port_in_use', 'unknown_copy'] as const;
 export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export class EnvelopeError extends Error {

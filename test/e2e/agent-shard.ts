@@ -4,7 +4,7 @@
 // `npm run bench:fence`.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import mysql from 'mysql2/promise';
+import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { AgentClient } from '../../src/agent/client.js';
 import { pidAlive } from '../../src/agent/procfs.js';
 import { ContinuousWriter } from '../chaos/writer.js';
@@ -118,6 +118,29 @@ export class AgentShard {
       return ok ? { shard: s.shard, nodes: s.nodes, primary: s.primary } : undefined;
     }, ms);
   }
+}
+
+/** CHECKSUM TABLE of every base table of `schema` (of every user schema when absent), keyed "schema.table". */
+export async function tableChecksums(c: Connection, schema?: string): Promise<Record<string, string>> {
+  const [tables] = await c.query<RowDataPacket[]>(
+    'SELECT table_schema AS s, table_name AS n FROM information_schema.tables ' +
+      "WHERE table_type = 'BASE TABLE' AND (table_schema = ? OR (? IS NULL AND table_schema NOT IN ('mysql','information_schema','performance_schema','sys'))) ORDER BY 1, 2",
+    [schema ?? null, schema ?? null],
+  );
+  const out: Record<string, string> = {};
+  for (const tb of tables) {
+    const [[r]] = await c.query<RowDataPacket[]>(`CHECKSUM TABLE ${c.escapeId(String(tb.s))}.${c.escapeId(String(tb.n))}`);
+    out[`${String(tb.s)}.${String(tb.n)}`] = String(r!.Checksum);
+  }
+  return out;
+}
+
+/** Waits until a replica has applied everything the primary has binlogged (MASTER_GTID_WAIT). */
+export async function caughtUp(primary: Connection, replica: Connection, timeoutSec: number): Promise<void> {
+  const [[p]] = await primary.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS pos');
+  const pos = String(p!.pos);
+  const [[w]] = await replica.query<RowDataPacket[]>('SELECT MASTER_GTID_WAIT(?, ?) AS w', [pos, timeoutSec]);
+  if (Number(w!.w) !== 0) throw new Error(`a replica did not reach the primary's GTID ${pos} within ${timeoutSec} s`);
 }
 
 export { pidAlive, waitFor };

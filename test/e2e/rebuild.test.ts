@@ -7,9 +7,9 @@
 import t from 'tap';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { RowDataPacket } from 'mysql2/promise';
 import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
-import { AgentShard, APP, waitFor, type NodeV } from './agent-shard.js';
+import { AgentShard, APP, caughtUp, tableChecksums, waitFor, type NodeV } from './agent-shard.js';
 
 const bed = new AgentShard('e2e-rebuild');
 t.teardown(() => bed.stop());
@@ -27,30 +27,14 @@ function rebuildParas(nodes: { hostaddr: string; port: number }[], extra: Record
   };
 }
 
-/** CHECKSUM TABLE of every user table, by name. */
-async function checksums(c: Connection): Promise<Record<string, string>> {
-  const [tables] = await c.query<RowDataPacket[]>(
-    "SELECT table_schema AS s, table_name AS n FROM information_schema.tables WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('mysql','information_schema','performance_schema','sys') ORDER BY 1, 2",
-  );
-  const out: Record<string, string> = {};
-  for (const tb of tables) {
-    const [[r]] = await c.query<RowDataPacket[]>(`CHECKSUM TABLE \`${String(tb.s)}\`.\`${String(tb.n)}\``);
-    out[`${String(tb.s)}.${String(tb.n)}`] = String(r!.Checksum);
-  }
-  return out;
-}
-
-async function caughtUp(primary: NodeV, replica: NodeV): Promise<void> {
+/** Waits until the node has applied everything the primary has binlogged. */
+async function nodeCaughtUp(primary: NodeV, replica: NodeV): Promise<void> {
   const pc = await bed.adminConnection(primary.port);
-  const [[pos]] = await pc.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS p');
-  await pc.end();
   const rc = await bed.adminConnection(replica.port);
   try {
-    await waitFor('the rebuilt node to catch up', async () => {
-      const [[r]] = await rc.query<RowDataPacket[]>('SELECT MASTER_GTID_WAIT(?, 1) AS w', [pos!.p]);
-      return Number(r!.w) === 0 ? true : undefined;
-    }, 30_000);
+    await caughtUp(pc, rc, 30);
   } finally {
+    await pc.end();
     await rc.end();
   }
 }
@@ -107,7 +91,7 @@ t.test('a replica killed with kill -9 and its data dir deleted, under a writer, 
 
   const after = await bed.settled();
   t.equal(after.nodes.find((n) => n.id === victim.id)?.source, after.primary.id, 'the rebuilt node replicates from the primary');
-  await caughtUp(after.primary, victim);
+  await nodeCaughtUp(after.primary, victim);
   const rc = await bed.adminConnection(victim.port);
   const pc = await bed.adminConnection(after.primary.port);
   try {
@@ -119,8 +103,8 @@ t.test('a replica killed with kill -9 and its data dir deleted, under a writer, 
     t.equal(st!.Slave_SQL_Running, 'Yes');
     const [[semi]] = await rc.query<RowDataPacket[]>("SELECT @@rpl_semi_sync_slave_enabled AS s");
     t.equal(Number(semi!.s), 1, 'as a semi-sync replica');
-    const mine = await checksums(rc);
-    const theirs = await checksums(pc);
+    const mine = await tableChecksums(rc);
+    const theirs = await tableChecksums(pc);
     t.ok(Object.keys(theirs).length > 0, `${Object.keys(theirs).length} tables compared`);
     t.same(mine, theirs, 'CHECKSUM TABLE of every table equals the primary\'s');
   } finally {
@@ -160,13 +144,13 @@ t.test('add_nodes on a shard whose primary purged its early binlogs: the new rep
   const added = after.nodes.find((n) => !before.has(n.id))!;
   t.ok(added, `node ${added.id} added (${added.hostaddr}:${added.port})`);
   t.equal(added.source, after.primary.id, 'it replicates from the primary');
-  await caughtUp(after.primary, added);
+  await nodeCaughtUp(after.primary, added);
   const nc = await bed.adminConnection(added.port);
   const pc2 = await bed.adminConnection(after.primary.port);
   try {
     const [rows] = await nc.query<RowDataPacket[]>('SELECT id FROM seed_test.t ORDER BY id');
     t.same(rows.map((r) => Number(r.id)), [1, 2], 'it holds the rows written before the purge');
-    t.same(await checksums(nc), await checksums(pc2), "CHECKSUM TABLE of every table equals the primary's");
+    t.same(await tableChecksums(nc), await tableChecksums(pc2), "CHECKSUM TABLE of every table equals the primary's");
   } finally {
     await nc.end();
     await pc2.end();
@@ -240,7 +224,7 @@ t.test('a SIGSTOPped primary with its agent down ends needs_rebuild and is rebui
   t.comment(`writer: ${report.acked} acknowledged, ${report.failed} failed, longest unavailability ${report.longestMs} ms`);
   const primary = back.primary!;
   const rebuilt = back.node(old.id)!;
-  await caughtUp(primary, rebuilt);
+  await nodeCaughtUp(primary, rebuilt);
   const ids = writer.acked.map((a) => a.id);
   for (const n of [primary, rebuilt]) {
     const c = await bed.adminConnection(n.port);

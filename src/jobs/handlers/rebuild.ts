@@ -191,7 +191,7 @@ async function copyState(agent: AgentClient, copyId: string): Promise<CopyStatus
   try {
     return await agent.copyStatus({ copyId });
   } catch (e) {
-    if (e instanceof AgentError && e.kind === 'failed' && /is known to this agent/.test(e.message)) return null;
+    if (e instanceof AgentError && e.reason === 'unknown_copy') return null;
     throw e;
   }
 }
@@ -220,7 +220,7 @@ async function copyPast(ctx: JobContext, j: NodeJob, target: NodeView, agent: Ag
         `the agent of ${target.hostaddr} no longer knows copy ${j.copyId} (it restarted and removed what it had received); the node's data dir is unchanged unless the swap had finished: run rebuild_node again`,
       );
     }
-    if (st.step === 'failed' && during.includes('receiving') && /agent (restarted|was stopped) during the copy/.test(st.error ?? '')) {
+    if (st.step === 'failed' && st.interrupted === true && during.includes('receiving')) {
       // The target's agent went away while receiving: nothing was swapped, so the copy starts again.
       ctx.log.warn({ job: ctx.job.id, node: hp(target), error: st.error }, 'rebuild: the copy was cut by an agent restart; starting it again');
       await ensureCopyStarted(ctx, j, target, agent);
