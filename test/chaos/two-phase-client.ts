@@ -3,6 +3,7 @@
 // rejected by the NOT NULL column, once its deadline passed), then XA COMMIT everywhere. Crash points
 // stop between the steps by dropping the storage connections, which leaves the prepared branches
 // detached for the cluster manager to resolve, as a crashed or disconnected CN does.
+import { setTimeout as sleep } from 'node:timers/promises';
 import mysql from 'mysql2/promise';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import type { Credentials, Endpoint } from '../../src/storage-node/replication.js';
@@ -101,6 +102,15 @@ export class TwoPhaseClient {
       for (const c of conns.values()) c.destroy();
       conns.clear();
     };
+    // A crashed CN's prepared branches stay attached to its server sessions until the server has
+    // noticed the disconnect; until then another session's XA COMMIT answers XAER_NOTA. The caller
+    // plays the manager next, so wait for the sessions to end as a real resolver's later round would.
+    const crash = async (at: CrashPoint): Promise<TxnOutcome> => {
+      const sessions = [...conns].map(([s, c]) => ({ shard: s, id: c.threadId }));
+      dropAll();
+      for (const { shard, id } of sessions) if (id !== null) await this.awaitSessionGone(this.o.shards[shard]!, id);
+      return { ...out, result: 'crashed', crashedAt: at };
+    };
     // Phase 1.
     const prepared: number[] = [];
     try {
@@ -123,8 +133,7 @@ export class TwoPhaseClient {
       return { ...out, result: 'prepare-failed', error: message(e) };
     }
     if (crashAt === 'after-prepare') {
-      dropAll();
-      return { ...out, result: 'crashed', crashedAt: crashAt };
+      return crash(crashAt);
     }
     // The decision.
     const logged = await this.writeCommitLog(t, shards, Math.floor(Date.now() / 1000) + this.waitMaxSec);
@@ -133,8 +142,7 @@ export class TwoPhaseClient {
       return { ...out, ...logged.outcome };
     }
     if (crashAt === 'after-commit-log') {
-      dropAll();
-      return { ...out, result: 'crashed', crashedAt: crashAt };
+      return crash(crashAt);
     }
     // Phase 2.
     for (const s of shards) {
@@ -146,8 +154,7 @@ export class TwoPhaseClient {
         return { ...out, result: 'commit-failed', error: message(e) };
       }
       if (crashAt === 'after-first-commit') {
-        dropAll();
-        return { ...out, result: 'crashed', crashedAt: crashAt };
+        return crash(crashAt);
       }
     }
     dropAll();
@@ -177,6 +184,21 @@ export class TwoPhaseClient {
       }
     }
     return out;
+  }
+
+  /** Waits until the server has ended session `id` (its prepared branch is then detached). */
+  private async awaitSessionGone(n: NodeAccess, id: number): Promise<void> {
+    const c = await this.connect(n);
+    try {
+      for (let i = 0; i < 200; i++) {
+        const [rows] = await c.query<RowDataPacket[]>('SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST WHERE ID = ?', [id]);
+        if (Number(rows[0]!.n) === 0) return;
+        await sleep(50);
+      }
+      throw new Error(`session ${id} on ${n.host}:${n.port} still open 10 s after its client went away`);
+    } finally {
+      c.destroy();
+    }
   }
 
   /** The stored decision for a transaction, or null. */

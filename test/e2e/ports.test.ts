@@ -38,7 +38,10 @@ t.test('held ports are skipped; the jobs end done', async (t) => {
   // placement takes the lowest free slots, which stay in this run's claimed block.
   const eph = ephemeralPortRange();
   const storageRange = eph !== null && eph.lo > lo + 100 ? `${lo}-${eph.lo + 9}` : env.storageRange;
-  held.push(await holdListening(lo), await holdByConnection(lo + 4), await holdListening(clo));
+  // One at a time, so teardown releases those made when a later one fails.
+  held.push(await holdListening(lo));
+  held.push(await holdByConnection(lo + 4));
+  held.push(await holdListening(clo));
 
   const m = await env.run('create_machine', {
     hostaddr: host, machine_type: 'storage', rack_id: '1', datadir: '/d', logdir: '/l', wal_log_dir: '/w',
