@@ -210,8 +210,15 @@ export class ProbeObserver implements Reconciler {
     const pp = probes.get(primary);
     const pv = world.node(primary);
     if (!pp || !pv) return;
-    const replicas = nodes.filter((n) => n.id !== primary && n.repair !== 'needs_rebuild').map((n) => probes.get(n.id)!);
+    const followers = nodes.filter((n) => n.id !== primary && n.repair !== 'needs_rebuild');
+    let replicas = followers.map((n) => probes.get(n.id)!);
     const process = pp.status === 'unreachable' ? await this.processState(pv, ctx) : undefined;
+    if (process === 'stopped' || process === 'gone') {
+      // The replicas were probed when the primary's probe began, a probe deadline ago: ask them again,
+      // so their silence is measured up to now (a stopped process sends nothing in between).
+      replicas = await Promise.all(followers.map((n) => this.pool.prober(n).probe()));
+      checkLeading(ctx.signal);
+    }
     const a = assessPrimary(pp, replicas, { ...(process ? { process } : {}) });
     const trackKey = `${sh.id}/${primary}`;
     const d = trackDead(this.dead.get(trackKey) ?? null, a, Date.now(), { minSamples: this.s.deadSamples });
