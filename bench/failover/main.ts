@@ -14,8 +14,8 @@
 //
 // `--fault sigstop` hangs the primary instead (SIGSTOP: it keeps its sockets and answers nothing). A
 // hung primary is fenced by its machine's node agent (docs/ha.md, process-level fence), so that run
-// uses an agent-run shard (created through the API, nodes installed by the agent; the writer follows
-// the leader's view, polled every 100 ms) and the fence benchmark's trial (bench/fence/trial.ts).
+// uses an agent-run shard (created through the API, nodes installed by the agent) and the fence
+// benchmark's trial (bench/fence/trial.ts), whose writer finds the primary the same way.
 //
 //   npm run bench:failover [-- --trials 10 --probe-interval-ms 1000 --fault kill9|sigstop]
 import os from 'node:os';

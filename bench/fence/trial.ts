@@ -1,6 +1,6 @@
 // One trial on an agent-run rbr shard (3 MariaDB nodes installed by the node agent through the API, a
 // 3-member cluster_mgr group): a SIGSTOP or a kill -9 of the primary under a continuous writer (an
-// application account that follows the leader's view), measured from the fault:
+// application account that finds the writable node itself), measured from the fault:
 //   detect / promote   the failover.start / failover.finish events
 //   ack                the first write acknowledged by the new primary
 //   fence              how the old primary was fenced (kill: by its node agent)
@@ -10,6 +10,7 @@
 // Used by bench:fence (alternating faults) and bench:failover --fault sigstop.
 import { ContinuousWriter, checkAcknowledged } from '../../test/chaos/writer.js';
 import { AgentShard, APP, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
+import { primaryFinder } from '../../test/switch/helpers.js';
 import { log } from '../failover/common.js';
 
 export interface Trial {
@@ -34,8 +35,10 @@ export async function trial(bed: AgentShard, n: number, fault: Trial['fault']): 
   const before = s0.shard.last?.task ?? null;
   const truncBefore = bed.truncations(old.port).length;
   const out: Trial = { trial: n, fault, old: old.id, new: null, detect_ms: null, promote_ms: null, first_ack_ms: null, fence: null, truncated: 0, outcome: 'stuck', back_ms: null, acked: 0, lost: 0 };
-  const tracker = bed.primaryTracker({ host: old.hostaddr, port: old.port });
-  const writer = new ContinuousWriter({ getPrimary: tracker.get, credentials: APP, firstId: n * 10_000_000, queryTimeoutMs: 5_000 });
+  // The writer finds the writable primary as a compute node does: it asks the nodes after a failed
+  // write (as bench:failover's kill -9 writer), not the manager.
+  let writer: ContinuousWriter | null = null;
+  writer = new ContinuousWriter({ getPrimary: primaryFinder(await bed.roleTargets(), () => writer), credentials: APP, firstId: n * 10_000_000, queryTimeoutMs: 5_000 });
   writer.start();
   const pid = await bed.pidOf(old.port);
   if (pid === null) throw new Error(`the agent does not run node ${old.id}`);
@@ -77,7 +80,6 @@ export async function trial(bed: AgentShard, n: number, fault: Trial['fault']): 
     }
   } finally {
     await writer.stop().catch(() => undefined);
-    tracker.stop();
     // A hang the agent did not end would stay a hang: end it here so the next trial starts clean.
     if (fault === 'sigstop' && pidAlive(pid)) {
       log(`trial ${n}: the hung server ${pid} is still there (not killed by the fence); killing it`);
