@@ -9,7 +9,7 @@
 //   lost               acknowledged writes missing on the new primary, must be 0
 // Used by bench:fence (alternating faults) and bench:failover --fault sigstop.
 import { ContinuousWriter, checkAcknowledged } from '../../test/chaos/writer.js';
-import { AgentShard, APP, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
+import { AgentShard, APP, caughtUp, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
 import { primaryFinder } from '../../test/switch/helpers.js';
 import { log } from '../failover/common.js';
 
@@ -31,6 +31,17 @@ export interface Trial {
 
 export async function trial(bed: AgentShard, n: number, fault: Trial['fault']): Promise<Trial> {
   const s0 = await bed.settled(120_000);
+  // Every replica has applied what the primary holds (the last trial's old primary catches up after
+  // its restart): a trial measures the failover, not the drain of that backlog.
+  const pc = await bed.adminConnection(s0.primary.port);
+  try {
+    for (const r of s0.nodes.filter((x) => x.id !== s0.primary.id)) {
+      const rc = await bed.adminConnection(r.port);
+      await caughtUp(pc, rc, 60).finally(() => rc.end());
+    }
+  } finally {
+    await pc.end();
+  }
   const old = s0.primary;
   const before = s0.shard.last?.task ?? null;
   const truncBefore = bed.truncations(old.port).length;
