@@ -12,7 +12,12 @@
 // next trial kills the new primary; when the manager marks it for rebuild instead (it held a commit
 // of its own that no replica acknowledged), a fresh test bed stands in for the rebuild. Prints a table, ends with one JSON line.
 //
-//   npm run bench:failover [-- --trials 10 --probe-interval-ms 1000]
+// `--fault sigstop` hangs the primary instead (SIGSTOP: it keeps its sockets and answers nothing). A
+// hung primary is fenced by its machine's node agent (docs/ha.md, process-level fence), so that run
+// uses an agent-run shard (created through the API, nodes installed by the agent) and the fence
+// benchmark's trial (bench/fence/trial.ts), whose writer finds the primary the same way.
+//
+//   npm run bench:failover [-- --trials 10 --probe-interval-ms 1000 --fault kill9|sigstop]
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { ContinuousWriter, checkAcknowledged } from '../../test/chaos/writer.js';
@@ -20,6 +25,8 @@ import type { MariaDbInstance } from '../../src/launcher/index.js';
 import { HA_APP, HaCluster, SHARD_ID, waitFor } from '../../test/helpers/ha-cluster.js';
 import { median, primaryFinder } from '../../test/switch/helpers.js';
 import { fmt, log, printTable, settled, stat, view } from './common.js';
+import { AgentShard } from '../../test/e2e/agent-shard.js';
+import { trial as agentTrial, type Trial as AgentTrial } from '../fence/trial.js';
 
 interface Trial {
   trial: number;
@@ -106,12 +113,16 @@ async function main(): Promise<void> {
     options: {
       trials: { type: 'string', default: '10' },
       'probe-interval-ms': { type: 'string', default: '1000' },
+      fault: { type: 'string', default: 'kill9' },
     },
     strict: true,
   });
   const trials = Number(values.trials);
   if (!Number.isInteger(trials) || trials < 1) throw new Error('--trials must be a positive integer');
   const probeMs = Number(values['probe-interval-ms']);
+  if (!Number.isInteger(probeMs) || probeMs < 50) throw new Error('--probe-interval-ms must be a whole number ≥ 50');
+  if (values.fault === 'sigstop') return sigstopBench(trials, probeMs);
+  if (values.fault !== 'kill9') throw new Error(`--fault must be kill9 or sigstop, got "${values.fault}"`);
   // Anti-flapping off: the trials fail the same shard over again and again, seconds apart.
   const sets = [`probe_interval_ms=${probeMs}`, 'failover_min_interval_ms=0'];
   const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
@@ -170,6 +181,56 @@ async function main(): Promise<void> {
     targets_met: failed === 0 && lost === 0 && med !== null && med <= 3000 && max !== null && max <= 6000,
   };
   console.log(JSON.stringify(summary));
+}
+
+/** SIGSTOP of the primary of an agent-run shard, trial after trial (see the header). */
+async function sigstopBench(trials: number, probeMs: number): Promise<void> {
+  const sets = [`probe_interval_ms=${probeMs}`, 'failover_min_interval_ms=0'];
+  const loadBefore = os.loadavg().map((x) => Number(x.toFixed(2)));
+  const bed = new AgentShard('bench-failover-sigstop', sets);
+  const results: AgentTrial[] = [];
+  try {
+    log('starting an agent-run shard and 3 manager members');
+    await bed.start();
+    for (let n = 1; n <= trials; n++) {
+      const r = await agentTrial(bed, n, 'sigstop');
+      results.push(r);
+      log(`trial ${n}: ${JSON.stringify(r)}`);
+    }
+  } finally {
+    await bed.stop();
+  }
+  const col = (k: 'detect_ms' | 'promote_ms' | 'first_ack_ms' | 'back_ms') => results.map((r) => r[k]);
+  const maxOf = (v: number[]): number => Math.max(...v);
+  const header = ['trial', 'old→new', 'detect ms', 'promote ms', 'first ack ms', 'acked', 'lost', 'fence', 'old primary', 'back ms'];
+  const rows = results.map((r) => [String(r.trial), `${r.old}→${r.new ?? '?'}`, fmt(r.detect_ms), fmt(r.promote_ms), fmt(r.first_ack_ms), String(r.acked), String(r.lost), r.fence ?? '?', r.outcome, fmt(r.back_ms)]);
+  const agg = (f: (v: number[]) => number, label: string) => [label, '', fmt(stat(col('detect_ms'), f)), fmt(stat(col('promote_ms'), f)), fmt(stat(col('first_ack_ms'), f)), '', '', '', '', fmt(stat(col('back_ms'), f))];
+  printTable([header, ...rows, agg(median, 'median'), agg(maxOf, 'max')]);
+  const lost = results.reduce((a, r) => a + r.lost, 0);
+  const failed = results.filter((r) => r.first_ack_ms === null).length;
+  const med = stat(col('first_ack_ms'), median);
+  const max = stat(col('first_ack_ms'), maxOf);
+  console.log(
+    `SIGSTOP → first acknowledged write on the new primary: median ${fmt(med)} ms (target ≤ 2500), max ${fmt(max)} ms (target ≤ 3000); ` +
+      `lost acknowledged writes: ${lost} (target 0); failed trials: ${failed}`,
+  );
+  console.log(
+    JSON.stringify({
+      bench: 'failover',
+      fault: 'sigstop',
+      trials,
+      settings: { probe_interval_ms: probeMs, failover_min_interval_ms: 0, nodes: 3, members: 3, agent: true },
+      loadavg_before: loadBefore,
+      loadavg_after: os.loadavg().map((x) => Number(x.toFixed(2))),
+      per_trial: results,
+      median: { detect_ms: stat(col('detect_ms'), median), promote_ms: stat(col('promote_ms'), median), first_ack_ms: med },
+      max: { detect_ms: stat(col('detect_ms'), maxOf), promote_ms: stat(col('promote_ms'), maxOf), first_ack_ms: max },
+      lost_writes: lost,
+      failed_trials: failed,
+      rejoined: results.filter((r) => r.outcome === 'rejoined').length,
+      targets_met: failed === 0 && lost === 0 && med !== null && med <= 2500 && max !== null && max <= 3000,
+    }),
+  );
 }
 
 main().catch((e: unknown) => {

@@ -11,91 +11,16 @@
 // A trial whose old primary needs a rebuild ends the run (there is no rebuild job yet).
 // `npm run bench:fence -- --trials N` prints a table and one JSON line.
 import { parseArgs } from 'node:util';
-import { ContinuousWriter, checkAcknowledged } from '../../test/chaos/writer.js';
-import { AgentShard, APP, pidAlive, waitFor } from '../../test/e2e/agent-shard.js';
+import { AgentShard } from '../../test/e2e/agent-shard.js';
 import { median } from '../../test/switch/helpers.js';
 import { fmt, log, printTable, stat } from '../failover/common.js';
-
-interface Trial {
-  trial: number;
-  fault: 'sigstop' | 'kill9';
-  old: number;
-  new: number | null;
-  detect_ms: number | null;
-  promote_ms: number | null;
-  first_ack_ms: number | null;
-  fence: string | null;
-  truncated: number;
-  outcome: 'rejoined' | 'needs_rebuild' | 'stuck';
-  back_ms: number | null;
-  acked: number;
-  lost: number;
-}
+import { trial, type Trial } from './trial.js';
 
 const { values } = parseArgs({ options: { trials: { type: 'string', default: '6' } }, strict: true });
 const trials = Number(values.trials);
 if (!Number.isInteger(trials) || trials < 1) {
   console.error('bench:fence: --trials must be a whole number ≥ 1');
   process.exit(2);
-}
-
-async function trial(bed: AgentShard, n: number, fault: Trial['fault']): Promise<Trial> {
-  const s0 = await bed.settled(120_000);
-  const old = s0.primary;
-  const before = s0.shard.last?.task ?? null;
-  const truncBefore = bed.truncations(old.port).length;
-  const out: Trial = { trial: n, fault, old: old.id, new: null, detect_ms: null, promote_ms: null, first_ack_ms: null, fence: null, truncated: 0, outcome: 'stuck', back_ms: null, acked: 0, lost: 0 };
-  const tracker = bed.primaryTracker({ host: old.hostaddr, port: old.port });
-  const writer = new ContinuousWriter({ getPrimary: tracker.get, credentials: APP, firstId: n * 10_000_000, queryTimeoutMs: 5_000 });
-  writer.start();
-  const pid = await bed.pidOf(old.port);
-  if (pid === null) throw new Error(`the agent does not run node ${old.id}`);
-  try {
-    await writer.waitForAcks(200, 30_000);
-    const t0 = Date.now();
-    process.kill(pid, fault === 'sigstop' ? 'SIGSTOP' : 'SIGKILL');
-    const done = await waitFor('the failover to finish', async () => {
-      const s = await bed.state();
-      const l = s.shard.last;
-      return s.shard.task === null && l && l.task !== before && l.outcome === 'finished' ? s : undefined;
-    }, 60_000);
-    const last = done.shard.last!;
-    const neu = done.node(last.primary)!;
-    out.new = neu.id;
-    out.detect_ms = last.startedAt - t0;
-    out.promote_ms = last.endedAt - t0;
-    out.fence = done.node(old.id)?.fence?.method ?? null;
-    await writer.waitForAcks(50, 30_000, `${neu.hostaddr}:${neu.port}`);
-    const first = writer.firstAckAfter(t0, `${neu.hostaddr}:${neu.port}`);
-    out.first_ack_ms = first ? first.at - t0 : null;
-    const back = await waitFor('the old primary to rejoin or be marked for rebuild', async () => {
-      const nd = (await bed.state()).node(old.id);
-      return nd && (nd.repair === 'ok' || nd.repair === 'needs_rebuild') ? nd : undefined;
-    }, 90_000).catch(() => null);
-    if (back) {
-      out.outcome = back.repair === 'ok' ? 'rejoined' : 'needs_rebuild';
-      out.back_ms = Date.now() - t0;
-    }
-    out.truncated = bed.truncations(old.port).length - truncBefore;
-    await writer.stop();
-    const ids = writer.acked.map((a) => a.id);
-    out.acked = ids.length;
-    const c = await bed.adminConnection(neu.port);
-    try {
-      out.lost = (await checkAcknowledged(c, ids)).missing.length;
-    } finally {
-      await c.end();
-    }
-  } finally {
-    await writer.stop().catch(() => undefined);
-    tracker.stop();
-    // A hang the agent did not end would stay a hang: end it here so the next trial starts clean.
-    if (fault === 'sigstop' && pidAlive(pid)) {
-      log(`trial ${n}: the hung server ${pid} is still there (not killed by the fence); killing it`);
-      process.kill(pid, 'SIGKILL');
-    }
-  }
-  return out;
 }
 
 // Back-to-back failovers of one shard: no anti-flapping interval (default 10 min).

@@ -180,6 +180,8 @@ export interface AgentInstance {
   /** A job or the keepalive is working on the instance right now. */
   busy: boolean;
   pid: number | null;
+  /** The process's scheduler state: stopped (SIGSTOPped: hung), running, or null (no process). Absent from older agents. */
+  proc_state?: 'stopped' | 'running' | null;
   desired: 'running' | 'stopped';
   keepalive: boolean;
   restarts: number;
@@ -334,9 +336,11 @@ export class AgentClient {
    * The HA fence: kill -9 of a storage instance; this agent also switches its keepalive off unless
    * `keepalive: true`, which has it restarted after the restart delay (node_mgr's keepalive always does).
    */
-  killMysql(p: { port: number; keepalive?: boolean }, o: CallOptions = {}): Promise<AgentAnswer> {
+  killMysql(p: { port: number; keepalive?: boolean; asReplica?: boolean }, o: CallOptions = {}): Promise<AgentAnswer> {
     const paras: Record<string, unknown> = { port: String(p.port) };
     if (p.keepalive !== undefined) paras.keepalive = p.keepalive ? 'on' : 'off';
+    // This agent only: `off` kills without marking the next start as a replica's (default on).
+    if (p.asReplica !== undefined) paras.as_replica = p.asReplica ? 'on' : 'off';
     return this.run('kill_mysql', paras, o);
   }
 

@@ -6,6 +6,7 @@ import { networkInterfaces } from 'node:os';
 import { ephemeralPortRange, portBindable } from '../launcher/index.js';
 import type { Account, AgentConfig } from './config.js';
 import { installComputer, installStorage, killInstance, livePid, startExisting, stopInstance } from './instances.js';
+import { procState } from './procfs.js';
 import { confine, instanceDir, type InstanceKind } from './paths.js';
 import { failed, firstLine, isAnswer, kindName, ok, target } from './job-answers.js';
 import { COPY_JOBS } from './copy-jobs.js';
@@ -86,7 +87,7 @@ const CONTROL_INSTANCE = {
   port: req(port),
 };
 
-const KILL_MYSQL = { port: req(port), keepalive: opt(onOff) };
+const KILL_MYSQL = { port: req(port), keepalive: opt(onOff), as_replica: opt(onOff) };
 const LIST_INSTANCES = { port: opt(port), type: opt(oneOf(KINDS)) };
 const SET_KEEPALIVE = { port: req(port), keepalive: req(onOff), type: opt(oneOf(KINDS)) };
 
@@ -347,8 +348,11 @@ const killMysql: JobDef = {
       const rec = target(ctx, p.port, 'storage');
       if (isAnswer(rec)) return rec;
       const keep = p.keepalive === true;
-      // Whoever starts it next starts it as a replica (see InstanceRecord.recoverAsReplica).
-      const cur = ctx.registry.update(p.port, { keepalive: keep, recoverAsReplica: true });
+      // Whoever starts it next starts it as a replica (see InstanceRecord.recoverAsReplica), unless
+      // the caller says `as_replica: off`: the failover kills a hung primary that early, before it
+      // knows whether it will promote another node (an aborted failover keeps this one as primary).
+      // A mark set by an earlier kill stays.
+      const cur = ctx.registry.update(p.port, { keepalive: keep, ...(p.as_replica === false ? {} : { recoverAsReplica: true }) });
       try {
         await killInstance(cur);
         ctx.registry.update(p.port, { pid: null });
@@ -399,6 +403,8 @@ const listInstances: JobDef = {
           // A job or the keepalive is working on it: status and pid may be about to change.
           busy: ctx.locks.busy(r.port),
           pid,
+          // stopped: SIGSTOPped (hung, never answering); the manager's hang detection asks for it.
+          proc_state: pid === null ? null : procState(pid),
           desired: r.desired,
           keepalive: r.keepalive,
           restarts: r.restarts,

@@ -2,7 +2,7 @@
 // process started, so it must make sure a pid still belongs to the instance: a pid is taken as the
 // instance only when its program is the expected server and its working directory is the instance's
 // data dir (both MariaDB and PostgreSQL change into their data dir), so a recycled pid is never signalled.
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pidAlive } from '../launcher/pid-lock.js';
@@ -100,6 +100,24 @@ export async function killUnder(dir: string): Promise<void> {
   }
   const still = processesUnder(dir, SERVER_PROGRAMS);
   if (still.length > 0) throw new Error(`processes ${still.join(', ')} under ${dir} do not exit`);
+}
+
+/**
+ * The scheduler state of a process (/proc/<pid>/stat): 'stopped' for a SIGSTOPped or traced one (T, t),
+ * 'running' for any other live state, null when the process is gone. The manager takes 'stopped' as
+ * the strongest sign that a silent primary is hung, not slow (docs/ha.md, detection).
+ */
+export function procState(pid: number): 'stopped' | 'running' | null {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return null;
+  }
+  // "pid (comm) S …": comm may hold spaces and parentheses, the state follows the last ')'.
+  const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  if (state === 'Z' || state === 'X' || state === '') return null;
+  return state === 'T' || state === 't' ? 'stopped' : 'running';
 }
 
 export function killNow(pid: number): void {

@@ -5,7 +5,8 @@
 // is made writable again; it is never failed over for that.
 import type { NodeView, ShardView } from '../actors/index.js';
 import type { Health } from '../events/vocab.js';
-import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment } from './decide/index.js';
+import { assessPrimary, trackDead, type DeadTrack, type PrimaryAssessment, type ProcessState } from './decide/index.js';
+import { agentForMachine } from '../agent/for-machine.js';
 import type { HaRuntime } from './ports.js';
 import { checkLeading, sleepWhileLeading, type LeaderContext, type Reconciler } from '../reconcile/host.js';
 import { promote } from './failover-steps.js';
@@ -18,8 +19,16 @@ import { evidence } from './evidence.js';
 import { propose } from './propose.js';
 import type { HaSettings } from './settings.js';
 
-/** Probe period while a primary's death awaits confirmation: confirm (or clear) it quickly. */
+/** Probe period while a primary does not answer: confirm (or clear) its death quickly. */
 const FAST_REPROBE_MS = 100;
+/**
+ * Probe deadline of a primary that did not answer the last round: it already had a full
+ * probe_timeout_ms, and a short one keeps the fast rounds fast (the replicas' silence is measured per
+ * round). Not answering never decides alone: the replicas' corroboration does.
+ */
+const SUSPECT_PROBE_MS = 300;
+/** How long the primary's node agent may take to say whether the server process is stopped. */
+const AGENT_PROCESS_MS = 500;
 
 /** The health a probe concludes for a node that is not its shard's primary. */
 function replicaHealth(p: ProbeResult): Health {
@@ -61,6 +70,7 @@ function assessmentFacts(a: PrimaryAssessment): Record<string, string | number |
     contradictions: a.evidence.contradictions,
     required: a.evidence.required,
   };
+  if (a.evidence.process !== null) f.process = a.evidence.process;
   for (const r of a.evidence.replicas) f[`replica_${r.node}`] = `${r.view}: ${r.detail}`;
   if (a.warnings.length > 0) f.warnings = a.warnings.join('; ');
   return f;
@@ -163,9 +173,11 @@ export class ProbeObserver implements Reconciler {
     const nodes = sh.nodes.map((id) => world.node(id)).filter((n): n is NodeView => n !== null && n.status !== 'inactive');
     if (nodes.length === 0) return;
     const probes = new Map<number, ProbeResult>();
+    const suspect = this.suspects.has(sh.id);
     await Promise.all(
       nodes.map(async (n) => {
-        probes.set(n.id, await this.pool.prober(n).probe());
+        const short = suspect && n.id === sh.primary ? Math.min(SUSPECT_PROBE_MS, this.s.probeTimeoutMs) : undefined;
+        probes.set(n.id, await this.pool.prober(n).probe(short));
       }),
     );
     checkLeading(ctx.signal);
@@ -198,12 +210,22 @@ export class ProbeObserver implements Reconciler {
     const pp = probes.get(primary);
     const pv = world.node(primary);
     if (!pp || !pv) return;
-    const replicas = nodes.filter((n) => n.id !== primary && n.repair !== 'needs_rebuild').map((n) => probes.get(n.id)!);
-    const a = assessPrimary(pp, replicas);
+    const followers = nodes.filter((n) => n.id !== primary && n.repair !== 'needs_rebuild');
+    let replicas = followers.map((n) => probes.get(n.id)!);
+    const process = pp.status === 'unreachable' ? await this.processState(pv, ctx) : undefined;
+    if (process === 'stopped' || process === 'gone') {
+      // The replicas were probed when the primary's probe began, a probe deadline ago: ask them again,
+      // so their silence is measured up to now (a stopped process sends nothing in between).
+      replicas = await Promise.all(followers.map((n) => this.pool.prober(n).probe()));
+      checkLeading(ctx.signal);
+    }
+    const a = assessPrimary(pp, replicas, { ...(process ? { process } : {}) });
     const trackKey = `${sh.id}/${primary}`;
     const d = trackDead(this.dead.get(trackKey) ?? null, a, Date.now(), { minSamples: this.s.deadSamples });
     this.dead.set(trackKey, d.track);
-    if (a.verdict === 'dead' && !d.confirmed) this.suspects.add(sh.id);
+    // Any primary that does not answer is probed again soon: its replicas' silence (or the agent's
+    // word) is what confirms it dead, and waiting a full interval per sample is what made hangs slow.
+    if (pp.status === 'unreachable' && !d.confirmed) this.suspects.add(sh.id);
     else this.suspects.delete(sh.id);
     if (d.confirmed) {
       if (!this.confirmed.has(trackKey) && d.track !== null) this.rt.metrics.deadConfirmed(d.track.since);
@@ -235,6 +257,25 @@ export class ProbeObserver implements Reconciler {
     }
     if (a.verdict === 'read-only-primary' && a.safeToMakeWritable && now.task === null && pv.repair === 'ok') {
       await this.makeWritable(pv, a, ctx);
+    }
+  }
+
+  /**
+   * What the primary's machine says of its server process (the node agent reads /proc): stopped (hung),
+   * gone, running; undefined when the machine has no agent we know or it does not answer in time (a
+   * host that is down, or cut off from us: then the replicas' rules alone decide).
+   */
+  private async processState(pv: NodeView, ctx: LeaderContext): Promise<ProcessState | undefined> {
+    const agent = agentForMachine(this.rt.world, this.rt.cfg, pv.hostaddr);
+    if (agent === null || ctx.signal.aborted) return undefined;
+    try {
+      const list = await agent.listInstances({ port: pv.port, type: 'storage' }, { timeoutMs: AGENT_PROCESS_MS });
+      const inst = list.instances.find((i) => i.port === pv.port);
+      if (!inst || inst.busy || inst.proc_state === undefined) return undefined;
+      if (inst.proc_state === null) return inst.status === 'installing' || inst.status === 'uninstalling' ? undefined : 'gone';
+      return inst.proc_state;
+    } catch {
+      return undefined;
     }
   }
 

@@ -275,8 +275,33 @@ export class ShardChange {
     return (this.fencing ??= early(fence(this.p.pool.node(this.plan.old), this.sig, { deadlineMs: STEP_DEADLINE_MS.forcedFence })));
   }
 
+  /**
+   * A primary whose machine saw its process stopped (the dead verdict's evidence: hung, not slow) is
+   * killed by that machine's agent before the replicas are frozen. STOP SLAVE IO_THREAD on a replica
+   * reading from a hung server waits for MariaDB's second kill signal (2 s), or the connect timeout when
+   * the IO thread is reconnecting; once the server's sockets are closed it returns at once. The kill
+   * does not mark the next start as a replica's (`asReplica: false`): a failover that aborts keeps this
+   * node as the primary, and a primary's restart must keep every commit a replica may hold. The fence
+   * step's kill marks it (a no-op kill then). Keepalive on: it restarts read-only after the agent's
+   * restart delay, as after the fence.
+   */
+  private async killHung(): Promise<string> {
+    const old = this.plan.old;
+    if (this.p.world.node(old.id)?.evidence?.facts.process !== 'stopped') return '';
+    const agent = agentForMachine(this.p.world, this.p.cfg, old.hostaddr, { kill_mysql: STEP_DEADLINE_MS.agentKill });
+    if (agent === null) return '';
+    try {
+      const a = await agent.killMysql({ port: old.port, keepalive: true, asReplica: false });
+      return a.status === 'success' ? 'hung old primary killed by its node agent first; ' : `the node agent refused to kill the hung old primary: ${String(a.info)}; `;
+    } catch (e) {
+      checkLeading(this.sig);
+      return `node agent at ${old.hostaddr} unreachable: ${msg(e)}; `;
+    }
+  }
+
   /** Failover: nothing more reaches the replicas from a half-alive primary. */
   private async freeze(): Promise<Omit<StepOutcome, 'ms'>> {
+    const killed = await this.killHung();
     // Fencing the old primary needs nothing from the other steps; a hung one takes its whole deadline.
     void this.startForcedFence();
     const notes = await Promise.all(
@@ -290,7 +315,7 @@ export class ShardChange {
         ),
       ),
     );
-    return { ok: notes.every((x) => x.ok), info: notes.map((x) => x.text).join('; ') };
+    return { ok: notes.every((x) => x.ok), info: killed + notes.map((x) => x.text).join('; ') };
   }
 
   private async choose(): Promise<Choice> {

@@ -128,8 +128,9 @@ export class NodeProber {
     readonly opts: ProbeOptions = {},
   ) {}
 
-  async probe(): Promise<ProbeResult> {
-    const r = await probeNode(this.node, this.opts);
+  /** `deadlineMs` overrides the prober's own for this probe (a node already suspected is asked briefly). */
+  async probe(deadlineMs?: number): Promise<ProbeResult> {
+    const r = await probeNode(this.node, deadlineMs === undefined ? this.opts : { ...this.opts, deadlineMs });
     this.track(r.state, r.at);
     return r;
   }

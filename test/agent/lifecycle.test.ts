@@ -220,6 +220,21 @@ t.test('agent lifecycle on real servers', async (t) => {
   });
   t.equal(again.keepalive, true, 'kill_mysql keepalive=on keeps the keepalive on');
   t.equal(await rplRole(myPort), 'IDLE_SLAVE', 'and the keepalive starts it in the replica role');
+  // A hung server: the agent says its process is stopped (the manager's hang detection asks), and the
+  // failover's early kill (as_replica off) leaves its role alone: a failover that aborts keeps it primary.
+  t.equal(again.proc_state, 'running', 'list_instances: the process runs');
+  process.kill(again.pid!, 'SIGSTOP');
+  const hung = await waitFor('the agent to see the process stopped', 10_000, async () => {
+    const i = await instance(myPort);
+    return i.proc_state === 'stopped' ? i : undefined;
+  });
+  t.equal(hung.status, 'running', 'stopped is a process state, not an instance status');
+  await c.killMysql({ port: myPort, keepalive: true, asReplica: false });
+  await waitFor('the keepalive to restart the hung server', 30_000, async () => {
+    const i = await instance(myPort);
+    return i.status === 'running' && !i.busy && i.pid !== again.pid ? i : undefined;
+  });
+  t.equal(await rplRole(myPort), 'AUTH_MASTER', 'killed with as_replica off: it starts in its own role');
 
   phase('fenced');
   // --- uninstall ---------------------------------------------------------------------------------------

@@ -95,6 +95,15 @@ export class AgentShard {
     return i?.status === 'running' ? (i.pid ?? null) : null;
   }
 
+  /** The shard's nodes as a writer that asks them for their real role sees them (test/switch primaryFinder). */
+  async roleTargets(): Promise<{ host: string; port: number; connect: (extra?: Partial<mysql.ConnectionOptions>) => Promise<Connection> }[]> {
+    return (await this.state()).nodes.map((n) => ({
+      host: n.hostaddr,
+      port: n.port,
+      connect: (extra = {}) => mysql.createConnection({ host: n.hostaddr, port: n.port, user: ADMIN.user, password: ADMIN.password, ...extra }),
+    }));
+  }
+
   /** Where the application writes: the primary of the leader's view (see trackPrimary). */
   primaryTracker(first: Endpoint): { get: () => Endpoint; stop: () => void } {
     return trackPrimary(first, async () => {

@@ -54,6 +54,13 @@ export async function waitJob(ha: HaCluster, jobId: string, timeoutMs = 60_000):
 
 export const hostPort = (i: MariaDbInstance): string => `${i.host}_${i.port}`;
 
+/** A node a writer can ask for its real role: a launched instance, or any node with a way in. */
+export interface RoleTarget {
+  host: string;
+  port: number;
+  connect(extra?: Partial<mysql.ConnectionOptions>): Promise<mysql.Connection>;
+}
+
 /** A node's real role as the storage server says it. */
 export interface RealRole {
   port: number;
@@ -66,7 +73,7 @@ export interface RealRole {
   gtid: string | null;
 }
 
-export async function realRole(i: MariaDbInstance, timeoutMs = 1_000): Promise<RealRole> {
+export async function realRole(i: RoleTarget, timeoutMs = 1_000): Promise<RealRole> {
   let c: mysql.Connection | null = null;
   try {
     c = await i.connect({ connectTimeout: timeoutMs });
@@ -89,7 +96,7 @@ export async function realRole(i: MariaDbInstance, timeoutMs = 1_000): Promise<R
 }
 
 /** The one writable node without a replication source, as a compute node would find it; null if none or several. */
-export async function findWritablePrimary(nodes: readonly MariaDbInstance[], timeoutMs = 500): Promise<Endpoint | null> {
+export async function findWritablePrimary(nodes: readonly RoleTarget[], timeoutMs = 500): Promise<Endpoint | null> {
   const roles = await Promise.all(nodes.map((n) => realRole(n, timeoutMs)));
   const writable = nodes.filter((_, k) => roles[k]!.reachable && roles[k]!.readOnly === false && roles[k]!.source === null);
   return writable.length === 1 ? { host: writable[0]!.host, port: writable[0]!.port } : null;
@@ -99,7 +106,7 @@ export async function findWritablePrimary(nodes: readonly MariaDbInstance[], tim
  * A writer's getPrimary: keeps the endpoint it found while writes succeed; after a failed write it
  * looks again on the real nodes (how a compute node reacts to a read-only error or a lost connection).
  */
-export function primaryFinder(nodes: readonly MariaDbInstance[], writer: () => ContinuousWriter | null): () => Promise<Endpoint | null> {
+export function primaryFinder(nodes: readonly RoleTarget[], writer: () => ContinuousWriter | null): () => Promise<Endpoint | null> {
   let current: Endpoint | null = null;
   let failures = -1;
   return async () => {

@@ -10,7 +10,21 @@ export interface AssessOptions {
   minStaleMs?: number;
   /** Replicas that must confirm a dead primary. Default: a majority of the replicas probed (at least 1). */
   minConfirmations?: number;
+  /**
+   * What the primary's machine (its node agent, reading /proc) says of the server process: stopped
+   * (SIGSTOPped or traced: hung), gone (no process), running; undefined when nobody could say (no
+   * agent, or it did not answer). Only stopped/gone change the rules (see `quiet`).
+   */
+  process?: ProcessState;
+  /**
+   * With the process stopped or gone: a replica whose IO thread still says "running" but made no
+   * progress for this long no longer hears the primary (a stopped process sends nothing): it confirms
+   * (view `quiet`) instead of contradicting. Default 500 ms.
+   */
+  quietMs?: number;
 }
+
+export type ProcessState = 'stopped' | 'gone' | 'running';
 
 export type Verdict =
   | 'healthy'
@@ -23,9 +37,11 @@ export type Verdict =
 
 /**
  * disconnected / stale: the replica follows the primary and lost it (confirms a dead primary).
- * connected: it follows the primary and hears from it (contradicts). The others give no evidence.
+ * quiet: its IO thread runs but heard nothing for `quietMs` while the primary's agent says the process
+ * is stopped or gone (confirms). connected: it follows the primary and hears from it (contradicts).
+ * The others give no evidence.
  */
-export type ReplicaView = 'disconnected' | 'stale' | 'connected' | 'io-stopped' | 'not-following' | 'unreachable';
+export type ReplicaView = 'disconnected' | 'stale' | 'quiet' | 'connected' | 'io-stopped' | 'not-following' | 'unreachable';
 
 export interface ReplicaEvidence {
   node: string;
@@ -45,6 +61,8 @@ export interface Evidence {
     replicatesFrom: string | null;
   };
   replicas: ReplicaEvidence[];
+  /** The agent's word on the primary's process, when it was asked (AssessOptions.process). */
+  process: ProcessState | null;
   confirmations: number;
   contradictions: number;
   required: number;
@@ -57,6 +75,11 @@ export interface PrimaryAssessment {
   warnings: string[];
   /** Only for read-only-primary: whether making it writable again is safe (no other candidate primary seen). */
   safeToMakeWritable?: boolean;
+  /**
+   * Only for dead: its machine says the process is stopped (hung) or gone, and the replicas confirm
+   * by silence. `trackDead` confirms such a verdict sooner (minSamplesHung).
+   */
+  hung?: boolean;
   evidence: Evidence;
 }
 
@@ -88,6 +111,11 @@ export function replicaView(replica: ProbeResult, primaryAddress: string, o: Ass
   if (limit !== null && rep.progressAgeMs !== null && rep.progressAgeMs > limit) {
     return { ...base, writable, view: 'stale', detail: `no heartbeat or event for ${rep.progressAgeMs} ms (> ${limit} ms)` };
   }
+  const processDown = o.process === 'stopped' || o.process === 'gone';
+  const quiet = o.quietMs ?? 500;
+  if (processDown && rep.progressAgeMs !== null && rep.progressAgeMs >= quiet) {
+    return { ...base, writable, view: 'quiet', detail: `no heartbeat or event for ${rep.progressAgeMs} ms while the process is ${o.process}` };
+  }
   const age = rep.progressAgeMs === null ? 'unknown' : `${rep.progressAgeMs} ms`;
   return { ...base, writable, view: 'connected', detail: `IO thread running, last progress ${age} ago` };
 }
@@ -98,7 +126,7 @@ export function replicaView(replica: ProbeResult, primaryAddress: string, o: Ass
  */
 export function assessPrimary(primary: ProbeResult, replicas: readonly ProbeResult[], o: AssessOptions = {}): PrimaryAssessment {
   const views = replicas.map((r) => replicaView(r, primary.address, o));
-  const confirmations = views.filter((v) => v.view === 'disconnected' || v.view === 'stale').length;
+  const confirmations = views.filter((v) => v.view === 'disconnected' || v.view === 'stale' || v.view === 'quiet').length;
   const contradictions = views.filter((v) => v.view === 'connected').length;
   const required = o.minConfirmations ?? Math.max(1, Math.floor(replicas.length / 2) + 1);
   const st = primary.state;
@@ -115,6 +143,7 @@ export function assessPrimary(primary: ProbeResult, replicas: readonly ProbeResu
     confirmations,
     contradictions,
     required,
+    process: o.process ?? null,
   };
   const warnings: string[] = [];
   const writableReplicas = views.filter((v) => v.writable).map((v) => v.node);
@@ -140,7 +169,10 @@ export function assessPrimary(primary: ProbeResult, replicas: readonly ProbeResu
       if (contradictions > 0) {
         return done('unreachable-but-replicas-see-it', `primary ${primary.node} unreachable from the manager only: ${tally}`);
       }
-      if (confirmations >= required) return done('dead', `primary ${primary.node} is dead: ${tally}`);
+      if (confirmations >= required) {
+        const hung = o.process === 'stopped' || o.process === 'gone';
+        return done('dead', `primary ${primary.node} is dead: ${tally}${hung ? `; its agent says the process is ${o.process}` : ''}`, { hung });
+      }
       return done('unreachable-unconfirmed', `primary ${primary.node} unreachable, not corroborated: ${tally}`);
     }
     case 'ok':

@@ -16,6 +16,12 @@ export interface DeadConfirmOptions {
   minDeadMs?: number;
   /** ...and over at least this many consecutive assessments. Default 2. */
   minSamples?: number;
+  /**
+   * The samples a run needs when its latest assessment is `hung` (the machine's agent saw the process
+   * stopped or gone and the replicas heard nothing since): the process cannot be slow, it is not
+   * scheduled at all. Default 1.
+   */
+  minSamplesHung?: number;
 }
 
 /** Feeds one assessment; any other verdict resets the run. */
@@ -27,7 +33,8 @@ export function trackDead(
 ): { track: DeadTrack | null; confirmed: boolean } {
   if (a.verdict !== 'dead') return { track: null, confirmed: false };
   const track = prev ? { since: prev.since, samples: prev.samples + 1 } : { since: now, samples: 1 };
-  const confirmed = track.samples >= (o.minSamples ?? 2) && now - track.since >= (o.minDeadMs ?? 0);
+  const samples = a.hung === true ? Math.min(o.minSamplesHung ?? 1, o.minSamples ?? 2) : (o.minSamples ?? 2);
+  const confirmed = track.samples >= samples && now - track.since >= (o.minDeadMs ?? 0);
   return { track, confirmed };
 }
 

@@ -128,3 +128,43 @@ t.test('staleness threshold follows the heartbeat period and the options', (t) =
   t.equal(replicaView(primary('r1', 'x:1'), P).view, 'not-following');
   t.end();
 });
+
+t.test('a hung primary: its agent says the process is stopped, replicas silent for quietMs confirm', (t) => {
+  const hung = down('p', P, 'unreachable', 'DEADLINE');
+  const silent = [replica('r1', P, { progressAgeMs: 600 }), replica('r2', P, { progressAgeMs: 700 })];
+  // Without the agent's word, 0.6 s of silence is an idle primary between heartbeats: still heard.
+  const plain = assessPrimary(hung, silent);
+  t.equal(plain.verdict, 'unreachable-but-replicas-see-it', 'no agent: the replicas still count as hearing it');
+  t.equal(plain.evidence.process, null);
+  const a = assessPrimary(hung, silent, { process: 'stopped' });
+  t.equal(a.verdict, 'dead', 'stopped + manager cannot reach + replicas silent: dead');
+  t.equal(a.hung, true, 'marked hung: trackDead confirms it at once');
+  t.same(a.evidence.replicas.map((r) => r.view), ['quiet', 'quiet']);
+  t.equal(a.evidence.process, 'stopped');
+  t.match(a.summary, /agent says the process is stopped/);
+  t.equal(assessPrimary(hung, silent, { process: 'gone' }).verdict, 'dead', 'gone: the same');
+  t.end();
+});
+
+t.test('the agent saying stopped does not override a replica that still hears the primary', (t) => {
+  const hung = down('p', P, 'unreachable', 'DEADLINE');
+  const fresh = assessPrimary(hung, [replica('r1', P, { progressAgeMs: 100 }), replica('r2', P, { progressAgeMs: 900 })], { process: 'stopped' });
+  t.equal(fresh.verdict, 'unreachable-but-replicas-see-it', 'progress 100 ms ago: it sent something (resumed): no failover');
+  t.equal(fresh.hung, undefined);
+  const unknown = assessPrimary(hung, [replica('r1', P, { progressAgeMs: null }), replica('r2', P, { progressAgeMs: 900 })], { process: 'stopped' });
+  t.equal(unknown.verdict, 'unreachable-but-replicas-see-it', 'unknown freshness (first probe) still contradicts');
+  const one = assessPrimary(hung, [replica('r1', P, { progressAgeMs: 900 }), replica('r2', P, {}, {}), down('r3', '10.0.0.3:3306')], { process: 'stopped', quietMs: 800 });
+  t.equal(one.evidence.replicas[0]!.view, 'quiet', 'quietMs is an option');
+  t.end();
+});
+
+t.test('a running process (slow, or the manager cut off) keeps the plain heartbeat rules', (t) => {
+  const hung = down('p', P, 'unreachable', 'DEADLINE');
+  const silent = [replica('r1', P, { progressAgeMs: 1_500 }), replica('r2', P, { progressAgeMs: 1_500 })];
+  const a = assessPrimary(hung, silent, { process: 'running' });
+  t.equal(a.verdict, 'unreachable-but-replicas-see-it', 'running and heard 1.5 s ago: slow, not dead');
+  const late = assessPrimary(hung, [replica('r1', P, { progressAgeMs: 2_500 }), replica('r2', P, { progressAgeMs: 2_500 })], { process: 'running' });
+  t.equal(late.verdict, 'dead', 'two heartbeat periods of silence: dead, as without an agent');
+  t.notOk(late.hung, 'but not hung: trackDead wants its usual samples');
+  t.end();
+});

@@ -120,3 +120,16 @@ t.test('failoverGate combines windows and the interval', (t) => {
   t.same(failoverGate({ ...base, shardId: '3', now: 1_000 }), { ok: true }, 'other shards are not covered');
   t.end();
 });
+
+t.test('trackDead: a hung verdict (process stopped, replicas silent) is confirmed on its first sample', (t) => {
+  const P = '10.0.0.1:3306';
+  const silent = [replica('r1', P, { progressAgeMs: 600 }), replica('r2', P, { progressAgeMs: 600 })];
+  const hung = assessPrimary(down('p', P, 'unreachable', 'DEADLINE'), silent, { process: 'stopped' });
+  t.equal(hung.hung, true);
+  t.ok(trackDead(null, hung, 1_000, { minSamples: 2 }).confirmed, 'one sample');
+  t.notOk(trackDead(null, hung, 1_000, { minSamples: 2, minSamplesHung: 2 }).confirmed, 'minSamplesHung is an option');
+  t.notOk(trackDead(null, hung, 1_000, { minSamples: 2, minDeadMs: 300 }).confirmed, 'minDeadMs still applies');
+  const plain = assessPrimary(down('p', P), [replica('r1', P, { io: 'connecting' }), replica('r2', P, { io: 'connecting' })]);
+  t.notOk(trackDead(null, plain, 1_000, { minSamples: 2 }).confirmed, 'without the agent: two samples');
+  t.end();
+});
