@@ -104,8 +104,10 @@ export class JobRetention implements Reconciler {
     return ['jobs'];
   }
 
+  /** Only a job that ended (or left) can make a new candidate; the steps of running jobs cannot. */
   affected(changed: ReadonlySet<string>): string[] {
-    for (const a of changed) if (a.startsWith('job/')) return this.keys();
+    const world = this.rt.world;
+    for (const a of changed) if (a.startsWith('job/') && !world.isJobActive(Number(a.slice(4)))) return this.keys();
     return [];
   }
 

@@ -7,7 +7,10 @@ import { World, type ApplyResult, type Command } from '../../src/actors/index.js
 import { encodeBatch } from '../../src/events/codec.js';
 import type { Cause } from '../../src/events/envelope.js';
 import { jobRowStatus, jobStatus } from '../../src/http/sync-answers.js';
-import { retentionCandidates } from '../../src/jobs/retention.js';
+import { JobRetention, PRUNE_EVERY_MS, retentionCandidates } from '../../src/jobs/retention.js';
+import type { Config } from '../../src/config/load.js';
+import { createLogger } from '../../src/log/logger.js';
+import type { ExecResult } from '../../src/ports/index.js';
 import { emptyTopology } from '../../src/metadata/topology.js';
 import { desiredTopology } from '../../src/projection/desired-topology.js';
 import { checkCommand } from '../helpers/job-catalog.js';
@@ -147,4 +150,45 @@ t.test('get_status of a pruned job answers from its row, in the shape of the kep
   t.same({ ...fromRow, attachment: null }, { ...kept, attachment: null }, 'the same status, error code and info, id and type');
   for (const k of ['cluster_id', 'when_started', 'when_ended']) t.same(b[k], a[k], `attachment.${k}`);
   t.end();
+});
+
+t.test("the leader's retention: batches, and waits for the projection to pass the jobs' end", async (t) => {
+  const { L, cluster } = scene();
+  for (let n = 1; n <= 4; n++) L.family(cluster, n);
+  const later: number[] = [];
+  const projected = { index: 0, term: 1 };
+  const seeds: { host: string; port: number }[] = [];
+  const rt = {
+    get world() {
+      return L.world;
+    },
+    cfg: { int: (k: string) => (k === 'job_retention_count' ? 1 : 0), metaSeeds: seeds } as unknown as Config,
+    metadata: { lastProjected: projected },
+    host: { later: (_r: unknown, _k: string, ms: number) => void later.push(ms) },
+    execute: (cmd: Command): Promise<ExecResult> => {
+      const r = L.run(cmd, { system: 'job retention' });
+      return Promise.resolve(r.ok ? { ok: true, index: L.index, result: r } : { ok: false, kind: 'refused', refusal: { ok: false, code: 'conflict', reason: r.reason } });
+    },
+  };
+  const ret = new JobRetention(rt);
+  const ctx = { term: 1, signal: new AbortController().signal, log: createLogger({ level: 'silent' }) };
+  await ret.reconcile('jobs', ctx);
+  t.equal(L.world.count('job'), 2, 'the first pass prunes at once: the newest family is kept');
+  L.family(cluster, 5);
+  t.same(ret.affected(new Set([`job/${L.world.next.job - 1}`])), ['jobs'], 'a job that ended wakes it');
+  await ret.reconcile('jobs', ctx);
+  t.equal(L.world.count('job'), 4, 'fewer than a batch right after a prune: they wait');
+  t.ok(later.at(-1)! > 50_000 && later.at(-1)! <= PRUNE_EVERY_MS, `called again in ${later.at(-1)} ms`);
+
+  // With a metadata shard: pruned only once the projection has passed an index where they had ended.
+  seeds.push({ host: '127.0.0.1', port: 1 });
+  const fresh = new JobRetention(rt);
+  await fresh.reconcile('jobs', ctx);
+  t.equal(L.world.count('job'), 4, 'not yet: the projection has not been seen past their end');
+  projected.index = L.index;
+  await fresh.reconcile('jobs', ctx);
+  t.equal(L.world.count('job'), 2, 'pruned once the projection passed the index they were seen ended at');
+  const running = L.start('add_comps', { cluster_id: String(cluster), comps: '1' });
+  L.do({ kind: 'job.step_start', job: running, step: 'work', index: 0, total: 1 }, SYS);
+  t.same(ret.affected(new Set([`job/${running}`])), [], "a running job's steps do not wake it");
 });
