@@ -12,6 +12,9 @@ import { checkLeading, type LeaderContext, type Reconciler, type ReconcilerHost 
 /** Fewer candidates than this wait for the next round (one prune entry per PRUNE_EVERY_MS, not per job). */
 export const PRUNE_BATCH = 100;
 export const PRUNE_EVERY_MS = 60_000;
+/** A job stays at least this long after its end, whatever the policy: whoever polls for its end (a
+ *  sync answer waiting for its job, a parent's rerun) sees it ended in the world. */
+export const PRUNE_GRACE_MS = 5_000;
 /** Jobs named by one job.prune entry at most; the rest follow in the next pass. */
 export const PRUNE_MAX = 2_000;
 const JOB_TABLE = 'cluster_general_job_log';
@@ -33,10 +36,15 @@ const ended = (j: JobView): boolean => j.status === 'done' || j.status === 'fail
 /**
  * The jobs the policy lets go, parents before children (ascending ids): every ended family beyond the
  * newest `keep`, or older than the age limit. Kept whatever the policy: a family with a job still
- * running, and a rebuild_node job naming a node that still waits for its rebuild (the automatic
+ * running or ended less than PRUNE_GRACE_MS ago, and a rebuild_node job naming a node that still waits for its rebuild (the automatic
  * rebuild times its retry from it).
  */
 export function retentionCandidates(world: World, p: RetentionPolicy): number[] {
+  return retentionPlan(world, p).jobs;
+}
+
+/** The candidates, and when a family now held only by PRUNE_GRACE_MS becomes one (ms, or null). */
+export function retentionPlan(world: World, p: RetentionPolicy): { jobs: number[]; recheckMs: number | null } {
   const jobs = new Map<number, JobView>();
   const children = new Map<number, number[]>();
   for (const id of world.ids('job')) {
@@ -51,6 +59,7 @@ export function retentionCandidates(world: World, p: RetentionPolicy): number[] 
   };
   const failedRows = new Set(world.projectionFailures.filter((f) => f.table === JOB_TABLE).map((f) => Number(f.key)));
   const out: number[] = [];
+  let recheckMs: number | null = null;
   let kept = 0;
   const roots = [...jobs.values()].filter((j) => j.parent === null || !jobs.has(j.parent)).sort((a, b) => b.id - a.id);
   for (const root of roots) {
@@ -63,9 +72,15 @@ export function retentionCandidates(world: World, p: RetentionPolicy): number[] 
       continue;
     }
     if (fam.some((j) => failedRows.has(j.id) || awaitsRebuild(world, j))) continue;
+    const lastEnd = Math.max(...fam.map((j) => j.endedAt ?? 0));
+    if (lastEnd > p.now - PRUNE_GRACE_MS) {
+      const ms = lastEnd + PRUNE_GRACE_MS - p.now;
+      recheckMs = recheckMs === null ? ms : Math.min(recheckMs, ms);
+      continue;
+    }
     out.push(...fam.map((j) => j.id));
   }
-  return out.sort((a, b) => a - b);
+  return { jobs: out.sort((a, b) => a - b), recheckMs };
 }
 
 /** A rebuild_node job naming a node still marked needs_rebuild. */
@@ -114,7 +129,10 @@ export class JobRetention implements Reconciler {
   async reconcile(key: string, ctx: LeaderContext): Promise<void> {
     const world = this.rt.world;
     const now = Date.now();
-    const candidates = retentionCandidates(world, retentionPolicy(this.rt.cfg, now));
+    const plan = retentionPlan(world, retentionPolicy(this.rt.cfg, now));
+    // A family held only by the grace is looked at again when it ends (no job event will wake us).
+    if (plan.recheckMs !== null) this.rt.host.later(this, key, plan.recheckMs + 10);
+    const candidates = plan.jobs;
     if (candidates.length === 0) return;
     const wait = PRUNE_EVERY_MS - (now - this.lastPrune);
     if (candidates.length < PRUNE_BATCH && wait > 0) {

@@ -7,7 +7,7 @@ import { World, type ApplyResult, type Command } from '../../src/actors/index.js
 import { encodeBatch } from '../../src/events/codec.js';
 import type { Cause } from '../../src/events/envelope.js';
 import { jobRowStatus, jobStatus } from '../../src/http/sync-answers.js';
-import { JobRetention, PRUNE_EVERY_MS, retentionCandidates } from '../../src/jobs/retention.js';
+import { JobRetention, PRUNE_EVERY_MS, PRUNE_GRACE_MS, retentionCandidates } from '../../src/jobs/retention.js';
 import type { Config } from '../../src/config/load.js';
 import { createLogger } from '../../src/log/logger.js';
 import type { ExecResult } from '../../src/ports/index.js';
@@ -66,7 +66,7 @@ class LoggingLeader extends Leader {
   }
 
   prune(keep: number): number {
-    const ids = retentionCandidates(this.world, { keep, maxAgeMs: 0, now: this.at });
+    const ids = retentionCandidates(this.world, { keep, maxAgeMs: 0, now: this.at + PRUNE_GRACE_MS });
     if (ids.length > 0) this.do({ kind: 'job.prune', jobs: ids }, { system: 'job retention' });
     return ids.length;
   }
@@ -116,14 +116,15 @@ t.test('a job leaves with its family: never while running, never before its pare
   t.match(L.run({ kind: 'job.prune', jobs: [parent] }, SYS), { ok: false, reason: /has not ended/ }, 'a running job stays');
   L.finish(child);
   t.match(L.run({ kind: 'job.prune', jobs: [child] }, SYS), { ok: false, reason: new RegExp(`child of job/${parent}, which is still kept`) }, 'a child stays while its parent is kept');
-  t.same(retentionCandidates(L.world, { keep: 0, maxAgeMs: 0, now: L.at }), [], 'a family with a running job is no candidate');
+  t.same(retentionCandidates(L.world, { keep: 0, maxAgeMs: 0, now: L.at + PRUNE_GRACE_MS }), [], 'a family with a running job is no candidate');
   const other = L.start('internal_add_comps', { cluster_id: cluster, comps: 1, computer_iplists: [], parent_step: 'more' }, parent);
   L.finish(parent);
   t.match(L.run({ kind: 'job.prune', jobs: [parent] }, SYS), { ok: false, reason: new RegExp(`running child job/${other}`) }, 'a job with a running child stays');
   L.finish(other);
-  t.same(retentionCandidates(L.world, { keep: 0, maxAgeMs: 0, now: L.at }), [parent, child, other], 'parents before children');
-  t.same(retentionCandidates(L.world, { keep: 1, maxAgeMs: 0, now: L.at }), [], 'the newest family is kept');
-  t.same(retentionCandidates(L.world, { keep: 1, maxAgeMs: 1000, now: L.at + 5000 }), [parent, child, other], 'an old family leaves whatever the count');
+  t.same(retentionCandidates(L.world, { keep: 0, maxAgeMs: 0, now: L.at }), [], 'a family that has just ended stays a moment (PRUNE_GRACE_MS)');
+  t.same(retentionCandidates(L.world, { keep: 0, maxAgeMs: 0, now: L.at + PRUNE_GRACE_MS }), [parent, child, other], 'parents before children');
+  t.same(retentionCandidates(L.world, { keep: 1, maxAgeMs: 0, now: L.at + PRUNE_GRACE_MS }), [], 'the newest family is kept');
+  t.same(retentionCandidates(L.world, { keep: 1, maxAgeMs: 1000, now: L.at + PRUNE_GRACE_MS }), [parent, child, other], 'an old family leaves whatever the count');
   L.do({ kind: 'job.prune', jobs: [parent, child, other] }, SYS);
   t.equal(L.world.count('job'), 0, 'the family has left the world');
   t.match(L.run({ kind: 'job.prune', jobs: [parent] }, SYS), { ok: false, reason: /does not exist/ }, 'a pruned job is gone');
