@@ -11,6 +11,7 @@ import type { ClusterCtx } from './machines/cluster.js';
 import type { ServerCtx } from './machines/server.js';
 import type { ShardCtx } from './machines/shard.js';
 import type { NodeCtx } from './machines/storage-node.js';
+import type { Ctxs } from './logics.js';
 import type { Counters, Rec, WorldState } from './state.js';
 import type { Tx } from './tx.js';
 
@@ -52,6 +53,15 @@ function movedBy(w: WorldState, job: number): Refusal {
   const j = w.stores.job.get(job);
   if (j === undefined) return `job/${job} does not exist`;
   return jobActive(runnerOf('job').value(j.s)) ? null : `job/${job} has ended`;
+}
+
+/** A job leaves the world only with its family: never before its parent, never while a child runs. */
+function prunable(w: WorldState, id: number, rec: Rec<Ctxs['job']> | undefined): Refusal {
+  if (rec === undefined) return null; // the machine refuses: no such job
+  const parent = rec.c.parent;
+  if (parent !== null && w.stores.job.has(parent)) return `job/${id} is a child of job/${parent}, which is still kept`;
+  for (const a of w.activeJobs) if (w.stores.job.get(a)?.c.parent === id) return `job/${id} has a running child job/${a}`;
+  return null;
 }
 
 function shardNode(w: WorldState, shard: number, node: number): Rec<NodeCtx> | undefined {
@@ -327,6 +337,8 @@ export function checkRules(w: WorldState, ev: DomainEvent, key: number | string,
     case 'job.done':
     case 'job.failed':
       return null;
+    case 'job.pruned':
+      return prunable(w, key as number, rec as Rec<Ctxs['job']> | undefined);
 
     case 'manager.leader_elected': {
       const cur = w.leader?.term ?? 0;

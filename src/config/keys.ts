@@ -160,6 +160,11 @@ export const KEYS: readonly KeyDef[] = [
     help: 'the leader rebuilds a node marked needs_rebuild (a former primary with errant transactions) with a rebuild_node job of its own; the old data is kept aside on the node\'s host' },
   { name: 'auto_rebuild_retry_sec', type: int(10, 604_800), default: '300', origin: 'new',
     help: 'after an automatic rebuild_node failed, how long the leader waits before it tries that node again, seconds' },
+  { name: 'job_retention_count', type: int(1, 10_000_000), default: '5000', origin: 'new',
+    help: 'the leader keeps this many ended top-level jobs (with their child jobs) in the manager\'s state; older ones leave it ' +
+      '(their cluster_general_job_log rows stay, get_status answers from them)' },
+  { name: 'job_retention_hours', type: int(0, 87_600), default: '168', origin: 'new',
+    help: 'an ended job also leaves the manager\'s state once it ended this many hours ago (0: no age limit, only job_retention_count)' },
   { name: 'rebuild_pv_limit_mb', type: int(0, 100_000), default: '100', origin: 'new',
     help: 'copy rate limit of the copies the leader starts itself (automatic rebuilds, add_nodes seeding), MB/s; 0: none' },
   { name: 'failover_step_delay_ms', type: int(0, 600_000), default: '0', origin: 'new',

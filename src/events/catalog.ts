@@ -407,6 +407,11 @@ export const catalog = {
     'The job failed (exactly once); `code` is the 70000+n error number.',
     obj({ code: int({ min: 0 }), info: text, result: json() }),
   ),
+  'job.pruned': def(
+    'job',
+    'The ended job leaves the world after the retention (job_retention_count / job_retention_hours); its cluster_general_job_log row stays and get_status answers from it.',
+    obj({}),
+  ),
 
   // ---- manager members (cluster_mgr_nodes) ----
   'manager.member_added': def(

@@ -7,14 +7,28 @@ import type { Cause } from '../events/index.js';
 import type { Command } from '../actors/index.js';
 import type { ConfigReader, LeaderState, ProjectionState, Proposer, ReadBarrier, WorldReader } from '../ports/index.js';
 import type { HostPort } from '../config/load.js';
-import { probeMetaNode } from '../metadata/connect.js';
+import type { Connection } from 'mysql2/promise';
+import { connectWritableMeta, metaConnectOptions, probeMetaNode } from '../metadata/connect.js';
+import { readJobRow } from '../metadata/index.js';
 import { ANONYMOUS_REQUEST } from '../metadata/jobs.js';
 import { E } from './error-codes.js';
 import { failed, type EmitAnswer } from './emit-envelope.js';
 import { relayHeaders, type EmitBackend, type SyncResult, type ValidatedJob } from './emit-route.js';
 import { JOB_DEFINITIONS } from '../jobs/types/index.js';
 import { refusalText } from '../actors/commands/paras-spec.js';
-import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer, listBackupStorage } from './sync-answers.js';
+import {
+  clusterDetail,
+  clusterSummary,
+  failedAnswer,
+  forgottenJobAnswer,
+  isForgottenJob,
+  jobRowStatus,
+  jobStatus,
+  listNoSwitch,
+  refusalAnswer,
+  listBackupStorage,
+  statusJobId,
+} from './sync-answers.js';
 import { getVariable, type StorageAccount } from './instance-vars.js';
 import { jobOutcomeAnswer, waitForJobEnd } from './job-wait.js';
 import { confirmedRead } from './read-index.js';
@@ -28,6 +42,8 @@ const FORWARD_TIMEOUT_MS = 30_000;
  *  the relay's timeout, so a relayed request gets the leader's answer). */
 export const SET_VARIABLE_WAIT_MS = 20_000;
 const ADOPTION_WAIT_MS = 5_000;
+/** Reading a pruned job's row: connecting to the metadata primary may take this long at most. */
+const META_READ_TIMEOUT_MS = 10_000;
 
 /** What the Emit backend uses of the member (ManagerRuntime implements it). */
 export interface EmitRuntime extends WorldReader, ConfigReader, Proposer, LeaderState, ReadBarrier {
@@ -116,8 +132,10 @@ export class MemberEmitBackend implements EmitBackend {
     }
     const w = this.rt.world;
     switch (job.jobType) {
-      case 'get_status':
-        return jobStatus(w, job.envelope.job_id);
+      case 'get_status': {
+        const id = statusJobId(job.envelope.job_id);
+        return isForgottenJob(w, id) ? this.forgottenJobStatus(id) : jobStatus(w, job.envelope.job_id);
+      }
       case 'get_cluster_summary':
         return clusterSummary(w);
       case 'get_cluster_detail':
@@ -205,6 +223,21 @@ export class MemberEmitBackend implements EmitBackend {
       }
     }
     return { status: 'done', error_code: 0, error_info: changed === 0 && job.jobType === 'del_noswitch' ? 'no no-switch window was set there' : '', attachment: null };
+  }
+
+  /** get_status of a job pruned from the world: its cluster_general_job_log row answers. */
+  private async forgottenJobStatus(id: number): Promise<SyncResult> {
+    if (this.o.metaSeeds.length === 0) return forgottenJobAnswer(id, 'this manager has no metadata shard configured to read its row from');
+    let c: Connection | null = null;
+    try {
+      c = await connectWritableMeta(metaConnectOptions(this.rt.cfg), AbortSignal.timeout(META_READ_TIMEOUT_MS));
+      const row = await readJobRow(c, id);
+      return row === null ? forgottenJobAnswer(id, 'cluster_general_job_log has no row for it') : jobRowStatus(row, this.rt.world);
+    } catch (e) {
+      return forgottenJobAnswer(id, `its cluster_general_job_log row cannot be read now (${(e as Error).message}); retry`);
+    } finally {
+      await c?.end().catch(() => c?.destroy());
+    }
   }
 
   /** The metadata shard: its nodes as probed now, and its replication mode. */

@@ -10,6 +10,7 @@ import { refusalText } from '../actors/commands/paras-spec.js';
 import type { SyncResult } from './emit-route.js';
 import { JOB_DEFINITIONS } from '../jobs/types/index.js';
 import { connStr, credentialsSource } from '../backup-storage/describe.js';
+import type { JobRow } from '../metadata/index.js';
 
 /** Keys a job result may hold that must never be answered (the original returned the password). */
 const SECRET_KEY = /passw|pwd|secret|token/i;
@@ -38,8 +39,8 @@ export function failedAnswer(jobType: string, code: number, info: string, extra:
  * and as attachment the job's result with the request's cluster, the current step and the progress.
  */
 export function jobStatus(world: World, jobIdText: string): SyncResult {
-  const id = /^[0-9]{1,15}$/.test(jobIdText) ? Number(jobIdText) : NaN;
-  const job = Number.isSafeInteger(id) ? world.job(id) : null;
+  const id = statusJobId(jobIdText);
+  const job = id !== null ? world.job(id) : null;
   if (job === null) {
     const shown = JSON.stringify(jobIdText).slice(0, 40);
     // 70104's entry in the original's message table belongs to another job family: say it plainly.
@@ -56,6 +57,77 @@ export function jobStatus(world: World, jobIdText: string): SyncResult {
     job_type: job.jobType,
     attachment: jobAttachment(job, world),
   };
+}
+
+/** The job id get_status names, or null when it is not a number. */
+export function statusJobId(jobIdText: string): number | null {
+  const id = /^[0-9]{1,15}$/.test(jobIdText) ? Number(jobIdText) : NaN;
+  return Number.isSafeInteger(id) ? id : null;
+}
+
+/** A job the manager no longer keeps: pruned after the retention, or older than the manager's log. */
+export function isForgottenJob(world: World, id: number | null): id is number {
+  return id !== null && id > 0 && id < world.next.job && world.job(id) === null;
+}
+
+/** An answer for a forgotten job whose row cannot be read: says which job, and why it is not kept. */
+export function forgottenJobAnswer(id: number, why: string): SyncResult {
+  return failedAnswer('get_status', E.JOB_ID_MISS, `job_id: job ${id} is no longer kept in the manager's state (pruned after the retention: job_retention_count, job_retention_hours) and ${why}`, {
+    job_id: String(id),
+    job_type: '',
+  });
+}
+
+const objectOr = (text: string | null): Record<string, unknown> => {
+  try {
+    const v = text === null ? null : (JSON.parse(text) as unknown);
+    return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+  } catch {
+    return {};
+  }
+};
+
+/**
+ * get_status of a job the manager no longer keeps, from its cluster_general_job_log row as the original
+ * answered it (status from the row; error_code, error_info and the result from its memo; the request
+ * from job_info) in the same shape as for a kept job. The step history is not in the row: `steps` is
+ * empty and `progress` is the whole job (1 of 1) once it ended.
+ */
+export function jobRowStatus(row: JobRow, world: World): SyncResult {
+  const memo = objectOr(row.memo);
+  const { error_code: code, error_info: info, step, skipped_ports: _skipped, ...result } = memo;
+  const envelope = objectOr(row.jobInfo);
+  const request = typeof envelope.paras === 'object' && envelope.paras !== null && !Array.isArray(envelope.paras) ? envelope.paras : envelope;
+  const status = (['not_started', 'ongoing', 'done', 'failed'] as const).find((s) => s === row.status) ?? 'failed';
+  const ended = status === 'done' || status === 'failed';
+  const errorCode = typeof code === 'number' ? code : Number(code ?? 0) || 0;
+  const errorInfo = typeof info === 'string' ? info : '';
+  const job: JobView = {
+    id: row.id,
+    jobType: row.jobType,
+    status,
+    request: request as JobView['request'],
+    envelope: envelope as JobView['envelope'],
+    cluster: null,
+    parent: null,
+    lock: null,
+    user: null,
+    system: null,
+    createdAt: row.whenStarted ?? 0,
+    startedAt: row.whenStarted,
+    endedAt: ended ? row.whenEnded : null,
+    step: null,
+    progress: ended ? { done: 1, total: 1 } : { done: 0, total: 0 },
+    steps: typeof step === 'string' ? [{ step, ok: status !== 'failed', info: '', startedAt: row.whenStarted ?? 0, endedAt: row.whenEnded ?? 0 }] : [],
+    skippedPorts: [],
+    instanceTasks: [],
+    errorCode,
+    errorInfo,
+    result: result as JobView['result'],
+  };
+  const att = jobAttachment(job, world);
+  if (Array.isArray(memo.skipped_ports)) att.skipped_ports = memo.skipped_ports;
+  return { status, error_code: errorCode, error_info: errorInfo, job_id: String(row.id), job_type: row.jobType, attachment: att };
 }
 
 /**

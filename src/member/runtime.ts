@@ -17,7 +17,7 @@ import { MetadataReconciler } from '../projection/metadata-reconciler.js';
 import { WorldMachine } from './world-machine.js';
 import { ShardHa } from '../shard-ha/index.js';
 import { XaResolver } from '../xa-resolver/resolver.js';
-import { JOB_DEFINITIONS, JobReconciler } from '../jobs/index.js';
+import { JOB_DEFINITIONS, JobReconciler, JobRetention } from '../jobs/index.js';
 import { ComputeTopologyReconciler } from '../compute/index.js';
 import { MemberMetrics } from '../metrics/member-metrics.js';
 import type { ChangeListener, ConfigReader, ExecResult, LeaderState, Proposer, ReadBarrier, WorldChanges } from '../ports/index.js';
@@ -76,6 +76,7 @@ export class ManagerRuntime implements WorldChanges, Proposer, ConfigReader, Lea
     this.metadata = new MetadataReconciler(this);
     this.host.add(this.metadata);
     this.host.add(new JobReconciler(this, JOB_DEFINITIONS));
+    this.host.add(new JobRetention(this));
     this.ha = new ShardHa(this);
     for (const r of this.ha.reconcilers) this.host.add(r);
     this.host.add(new XaResolver(this));

@@ -19,7 +19,7 @@ export { excludeDependants, type Exclusions, type FailedRow } from './exclude.js
 export { ENTITY_MAPS, entityMap } from './codec.js';
 export { connectWritableMeta, metaConnectOptions, type MetaConnectOptions } from './connect.js';
 export { appendFailoverRow, AppendError, type FailoverRow, type AppendResult, type AppendOptions } from './append.js';
-export { newJob, updateJob, jobInfoText, jobMemoText, jobUserName, ANONYMOUS_REQUEST, INTERNAL_USER, JOB_INFO_MAX_BYTES, type NewJob } from './jobs.js';
+export { newJob, updateJob, jobInfoText, jobMemoText, jobUserName, readJobRow, ANONYMOUS_REQUEST, INTERNAL_USER, JOB_INFO_MAX_BYTES, type JobRow, type NewJob } from './jobs.js';
 export {
   ensureClusterLogTables,
   ensureCommitLogPartition,

@@ -4,6 +4,9 @@
 // password in create_cluster's memo; API reference §11.14).
 import { canonicalize } from '../events/canonical.js';
 import { redactSecrets } from '../log/redact.js';
+import { cellText, parseTimestamp } from './codec.js';
+import { DEFAULT_DATABASE, qt } from './ident.js';
+import { selectRows, withSession, type Conn } from './session.js';
 import type { Job, JobStatus } from './topology.js';
 
 export const INTERNAL_USER = 'internal_user';
@@ -75,4 +78,37 @@ export function newJob(j: NewJob): Job {
  */
 export function updateJob(job: Job, status: JobStatus, memo: Record<string, unknown>, at: number): Job {
   return { ...job, status, memo: jobMemoText(memo), whenEnded: at };
+}
+
+/** One cluster_general_job_log row as get_status of a job the manager no longer keeps reads it. */
+export interface JobRow {
+  id: number;
+  jobType: string;
+  status: string;
+  memo: string | null;
+  whenStarted: number | null;
+  whenEnded: number | null;
+  jobInfo: string | null;
+}
+
+/** The job's row, or null when there is none (read in UTC, as the projection writes the timestamps). */
+export async function readJobRow(c: Conn, id: number, db = DEFAULT_DATABASE): Promise<JobRow | null> {
+  return withSession(c, { utc: true }, async () => {
+    const rows = await selectRows(c, `SELECT id, job_type, status, memo, when_started, when_ended, job_info FROM ${qt(db, 'cluster_general_job_log')} WHERE id = ?`, [id]);
+    const r = rows[0];
+    if (r === undefined) return null;
+    const ts = (raw: unknown): number | null => {
+      const text = cellText(raw);
+      return text === null ? null : parseTimestamp(text);
+    };
+    return {
+      id,
+      jobType: cellText(r.job_type) ?? '',
+      status: cellText(r.status) ?? '',
+      memo: cellText(r.memo),
+      whenStarted: ts(r.when_started),
+      whenEnded: ts(r.when_ended),
+      jobInfo: cellText(r.job_info),
+    };
+  });
 }

@@ -3,6 +3,8 @@
 // refused. That row (and its compute node, which would reference nothing) is left out and reported
 // (events in the log, the view, one warn line per change of the failing set, without secrets); every other row keeps being written
 // and updated; once the column is widened again the row is retried alone, written, and cleared.
+// With the same member: ended jobs beyond job_retention_count leave the world, their rows stay, and
+// get_status of a pruned job answers from its row.
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,6 +15,9 @@ import type { Command } from '../../src/actors/index.js';
 import type { DomainEvent } from '../../src/events/catalog.js';
 import { ADMIN, startMetaServer, type MetaServer } from '../metadata/fixtures.js';
 import { removeDir, waitFor } from '../agent/helpers.js';
+import { MemberEmitBackend } from '../../src/http/emit-backend.js';
+import { jobStatus } from '../../src/http/sync-answers.js';
+import { mkdirSync } from 'node:fs';
 import { singleMemberConfig } from '../helpers/single-member.js';
 
 const HOST = '127.0.0.1';
@@ -44,7 +49,7 @@ const ids = async (table: string): Promise<number[]> => (await q(`SELECT id FROM
 
 t.test('a refused row is left out, reported, retried alone, and written once it fits', async (t) => {
   meta = await startMetaServer('projection-failed-rows-meta');
-  const cfg = await singleMemberConfig(dir, { meta_group_seeds: `${meta.server.host}:${meta.server.port}`, meta_user: `${ADMIN.user}`, meta_pwd: `${ADMIN.password}`, metadata_retry_interval_ms: '300' });
+  const cfg = await singleMemberConfig(dir, { meta_group_seeds: `${meta.server.host}:${meta.server.port}`, meta_user: `${ADMIN.user}`, meta_pwd: `${ADMIN.password}`, metadata_retry_interval_ms: '300', job_retention_count: '1' });
   const stream = {
     write(s: string): void {
       logText.push(s);
@@ -119,4 +124,39 @@ t.test('a refused row is left out, reported, retried alone, and written once it 
   ].sort((a, b) => (a.table < b.table ? -1 : 1)), 'cleared, written');
   t.strictSame(rt.metadata.failedRows(), []);
   t.ok(lines.some((l) => l.level === 'info' && l.msg === 'every metadata row is written again'));
+});
+
+t.test('a job pruned after the retention leaves the world; its row stays and get_status answers from it', async (t) => {
+  const backend = new MemberEmitBackend({
+    runtime: rt!,
+    leaderUrl: () => null,
+    apiToken: '',
+    storageAccount: { user: ADMIN.user, password: ADMIN.password },
+    metaSeeds: rt!.cfg.metaSeeds,
+  });
+  const getStatus = (id: number) =>
+    backend.sync({ jobType: 'get_status', paras: {}, envelope: { version: '1.0', job_id: String(id), job_type: 'get_status', timestamp: '1', user_name: 'xpanel', paras: {} }, raw: '{}' });
+  const storage = async (name: string): Promise<number> => {
+    const path = join(dir, name);
+    mkdirSync(path);
+    const job = await exec({ kind: 'job.start', jobType: 'create_backup_storage', request: { name, stype: 'fs', path } });
+    return waitFor(`job ${job} to end`, 20_000, () => (rt!.world.job(job)?.status === 'done' ? job : undefined));
+  };
+  const first = await storage('bs1');
+  const kept = jobStatus(rt!.world, String(first));
+  t.equal(kept.status, 'done');
+  const second = await storage('bs2');
+  await waitFor(`job ${first} to be pruned`, 20_000, () => (rt!.world.job(first) === null ? true : undefined));
+  t.ok(rt!.world.job(second) !== null, 'the newest ended job is kept (job_retention_count 1)');
+  t.ok(events.some((e) => e.type === 'job.pruned' && e.agg === `job/${first}`), 'job.pruned is in the log');
+  const row = await q('SELECT status FROM cluster_general_job_log WHERE id = ?', [first]);
+  t.strictSame(row.map((r) => String(r.status)), ['done'], 'its cluster_general_job_log row stays, ended');
+
+  const answer = await getStatus(first);
+  t.strictSame({ ...answer, attachment: null }, { ...kept, attachment: null }, 'get_status: the same status, error code and info, id and type');
+  const a = answer.attachment as Record<string, unknown>;
+  const b = kept.attachment as Record<string, unknown>;
+  t.strictSame(Object.keys(a).sort(), Object.keys(b).sort(), 'the same attachment keys');
+  for (const k of ['when_started', 'when_ended']) t.equal(a[k], b[k], `attachment.${k} from the row`);
+  t.match(await getStatus(rt!.world.next.job + 5), { status: 'failed', error_info: /does not exist/ }, 'an id never handed out still does not exist');
 });

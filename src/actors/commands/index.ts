@@ -69,6 +69,7 @@ function dispatch(world: World, cmd: Command, e: Emitter, jobs: JobCatalog | und
     case 'job.step_progress':
     case 'job.finish':
     case 'job.fail':
+    case 'job.prune':
       return checkJob(world, cmd, e, jobs);
     case 'job.record_instance_task':
       return checkInstanceTask(world, cmd, e);

@@ -25,7 +25,9 @@ export type JobCommand =
   /** How far the running step has got (a copy's bytes and rate): get_status shows the latest. */
   | { kind: 'job.step_progress'; job: number; step: string; note: string }
   | { kind: 'job.finish'; job: number; result?: Json }
-  | { kind: 'job.fail'; job: number; code: number; info: string; result?: Json };
+  | { kind: 'job.fail'; job: number; code: number; info: string; result?: Json }
+  /** Ended jobs leave the world (the leader's retention, src/jobs/retention.ts); parents before children. */
+  | { kind: 'job.prune'; jobs: readonly number[] };
 
 /** What accepting a request decides: the stored request, the cluster it concerns, its lock. */
 export interface AcceptedJob {
@@ -96,6 +98,16 @@ export function checkJob(world: World, cmd: JobCommand, e: Emitter, catalog: Job
         return e.emit('job.done', `job/${j.id}`, { result: cmd.result ?? {} }).done();
       }
       return e.emit('job.failed', `job/${j.id}`, { code: cmd.code, info: cmd.info, result: cmd.result ?? {} }).done();
+    }
+    case 'job.prune': {
+      if (cmd.jobs.length === 0) return refuse('no_change', 'no job to prune', 'jobs');
+      for (const id of cmd.jobs) {
+        const j = getJob(world, id);
+        if ('ok' in j) return j;
+        if (j.status !== 'done' && j.status !== 'failed') return refuse('invalid_state', `job ${j.id} has not ended (${j.status})`, 'jobs');
+        e.emit('job.pruned', `job/${j.id}`, {});
+      }
+      return e.done();
     }
   }
 }

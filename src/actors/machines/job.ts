@@ -1,5 +1,6 @@
 // The job aggregate (cluster_general_job_log): not_started -> ongoing (steps) -> done | failed.
-// done and failed are final states, so a job ends exactly once: a second ending is refused.
+// done and failed are final states, so a job ends exactly once: a second ending is refused. An ended
+// job is pruned (job.pruned) after the retention: the world forgets it, its metadata row stays.
 import { assign, setup, type StateValue } from 'xstate';
 import type { EventData, EventsOfKind } from '../../events/catalog.js';
 import type { Json } from '../../events/schema.js';
@@ -140,6 +141,8 @@ export function reduceJob(ctx: JobCtx, ev: JobEvent): JobCtx {
       return { ...ctx, step: null, endedAt: at, code: 0, info: 'OK', result: ev.data.result };
     case 'job.failed':
       return { ...ctx, step: null, endedAt: at, code: ev.data.code, info: ev.data.info, result: ev.data.result };
+    case 'job.pruned':
+      return ctx;
   }
 }
 
@@ -185,8 +188,11 @@ export const jobMachine = setup({
         in_step: { on: { 'job.step_finished': { target: 'idle', actions: 'apply' }, 'job.step_progressed': { actions: 'apply' } } },
       },
     },
-    done: { type: 'final' },
-    failed: { type: 'final' },
+    // Final (a job ends exactly once), yet an ended job can still leave the world: pruned is where the
+    // World drops it. Final states keep the persisted status 'done' that snapshots already hold.
+    done: { type: 'final', on: { 'job.pruned': { target: 'pruned', actions: 'apply' } } },
+    failed: { type: 'final', on: { 'job.pruned': { target: 'pruned', actions: 'apply' } } },
+    pruned: { type: 'final' },
   },
 });
 
@@ -196,5 +202,5 @@ export const jobLogic: AggregateLogic<JobCtx, JobEvent> = {
   init: initJob,
   reduce: reduceJob,
   disc: () => '',
-  gone: (_v: StateValue) => false,
+  gone: (v: StateValue) => v === 'pruned',
 };
