@@ -1,0 +1,89 @@
+// manual_backup_cluster end to end on the rebuild test's shard (AgentShard: real managers, agent and
+// MariaDB; one fixture for both, to keep the suite's time): refusals by field, a backup into an fs and
+// an s3 storage (s3rver on loopback), the node chosen (a replica, never the primary), the manifest
+// next to the data (sizes and SHA-256 of what is stored, the GTID position at the copy point), the
+// data a real xbstream that mbstream extracts, and the listing through Emit, REST and the
+// cluster_coldbackups rows XPanel reads.
+import type { Test } from 'tap';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
+import type { RowDataPacket } from 'mysql2/promise';
+import { mariadbBackupBinaries } from '../../src/launcher/server-binaries.js';
+import { S3Store } from '../../src/backup-storage/index.js';
+import type { BackupManifest } from '../../src/backup/manifest.js';
+import { S3_KEYS, startS3, type TestS3 } from '../helpers/s3-server.js';
+import type { AgentShard } from './agent-shard.js';
+
+type Entry = { shard_id: string; job_id: string; status: string; node: string; why: string; bytes: number; gtid?: string; manifest_key?: string };
+
+export async function backupChecks(t: Test, bed: AgentShard): Promise<void> {
+  const env = bed.env;
+  const s = await bed.settled();
+  const fsDir = join(env.dir, 'backups');
+  mkdirSync(fsDir, { recursive: true });
+  const s3: TestS3 = await startS3(join(env.dir, 's3'), ['kunlun-backups']);
+  t.teardown(() => s3.close());
+  const cred = join(env.dir, 's3.keys');
+  writeFileSync(cred, `access_key_id = ${S3_KEYS.accessKeyId}\nsecret_access_key = ${S3_KEYS.secretAccessKey}\n`, { mode: 0o600 });
+  await env.run('create_backup_storage', { name: 'local', stype: 'fs', path: fsDir });
+  await env.run('create_backup_storage', { name: 'bucket', stype: 's3', endpoint: s3.endpoint, bucket: 'kunlun-backups', prefix: 'bk', credentials_file: cred });
+
+  const leader = await env.leader();
+  const none = await env.emit(leader, 'manual_backup_cluster', {});
+  t.equal(String(none.error_code), '70025', `cluster_id missing: ${none.error_info}`);
+  t.match(none.error_info, /cluster_id/);
+  const unknown = await env.emit(leader, 'manual_backup_cluster', { cluster_id: '999' });
+  t.equal(String(unknown.error_code), '70025', `an unknown cluster: ${unknown.error_info}`);
+  const noStore = await env.emit(leader, 'manual_backup_cluster', { cluster_id: String(bed.cluster), backup_storage: 'nowhere' });
+  t.equal(String(noStore.error_code), '70204', `an unknown storage: ${noStore.error_info}`);
+  t.match(noStore.error_info, /paras\.backup_storage/);
+
+  // Rows to back up, everywhere before the copy.
+  const admin = await bed.adminConnection(s.primary.port);
+  const [[pos]] = await admin.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS g');
+  await admin.end();
+  const gtidAtPrimary = String(pos!.g);
+
+  for (const storage of ['local', 'bucket']) {
+    const t0 = Date.now();
+    const a = await env.run('manual_backup_cluster', { cluster_id: String(bed.cluster), backup_storage: storage }, 120_000);
+    t.comment(`manual_backup_cluster into ${storage}: ${Date.now() - t0} ms`);
+    const shards = (a.attachment as { shards: Entry[] }).shards;
+    t.equal(shards.length, 1, 'one shard backup per shard');
+    const e = shards[0]!;
+    t.equal(e.status, 'done');
+    t.not(e.node, `${s.primary.hostaddr}:${s.primary.port}`, `the primary is not loaded: ${e.node} (${e.why})`);
+    t.match(e.why, /replica/);
+    t.ok(e.bytes > 1_000_000, `bytes streamed: ${e.bytes}`);
+    t.equal(e.gtid, gtidAtPrimary, 'the GTID position at the copy point is the primary\'s (no writes since)');
+
+    const read = async (key: string): Promise<Buffer> => {
+      if (storage === 'local') return readFileSync(join(fsDir, key));
+      const store = new S3Store({ endpoint: s3.endpoint, bucket: 'kunlun-backups', prefix: 'bk', region: 'us-east-1' }, S3_KEYS);
+      const chunks: Buffer[] = [];
+      for await (const c of await store.get(key)) chunks.push(c as Buffer);
+      return Buffer.concat(chunks);
+    };
+    const m = JSON.parse((await read(e.manifest_key!)).toString('utf8')) as BackupManifest;
+    const data = await read(m.data.key);
+    t.equal(data.length, m.data.bytes, 'the stored size is the manifest\'s');
+    t.equal(createHash('sha256').update(data).digest('hex'), m.data.sha256, 'the stored SHA-256 is the manifest\'s');
+    const raw = gunzipSync(data);
+    t.equal(raw.length, m.stream.bytes, 'uncompressed, the stream\'s size');
+    t.equal(createHash('sha256').update(raw).digest('hex'), m.stream.sha256, 'uncompressed, the stream\'s SHA-256');
+    t.match(m, { cluster_id: bed.cluster, shard_id: bed.shard, storage, binlog: { gtid: gtidAtPrimary }, node: { hostaddr: '127.0.0.1' } });
+    t.match(m.tool_version, /\d+\.\d+/, `tool version ${m.tool_version}`);
+    t.ok(Date.parse(m.ended_at) >= Date.parse(m.started_at), 'start and end times');
+    if (storage === 'local') {
+      // A real backup: mbstream extracts it and it holds the test's table.
+      const x = join(env.dir, 'extracted');
+      mkdirSync(x);
+      const r = spawnSync(mariadbBackupBinaries().mbstream, ['-x', '-C', x], { input: raw });
+      t.equal(r.status, 0, `mbstream -x: ${r.stderr?.toString().slice(-300)}`);
+      t.ok(existsSync(join(x, 'ibdata1')) && readdirSync(x).includes('cmgr_chaos'), 'the extracted backup has ibdata1 and the test schema');
+    }
+  }
+}
