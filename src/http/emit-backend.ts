@@ -14,7 +14,7 @@ import { failed, type EmitAnswer } from './emit-envelope.js';
 import { relayHeaders, type EmitBackend, type SyncResult, type ValidatedJob } from './emit-route.js';
 import { JOB_DEFINITIONS } from '../jobs/types/index.js';
 import { refusalText } from '../actors/commands/paras-spec.js';
-import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer, listBackupStorage } from './sync-answers.js';
+import { clusterDetail, clusterSummary, failedAnswer, jobStatus, listNoSwitch, refusalAnswer, listBackupStorage, listBackups } from './sync-answers.js';
 import { getVariable, type StorageAccount } from './instance-vars.js';
 import { jobOutcomeAnswer, waitForJobEnd } from './job-wait.js';
 import { confirmedRead } from './read-index.js';
@@ -124,6 +124,8 @@ export class MemberEmitBackend implements EmitBackend {
         return clusterDetail(w, p.cluster_id as number | undefined);
       case 'get_backup_storage':
         return listBackupStorage(w);
+      case 'get_cluster_backups':
+        return listBackups(w, p.cluster_id as number | undefined);
       case 'list_noswitch':
         return listNoSwitch(w, p.cluster_id as number | 'all' | undefined, Date.now());
       case 'get_variable':

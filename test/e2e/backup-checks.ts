@@ -15,7 +15,7 @@ import { mariadbBackupBinaries } from '../../src/launcher/server-binaries.js';
 import { S3Store } from '../../src/backup-storage/index.js';
 import type { BackupManifest } from '../../src/backup/manifest.js';
 import { S3_KEYS, startS3, type TestS3 } from '../helpers/s3-server.js';
-import type { AgentShard } from './agent-shard.js';
+import { waitFor, type AgentShard } from './agent-shard.js';
 
 type Entry = { shard_id: string; job_id: string; status: string; node: string; why: string; bytes: number; gtid?: string; manifest_key?: string };
 
@@ -47,6 +47,7 @@ export async function backupChecks(t: Test, bed: AgentShard): Promise<void> {
   await admin.end();
   const gtidAtPrimary = String(pos!.g);
 
+  const jobs: { job: number; storage: string; manifest: string }[] = [];
   for (const storage of ['local', 'bucket']) {
     const t0 = Date.now();
     const a = await env.run('manual_backup_cluster', { cluster_id: String(bed.cluster), backup_storage: storage }, 120_000);
@@ -85,5 +86,30 @@ export async function backupChecks(t: Test, bed: AgentShard): Promise<void> {
       t.equal(r.status, 0, `mbstream -x: ${r.stderr?.toString().slice(-300)}`);
       t.ok(existsSync(join(x, 'ibdata1')) && readdirSync(x).includes('cmgr_chaos'), 'the extracted backup has ibdata1 and the test schema');
     }
+    jobs.push({ job: Number(e.job_id), storage, manifest: e.manifest_key! });
   }
+
+  // Listed through Emit, REST and the cluster_coldbackups rows XPanel reads.
+  const listed = await env.emit(leader, 'get_cluster_backups', { cluster_id: String(bed.cluster) });
+  const list = (listed.attachment as { list_backup: Array<{ job_id: number; backup_storage: string; status: string; gtid: string; manifest_key: string }> }).list_backup;
+  t.same(list.map((b) => [b.job_id, b.backup_storage, b.status, b.gtid, b.manifest_key]), jobs.map((j) => [j.job, j.storage, 'done', gtidAtPrimary, j.manifest]), 'get_cluster_backups lists both');
+  const rest = (await env.group.get<Array<{ job_id: number }>>(leader, `/api/v1/backups?cluster_id=${bed.cluster}`)) ?? [];
+  t.same(rest.map((b) => b.job_id), jobs.map((j) => j.job), 'GET /api/v1/backups lists both');
+  const anon = await fetch(`${leader.url}/api/v1/backups`);
+  t.equal(anon.status, 401, 'GET /api/v1/backups needs a token');
+  const rows = await waitFor('the cluster_coldbackups rows', async () => {
+    const r = await env.metaRows<RowDataPacket>(
+      'SELECT c.cluster_id, c.shard_id, c.backup_type, c.status, c.end_ts, c.memo, c.backup_addr, s.name FROM cluster_coldbackups c JOIN backup_storage s ON s.id = c.storage_id WHERE c.cluster_id = ? AND c.status = ? ORDER BY c.id',
+      [bed.cluster, 'done'],
+    );
+    return r.length === 2 ? r : undefined;
+  }, 20_000);
+  t.same(rows.map((r): unknown[] => [Number(r.shard_id), String(r.backup_type), String(r.name), (JSON.parse(String(r.memo)) as { job_id: number }).job_id]), jobs.map((j) => [bed.shard, 'storage', j.storage, j.job]), 'one done row per shard backup, in its storage');
+  t.match(String(rows[0]!.backup_addr), new RegExp(`^file://${fsDir}/cluster-${bed.cluster}/shard-${bed.shard}/job-\\d+$`));
+  t.ok(rows.every((r) => r.end_ts !== null), 'end_ts set');
+
+  // A storage holding backups of a live cluster is not deleted.
+  const del = await env.emit(leader, 'delete_backup_storage', { name: 'local' });
+  t.equal(String(del.error_code), '70204', `delete_backup_storage refused: ${del.error_info}`);
+  t.match(del.error_info, new RegExp(`cluster ${bed.cluster}: backup ${jobs[0]!.job}`));
 }

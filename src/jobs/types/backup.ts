@@ -4,7 +4,7 @@ import type { JobView, World } from '../../actors/index.js';
 import { refuse } from '../../actors/commands/common.js';
 import type { ParaReader } from '../../actors/commands/paras.js';
 import { BACKUP_STORAGE_NAME_RE } from '../../events/envelope.js';
-import type { JobTypeDefinition, JsonSchema } from '../definition.js';
+import type { JobTypeDefinition, JsonSchema, QueryDefinition } from '../definition.js';
 import {
   BACKUP_CLUSTER_STEPS,
   E_BACKUP_CLUSTER,
@@ -130,4 +130,43 @@ export const shardColdBackupJob: JobTypeDefinition = {
   rollback: shardColdBackupRollback,
   attachment: { description: 'the common keys; the result holds the node, keys, sizes, SHA-256 and GTID position', keys: {} },
   writes: ['cluster_coldbackups'],
+};
+
+const BACKUP_ENTRY: JsonSchema = {
+  type: 'object',
+  description: 'one shard backup (a shard_coldbackup job): where it is, from which node, its sizes, SHA-256 and GTID position',
+  properties: {
+    job_id: { type: 'integer' },
+    parent_job_id: { type: ['integer', 'null'] },
+    cluster_id: { type: 'integer' },
+    shard_id: { type: 'integer' },
+    backup_storage: { type: 'string' },
+    status: { type: 'string', enum: ['not_started', 'ongoing', 'done', 'failed'] },
+    started_at: { type: 'integer', description: 'epoch ms' },
+    ended_at: { type: ['integer', 'null'] },
+    node: { type: 'string' },
+    why: { type: 'string' },
+    bytes: { type: 'integer', description: 'the xbstream as sent' },
+    stored_bytes: { type: 'integer', description: 'compressed, as stored' },
+    sha256: { type: 'string', description: 'of the stored object' },
+    gtid: { type: 'string', description: 'GTID position at the copy point' },
+    binlog_file: { type: 'string' },
+    binlog_pos: { type: 'integer' },
+    data_key: { type: 'string' },
+    manifest_key: { type: 'string' },
+    error_info: { type: 'string' },
+  },
+};
+
+/** The backups, as GET /api/v1/backups lists them too (the original has no such type: XPanel reads cluster_coldbackups). */
+export const getClusterBackupsQuery: QueryDefinition = {
+  kind: 'query',
+  sync: true,
+  internal: false,
+  name: 'get_cluster_backups',
+  role: 'read',
+  summary: 'the shard backups of one cluster or of all, oldest first',
+  missingParas: 70001,
+  paras: { cluster_id: { kind: 'int', min: 1, max: 4_294_967_295, bad: E_BACKUP_CLUSTER, help: 'only this cluster\'s (absent: every cluster\'s)' } },
+  attachment: { description: 'list_backup: one entry per shard backup', keys: { list_backup: { type: 'array', items: BACKUP_ENTRY } } },
 };
