@@ -30,6 +30,8 @@ export interface BackupRecord {
   data_key: string;
   manifest_key: string;
   error_info: string;
+  /** What verify found (restored into a scratch server), or null when not verified. */
+  verify: { [k: string]: Json } | null;
 }
 
 type O = { [k: string]: Json };
@@ -72,6 +74,7 @@ export function backupRecord(j: JobView): BackupRecord {
     data_key: s(res, 'data_key'),
     manifest_key: s(res, 'manifest_key'),
     error_info: j.status === 'failed' ? j.errorInfo : '',
+    verify: j.steps.some((x) => x.step === 'verify' && x.ok) ? stepInfo(j, 'verify') : null,
   };
 }
 

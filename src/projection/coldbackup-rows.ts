@@ -15,7 +15,7 @@ export function coldBackupRows(jobs: readonly JobView[], storages: readonly Back
       const b = backupRecord(j);
       const store = byName.get(b.backup_storage);
       const dir = b.manifest_key.replace(/\/[^/]*$/, '');
-      const { job_id, node, why, bytes, stored_bytes, sha256, gtid, binlog_file, binlog_pos, data_key, manifest_key, error_info } = b;
+      const { job_id, node, why, bytes, stored_bytes, sha256, gtid, binlog_file, binlog_pos, data_key, manifest_key, error_info, verify } = b;
       return {
         jobId: j.id,
         storageId: rowId.get(b.backup_storage) ?? null,
@@ -25,7 +25,7 @@ export function coldBackupRows(jobs: readonly JobView[], storages: readonly Back
         status: j.status,
         startTs: b.started_at,
         endTs: b.ended_at,
-        memo: JSON.stringify({ job_id, backup_storage: b.backup_storage, node, why, bytes, stored_bytes, sha256, gtid, binlog_file, binlog_pos, data_key, manifest_key, error_info }),
+        memo: JSON.stringify({ job_id, backup_storage: b.backup_storage, node, why, bytes, stored_bytes, sha256, gtid, binlog_file, binlog_pos, data_key, manifest_key, error_info, verify }),
         backupAddr: store !== undefined && b.manifest_key !== '' ? `${connStr(store)}/${dir}` : '',
       };
     });

@@ -15,7 +15,8 @@ import { mariadbBackupBinaries } from '../../src/launcher/server-binaries.js';
 import { S3Store } from '../../src/backup-storage/index.js';
 import type { BackupManifest } from '../../src/backup/manifest.js';
 import { S3_KEYS, startS3, type TestS3 } from '../helpers/s3-server.js';
-import { waitFor, type AgentShard } from './agent-shard.js';
+import { checksumsDigest } from '../../src/backup/verify.js';
+import { caughtUp, tableChecksums, waitFor, type AgentShard } from './agent-shard.js';
 
 type Entry = { shard_id: string; job_id: string; status: string; node: string; why: string; bytes: number; gtid?: string; manifest_key?: string };
 
@@ -43,14 +44,24 @@ export async function backupChecks(t: Test, bed: AgentShard): Promise<void> {
 
   // Rows to back up, everywhere before the copy.
   const admin = await bed.adminConnection(s.primary.port);
+  await admin.query('CREATE DATABASE IF NOT EXISTS bk_check');
+  await admin.query('CREATE TABLE IF NOT EXISTS bk_check.t (id INT PRIMARY KEY, v VARCHAR(32)) ENGINE=InnoDB');
+  await admin.query('INSERT INTO bk_check.t VALUES ?', [Array.from({ length: 500 }, (_, i) => [i, `row ${i}`])]);
+  for (const n of s.nodes.filter((x) => x.id !== s.primary.id)) {
+    const rc = await bed.adminConnection(n.port);
+    await caughtUp(admin, rc, 30).finally(() => rc.end());
+  }
   const [[pos]] = await admin.query<RowDataPacket[]>('SELECT @@gtid_binlog_pos AS g');
-  await admin.end();
   const gtidAtPrimary = String(pos!.g);
+  const sumsAtPrimary = checksumsDigest(await tableChecksums(admin));
+  await admin.end();
 
   const jobs: { job: number; storage: string; manifest: string }[] = [];
   for (const storage of ['local', 'bucket']) {
     const t0 = Date.now();
-    const a = await env.run('manual_backup_cluster', { cluster_id: String(bed.cluster), backup_storage: storage }, 120_000);
+    // The fs backup is verified: restored into a scratch server, checked, its checksums taken.
+    const verify = storage === 'local' ? '1' : '0';
+    const a = await env.run('manual_backup_cluster', { cluster_id: String(bed.cluster), backup_storage: storage, verify }, 120_000);
     t.comment(`manual_backup_cluster into ${storage}: ${Date.now() - t0} ms`);
     const shards = (a.attachment as { shards: Entry[] }).shards;
     t.equal(shards.length, 1, 'one shard backup per shard');
@@ -87,6 +98,15 @@ export async function backupChecks(t: Test, bed: AgentShard): Promise<void> {
       t.ok(existsSync(join(x, 'ibdata1')) && readdirSync(x).includes('cmgr_chaos'), 'the extracted backup has ibdata1 and the test schema');
     }
     jobs.push({ job: Number(e.job_id), storage, manifest: e.manifest_key! });
+    if (verify === '1') {
+      const st = await env.emit(leader, 'get_status', {}, e.job_id);
+      const v = (st.attachment as { verify?: { gtid: string; gtid_slave_pos: string; tables: number; rows: number; checksums_sha256: string; seconds: number } } | null)?.verify;
+      t.ok(v !== undefined, `the shard backup's result holds what verify found: ${JSON.stringify(v)}`);
+      t.equal(v?.gtid, gtidAtPrimary, 'the restored copy is at the manifest\'s GTID position');
+      t.equal(v?.gtid_slave_pos, gtidAtPrimary, 'the restored replica had applied up to it');
+      t.equal(v?.checksums_sha256, sumsAtPrimary, 'the restored tables\' checksums are the primary\'s');
+      t.ok((v?.tables ?? 0) > 0 && (v?.rows ?? 0) >= 500, `tables ${v?.tables}, rows ${v?.rows}, ${v?.seconds} s`);
+    }
   }
 
   // Listed through Emit, REST and the cluster_coldbackups rows XPanel reads.

@@ -11,6 +11,7 @@ import { storageSettings } from '../../actors/backup-storages.js';
 import { openStore, StorageError, type BackupStore } from '../../backup-storage/index.js';
 import { backupKeys, MANIFEST_FORMAT, type BackupManifest } from '../../backup/manifest.js';
 import { BackupStream } from '../../backup/stream-to-store.js';
+import { verifyBackup, type VerifyResult } from '../../backup/verify.js';
 import { memberSecrets } from '../../config/member-secrets.js';
 import type { Json } from '../../events/schema.js';
 import { checkLeading } from '../../reconcile/host.js';
@@ -26,8 +27,8 @@ export const E_BACKUP_CLUSTER = 70025;
 export const E_BACKUP_FAILED = 70204;
 
 export const BACKUP_CLUSTER_STEPS = ['backup_shards'] as const;
-export const SHARD_BACKUP_STEPS = ['choose_node', 'backup_data', 'write_manifest'] as const;
-const [CHOOSE, DATA, MANIFEST] = SHARD_BACKUP_STEPS;
+export const SHARD_BACKUP_STEPS = ['choose_node', 'backup_data', 'write_manifest', 'verify'] as const;
+const [CHOOSE, DATA, MANIFEST, VERIFY] = SHARD_BACKUP_STEPS;
 
 const MB = 1024 * 1024;
 /** How often a running stream's progress is recorded (get_status; each is a Raft entry), ms. */
@@ -42,7 +43,8 @@ export async function manualBackupCluster(ctx: JobContext): Promise<Json> {
   const shards = (Array.isArray(r.shards) ? r.shards : []).map((s) => Number(s));
   const results = await ctx.step(BACKUP_CLUSTER_STEPS[0], 1, async () => {
     const ids: number[] = [];
-    for (const shard of shards) ids.push(await ctx.spawnChild(`shard-${shard}`, 'shard_coldbackup', { cluster_id: cluster, shard_id: shard, backup_storage: storage }));
+    const verify = num(r, 'verify');
+    for (const shard of shards) ids.push(await ctx.spawnChild(`shard-${shard}`, 'shard_coldbackup', { cluster_id: cluster, shard_id: shard, backup_storage: storage, verify }));
     const settled = await Promise.allSettled(ids.map((id) => ctx.waitChild(id)));
     checkLeading(ctx.signal);
     const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [`shard ${shards[i]}: ${(s.reason as Error).message}`] : []));
@@ -159,7 +161,8 @@ export async function shardColdBackup(ctx: JobContext): Promise<Json> {
   const cluster = num(r, 'cluster_id');
   const shard = num(r, 'shard_id');
   const storage = str(r, 'backup_storage');
-  const total = SHARD_BACKUP_STEPS.length;
+  const verify = num(r, 'verify') === 1;
+  const total = SHARD_BACKUP_STEPS.length - (verify ? 0 : 1);
   const keys = backupKeys(cluster, shard, ctx.job.id);
   const store = openBackupStore(ctx, storage);
   const chosen = await ctx.step(CHOOSE, total, () => chooseNode(ctx, shard));
@@ -190,6 +193,7 @@ export async function shardColdBackup(ctx: JobContext): Promise<Json> {
     });
     return put.sha256;
   });
+  const verified = verify ? await ctx.step(VERIFY, total, () => verifyStored(ctx, store, keys.manifest)) : null;
   ctx.log.info({ job: ctx.job.id, shard, node: `${chosen.hostaddr}:${chosen.port}`, bytes: data.bytes, mb_per_s: data.mb_per_s, gtid: data.gtid }, 'shard backup stored');
   return {
     cluster_id: cluster,
@@ -203,7 +207,21 @@ export async function shardColdBackup(ctx: JobContext): Promise<Json> {
     manifest_key: keys.manifest,
     manifest_sha256: manifest,
     ...data,
+    ...(verified !== null ? { verify: verified } : {}),
   };
+}
+
+/** Restores the stored backup into a scratch server and checks it (src/backup/verify.ts). */
+async function verifyStored(ctx: JobContext, store: BackupStore, manifestKey: string): Promise<VerifyResult> {
+  try {
+    const chunks: Buffer[] = [];
+    for await (const c of await store.get(manifestKey)) chunks.push(c as Buffer);
+    const m = JSON.parse(Buffer.concat(chunks).toString('utf8')) as BackupManifest;
+    return await verifyBackup({ store, manifest: m, account: storageAccount(ctx), signal: ctx.signal });
+  } catch (e) {
+    checkLeading(ctx.signal);
+    throw new JobError(E_BACKUP_FAILED, `shard_coldbackup: verify of ${manifestKey} in ${store.describe}: ${(e as Error).message}`.slice(0, 900));
+  }
 }
 
 /** The stored objects of a failed shard backup are removed (a half-written one never lies under its key). */

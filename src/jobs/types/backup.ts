@@ -93,6 +93,7 @@ export const manualBackupClusterJob: JobTypeDefinition = {
   paras: {
     cluster_id: { kind: 'int', min: 1, max: 4_294_967_295, required: true, missing: E_BACKUP_CLUSTER, bad: E_BACKUP_CLUSTER, help: 'the cluster to back up' },
     backup_storage: { kind: 'string', maxLen: 64, pattern: BACKUP_STORAGE_NAME_RE, patternHelp: 'a backup storage name', bad: E_BACKUP_FAILED, help: 'the backup storage to write to (absent: the first one created)' },
+    verify: { kind: 'int', min: 0, max: 1, def: 0, bad: E_BACKUP_FAILED, help: '"1": restore each shard backup into a scratch server and check it (CHECK TABLE, rows, checksums, GTID position) before the job ends' },
   },
   accept(world, p) {
     const cluster = clusterById(world, p, 'cluster_id', E_BACKUP_CLUSTER);
@@ -102,7 +103,7 @@ export const manualBackupClusterJob: JobTypeDefinition = {
     for (const s of shards) {
       if (world.shard(s)!.primary === null) fail(refuse('invalid_state', `shard ${s} of cluster ${cluster} has no primary: nothing to back up from until it has one`, 'paras.cluster_id', E_BACKUP_CLUSTER));
     }
-    return { request: { cluster_id: cluster, backup_storage: storage, shards }, cluster, lock: clusterLock(cluster) };
+    return { request: { cluster_id: cluster, backup_storage: storage, shards, verify: p.optInt('verify', 0, { min: 0, max: 1, errno: E_BACKUP_FAILED }) }, cluster, lock: clusterLock(cluster) };
   },
   steps: BACKUP_CLUSTER_STEPS,
   run: manualBackupCluster,
@@ -155,6 +156,7 @@ const BACKUP_ENTRY: JsonSchema = {
     data_key: { type: 'string' },
     manifest_key: { type: 'string' },
     error_info: { type: 'string' },
+    verify: { type: ['object', 'null'], description: 'what verify found: gtid, gtid_slave_pos, tables, rows, checksums_sha256, seconds (null: not verified)' },
   },
 };
 
