@@ -71,6 +71,10 @@ export class XbstreamScan extends Transform {
       const take = Math.min(buf.length - at, need - this.head.length);
       this.head = Buffer.concat([this.head, buf.subarray(at, at + take)]);
       at += take;
+      // The magic first: a foreign stream is refused before its garbage is read as a length.
+      if (this.head.length >= MAGIC.length && !this.head.subarray(0, MAGIC.length).equals(MAGIC)) {
+        throw new XbstreamError(`not an xbstream: chunk ${this.chunks + 1} has no XBSTCK01 magic`);
+      }
       if (this.head.length === need && this.headerLength() === need) this.parseHeader();
     }
   }
@@ -85,7 +89,6 @@ export class XbstreamScan extends Transform {
 
   private parseHeader(): void {
     const h = this.head;
-    if (!h.subarray(0, MAGIC.length).equals(MAGIC)) throw new XbstreamError(`not an xbstream: chunk ${this.chunks + 1} has no XBSTCK01 magic`);
     const type = String.fromCharCode(h[MAGIC.length + 1]!);
     const pathLen = h.readUInt32LE(MAGIC.length + 2);
     const path = h.subarray(FIXED, FIXED + pathLen).toString('utf8');
