@@ -38,6 +38,6 @@ export function settingsProblem(s: BackupStorageSettings): string | null {
  */
 export function backupsIn(w: WorldState, name: string): string[] {
   return backupRecords(w)
-    .filter((b) => b.backup_storage === name && b.status === 'done' && w.stores.cluster.has(b.cluster_id))
+    .filter((b) => b.backup_storage === name && b.status === 'done' && b.deleted_by === null && w.stores.cluster.has(b.cluster_id))
     .map((b) => `cluster ${b.cluster_id}: backup ${b.job_id}`);
 }

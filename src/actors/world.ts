@@ -393,9 +393,9 @@ export class World {
     return backupsIn(this.s, name);
   }
 
-  /** Every shard backup (shard_coldbackup job), oldest first. */
+  /** The shard backups (shard_coldbackup jobs) retention has not deleted, oldest first. */
   backups(): BackupRecord[] {
-    return backupRecords(this.s);
+    return backupRecords(this.s).filter((b) => b.deleted_by === null);
   }
 
   /** Shard ids of a cluster, ascending. */

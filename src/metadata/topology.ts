@@ -219,6 +219,8 @@ export interface InstallLog {
 export interface ColdBackup {
   /** The shard_coldbackup job: rows are matched by it (memo's job_id); the table's ids are its own. */
   jobId: number;
+  /** Deleted by retention: its row is removed. */
+  deleted: boolean;
   storageId: number | null;
   clusterId: number;
   shardId: number;

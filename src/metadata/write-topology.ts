@@ -451,7 +451,8 @@ function coldBackupJob(memo: unknown): number | null {
 
 /**
  * cluster_coldbackups rows, matched by the job in their memo: the table's ids are its own
- * AUTO_INCREMENT (the original's rows, whose memo names no job, stay as they are).
+ * AUTO_INCREMENT (the original's rows, whose memo names no job, stay as they are). A backup retention
+ * deleted loses its row.
  */
 async function projectColdBackups(c: Conn, db: string, rows: readonly ColdBackup[], count: Count): Promise<void> {
   if (rows.length === 0) return;
@@ -465,8 +466,15 @@ async function projectColdBackups(c: Conn, db: string, rows: readonly ColdBackup
     }
   }
   for (const b of rows) {
-    const values = [b.storageId, b.clusterId, b.shardId, b.backupType, b.status, formatTimestamp(b.startTs, 6), b.endTs === null ? null : formatTimestamp(b.endTs, 6), b.memo, b.backupAddr];
     const cur = have.get(b.jobId);
+    if (b.deleted) {
+      if (cur !== undefined) {
+        await c.query(`DELETE FROM ${table} WHERE id = ?`, [cur.id]);
+        count('cluster_coldbackups', 'deleted', 1);
+      }
+      continue;
+    }
+    const values = [b.storageId, b.clusterId, b.shardId, b.backupType, b.status, formatTimestamp(b.startTs, 6), b.endTs === null ? null : formatTimestamp(b.endTs, 6), b.memo, b.backupAddr];
     if (cur === undefined) {
       await c.query(`INSERT INTO ${table} (storage_id, cluster_id, shard_id, backup_type, status, start_ts, end_ts, memo, backup_addr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, values);
       count('cluster_coldbackups', 'inserted', 1);

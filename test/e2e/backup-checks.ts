@@ -132,4 +132,21 @@ export async function backupChecks(t: Test, bed: AgentShard): Promise<void> {
   const del = await env.emit(leader, 'delete_backup_storage', { name: 'local' });
   t.equal(String(del.error_code), '70204', `delete_backup_storage refused: ${del.error_info}`);
   t.match(del.error_info, new RegExp(`cluster ${bed.cluster}: backup ${jobs[0]!.job}`));
+
+  // Retention: a third backup keeping 1 per shard deletes both older ones, from their storages and rows.
+  const third = await env.run('manual_backup_cluster', { cluster_id: String(bed.cluster), backup_storage: 'local', keep_count: '1' }, 120_000);
+  const kept = Number((third.attachment as { shards: Entry[] }).shards[0]!.job_id);
+  const after = await env.emit(leader, 'get_cluster_backups', { cluster_id: String(bed.cluster) });
+  t.same((after.attachment as { list_backup: Array<{ job_id: number }> }).list_backup.map((b) => b.job_id), [kept], 'only the newest is listed');
+  t.notOk(existsSync(join(fsDir, jobs[0]!.manifest)), 'the fs backup\'s manifest is gone');
+  t.notOk(existsSync(join(fsDir, jobs[0]!.manifest.replace('manifest.json', 'data.xbstream.gz'))), 'and its data');
+  const s3store = new S3Store({ endpoint: s3.endpoint, bucket: 'kunlun-backups', prefix: 'bk', region: 'us-east-1' }, S3_KEYS);
+  t.same(await s3store.list(`cluster-${bed.cluster}/`), [], 'the s3 backup\'s objects are gone');
+  await waitFor('the deleted backups\' rows to go', async () => {
+    const r = await env.metaRows<RowDataPacket>('SELECT memo FROM cluster_coldbackups WHERE cluster_id = ?', [bed.cluster]);
+    const ids = r.map((x) => (JSON.parse(String(x.memo)) as { job_id: number }).job_id);
+    return ids.length === 1 && ids[0] === kept ? true : undefined;
+  }, 20_000);
+  await env.run('delete_backup_storage', { name: 'bucket' });
+  t.pass('a storage whose backups retention deleted can be deleted');
 }

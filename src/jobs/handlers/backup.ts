@@ -8,6 +8,7 @@
 // interrupted stream from the start under the same keys; the engine ends each job exactly once.
 import { agentPortOf } from '../../agent/for-machine.js';
 import { storageSettings } from '../../actors/backup-storages.js';
+import { retentionVictims, RETENTION_STEP, type BackupRecord } from '../../actors/index.js';
 import { openStore, StorageError, type BackupStore } from '../../backup-storage/index.js';
 import { backupKeys, MANIFEST_FORMAT, type BackupManifest } from '../../backup/manifest.js';
 import { BackupStream } from '../../backup/stream-to-store.js';
@@ -18,7 +19,7 @@ import { checkLeading } from '../../reconcile/host.js';
 import { JobError, type JobContext } from '../engine.js';
 import { storageAccount } from '../shard-install.js';
 import { chooseSource } from './rebuild.js';
-import { num, req, str } from './request.js';
+import { num, optNum, req, str } from './request.js';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -26,7 +27,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export const E_BACKUP_CLUSTER = 70025;
 export const E_BACKUP_FAILED = 70204;
 
-export const BACKUP_CLUSTER_STEPS = ['backup_shards'] as const;
+export const BACKUP_CLUSTER_STEPS = ['backup_shards', RETENTION_STEP] as const;
 export const SHARD_BACKUP_STEPS = ['choose_node', 'backup_data', 'write_manifest', 'verify'] as const;
 const [CHOOSE, DATA, MANIFEST, VERIFY] = SHARD_BACKUP_STEPS;
 
@@ -41,7 +42,7 @@ export async function manualBackupCluster(ctx: JobContext): Promise<Json> {
   const cluster = num(r, 'cluster_id');
   const storage = str(r, 'backup_storage');
   const shards = (Array.isArray(r.shards) ? r.shards : []).map((s) => Number(s));
-  const results = await ctx.step(BACKUP_CLUSTER_STEPS[0], 1, async () => {
+  const results = await ctx.step(BACKUP_CLUSTER_STEPS[0], 2, async () => {
     const ids: number[] = [];
     const verify = num(r, 'verify');
     for (const shard of shards) ids.push(await ctx.spawnChild(`shard-${shard}`, 'shard_coldbackup', { cluster_id: cluster, shard_id: shard, backup_storage: storage, verify }));
@@ -55,7 +56,39 @@ export async function manualBackupCluster(ctx: JobContext): Promise<Json> {
     }
     return ids.map((id) => ({ shard_id: shards[ids.indexOf(id)]!, job_id: id }));
   });
-  return { cluster_id: cluster, backup_storage: storage, shards: results as Json };
+  const retention = await ctx.step(RETENTION_STEP, 2, () => applyRetention(ctx, cluster));
+  return { cluster_id: cluster, backup_storage: storage, shards: results as Json, retention };
+}
+
+/** At most this many backups are deleted per job (the step's recorded list stays small); the rest next time. */
+const MAX_DELETED = 50;
+
+/**
+ * Retention after a successful backup: the cluster's shard backups beyond keep_count or older than
+ * keep_days (paras, else backup_keep_count / backup_keep_days) are removed from their storages,
+ * manifest first (a backup without one is not offered to a restore), and listed in this step's
+ * result, which is how the world knows they are gone. The newest of each shard is always kept.
+ */
+async function applyRetention(ctx: JobContext, cluster: number): Promise<{ deleted: number[]; keep_count: number; keep_days: number }> {
+  const r = req(ctx);
+  const keepCount = optNum(r, 'keep_count') ?? ctx.cfg.int('backup_keep_count');
+  const keepDays = optNum(r, 'keep_days') ?? ctx.cfg.int('backup_keep_days');
+  // No restore exists yet; cluster_restore will add the backups it reads here.
+  const needed = new Set<number>();
+  const victims: BackupRecord[] = retentionVictims(ctx.world.backups(), cluster, { count: keepCount, days: keepDays }, Date.now(), needed).slice(0, MAX_DELETED);
+  for (const b of victims) {
+    checkLeading(ctx.signal);
+    if (ctx.world.backupStorage(b.backup_storage) === null) continue;
+    const store = openBackupStore(ctx, b.backup_storage);
+    for (const key of [b.manifest_key, b.data_key]) {
+      if (key === '') continue;
+      await store.delete(key).catch((e: Error) => {
+        throw new JobError(E_BACKUP_FAILED, `manual_backup_cluster: retention: deleting ${key} of backup ${b.job_id} from ${store.describe}: ${e.message}`.slice(0, 900));
+      });
+    }
+  }
+  if (victims.length > 0) ctx.log.info({ cluster, deleted: victims.map((b) => b.job_id), keep_count: keepCount, keep_days: keepDays }, 'backup retention: old backups deleted');
+  return { deleted: victims.map((b) => b.job_id), keep_count: keepCount, keep_days: keepDays };
 }
 
 /** A failed parent leaves what its children stored; it waits only for those still running. */
