@@ -9,7 +9,7 @@ import { TRAILER_SHA, TRAILER_STATUS } from '../agent/copy-source.js';
 import { requestCopyStream, type CopyStreamSource } from '../agent/copy-stream-client.js';
 import { BINLOG_INFO_FILES, parseBinlogInfo, type BinlogPosition } from '../agent/copy-target.js';
 import { StallWatch } from '../agent/stall-watch.js';
-import { Digesting } from '../backup-storage/hashing.js';
+import { MIB, RateMeter } from '../agent/throttle.js';
 import type { BackupStore, PutResult } from '../backup-storage/index.js';
 import { INFO_FILES, infoValue } from './manifest.js';
 import { XbstreamScan } from './xbstream-scan.js';
@@ -33,18 +33,19 @@ export interface StreamOptions {
   stallTimeoutMs: number;
   /** gzip level (1 fastest). */
   level?: number;
+  /** MB/s read from the source (spares the node's disk); 0 or absent: no limit. */
+  pvLimitMb?: number;
 }
 
 /** A running backup stream: its byte count for progress, and its end. */
 export class BackupStream {
   private scan = new XbstreamScan(new Set([...BINLOG_INFO_FILES, ...INFO_FILES]));
-  private raw = new Digesting();
-  private received = 0;
+  private meter: RateMeter | null = null;
   readonly startedAt = Date.now();
 
   /** Bytes received from the source so far. */
   get bytes(): number {
-    return this.received;
+    return this.meter?.bytes ?? 0;
   }
 
   async run(o: StreamOptions): Promise<StreamedBackup> {
@@ -52,7 +53,7 @@ export class BackupStream {
     let stalled: Error | null = null;
     const watch = new StallWatch({
       timeoutMs: o.stallTimeoutMs,
-      progress: () => this.received,
+      progress: () => this.bytes,
       onStall: (idleMs) => {
         stalled = new Error(`no byte came from the source agent ${o.source.host}:${o.source.agentPort} for ${Math.round(idleMs / 1000)} s; the stream was cut`);
         request?.destroy(stalled);
@@ -65,13 +66,15 @@ export class BackupStream {
         for await (const c of res) body += (c as Buffer).toString('utf8');
         throw new Error(`the source agent refused the stream (HTTP ${res.statusCode}): ${body.slice(0, 300)}`);
       }
-      res.on('data', (c: Buffer) => (this.received += c.length));
+      // Counts, hashes and (with pvLimitMb) paces the stream as it comes.
+      const meter = new RateMeter({ limitBytesPerSec: (o.pvLimitMb ?? 0) * MIB });
+      this.meter = meter;
       const gz = createGzip({ level: o.level ?? 1 });
-      const [, stored] = await Promise.all([pipeline(res, this.raw, this.scan, gz), o.store.put(o.key, gz)]);
+      const [, stored] = await Promise.all([pipeline(res, meter, this.scan, gz), o.store.put(o.key, gz)]);
       if (!res.complete) throw new Error('the stream ended before the source agent finished it');
       const status = String(res.trailers[TRAILER_STATUS] ?? 'sent no status');
       if (status !== 'ok') throw new Error(`the source's mariadb-backup ${status}`);
-      const stream = this.raw.result();
+      const stream = { size: meter.bytes, sha256: meter.hash.digest('hex') };
       const sent = String(res.trailers[TRAILER_SHA] ?? '');
       if (sent !== stream.sha256) throw new Error(`the stream's SHA-256 ${stream.sha256} differs from the source's ${sent || '(none sent)'}`);
       if (this.scan.chunkCount === 0) throw new Error('the source sent an empty stream');

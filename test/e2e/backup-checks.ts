@@ -18,7 +18,7 @@ import { S3_KEYS, startS3, type TestS3 } from '../helpers/s3-server.js';
 import { checksumsDigest } from '../../src/backup/verify.js';
 import { caughtUp, tableChecksums, waitFor, type AgentShard } from './agent-shard.js';
 
-type Entry = { shard_id: string; job_id: string; status: string; node: string; why: string; bytes: number; gtid?: string; manifest_key?: string };
+type Entry = { shard_id: string; job_id: string; status: string; step: string; node: string; why: string; bytes: number; gtid?: string; manifest_key?: string };
 
 export async function backupChecks(t: Test, bed: AgentShard): Promise<void> {
   const env = bed.env;
@@ -149,4 +149,27 @@ export async function backupChecks(t: Test, bed: AgentShard): Promise<void> {
   }, 20_000);
   await env.run('delete_backup_storage', { name: 'bucket' });
   t.pass('a storage whose backups retention deleted can be deleted');
+
+  // The leader killed while a backup streams (paced at 4 MB/s): the next leader streams it again
+  // under the same keys; the job ends done once, with one child and one valid backup.
+  const lead = await env.leader();
+  const id = await env.submit('manual_backup_cluster', { cluster_id: String(bed.cluster), backup_storage: 'local', pv_limit: '4' }, lead);
+  await waitFor('the backup to stream', async () => {
+    const st = await env.emit(lead, 'get_status', {}, id).catch(() => null);
+    const e = (st?.attachment as { shards?: Entry[] } | null)?.shards?.[0];
+    return e?.step === 'backup_data' ? true : undefined;
+  }, 60_000);
+  await env.group.kill9(lead);
+  t.comment(`killed leader ${lead.id} while the backup streamed`);
+  const end = await env.wait(id, 120_000);
+  env.group.start(lead);
+  t.equal(end.status, 'done', `the job ended done after the leader change (${end.error_code} ${end.error_info})`);
+  const shards = (end.attachment as { shards: Entry[] }).shards;
+  t.equal(shards.length, 1, 'one shard_coldbackup child: the new leader did not start another');
+  const m = JSON.parse(readFileSync(join(fsDir, shards[0]!.manifest_key!), 'utf8')) as BackupManifest;
+  const data = readFileSync(join(fsDir, m.data.key));
+  t.equal(createHash('sha256').update(data).digest('hex'), m.data.sha256, 'the backup streamed again is whole');
+  const jobRow = await env.metaRows<RowDataPacket>('SELECT status FROM cluster_general_job_log WHERE id = ?', [Number(id)]);
+  t.same(jobRow.map((r) => String(r.status)), ['done'], 'its job row is done');
+  await waitFor('the restarted member to answer', async () => ((await env.group.get(lead, '/api/v1/leader')) !== null ? true : undefined), 30_000);
 }

@@ -44,8 +44,8 @@ export async function manualBackupCluster(ctx: JobContext): Promise<Json> {
   const shards = (Array.isArray(r.shards) ? r.shards : []).map((s) => Number(s));
   const results = await ctx.step(BACKUP_CLUSTER_STEPS[0], 2, async () => {
     const ids: number[] = [];
-    const verify = num(r, 'verify');
-    for (const shard of shards) ids.push(await ctx.spawnChild(`shard-${shard}`, 'shard_coldbackup', { cluster_id: cluster, shard_id: shard, backup_storage: storage, verify }));
+    const child = { cluster_id: cluster, backup_storage: storage, verify: num(r, 'verify'), pv_limit: num(r, 'pv_limit') };
+    for (const shard of shards) ids.push(await ctx.spawnChild(`shard-${shard}`, 'shard_coldbackup', { ...child, shard_id: shard }));
     const settled = await Promise.allSettled(ids.map((id) => ctx.waitChild(id)));
     checkLeading(ctx.signal);
     const failed = settled.flatMap((s, i) => (s.status === 'rejected' ? [`shard ${shards[i]}: ${(s.reason as Error).message}`] : []));
@@ -157,6 +157,7 @@ async function streamData(ctx: JobContext, store: BackupStore, key: string, n: C
     store,
     key,
     stallTimeoutMs: STALL_MS,
+    pvLimitMb: num(req(ctx), 'pv_limit'),
   });
   let ended = false;
   void run.finally(() => (ended = true)).catch(() => undefined);

@@ -95,6 +95,7 @@ export const manualBackupClusterJob: JobTypeDefinition = {
     backup_storage: { kind: 'string', maxLen: 64, pattern: BACKUP_STORAGE_NAME_RE, patternHelp: 'a backup storage name', bad: E_BACKUP_FAILED, help: 'the backup storage to write to (absent: the first one created)' },
     keep_count: { kind: 'int', min: 0, max: 100_000, bad: E_BACKUP_FAILED, help: 'retention after this backup: keep the newest N of each shard (0: no count limit; absent: backup_keep_count)' },
     keep_days: { kind: 'int', min: 0, max: 100_000, bad: E_BACKUP_FAILED, help: 'retention after this backup: delete backups older than this many days (0: no age limit; absent: backup_keep_days); the newest of a shard is always kept' },
+    pv_limit: { kind: 'int', min: 0, max: 100_000, def: 0, bad: E_BACKUP_FAILED, help: 'MB/s read from each backup node (spares its disk; 0: no limit)' },
     verify: { kind: 'int', min: 0, max: 1, def: 0, bad: E_BACKUP_FAILED, help: '"1": restore each shard backup into a scratch server and check it (CHECK TABLE, rows, checksums, GTID position) before the job ends' },
   },
   accept(world, p) {
@@ -106,7 +107,7 @@ export const manualBackupClusterJob: JobTypeDefinition = {
       if (world.shard(s)!.primary === null) fail(refuse('invalid_state', `shard ${s} of cluster ${cluster} has no primary: nothing to back up from until it has one`, 'paras.cluster_id', E_BACKUP_CLUSTER));
     }
     const keep = (k: string) => (p.has(k) ? { [k]: p.int(k, { min: 0, max: 100_000, errno: E_BACKUP_FAILED }) } : {});
-    const request = { cluster_id: cluster, backup_storage: storage, shards, verify: p.optInt('verify', 0, { min: 0, max: 1, errno: E_BACKUP_FAILED }), ...keep('keep_count'), ...keep('keep_days') };
+    const request = { cluster_id: cluster, backup_storage: storage, shards, verify: p.optInt('verify', 0, { min: 0, max: 1, errno: E_BACKUP_FAILED }), pv_limit: p.optInt('pv_limit', 0, { min: 0, max: 100_000, errno: E_BACKUP_FAILED }), ...keep('keep_count'), ...keep('keep_days') };
     return { request, cluster, lock: clusterLock(cluster) };
   },
   steps: BACKUP_CLUSTER_STEPS,
