@@ -3,6 +3,7 @@
 // not deleted).
 import type { BackupStorageSettings } from './machines/backup-storage.js';
 import type { WorldState } from './state.js';
+import { backupRecords } from './backups.js';
 
 /** A storage's settings alone (without its name and times). */
 export function storageSettings(v: BackupStorageSettings & { name: string; createdAt: number; changedAt: number }): BackupStorageSettings {
@@ -33,11 +34,10 @@ export function settingsProblem(s: BackupStorageSettings): string | null {
 
 /**
  * What refers to the backup storage `name` ("cluster 3: backup 12" …): deleting it is refused while
- * this is not empty. Backups are not recorded in the world yet (issue 15, step 2 adds them), so
- * nothing refers to a storage today; a backup record that names its storage belongs here.
+ * this is not empty. A backup a cluster still needs: one that ended done, of a cluster that exists.
  */
 export function backupsIn(w: WorldState, name: string): string[] {
-  void w;
-  void name;
-  return [];
+  return backupRecords(w)
+    .filter((b) => b.backup_storage === name && b.status === 'done' && b.deleted_by === null && w.stores.cluster.has(b.cluster_id))
+    .map((b) => `cluster ${b.cluster_id}: backup ${b.job_id}`);
 }

@@ -4,6 +4,7 @@ export { World, type ApplyResult, type CheckResult, type Committed } from './wor
 export { checkCommand } from './commands/index.js';
 export * from './commands/index.js';
 export type * from './views.js';
+export { recordsOf, retentionVictims, RETENTION_STEP, SHARD_BACKUP_JOB, type BackupRecord } from './backups.js';
 export type { Counters, Leader, ProjectionFailure } from './state.js';
 export { SnapshotError, SNAPSHOT_FORMAT } from './snapshot.js';
 export { LOGICS } from './logics.js';

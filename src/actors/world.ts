@@ -11,6 +11,7 @@ import { hasSecrets } from '../events/redact.js';
 import { checkEvent } from '../events/validate.js';
 import { hash } from 'node:crypto';
 import { backupsIn } from './backup-storages.js';
+import { backupRecords, type BackupRecord } from './backups.js';
 import { jobActive } from './facts.js';
 import { reindex } from './indexes.js';
 import { runnerOf, type Ctxs, type KeyOf } from './logics.js';
@@ -390,6 +391,11 @@ export class World {
   /** What refers to a backup storage (its deletion is refused while there is something). */
   backupsIn(name: string): string[] {
     return backupsIn(this.s, name);
+  }
+
+  /** The shard backups (shard_coldbackup jobs) retention has not deleted, oldest first. */
+  backups(): BackupRecord[] {
+    return backupRecords(this.s).filter((b) => b.deleted_by === null);
   }
 
   /** Shard ids of a cluster, ascending. */

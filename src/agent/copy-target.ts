@@ -7,14 +7,14 @@
 // for copy_stall_timeout_s fails the copy; over HTTPS the source is verified against tls_ca_file.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { request as httpRequest, type ClientRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Logger } from '../log/logger.js';
 import { mariadbBackupBinaries } from '../launcher/server-binaries.js';
 import { fsyncDirSync } from '../raft/storage/fsio.js';
-import { COPY_STREAM_PATH, TRAILER_SHA, TRAILER_STATUS } from './copy-source.js';
+import { TRAILER_SHA, TRAILER_STATUS } from './copy-source.js';
+import { requestCopyStream } from './copy-stream-client.js';
 import { humanBytes } from './disk.js';
 import { dataDir, startExisting, stopInstance } from './instances.js';
 import { OLD_PREFIX, oldStamp, pruneOldDatadirs, type Retention } from './old-datadirs.js';
@@ -293,28 +293,11 @@ export class CopyRun {
 
   /** GET of the stream, over HTTPS (verified against tls_ca_file, else the system's CAs) when the source serves TLS. */
   private get(started: (r: ClientRequest) => void): Promise<IncomingMessage> {
-    return new Promise((resolve, reject) => {
-      const opts = {
-        host: this.req.sourceHost,
-        port: this.req.sourceAgentPort,
-        method: 'GET',
-        path: COPY_STREAM_PATH,
-        agent: false as const,
-        headers: { authorization: `Bearer ${this.req.ticket}` },
-        signal: this.abort.signal,
-      };
-      let r: ClientRequest;
-      if (this.req.sourceTls) {
-        const ca = this.deps.tlsCaFile !== null ? readFileSync(this.deps.tlsCaFile) : undefined;
-        r = httpsRequest({ ...opts, ...(ca ? { ca } : {}) }, resolve);
-      } else {
-        r = httpRequest(opts, resolve);
-      }
-      started(r);
-      const scheme = this.req.sourceTls ? 'https' : 'http';
-      r.on('error', (e) => reject(new Error(`cannot reach the source agent ${this.source} (${scheme}): ${e.message}`)));
-      r.end();
-    });
+    const ca = this.req.sourceTls && this.deps.tlsCaFile !== null ? readFileSync(this.deps.tlsCaFile) : undefined;
+    return requestCopyStream(
+      { host: this.req.sourceHost, agentPort: this.req.sourceAgentPort, ticket: this.req.ticket, tls: this.req.sourceTls, ca, signal: this.abort.signal },
+      started,
+    );
   }
 
   private async run(cmd: string, args: string[], cwd: string, what: string): Promise<void> {
@@ -343,13 +326,23 @@ async function readAll(res: IncomingMessage): Promise<string> {
 }
 
 /** Where the backup's binlog position is written: the 11.x name, then 10.11's. */
-const BINLOG_INFO_FILES = ['mariadb_backup_binlog_info', 'xtrabackup_binlog_info'];
+export const BINLOG_INFO_FILES = ['mariadb_backup_binlog_info', 'xtrabackup_binlog_info'] as const;
+
+export interface BinlogPosition {
+  file: string;
+  pos: number;
+  gtid: string;
+}
 
 /** "<binlog file>\t<position>\t<gtid>" of the source at the backup's end. */
-export function binlogPosition(dir: string): { file: string; pos: number; gtid: string } | undefined {
+export function binlogPosition(dir: string): BinlogPosition | undefined {
   const f = BINLOG_INFO_FILES.map((n) => join(dir, n)).find((p) => existsSync(p));
-  if (f === undefined) return undefined;
-  const [file = '', pos = '0', gtid = ''] = readFileSync(f, 'utf8').trim().split(/\s+/);
+  return f === undefined ? undefined : parseBinlogInfo(readFileSync(f, 'utf8'));
+}
+
+/** The content of a binlog info file. */
+export function parseBinlogInfo(text: string): BinlogPosition {
+  const [file = '', pos = '0', gtid = ''] = text.trim().split(/\s+/);
   return { file, pos: Number(pos), gtid };
 }
 

@@ -90,6 +90,10 @@ export const KEYS: readonly KeyDef[] = [
   // --- keys this implementation adds ---------------------------------------------------------------
   { name: 'hdfs_client', type: { kind: 'string', pattern: /^$|^\/[A-Za-z0-9._/-]*$/, patternHelp: 'an absolute path' }, default: '', origin: 'new',
     help: 'the Hadoop `hdfs` command (absolute path) backup storages of stype HDFS are used with; empty: HDFS storages are refused' },
+  { name: 'backup_keep_count', type: int(0, 100_000), default: '0', origin: 'new',
+    help: 'retention: the shard backups of a cluster beyond the newest N are deleted after each manual_backup_cluster (0: no count limit; the newest is always kept)' },
+  { name: 'backup_keep_days', type: int(0, 100_000), default: '0', origin: 'new',
+    help: 'retention: shard backups older than this many days are deleted after each manual_backup_cluster (0: no age limit; the newest is always kept)' },
   { name: 'http_bind', type: str(), default: '', origin: 'new',
     help: 'address the HTTP API listens on; empty means local_ip' },
   { name: 'api_auth', type: { kind: 'enum', values: ['on', 'off'] }, default: 'on', origin: 'new',

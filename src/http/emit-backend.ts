@@ -27,6 +27,7 @@ import {
   listNoSwitch,
   refusalAnswer,
   listBackupStorage,
+  listBackups,
   statusJobId,
 } from './sync-answers.js';
 import { getVariable, type StorageAccount } from './instance-vars.js';
@@ -142,6 +143,8 @@ export class MemberEmitBackend implements EmitBackend {
         return clusterDetail(w, p.cluster_id as number | undefined);
       case 'get_backup_storage':
         return listBackupStorage(w);
+      case 'get_cluster_backups':
+        return listBackups(w, p.cluster_id as number | undefined);
       case 'list_noswitch':
         return listNoSwitch(w, p.cluster_id as number | 'all' | undefined, Date.now());
       case 'get_variable':

@@ -91,6 +91,21 @@ export function registerRestRoutes(app: FastifyInstance, rt: RestRuntime, o: Res
   one('topology', '/api/v1/comps/:id', 'one compute node', (id) => w().comp(id), 'compute node');
   list('manager', '/api/v1/managers', 'manager members recorded in the log', () => w().ids('manager').map((id) => w().manager(id)));
   list('backup', '/api/v1/backup-storages', 'backup storages: kind and settings (S3 keys only as where a member reads them)', () => w().view().backupStorages);
+  app.get(
+    '/api/v1/backups',
+    {
+      schema: {
+        tags: ['backup'],
+        summary: 'shard backups (shard_coldbackup jobs), oldest first: storage, node, keys, sizes, SHA-256, GTID position',
+        querystring: { type: 'object', properties: { ...consistencyQuery.properties, cluster_id: { type: 'integer', minimum: 1, maximum: 4_294_967_295 } } },
+      },
+    },
+    async (req, reply) => {
+      if (!(await fresh(req, reply))) return reply;
+      const cluster = (req.query as { cluster_id?: number }).cluster_id;
+      return w().backups().filter((b) => cluster === undefined || b.cluster_id === cluster);
+    },
+  );
 
   app.get(
     '/api/v1/jobs',

@@ -42,6 +42,7 @@ export const ROUTE_ROLES: Readonly<Record<string, RouteAccess>> = {
   'GET /api/v1/live': 'read',
   'GET /api/v1/machines': 'read',
   'GET /api/v1/backup-storages': 'read',
+  'GET /api/v1/backups': 'read',
   'GET /api/v1/machines/:host': 'read',
   'GET /api/v1/clusters': 'read',
   'GET /api/v1/clusters/:id': 'read',

@@ -277,3 +277,9 @@ export function listBackupStorage(world: World): SyncResult {
   });
   return { status: 'done', error_code: 0, error_info: '', attachment: { list_backup_storage: list } };
 }
+
+/** get_cluster_backups: the shard backups (of one cluster when given), oldest first. */
+export function listBackups(world: World, cluster: number | undefined): SyncResult {
+  const list = world.backups().filter((b) => cluster === undefined || b.cluster_id === cluster);
+  return { status: 'done', error_code: 0, error_info: '', attachment: { list_backup: list } };
+}

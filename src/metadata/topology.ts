@@ -215,6 +215,25 @@ export interface InstallLog {
   memo: string | null;
 }
 
+/** cluster_coldbackups: one row per shard backup (XPanel's backup list; cluster_restore is offered once one exists). */
+export interface ColdBackup {
+  /** The shard_coldbackup job: rows are matched by it (memo's job_id); the table's ids are its own. */
+  jobId: number;
+  /** Deleted by retention: its row is removed. */
+  deleted: boolean;
+  storageId: number | null;
+  clusterId: number;
+  shardId: number;
+  backupType: 'storage' | 'compute';
+  status: JobStatus;
+  startTs: number;
+  endTs: number | null;
+  /** JSON text: job_id, node, why, sizes, sha256, GTID position, keys, error_info. */
+  memo: string;
+  /** Where the backup lies: the storage's conn_str and the backup's directory ('' until stored). */
+  backupAddr: string;
+}
+
 export interface Topology {
   /** global_configuration meta_ha_mode; null leaves the row alone. */
   metaHaMode: HaMode | null;
@@ -230,9 +249,11 @@ export interface Topology {
   backupStorages: BackupStorage[];
   /** Written by the projection, never read back as a topology (history, matched by job and type). */
   installLogs?: InstallLog[];
+  /** Written by the projection, never read back as a topology (history, matched by job). */
+  coldBackups?: ColdBackup[];
 }
 
-export type EntityKind = Exclude<keyof Topology, 'metaHaMode' | 'installLogs'>;
+export type EntityKind = Exclude<keyof Topology, 'metaHaMode' | 'installLogs' | 'coldBackups'>;
 
 export const ENTITY_KINDS: readonly EntityKind[] = [
   'machines',

@@ -13,7 +13,7 @@ import { ENTITY_MAPS, canonicalDbValue, cellText, encodeValue, formatTimestamp, 
 import { exclude, excludeDependants, failedRows, isExcluded, type Exclusions, type FailedRow } from './exclude.js';
 import { DEFAULT_DATABASE, assertIdent, q, qt } from './ident.js';
 import { selectRows, withSession, type Conn } from './session.js';
-import { PSEUDO_SERVER_ID, redactJsonText, type InstallLog, type Topology } from './topology.js';
+import { PSEUDO_SERVER_ID, redactJsonText, type ColdBackup, type InstallLog, type Topology } from './topology.js';
 import { rowProblems } from './validate.js';
 
 export interface ProjectionPosition {
@@ -278,6 +278,7 @@ async function projectInTransaction(c: Conn, job: Job): Promise<ProjectionResult
     await projectGlobals(c, db, topology, count);
     await projectMachineStats(c, db, topology, count);
     await projectInstallLogs(c, db, topology.installLogs ?? [], count);
+    await projectColdBackups(c, db, topology.coldBackups ?? [], count);
   }
 
   // Compare-and-set on what we read under the lock: belt and braces against anything that slipped by.
@@ -435,6 +436,55 @@ async function projectInstallLogs(c: Conn, db: string, logs: readonly InstallLog
     if (now.every((v, i) => v === values[i])) continue;
     await c.query(`UPDATE ${table} SET status = ?, when_started = ?, when_ended = ?, job_info = ?, memo = ? WHERE id = ?`, [...values, cur.id]);
     count('mysql_pg_install_log', 'updated', 1);
+  }
+}
+
+/** The job a cluster_coldbackups row was written for (its memo's job_id), or null: a row of the original. */
+function coldBackupJob(memo: unknown): number | null {
+  try {
+    const v = JSON.parse(cellText(memo) ?? '') as { job_id?: unknown };
+    return typeof v.job_id === 'number' ? v.job_id : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * cluster_coldbackups rows, matched by the job in their memo: the table's ids are its own
+ * AUTO_INCREMENT (the original's rows, whose memo names no job, stay as they are). A backup retention
+ * deleted loses its row.
+ */
+async function projectColdBackups(c: Conn, db: string, rows: readonly ColdBackup[], count: Count): Promise<void> {
+  if (rows.length === 0) return;
+  const table = qt(db, 'cluster_coldbackups');
+  const have = new Map<number, RowDataPacket>();
+  const clusters = [...new Set(rows.map((r) => r.clusterId))].sort((a, b) => a - b);
+  for (const ids of chunks(clusters, ID_BATCH)) {
+    for (const r of await selectRows(c, `SELECT id, storage_id, cluster_id, shard_id, backup_type, status, start_ts, end_ts, memo, backup_addr FROM ${table} WHERE cluster_id IN (?) ORDER BY id`, [ids])) {
+      const job = coldBackupJob(r.memo);
+      if (job !== null && !have.has(job)) have.set(job, r);
+    }
+  }
+  for (const b of rows) {
+    const cur = have.get(b.jobId);
+    if (b.deleted) {
+      if (cur !== undefined) {
+        await c.query(`DELETE FROM ${table} WHERE id = ?`, [cur.id]);
+        count('cluster_coldbackups', 'deleted', 1);
+      }
+      continue;
+    }
+    const values = [b.storageId, b.clusterId, b.shardId, b.backupType, b.status, formatTimestamp(b.startTs, 6), b.endTs === null ? null : formatTimestamp(b.endTs, 6), b.memo, b.backupAddr];
+    if (cur === undefined) {
+      await c.query(`INSERT INTO ${table} (storage_id, cluster_id, shard_id, backup_type, status, start_ts, end_ts, memo, backup_addr) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`, values);
+      count('cluster_coldbackups', 'inserted', 1);
+      continue;
+    }
+    const num = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
+    const now = [num(cur.storage_id), num(cur.cluster_id), num(cur.shard_id), cellText(cur.backup_type), cellText(cur.status), tsText(cur.start_ts), tsText(cur.end_ts), cellText(cur.memo), cellText(cur.backup_addr)];
+    if (now.every((v, i) => v === values[i])) continue;
+    await c.query(`UPDATE ${table} SET storage_id = ?, cluster_id = ?, shard_id = ?, backup_type = ?, status = ?, start_ts = ?, end_ts = ?, memo = ?, backup_addr = ? WHERE id = ?`, [...values, cur.id]);
+    count('cluster_coldbackups', 'updated', 1);
   }
 }
 

@@ -8,6 +8,7 @@ import { jobInfoText, jobMemoText, jobUserName } from '../metadata/index.js';
 import { skippedPortsShown } from '../actors/views.js';
 import { installLogRows } from './install-log-rows.js';
 import { backupStorageRows } from './backup-storage-rows.js';
+import { coldBackupRows } from './coldbackup-rows.js';
 
 export interface Secrets {
   /** The compute nodes' superuser of a cluster (comp_nodes.user_name/passwd). */
@@ -96,10 +97,12 @@ export function desiredTopology(v: WorldView, current: Topology, secrets: Secret
   const curJobs = new Map(current.jobs.map((j) => [j.id, j]));
   const jobs: Job[] = v.jobs.map((j) => jobRow(j, curJobs.get(j.id)));
 
+  const backupStorages = backupStorageRows(v.backupStorages, current.backupStorages);
   return {
     metaHaMode: current.metaHaMode, machines, clusters, shards, storageNodes, computeNodes, managers, metaNodes: current.metaNodes, replicaMasters, jobs,
-    backupStorages: backupStorageRows(v.backupStorages, current.backupStorages),
+    backupStorages,
     installLogs: installLogRows(v.jobs),
+    coldBackups: coldBackupRows(v.jobs, v.backupStorages, backupStorages),
   };
 }
 

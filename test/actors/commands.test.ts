@@ -119,8 +119,8 @@ t.test('the refusals a caller must get before anything reaches the log', (t) => 
   });
   t.match(L.check({ kind: 'job.start', jobType: 'add_comps', request: { cluster_id: String(a.cluster), comps: '1' } }), { ok: true }, 'another cluster is free');
   t.match(
-    L.check({ kind: 'job.start', jobType: 'manual_backup_cluster', request: { cluster_id: String(b.cluster) } }),
-    { ok: false, code: 'refused', errno: 70001, reason: /manual_backup_cluster is not supported by this cluster_mgr: backup and restore are not available in this version/ },
+    L.check({ kind: 'job.start', jobType: 'cluster_restore', request: { src_cluster_id: String(b.cluster), dst_cluster_id: String(a.cluster) } }),
+    { ok: false, code: 'refused', errno: 70001, reason: /cluster_restore is not supported by this cluster_mgr: backup and restore are not available in this version/ },
     'a type refused for now says why',
   );
   // Deleting the primary, or the last node / compute node.

@@ -8,6 +8,7 @@ import mysql, { type Connection, type RowDataPacket } from 'mysql2/promise';
 import { AgentClient } from '../../src/agent/client.js';
 import { pidAlive } from '../../src/agent/procfs.js';
 import { ContinuousWriter } from '../chaos/writer.js';
+import { tableChecksums } from '../../src/storage-node/table-checksums.js';
 import type { Credentials, Endpoint } from '../../src/storage-node/replication.js';
 import { trackPrimary } from '../helpers/primary-tracker.js';
 import { ADMIN, E2eEnv, waitFor } from './env.js';
@@ -129,20 +130,7 @@ export class AgentShard {
   }
 }
 
-/** CHECKSUM TABLE of every base table of `schema` (of every user schema when absent), keyed "schema.table". */
-export async function tableChecksums(c: Connection, schema?: string): Promise<Record<string, string>> {
-  const [tables] = await c.query<RowDataPacket[]>(
-    'SELECT table_schema AS s, table_name AS n FROM information_schema.tables ' +
-      "WHERE table_type = 'BASE TABLE' AND (table_schema = ? OR (? IS NULL AND table_schema NOT IN ('mysql','information_schema','performance_schema','sys'))) ORDER BY 1, 2",
-    [schema ?? null, schema ?? null],
-  );
-  const out: Record<string, string> = {};
-  for (const tb of tables) {
-    const [[r]] = await c.query<RowDataPacket[]>(`CHECKSUM TABLE ${c.escapeId(String(tb.s))}.${c.escapeId(String(tb.n))}`);
-    out[`${String(tb.s)}.${String(tb.n)}`] = String(r!.Checksum);
-  }
-  return out;
-}
+export { tableChecksums };
 
 /** Waits until a replica has applied everything the primary has binlogged (MASTER_GTID_WAIT). */
 export async function caughtUp(primary: Connection, replica: Connection, timeoutSec: number): Promise<void> {

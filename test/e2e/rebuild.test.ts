@@ -3,12 +3,13 @@
 // then rebuilt from a streamed physical copy: it replicates from the primary, is read-only, and every
 // table's CHECKSUM TABLE equals the primary's. Then the leader is killed in the middle of a rebuild: the
 // next leader resumes the same copy and the job ends done exactly once. The refusals answer with the
-// original's numbers.
+// original's numbers. The same shard serves the backup checks (backup-checks.ts).
 import t from 'tap';
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RowDataPacket } from 'mysql2/promise';
 import { ContinuousWriter, checkAcknowledged } from '../chaos/writer.js';
+import { backupChecks } from './backup-checks.js';
 import { AgentShard, APP, caughtUp, tableChecksums, waitFor, type NodeV } from './agent-shard.js';
 
 const bed = new AgentShard('e2e-rebuild');
@@ -61,6 +62,9 @@ t.test('refusals name the field and carry the original numbers', async (t) => {
   t.equal(String(meta.error_code), '70001', 'the metadata shard form is refused with its reason');
   t.match(meta.error_info, /metadata shard/);
 });
+
+// manual_backup_cluster on the same shard (test/e2e/backup-checks.ts), while every node is healthy.
+t.test('manual_backup_cluster into fs and s3 storages', (t) => backupChecks(t, bed));
 
 t.test('a replica killed with kill -9 and its data dir deleted, under a writer, is rebuilt', async (t) => {
   const s = await bed.settled();

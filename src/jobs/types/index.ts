@@ -2,6 +2,7 @@
 // HTTP validation and OpenAPI (src/http), the leader's command check (passed to checkCommand by the
 // member), the job engine and docs/api.md's job list read it. Nothing registers itself on import.
 import { JobDefinitions, type JobDefinition } from '../definition.js';
+import { getClusterBackupsQuery, manualBackupClusterJob, shardColdBackupJob } from './backup.js';
 import { createBackupStorageJob, deleteBackupStorageJob, getBackupStorageQuery, updateBackupStorageJob } from './backup-storage.js';
 import { addNodesJob, addShardsJob, createClusterJob, deleteClusterJob, deleteNodeJob, deleteShardJob } from './clusters.js';
 import { addCompsJob, deleteCompJob, internalAddCompsJob } from './comps.js';
@@ -37,6 +38,9 @@ const ALL: readonly JobDefinition[] = [
   updateBackupStorageJob,
   deleteBackupStorageJob,
   getBackupStorageQuery,
+  manualBackupClusterJob,
+  shardColdBackupJob,
+  getClusterBackupsQuery,
   ...QUERIES,
   ...REFUSED,
 ];

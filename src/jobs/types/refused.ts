@@ -25,7 +25,6 @@ export const REFUSED: readonly RefusedDefinition[] = [
   refused('get_expand_table_list', ISSUE_16),
   refused('table_repartition', ISSUE_16),
   refused('cluster_restore', ISSUE_15),
-  refused('manual_backup_cluster', ISSUE_15),
   refused('update_cluster_coldback_time_period', ISSUE_15),
   refused('logical_backup', ISSUE_15),
   refused('logical_restore', ISSUE_15),
@@ -53,6 +52,5 @@ export const REFUSED: readonly RefusedDefinition[] = [
   refused('shard_uninstall', `${INTERNAL} (the uninstall steps of the storage jobs)`, true),
   refused('compute_install', `${INTERNAL} (add_comps' comps_install step)`, true),
   refused('compute_uninstall', `${INTERNAL} (delete_comp's uninstall step)`, true),
-  refused('shard_coldbackup', `${INTERNAL}; ${ISSUE_15}`, true),
   refused('compute_coldbackup', `${INTERNAL}; ${ISSUE_15}`, true),
 ];
