@@ -6,6 +6,7 @@
 // job with a running child. Rows in cluster_general_job_log stay: a job is pruned only once the
 // metadata projection has written it ended, and get_status of a pruned job answers from its row.
 import type { JobView, World } from '../actors/index.js';
+import { BACKUP_CLUSTER_JOB, SHARD_BACKUP_JOB } from '../actors/backups.js';
 import type { ConfigReader, ProjectionState, Proposer, WorldReader } from '../ports/index.js';
 import { checkLeading, type LeaderContext, type Reconciler, type ReconcilerHost } from '../reconcile/host.js';
 
@@ -36,8 +37,8 @@ const ended = (j: JobView): boolean => j.status === 'done' || j.status === 'fail
 /**
  * The jobs the policy lets go, parents before children (ascending ids): every ended family beyond the
  * newest `keep`, or older than the age limit. Kept whatever the policy: a family with a job still
- * running or ended less than PRUNE_GRACE_MS ago, and a rebuild_node job naming a node that still waits for its rebuild (the automatic
- * rebuild times its retry from it).
+ * running or ended less than PRUNE_GRACE_MS ago, a rebuild_node job naming a node that still waits for
+ * its rebuild (the automatic rebuild times its retry from it), and a backup family.
  */
 export function retentionCandidates(world: World, p: RetentionPolicy): number[] {
   return retentionPlan(world, p).jobs;
@@ -71,7 +72,7 @@ export function retentionPlan(world: World, p: RetentionPolicy): { jobs: number[
       kept++;
       continue;
     }
-    if (fam.some((j) => failedRows.has(j.id) || awaitsRebuild(world, j))) continue;
+    if (fam.some((j) => failedRows.has(j.id) || awaitsRebuild(world, j) || holdsBackup(j))) continue;
     const lastEnd = Math.max(...fam.map((j) => j.endedAt ?? 0));
     if (lastEnd > p.now - PRUNE_GRACE_MS) {
       const ms = lastEnd + PRUNE_GRACE_MS - p.now;
@@ -81,6 +82,14 @@ export function retentionPlan(world: World, p: RetentionPolicy): { jobs: number[
     out.push(...fam.map((j) => j.id));
   }
   return { jobs: out.sort((a, b) => a - b), recheckMs };
+}
+
+/**
+ * A backup job: the world's backup records (src/actors/backups.ts) are these jobs and their retention
+ * steps, so they stay until backups are records of their own.
+ */
+function holdsBackup(j: JobView): boolean {
+  return j.jobType === SHARD_BACKUP_JOB || j.jobType === BACKUP_CLUSTER_JOB;
 }
 
 /** A rebuild_node job naming a node still marked needs_rebuild. */

@@ -131,6 +131,19 @@ t.test('a job leaves with its family: never while running, never before its pare
   t.end();
 });
 
+t.test('backup jobs stay: the backup records are those jobs', (t) => {
+  const { L, cluster } = scene();
+  const none = { hostaddr: null, port: null, endpoint: null, bucket: null, prefix: null, region: null, credentialsFile: null, credentialsEnv: null };
+  L.do({ kind: 'backup_storage.create', name: 'b', settings: { ...none, stype: 'fs', path: '/mnt/b' } });
+  const backup = L.start('manual_backup_cluster', { cluster_id: String(cluster) });
+  const shard = L.start('shard_coldbackup', { cluster_id: cluster, shard_id: 1, backup_storage: 'b' }, backup);
+  L.finish(shard);
+  L.finish(backup);
+  const other = L.family(cluster, 1);
+  t.same(retentionCandidates(L.world, { keep: 0, maxAgeMs: 0, now: L.at + PRUNE_GRACE_MS }), [other, other + 1], 'only the family without a backup job leaves');
+  t.end();
+});
+
 t.test('get_status of a pruned job answers from its row, in the shape of the kept job', (t) => {
   const { L, cluster } = scene();
   const job = L.family(cluster, 1);
