@@ -16,7 +16,6 @@ interface ShardV { id: number; cluster: number; primary: number | null }
 interface CompV { id: number; cluster: number; hostaddr: string; port: number }
 interface View { shards: ShardV[]; nodes: NodeV[]; comps: CompV[] }
 
-const HOST = '127.0.0.1';
 const APP = { user: 'expand_app', password: 'expand-App-Pw-1' };
 const DB = 'postgres_$$_public';
 const ROWS = 50_000;
@@ -97,14 +96,7 @@ class RoutedWriter {
 
 t.test('expand_cluster moves a written table to another shard', async (t) => {
   await env.start();
-  const machine = { hostaddr: HOST, rack_id: '1', total_mem: '4096', total_cpu_cores: '2', nodemgr_port: String(env.agentPort) };
-  await env.run('create_machine', { ...machine, machine_type: 'storage', datadir: '/d', logdir: '/l', wal_log_dir: '/w', port_range: env.storageRange });
-  await env.run('create_machine', { ...machine, machine_type: 'computer', comp_datadir: '/c', port_range: env.computeRange });
-  const created = await env.run('create_cluster', {
-    ha_mode: 'rbr', shards: '2', nodes: '1', comps: '1', max_storage_size: '20', max_connections: '6', cpu_cores: '2',
-    innodb_size: '16', dbcfg: '0', storage_iplists: [HOST], computer_iplists: [HOST],
-  });
-  const cluster = Number(created.attachment?.cluster_id);
+  const cluster = await env.createCluster(2, 1);
   const v = await env.view<View>();
   const [s1, s2] = v.shards.filter((s) => s.cluster === cluster).sort((a, b) => a.id - b.id) as [ShardV, ShardV];
   const nodeOfShard = (id: number): NodeV => v.nodes.find((n) => n.id === v.shards.find((s) => s.id === id)!.primary)!;
