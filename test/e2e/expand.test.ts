@@ -154,6 +154,8 @@ t.test('expand_cluster moves a written table to another shard', async (t) => {
   const memo = end.attachment?.memo_info as Record<string, unknown>;
   t.equal(memo.checksum, 'ok', 'the checksum step passed');
   t.equal(memo.stage, 'done');
+  t.ok(Number(memo.rows) >= ROWS - writer.deleted.length, `the copy counted every row it copied (${String(memo.rows)})`);
+  t.ok(Number(memo.verified_rows) >= ROWS - writer.deleted.length, `the check covered every row (${String(memo.verified_rows)})`);
   t.ok(stages.has('done'), `get_status showed the stages ${[...stages].join(' → ')}`);
   t.equal(await route(), s2.id, 'the compute node routes the table to shard 2');
 

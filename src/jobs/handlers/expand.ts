@@ -217,7 +217,9 @@ async function dump(ctx: JobContext, m: Move): Promise<Json> {
       PARALLEL,
       async ({ s, ch }) => {
         checkLeading(ctx.signal);
-        rows += await copyChunk(sp, dp, s, ch);
+        // Not `rows += await …`: that reads rows before the await and loses the other workers' counts.
+        const n = await copyChunk(sp, dp, s, ch);
+        rows += n;
         if (Date.now() - lastReport >= REPORT_MS) {
           lastReport = Date.now();
           await ctx.report({ rows, rows_per_s: Math.round(rows / ((Date.now() - t0) / 1000)) });
