@@ -15,12 +15,14 @@ export interface Chunk {
   hi: string | null;
 }
 
-/** Ranges of the integer key holding about `rows` rows each, from the source's min, max and row estimate. */
+/** Ranges of the integer key holding about `rows` rows each (the first and last open-ended, so every row
+ *  of the other side falls in one), from this side's min, max and row count. */
 export async function chunksOf(c: Connection | Pool, s: TableShape, rows: number): Promise<Chunk[]> {
   if (!s.intPk) return [{ lo: null, hi: null }];
   const k = q(s.pk[0]!, 'column');
   const [[r]] = await c.query<RowDataPacket[]>(`SELECT CAST(MIN(${k}) AS CHAR) AS lo, CAST(MAX(${k}) AS CHAR) AS hi, COUNT(*) AS n FROM ${qst(s.db, s.table)}`);
-  if (r!.lo === null) return [];
+  // An empty table is one open chunk: compared with the other side's whole table, never skipped.
+  if (r!.lo === null) return [{ lo: null, hi: null }];
   const lo = BigInt(String(r!.lo));
   const hi = BigInt(String(r!.hi));
   const n = BigInt(Math.max(1, Number(r!.n)));

@@ -106,6 +106,22 @@ function poolOf(ctx: JobContext, shard: number): Pool {
   return mysql.createPool({ ...EXACT, host: n.hostaddr, port: n.port, user: a.user, password: a.password, connectionLimit: PARALLEL, connectTimeout: ctx.cfg.int('mysql_connect_timeout') * 1000 });
 }
 
+/**
+ * Runs `fn` on every chunk of the tables (chunked as `chunkSide` has them), PARALLEL at a time, with a
+ * pool of connections to each primary; the pools are closed afterwards.
+ */
+async function overChunks(ctx: JobContext, m: Move, found: readonly TableShape[], chunkSide: 'src' | 'dst', fn: (sp: Pool, dp: Pool, s: TableShape, ch: Chunk) => Promise<void>): Promise<void> {
+  const sp = poolOf(ctx, m.src);
+  const dp = poolOf(ctx, m.dst);
+  try {
+    const work: { s: TableShape; ch: Chunk }[] = [];
+    for (const sh of found) for (const ch of await chunksOf(chunkSide === 'src' ? sp : dp, sh, CHUNK_ROWS)) work.push({ s: sh, ch });
+    await inParallel(work, PARALLEL, ({ s, ch }) => fn(sp, dp, s, ch), ctx.signal);
+  } finally {
+    await Promise.all([sp.end(), dp.end()]).catch(() => undefined);
+  }
+}
+
 /** Writes the move's table_move_jobs row (nothing without a metadata shard). */
 async function writeRow(ctx: JobContext, m: Move, stage: MoveStage, extra: { tables?: string[]; binlogFile?: string | null; binlogPos?: number | null; memo?: Record<string, unknown> } = {}): Promise<void> {
   if (ctx.cfg.metaSeeds.length === 0) return;
@@ -205,31 +221,18 @@ async function dump(ctx: JobContext, m: Move): Promise<Json> {
     }
     return out;
   });
-  const sp = poolOf(ctx, m.src);
-  const dp = poolOf(ctx, m.dst);
   let rows = 0;
   let lastReport = Date.now();
-  try {
-    const work: { s: TableShape; ch: Chunk }[] = [];
-    for (const sh of found) for (const ch of await chunksOf(sp, sh, CHUNK_ROWS)) work.push({ s: sh, ch });
-    await inParallel(
-      work,
-      PARALLEL,
-      async ({ s, ch }) => {
-        checkLeading(ctx.signal);
-        // Not `rows += await …`: that reads rows before the await and loses the other workers' counts.
-        const n = await copyChunk(sp, dp, s, ch);
-        rows += n;
-        if (Date.now() - lastReport >= REPORT_MS) {
-          lastReport = Date.now();
-          await ctx.report({ rows, rows_per_s: Math.round(rows / ((Date.now() - t0) / 1000)) });
-        }
-      },
-      ctx.signal,
-    );
-  } finally {
-    await Promise.all([sp.end(), dp.end()]).catch(() => undefined);
-  }
+  await overChunks(ctx, m, found, 'src', async (sp, dp, s, ch) => {
+    checkLeading(ctx.signal);
+    // Not `rows += await …`: that reads rows before the await and loses the other workers' counts.
+    const n = await copyChunk(sp, dp, s, ch);
+    rows += n;
+    if (Date.now() - lastReport >= REPORT_MS) {
+      lastReport = Date.now();
+      await ctx.report({ rows, rows_per_s: Math.round(rows / ((Date.now() - t0) / 1000)) });
+    }
+  });
   const seconds = (Date.now() - t0) / 1000;
   await writeRow(ctx, m, 'loaded', { memo: { rows } });
   return { rows, seconds: +seconds.toFixed(2), rows_per_s: Math.round(rows / Math.max(seconds, 0.001)), parallel: PARALLEL };
@@ -280,33 +283,15 @@ async function verify(ctx: JobContext, m: Move): Promise<Json> {
     await replayUntil(ctx, s, d, m, out, (i) => movedName(out[i]!.table, m.id), 0);
     return out;
   });
-  const sp = poolOf(ctx, m.src);
-  const dp = poolOf(ctx, m.dst);
   const bad: string[] = [];
   let rows = 0;
   let chunks = 0;
-  try {
-    const work: { s: TableShape; ch: Chunk }[] = [];
-    for (const sh of found) for (const ch of await chunksOf(dp, sh, CHUNK_ROWS)) work.push({ s: sh, ch });
-    await inParallel(
-      work,
-      PARALLEL,
-      async ({ s, ch }) => {
-        const [a, b] = await Promise.all([chunkSum(sp, s, movedName(s.table, m.id), ch), chunkSum(dp, s, s.table, ch)]);
-        chunks++;
-        rows += b.rows;
-        if (a.rows !== b.rows || a.crc !== b.crc) bad.push(`${s.db}.${s.table} [${ch.lo ?? 'min'}..${ch.hi ?? 'max'}]: source ${a.rows} rows crc ${a.crc}, destination ${b.rows} rows crc ${b.crc}`);
-      },
-      ctx.signal,
-    );
-    // Rows outside the destination's chunks cannot exist (the first and last are open-ended); a table the destination has empty:
-    for (const sh of found) {
-      const [a, b] = await Promise.all([chunkSum(sp, sh, movedName(sh.table, m.id), { lo: null, hi: null }), chunkSum(dp, sh, sh.table, { lo: null, hi: null })]);
-      if (a.rows !== b.rows) bad.push(`${sh.db}.${sh.table}: source ${a.rows} rows, destination ${b.rows}`);
-    }
-  } finally {
-    await Promise.all([sp.end(), dp.end()]).catch(() => undefined);
-  }
+  await overChunks(ctx, m, found, 'dst', async (sp, dp, s, ch) => {
+    const [a, b] = await Promise.all([chunkSum(sp, s, movedName(s.table, m.id), ch), chunkSum(dp, s, s.table, ch)]);
+    chunks++;
+    rows += b.rows;
+    if (a.rows !== b.rows || a.crc !== b.crc) bad.push(`${s.db}.${s.table} [${ch.lo ?? 'min'}..${ch.hi ?? 'max'}]: source ${a.rows} rows crc ${a.crc}, destination ${b.rows} rows crc ${b.crc}`);
+  });
   if (bad.length > 0) throw new JobError(JOB_INTERNAL_ERROR, `verify_table: ${bad.length} chunks differ: ${bad.slice(0, 3).join('; ')}`.slice(0, 900));
   return { rows, chunks, ms: Date.now() - t0, checksum: 'ok' };
 }
