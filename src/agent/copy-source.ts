@@ -77,7 +77,7 @@ export function backupOptionFile(file: string, rec: InstanceRecord, account: Acc
 }
 
 /** A value quoted for a MySQL option file ("#" would start a comment); backslash is its escape. */
-function optionValue(v: string): string {
+export function optionValue(v: string): string {
   if (/[\r\n]/.test(v)) throw new Error('an option file value cannot hold a line break');
   if (!v.includes("'")) return `'${v.replace(/\\/g, '\\\\')}'`;
   if (!v.includes('"')) return `"${v.replace(/\\/g, '\\\\')}"`;

@@ -31,6 +31,7 @@ import {
   statusJobId,
 } from './sync-answers.js';
 import { getVariable, type StorageAccount } from './instance-vars.js';
+import { expandTableList } from './expand-tables.js';
 import { jobOutcomeAnswer, waitForJobEnd } from './job-wait.js';
 import { confirmedRead } from './read-index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -149,6 +150,8 @@ export class MemberEmitBackend implements EmitBackend {
         return listNoSwitch(w, p.cluster_id as number | 'all' | undefined, Date.now());
       case 'get_variable':
         return getVariable(w, this.o.storageAccount, p.hostaddr as string, p.port as number, p.variable as string);
+      case 'get_expand_table_list':
+        return expandTableList(w, this.o.storageAccount, Number(p.cluster_id), Number(p.shard_id), p.policy as string, this.rt.cfg.int('mysql_connect_timeout') * 1000);
       case 'set_variable':
         return this.setVariable(job);
       case 'set_noswitch':

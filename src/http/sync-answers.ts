@@ -50,7 +50,7 @@ export function jobStatus(world: World, jobIdText: string): SyncResult {
     });
   }
   return {
-    status: job.status,
+    status: JOB_DEFINITIONS.job(job.jobType)?.attachment.status?.(job) ?? job.status,
     error_code: job.errorCode,
     error_info: job.errorInfo,
     job_id: String(job.id),

@@ -35,6 +35,8 @@ export interface AttachmentShape {
   /** The attachment holds only these keys, not the common ones: XPanel reads every key of a
    *  rebuild_node attachment but job_step as a rebuilt node. */
   only?: boolean;
+  /** get_status's top-level status when not the job's own (expand_cluster: the move's stage, as the original answered). */
+  status?(job: JobView): string;
 }
 
 interface Common {

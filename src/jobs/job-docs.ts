@@ -20,6 +20,8 @@ function typeOf(f: FieldSpec): string {
       return 'host name or IP';
     case 'hostList':
       return 'array of host names/IPs';
+    case 'stringList':
+      return `array of ≤${f.maxItems} strings, ${f.patternHelp}`;
     case 'ipPort':
       return '`"host_port"`';
     case 'idOrAll':

@@ -2,7 +2,7 @@
 // node agent's install/uninstall checked against list_instances first, and replication wiring (GTID,
 // semi-sync, replicas read-only, the primary made writable by the manager only). Every function is
 // idempotent: it reads the real world before acting, because a new leader reruns interrupted steps.
-import mysql, { type Connection } from 'mysql2/promise';
+import mysql, { type Connection, type ConnectionOptions } from 'mysql2/promise';
 import type { NodeView, World } from '../actors/index.js';
 import { AgentError, type AgentInstance } from '../agent/client.js';
 import { ensureReplicationUser, globalStatus, makePrimary, pointReplicaAt, replicaStatus, type Credentials } from '../storage-node/replication.js';
@@ -88,10 +88,12 @@ export function replicationAccount(ctx: JobContext): Credentials {
   return { user: ctx.cfg.str('storage_repl_user'), password: ctx.cfg.str('storage_repl_pwd') };
 }
 
-export async function connectNode(ctx: JobContext, n: { hostaddr: string; port: number }): Promise<Connection> {
+/** `extra`: further mysql2 options (e.g. a table move's exact value types). */
+export async function connectNode(ctx: JobContext, n: { hostaddr: string; port: number }, extra: Omit<ConnectionOptions, 'host' | 'port' | 'user' | 'password'> = {}): Promise<Connection> {
   const a = storageAccount(ctx);
   try {
     return await mysql.createConnection({
+      ...extra,
       host: n.hostaddr,
       port: n.port,
       user: a.user,

@@ -62,3 +62,22 @@ export function assertCompNodeId(id: number): number {
 export function partitionName(compNodeId: number): string {
   return `p${assertCompNodeId(compNodeId)}`;
 }
+
+/** A compute-side name (database, schema or table of `db.schema.table`): a plain lower-risk identifier. */
+export const COMPUTE_NAME_RE = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/;
+
+/** A storage database that holds a compute schema: `<db>_$$_<schema>` (kunlun-server's naming), ≤ 64. */
+const STORAGE_DB = /^[A-Za-z0-9_$]{1,64}$/;
+
+/** Backtick-quoted storage database name (letters, digits, _ and $), after validation. */
+export function qdb(name: string): string {
+  if (typeof name !== 'string' || !STORAGE_DB.test(name)) {
+    throw new IdentifierError(`storage database ${JSON.stringify(name)} is not a valid name (letters, digits, _, $; 1-64)`);
+  }
+  return `\`${name}\``;
+}
+
+/** `db`.`table` on a storage node: the database may hold "$" (`<db>_$$_<schema>`). */
+export function qst(database: string, table: string): string {
+  return `${qdb(database)}.${q(table, 'table')}`;
+}

@@ -5,6 +5,7 @@
 import type { WorldView, NodeView, ClusterView, ShardView, CompView, JobView, ManagerView, MachineView } from '../actors/index.js';
 import type { Cluster, ComputeNode, Job, Machine, ManagerMember, ReplicaMaster, Shard, StorageNode, Topology } from '../metadata/index.js';
 import { jobInfoText, jobMemoText, jobUserName } from '../metadata/index.js';
+import { TABLE_MOVE_JOB_TYPE } from '../metadata/table-move-jobs.js';
 import { skippedPortsShown } from '../actors/views.js';
 import { installLogRows } from './install-log-rows.js';
 import { backupStorageRows } from './backup-storage-rows.js';
@@ -288,7 +289,8 @@ function jobRow(j: JobView, cur: Job | undefined): Job {
   return {
     id: j.id,
     jobId: cur?.jobId ?? null,
-    relatedId: cur?.relatedId ?? '0',
+    // An expand_cluster's table_move_jobs row has the job's id (src/metadata/table-move-jobs.ts).
+    relatedId: j.jobType === TABLE_MOVE_JOB_TYPE ? String(j.id) : (cur?.relatedId ?? '0'),
     jobType: j.jobType,
     status: j.status,
     memo: jobMemoText(memo),

@@ -54,14 +54,7 @@ export class AgentShard {
   async start(): Promise<void> {
     const env = this.env;
     await env.start();
-    const machine = { hostaddr: HOST, rack_id: '1', total_mem: '4096', total_cpu_cores: '2', nodemgr_port: String(env.agentPort) };
-    await env.run('create_machine', { ...machine, machine_type: 'storage', datadir: '/d', logdir: '/l', wal_log_dir: '/w', port_range: env.storageRange });
-    await env.run('create_machine', { ...machine, machine_type: 'computer', comp_datadir: '/c', port_range: env.computeRange });
-    const created = await env.run('create_cluster', {
-      ha_mode: 'rbr', shards: '1', nodes: '3', comps: '1', max_storage_size: '20', max_connections: '6', cpu_cores: '2',
-      innodb_size: '16', dbcfg: '0', storage_iplists: [HOST], computer_iplists: [HOST],
-    });
-    this.cluster = Number(created.attachment?.cluster_id);
+    this.cluster = await env.createCluster(1, 3);
     const { shard, primary } = await this.state();
     this.shard = shard.id;
     const admin = await this.adminConnection(primary!.port);

@@ -132,6 +132,20 @@ export class E2eEnv {
     return a;
   }
 
+  /** Registers 127.0.0.1 as a storage and a computer machine (this agent) and creates an rbr cluster
+   *  of `shards` × `nodes` with one compute node; returns the cluster's id. */
+  async createCluster(shards: number, nodes: number): Promise<number> {
+    const host = '127.0.0.1';
+    const machine = { hostaddr: host, rack_id: '1', total_mem: '4096', total_cpu_cores: '2', nodemgr_port: String(this.agentPort) };
+    await this.run('create_machine', { ...machine, machine_type: 'storage', datadir: '/d', logdir: '/l', wal_log_dir: '/w', port_range: this.storageRange });
+    await this.run('create_machine', { ...machine, machine_type: 'computer', comp_datadir: '/c', port_range: this.computeRange });
+    const created = await this.run('create_cluster', {
+      ha_mode: 'rbr', shards: String(shards), nodes: String(nodes), comps: '1', max_storage_size: '20', max_connections: '6', cpu_cores: '2',
+      innodb_size: '16', dbcfg: '0', storage_iplists: [host], computer_iplists: [host],
+    });
+    return Number(created.attachment?.cluster_id);
+  }
+
   async view<T>(): Promise<T> {
     const m = await this.leader();
     const v = await this.group.get<T>(m, '/api/v1/view');

@@ -74,7 +74,7 @@ t.test('malformed requests answer failed, name the problem, and never reach the 
     ['unknown job_type', { job_type: 'drop_everything', paras: {} }, '70001', /^Unrecongnized job type: job_type: "drop_everything" is not a job type/],
     ['dead job_type', { job_type: 'backup_cluster', paras: {} }, '70001', /not supported/],
     ['internal job_type (no route)', { job_type: 'internal_add_comps', paras: {} }, '70001', /^Unrecongnized job type: job_type: "internal_add_comps"/],
-    ['refused in this version', { job_type: 'expand_cluster', paras: {} }, '70001', /^expand_cluster: job_type: is not supported by this cluster_mgr: online scale-out .*not available in this version$/],
+    ['refused in this version', { job_type: 'table_repartition', paras: {} }, '70001', /^table_repartition: job_type: is not supported by this cluster_mgr: repartitioning .*not available in this version/],
     ['missing paras', { job_type: 'create_cluster' }, '70070', /^create_cluster: paras: is missing$/],
     ['paras not an object', env('create_cluster', 'x'), '70070', /^create_cluster: paras: must be a JSON object$/],
     ['missing ha_mode', env('create_cluster', { ...goodCluster, ha_mode: undefined }), '70071', /^create_cluster: paras\.ha_mode: is required$/],

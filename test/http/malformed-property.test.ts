@@ -48,6 +48,8 @@ function good(f: FieldSpec): unknown {
       return '10.0.0.1';
     case 'hostList':
       return ['10.0.0.1'];
+    case 'stringList':
+      return ['postgres.public.t1'].filter((x) => f.pattern.test(x));
     case 'ipPort':
       return '10.0.0.1_57001';
     case 'idOrAll':

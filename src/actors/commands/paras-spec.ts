@@ -15,6 +15,8 @@ export type FieldSpec =
   | { kind: 'string'; maxLen: number; pattern?: RegExp; patternHelp?: string; required?: boolean; def?: string; missing?: number; bad?: number; secret?: boolean; help?: string }
   | { kind: 'host'; required?: boolean; missing?: number; bad?: number; help?: string }
   | { kind: 'hostList'; required?: boolean; missing?: number; bad?: number; help?: string }
+  /** An array of strings, each matching `pattern` (expand_cluster's table_list); duplicates removed. */
+  | { kind: 'stringList'; pattern: RegExp; patternHelp: string; maxLen: number; maxItems: number; required?: boolean; missing?: number; bad?: number; help?: string }
   | { kind: 'ipPort'; required?: boolean; missing?: number; bad?: number; help?: string }
   | { kind: 'idOrAll'; required?: boolean; missing?: number; bad?: number; help?: string }
   /** A non-empty array of objects, each checked with `items` (rebuild_node's rb_nodes). */
@@ -101,6 +103,16 @@ function checkField(name: string, v: unknown, f: FieldSpec, field = `paras.${nam
       }
       return { value: [...new Set(v as string[])] };
     }
+    case 'stringList': {
+      if (!Array.isArray(v)) return bad(`must be an array of strings, got ${typeof v}`);
+      if (v.length > f.maxItems) return bad(`has more than ${f.maxItems} items`);
+      for (const [i, x] of v.entries()) {
+        if (typeof x !== 'string' || x.length > f.maxLen || !f.pattern.test(x)) {
+          return { error: { code: badCode, field: `${field}[${i}]`, reason: `must be ${f.patternHelp}, got ${JSON.stringify(x).slice(0, 80)}` } };
+        }
+      }
+      return { value: [...new Set(v as string[])] };
+    }
     case 'ipPort': {
       // The original's "ip_port" notation (e.g. "10.0.0.5_57001").
       const m = typeof v === 'string' ? /^(.+)_(\d{1,5})$/.exec(v) : null;
@@ -172,6 +184,9 @@ function objectSchema(spec: ParasSpec): Record<string, unknown> {
         break;
       case 'hostList':
         properties[name] = { type: 'array', items: { type: 'string' }, description };
+        break;
+      case 'stringList':
+        properties[name] = { type: 'array', maxItems: f.maxItems, items: { type: 'string', maxLength: f.maxLen, pattern: f.pattern.source }, description };
         break;
       case 'ipPort':
         properties[name] = { type: 'string', pattern: '^.+_[0-9]{1,5}$', description: description ?? '"host_port"' };

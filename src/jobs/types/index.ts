@@ -7,6 +7,7 @@ import { createBackupStorageJob, deleteBackupStorageJob, getBackupStorageQuery, 
 import { addNodesJob, addShardsJob, createClusterJob, deleteClusterJob, deleteNodeJob, deleteShardJob } from './clusters.js';
 import { addCompsJob, deleteCompJob, internalAddCompsJob } from './comps.js';
 import { controlInstanceJob } from './control-instance.js';
+import { expandClusterJob, getExpandTableListQuery } from './expand.js';
 import { createMachineJob, deleteMachineJob, updateMachineJob } from './machines.js';
 import { manualSwitchJob } from './manual-switch.js';
 import { QUERIES } from './queries.js';
@@ -41,6 +42,8 @@ const ALL: readonly JobDefinition[] = [
   manualBackupClusterJob,
   shardColdBackupJob,
   getClusterBackupsQuery,
+  expandClusterJob,
+  getExpandTableListQuery,
   ...QUERIES,
   ...REFUSED,
 ];

@@ -4,7 +4,7 @@
 import type { RefusedDefinition } from '../definition.js';
 
 const ISSUE_15 = 'backup and restore are not available in this version';
-const ISSUE_16 = 'online scale-out (moving tables between shards) is not available in this version';
+const ISSUE_16 = 'repartitioning a table across shards is not available in this version (expand_cluster moves whole tables)';
 const DEAD = 'the original recognised this name but had no handler for it (it answered "Unrecongnized job type")';
 const LATER = 'a cluster_mgr 1.1/1.2 type that this cluster_mgr does not implement';
 const INTERNAL = 'an internal job of the original; here the work runs inside its parent job';
@@ -21,8 +21,6 @@ const refused = (name: string, reason: string, internal = false): RefusedDefinit
 });
 
 export const REFUSED: readonly RefusedDefinition[] = [
-  refused('expand_cluster', ISSUE_16),
-  refused('get_expand_table_list', ISSUE_16),
   refused('table_repartition', ISSUE_16),
   refused('cluster_restore', ISSUE_15),
   refused('update_cluster_coldback_time_period', ISSUE_15),
