@@ -169,7 +169,11 @@ export async function backupChecks(t: Test, bed: AgentShard): Promise<void> {
   const m = JSON.parse(readFileSync(join(fsDir, shards[0]!.manifest_key!), 'utf8')) as BackupManifest;
   const data = readFileSync(join(fsDir, m.data.key));
   t.equal(createHash('sha256').update(data).digest('hex'), m.data.sha256, 'the backup streamed again is whole');
-  const jobRow = await env.metaRows<RowDataPacket>('SELECT status FROM cluster_general_job_log WHERE id = ?', [Number(id)]);
-  t.same(jobRow.map((r) => String(r.status)), ['done'], 'its job row is done');
+  // The projection writes the row after the job's end is applied (a moment later, more under load).
+  await waitFor('its job row to say done', async () => {
+    const rows = await env.metaRows<RowDataPacket>('SELECT status FROM cluster_general_job_log WHERE id = ?', [Number(id)]);
+    return rows.length === 1 && String(rows[0]!.status) === 'done' ? true : undefined;
+  }, 30_000);
+  t.pass('its job row is done');
   await waitFor('the restarted member to answer', async () => ((await env.group.get(lead, '/api/v1/leader')) !== null ? true : undefined), 30_000);
 }
