@@ -213,7 +213,8 @@ async function main(): Promise<void> {
       '',
       `| ${rows[0]!.join(' | ')} |`,
       `|${rows[0]!.map(() => '---').join('|')}|`,
-      ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`),
+      // A cell's own | (the by-hand pipe) would end it.
+      ...rows.slice(1).map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
       '',
     ].join('\n');
     writeFileSync(values.markdown, md);
