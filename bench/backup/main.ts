@@ -4,7 +4,7 @@
 // shrink them) loaded into its primary as bench:rebuild loads it, and replicated. Then, per trial:
 //   job       manual_backup_cluster through Emit until get_status says done (the agent streams the
 //             replica's xbstream, the leader gzips it at level 1 and writes it into the storage);
-//             the leader member's CPU seconds meanwhile, from /proc
+//             the leader member's and the node agent's CPU seconds meanwhile, from /proc
 //   by hand   mariadb-backup --backup --stream=xbstream of the same replica | gzip -1 > a file in the
 //             same storage directory (then fsync, as the storage does)
 // alternated; ratio job / by hand per trial, the median of them (goal ≤ 1.15). Once more at the end:
@@ -69,6 +69,8 @@ interface JobResult {
   storedBytes: number;
   /** The leader member's user + system CPU seconds over `ms`. */
   leaderCpuS: number;
+  /** The node agent's own (its children, mariadb-backup, not counted). */
+  agentCpuS: number;
   /** With verify 1: the restore check's own seconds, as the job recorded them. */
   verifyS?: number;
 }
@@ -76,15 +78,15 @@ interface JobResult {
 async function backupJob(bed: AgentShard, storageDir: string, verify: boolean): Promise<JobResult> {
   const env = bed.env;
   const leader = await env.leader();
-  const pid = leader.proc?.pid;
-  const cpu = (): number => (pid === undefined ? NaN : cpuSeconds(pid));
+  const cpuOf = (pid: number | undefined) => (): number => (pid === undefined ? NaN : cpuSeconds(pid));
+  const [cpu, agentCpu] = [cpuOf(leader.proc?.pid), cpuOf(env.agent.proc?.pid)];
   const t0 = Date.now();
-  const cpu0 = cpu();
+  const [cpu0, agentCpu0] = [cpu(), agentCpu()];
   const a = await env.emit(leader, 'manual_backup_cluster', { cluster_id: String(bed.cluster), backup_storage: 'bench', verify: verify ? '1' : '0' });
   if (a.status !== 'accept') throw new Error(`bench:backup: manual_backup_cluster not accepted: ${a.error_code} ${a.error_info}`);
   const r = await env.wait(a.job_id, 3_600_000);
   const ms = Date.now() - t0;
-  const leaderCpuS = cpu() - cpu0;
+  const [leaderCpuS, agentCpuS] = [cpu() - cpu0, agentCpu() - agentCpu0];
   if (r.status !== 'done') throw new Error(`bench:backup: manual_backup_cluster job ${a.job_id} ended ${r.status}: ${r.error_code} ${r.error_info}`);
   if ((await env.leader()) !== leader) throw new Error(`bench:backup: the leader changed during job ${a.job_id}: its CPU figure would be wrong`);
   const shards = (r.attachment as { shards: { job_id: string; node: string; manifest_key?: string }[] }).shards;
@@ -106,6 +108,7 @@ async function backupJob(bed: AgentShard, storageDir: string, verify: boolean): 
     streamBytes: m.stream.bytes,
     storedBytes: m.data.bytes,
     leaderCpuS,
+    agentCpuS,
     ...(verifyS === undefined ? {} : { verifyS }),
   };
 }
@@ -158,7 +161,7 @@ async function main(): Promise<void> {
     for (let i = 1; i <= trials; i++) {
       log(`trial ${i}: manual_backup_cluster`);
       const job = await backupJob(bed, storageDir, false);
-      log(`trial ${i}: job ${job.jobId}: ${mib(job.streamBytes)} MiB streamed from ${job.node}, ${mib(job.storedBytes)} MiB stored, in ${secs(job.ms)} s; the leader's CPU ${job.leaderCpuS.toFixed(1)} s`);
+      log(`trial ${i}: job ${job.jobId}: ${mib(job.streamBytes)} MiB streamed from ${job.node}, ${mib(job.storedBytes)} MiB stored, in ${secs(job.ms)} s; the leader's CPU ${job.leaderCpuS.toFixed(1)} s, the agent's ${job.agentCpuS.toFixed(1)} s`);
       const port = Number(job.node.split(':').pop());
       const rec = registry.get(port);
       if (!rec) throw new Error(`bench:backup: the agent's registry has no instance on port ${port}`);
@@ -179,7 +182,7 @@ async function main(): Promise<void> {
   const handMs = median(trialsDone.map((t) => t.hand.ms));
   const jobMs = median(trialsDone.map((t) => t.job.ms));
   const rows = [['run', 'stream MiB', 'stored MiB', 's', 'stream MiB/s', '× by hand', 'note']];
-  const jobNote = (j: JobResult): string => `Emit → done; stream → stored ${secs(j.streamMs)} s; the leader's CPU ${j.leaderCpuS.toFixed(1)} s`;
+  const jobNote = (j: JobResult): string => `Emit → done; stream → stored ${secs(j.streamMs)} s; the leader's CPU ${j.leaderCpuS.toFixed(1)} s, the agent's ${j.agentCpuS.toFixed(1)} s`;
   for (const [i, t] of trialsDone.entries()) {
     rows.push([`${i + 1}: by hand`, mib(t.hand.streamBytes), mib(t.hand.storedBytes), secs(t.hand.ms), rate(t.hand.streamBytes, t.hand.ms), '1.00', 'mariadb-backup --stream=xbstream | gzip -1 > file; fsync']);
     rows.push([`${i + 1}: manual_backup_cluster`, mib(t.job.streamBytes), mib(t.job.storedBytes), secs(t.job.ms), rate(t.job.streamBytes, t.job.ms), ratios[i]!.toFixed(2), jobNote(t.job)]);
