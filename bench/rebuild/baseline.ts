@@ -20,19 +20,19 @@ export interface BaselineResult {
 }
 
 /** Resolves when the program exits 0; otherwise rejects with its name, exit and last stderr line. */
-function finished(child: ChildProcess, what: string): Promise<void> {
+export function finished(child: ChildProcess, what: string): Promise<void> {
   let tail = '';
   child.stderr?.on('data', (c: Buffer) => (tail = (tail + c.toString()).slice(-2_048)));
   return new Promise((resolve, reject) => {
-    child.once('error', (e) => reject(new Error(`bench:rebuild baseline: ${what}: ${e.message}`)));
+    child.once('error', (e) => reject(new Error(`bench: ${what}: ${e.message}`)));
     child.once('close', (code, sig) =>
-      code === 0 ? resolve() : reject(new Error(`bench:rebuild baseline: ${what} exited with ${code ?? sig}: ${tail.trim().split('\n').pop() ?? ''}`)),
+      code === 0 ? resolve() : reject(new Error(`bench: ${what} exited with ${code ?? sig}: ${tail.trim().split('\n').pop() ?? ''}`)),
     );
   });
 }
 
 /** Counts what flows through (the stream's size, as the agent's meter counts it). */
-class Counter extends Transform {
+export class Counter extends Transform {
   bytes = 0;
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
