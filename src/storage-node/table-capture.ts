@@ -67,6 +67,9 @@ export function keyMatch(s: TableShape, keys: readonly unknown[][]): { sql: stri
   return { sql: `(${s.pk.map((k) => q(k, 'column')).join(', ')}) IN (${keys.map(() => tuple).join(', ')})`, params: keys.flat() };
 }
 
+/** Told the keys of table `tables[t]` a replay wrote. */
+export type KeysSeen = (t: number, keys: readonly unknown[][]) => void;
+
 /** Where each table's rows are read on the source (its name, or the name it was renamed to). */
 export type SourceName = (i: number) => string;
 
@@ -74,9 +77,10 @@ export type SourceName = (i: number) => string;
  * Replays up to `batch` of the oldest log entries: the rows they name are read on the source and
  * replace those on the destination (in one destination transaction per table), then the entries are
  * deleted. Entries are taken by their seq, not "after the last one": a transaction that took a lower
- * seq may commit later. Returns how many entries were replayed (0: the log was empty).
+ * seq may commit later. Returns how many entries were replayed (0: the log was empty). `seen` gets the
+ * keys replayed, per table index.
  */
-export async function replayChanges(src: Connection, dst: Connection, move: number, tables: readonly TableShape[], sourceName: SourceName, batch = 2_000): Promise<number> {
+export async function replayChanges(src: Connection, dst: Connection, move: number, tables: readonly TableShape[], sourceName: SourceName, batch = 2_000, seen?: KeysSeen): Promise<number> {
   assertInts(move, batch);
   const [entries] = await src.query<RowDataPacket[]>(`SELECT seq, tbl, pk FROM ${qlog(move)} ORDER BY seq LIMIT ${batch}`);
   if (entries.length === 0) return 0;
@@ -91,6 +95,7 @@ export async function replayChanges(src: Connection, dst: Connection, move: numb
     const s = tables[t];
     if (s === undefined) throw new Error(`change log of move ${move} names table ${t}, which the move does not have`);
     const all = [...keys.values()];
+    seen?.(t, all);
     for (let i = 0; i < all.length; i += 500) {
       const part = all.slice(i, i + 500);
       const m = keyMatch(s, part);

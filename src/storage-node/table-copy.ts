@@ -37,6 +37,14 @@ export async function chunksOf(c: Connection | Pool, s: TableShape, rows: number
   return out;
 }
 
+/** The index of the chunk of `chunks` (chunksOf of the table: open at both ends) that holds `key`. */
+export function chunkIndexOf(s: TableShape, chunks: readonly Chunk[], key: readonly unknown[]): number {
+  if (!s.intPk) return 0;
+  const k = BigInt(String(key[0]));
+  const i = chunks.findIndex((ch) => ch.hi === null || k <= BigInt(ch.hi));
+  return i < 0 ? chunks.length - 1 : i;
+}
+
 function where(s: TableShape, ch: Chunk): { sql: string; params: string[] } {
   if (!s.intPk) return { sql: '1', params: [] };
   const k = q(s.pk[0]!, 'column');
