@@ -7,6 +7,7 @@
 // order-independent checksum of the rows (BIT_XOR of CRC32 over every stored column, NULLs marked).
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import { q, qst } from '../metadata/ident.js';
+import { keyMatch } from './table-capture.js';
 import type { TableShape } from './table-shape.js';
 
 /** A part of a table: a range of its integer key, or (other keys) the whole table. */
@@ -113,10 +114,18 @@ export interface ChunkSum {
 }
 
 /** Row count and checksum of a chunk of `table` (the table's own name, or the name it was renamed to). */
-export async function chunkSum(c: Connection | Pool, s: TableShape, table: string, ch: Chunk): Promise<ChunkSum> {
+export function chunkSum(c: Connection | Pool, s: TableShape, table: string, ch: Chunk): Promise<ChunkSum> {
+  return rowsSum(c, s, table, where(s, ch));
+}
+
+/** Row count and checksum of the rows of `table` with these primary keys. */
+export function keysSum(c: Connection | Pool, s: TableShape, table: string, keys: readonly unknown[][]): Promise<ChunkSum> {
+  return rowsSum(c, s, table, keyMatch(s, keys));
+}
+
+async function rowsSum(c: Connection | Pool, s: TableShape, table: string, w: { sql: string; params: unknown[] }): Promise<ChunkSum> {
   const cols = s.columns.map((x) => q(x, 'column'));
   const nulls = `CONCAT(${cols.map((x) => `ISNULL(${x})`).join(', ')})`;
-  const w = where(s, ch);
   const [[r]] = await c.query<RowDataPacket[]>(
     `SELECT COUNT(*) AS n, CAST(COALESCE(BIT_XOR(CRC32(CONCAT_WS('#', ${cols.join(', ')}, ${nulls}))), 0) AS CHAR) AS x FROM ${qst(s.db, table)} WHERE ${w.sql}`,
     w.params,

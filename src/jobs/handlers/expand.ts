@@ -7,8 +7,8 @@
 //   rename_table   compare every chunk of both sides while writes go on (a pre-check), replay, rename
 //                  the source tables away (<table>_moved_<job>): from here writes to the old place
 //                  fail, they never silently succeed; replay what is left
-//   verify_table   compare row counts and checksums of the chunks that differed at the pre-check or
-//                  were written since (all chunks when the rename step did no pre-check)
+//   verify_table   compare row counts and checksums of the chunks that differed at the pre-check and
+//                  of the rows written since it began (all chunks when the rename step did no pre-check)
 //   reroute_table  record the new shard on every compute node (compute/table-placement.ts)
 //   cleanup        drop the capture, and the old tables with drop_old_table=1
 // A failure before reroute_table undoes everything (the source tables get their names back, the
@@ -24,7 +24,7 @@ import { DEFAULT_DATABASE, qst } from '../../metadata/ident.js';
 import { upsertTableMove, type MoveStage } from '../../metadata/table-move-jobs.js';
 import { checkLeading } from '../../reconcile/host.js';
 import { dropCapture, ensureCapture, pendingChanges, replayChanges, type KeysSeen } from '../../storage-node/table-capture.js';
-import { chunkIndexOf, chunkSum, chunksOf, copyChunk, emptyTable, inParallel, type Chunk } from '../../storage-node/table-copy.js';
+import { chunkIndexOf, chunkSum, chunksOf, copyChunk, emptyTable, inParallel, keysSum, type Chunk, type ChunkSum } from '../../storage-node/table-copy.js';
 import { copyDefinition, describeTable, largestTables, parseTableName, storageDb, tableExists, type TableRef, type TableShape } from '../../storage-node/table-shape.js';
 import { JOB_INTERNAL_ERROR, JobError, type JobContext } from '../engine.js';
 import { connectNode, storageAccount } from '../shard-install.js';
@@ -272,64 +272,78 @@ async function catchup(ctx: JobContext, m: Move): Promise<Json> {
   });
 }
 
-/** A chunk that differs between the sides (or could not be compared), for the error. */
-function differs(s: TableShape, ch: Chunk, a: { rows: number; crc: string }, b: { rows: number; crc: string }): string | null {
+/** A chunk or set of rows that differs between the sides, for the error. */
+function differs(what: string, a: ChunkSum, b: ChunkSum): string | null {
   if (a.rows === b.rows && a.crc === b.crc) return null;
-  return `${s.db}.${s.table} [${ch.lo ?? 'min'}..${ch.hi ?? 'max'}]: source ${a.rows} rows crc ${a.crc}, destination ${b.rows} rows crc ${b.crc}`;
+  return `${what}: source ${a.rows} rows crc ${a.crc}, destination ${b.rows} rows crc ${b.crc}`;
 }
+
+const chunkName = (s: TableShape, ch: Chunk): string => `${s.db}.${s.table} [${ch.lo ?? 'min'}..${ch.hi ?? 'max'}]`;
+
+/** Keys the check after the rename compares one by one; past this, their chunks are compared whole. */
+const RECHECK_KEYS = 5_000;
 
 /**
  * The pre-check, while writes still go on: every chunk of both sides compared (the destination's
- * chunks). Returns the chunks and, per table, the indexes of those that differed; a key the catch-up
- * replays from here on marks its chunk too. The chunks left unmarked are equal on both sides and
- * nobody wrote them since, so the check after the rename need not read them again.
+ * chunks). Returns the chunks, the destination's rows of each, and per table the indexes of those
+ * that differed.
  */
-async function precheck(ctx: JobContext, m: Move, found: readonly TableShape[]): Promise<{ chunks: Chunk[][]; rows: number[][]; dirty: Set<number>[] }> {
+async function precheck(ctx: JobContext, m: Move, found: readonly TableShape[]): Promise<{ chunks: Chunk[][]; rows: number[][]; bad: Set<number>[] }> {
   const chunks: Chunk[][] = found.map(() => []);
   const rows: number[][] = found.map(() => []);
-  const dirty: Set<number>[] = found.map(() => new Set<number>());
+  const bad: Set<number>[] = found.map(() => new Set<number>());
   await overChunks(ctx, m, found, 'dst', async (sp, dp, s, ch, t, ci) => {
     chunks[t]![ci] = ch;
     const [a, b] = await Promise.all([chunkSum(sp, s, s.table, ch), chunkSum(dp, s, s.table, ch)]);
     rows[t]![ci] = b.rows;
-    if (differs(s, ch, a, b) !== null) dirty[t]!.add(ci);
+    if (differs('', a, b) !== null) bad[t]!.add(ci);
   });
-  return { chunks, rows, dirty };
+  return { chunks, rows, bad };
 }
 
-/** The rename step's result: when it pre-checked, the chunks the check after the rename must compare. */
+/**
+ * The rename step's result. With a pre-check: what the check after the rename must compare — the
+ * chunks that differed at the pre-check, and the rows (by key) the catch-up wrote since it began. The
+ * rest was equal at the pre-check and nobody wrote it since.
+ */
 interface Renamed {
   renamed_at: number;
-  recheck?: Chunk[][];
-  /** The rows of the chunks the pre-check found equal and nobody wrote since. */
-  clean_rows?: number;
+  recheck?: { chunks: Chunk[][]; keys: unknown[][][]; clean_rows: number };
 }
 
 async function rename(ctx: JobContext, m: Move): Promise<Renamed> {
   const refs = refsOf(ctx);
   return withPrimaries(ctx, m, async (s, d) => {
-    let pre: Omit<Renamed, 'renamed_at'> = {};
+    let recheck: Renamed['recheck'];
+    let renamedAt = Date.now();
     if (!(await isRenamed(s, refs, m.id))) {
       const found = await shapes(d, refs);
-      const { chunks, rows, dirty } = await precheck(ctx, m, found);
+      const pre = await precheck(ctx, m, found);
+      const written = found.map(() => new Map<string, unknown[]>());
       const mark: KeysSeen = (t, keys) => {
-        for (const k of keys) dirty[t]!.add(chunkIndexOf(found[t]!, chunks[t]!, k));
+        for (const k of keys) written[t]!.set(JSON.stringify(k), k);
       };
       // The last changes before the rename keep the pause short.
       await replayUntil(ctx, s, d, m, found, (i) => found[i]!.table, CATCHUP_LEFT / 5, mark);
       checkLeading(ctx.signal);
       // One statement: every table leaves at once. Writers of the old place now get "doesn't exist".
       await s.query(`RENAME TABLE ${refs.map((r) => `${qst(storageDb(r), r.table)} TO ${qst(storageDb(r), movedName(r.table, m.id))}`).join(', ')}`);
+      renamedAt = Date.now();
       // The source tables are frozen now: what is left of the log is the last of their changes.
       await replayUntil(ctx, s, d, m, found, (i) => movedName(found[i]!.table, m.id), 0, mark);
-      pre = {
-        recheck: chunks.map((cs, t) => [...dirty[t]!].sort((x, y) => x - y).map((i) => cs[i]!)),
-        clean_rows: rows.reduce((sum, rs, t) => sum + rs.reduce((a, n, i) => a + (dirty[t]!.has(i) ? 0 : n), 0), 0),
+      const many = written.reduce((n, w) => n + w.size, 0) > RECHECK_KEYS;
+      const keys = written.map((w, t) => [...w.values()].filter((k) => !pre.bad[t]!.has(chunkIndexOf(found[t]!, pre.chunks[t]!, k))));
+      // Too many keys for the step's record: their chunks are compared whole instead.
+      if (many) keys.forEach((ks, t) => ks.forEach((k) => pre.bad[t]!.add(chunkIndexOf(found[t]!, pre.chunks[t]!, k))));
+      recheck = {
+        chunks: pre.chunks.map((cs, t) => [...pre.bad[t]!].sort((x, y) => x - y).map((i) => cs[i]!)),
+        keys: many ? found.map(() => []) : keys,
+        clean_rows: pre.rows.reduce((sum, rs, t) => sum + rs.reduce((a, n, i) => a + (pre.bad[t]!.has(i) ? 0 : n), 0), 0),
       };
     }
     await writeRow(ctx, m, 'renamed');
     // A rerun after the rename did no pre-check: the verify step then compares every chunk.
-    return { renamed_at: Date.now(), ...pre };
+    return { renamed_at: renamedAt, ...(recheck === undefined ? {} : { recheck }) };
   });
 }
 
@@ -337,18 +351,18 @@ async function verify(ctx: JobContext, m: Move): Promise<Json> {
   const refs = refsOf(ctx);
   const t0 = Date.now();
   const r = ctx.job.steps.find((x) => x.step === RENAME && x.ok);
-  const renamed = r === undefined ? null : (JSON.parse(r.info) as Renamed);
-  let only = renamed?.recheck;
+  let re = r === undefined ? undefined : (JSON.parse(r.info) as Renamed).recheck;
   const found = await withPrimaries(ctx, m, async (s, d) => {
     const out = await shapes(d, refs);
     // Normally nothing is left; what is (a rerun) may touch any chunk.
-    if ((await replayUntil(ctx, s, d, m, out, (i) => movedName(out[i]!.table, m.id), 0)) > 0) only = undefined;
+    if ((await replayUntil(ctx, s, d, m, out, (i) => movedName(out[i]!.table, m.id), 0)) > 0) re = undefined;
     return out;
   });
   const bad: string[] = [];
-  // Every row is checked: those of the chunks not compared again were equal at the pre-check and not written since.
-  let rows = only === undefined ? 0 : (renamed?.clean_rows ?? 0);
+  // Rows covered: those of the chunks not compared again were equal at the pre-check.
+  let rows = re?.clean_rows ?? 0;
   let chunks = 0;
+  let keys = 0;
   await overChunks(
     ctx,
     m,
@@ -358,13 +372,31 @@ async function verify(ctx: JobContext, m: Move): Promise<Json> {
       const [a, b] = await Promise.all([chunkSum(sp, s, movedName(s.table, m.id), ch), chunkSum(dp, s, s.table, ch)]);
       chunks++;
       rows += b.rows;
-      const diff = differs(s, ch, a, b);
+      const diff = differs(chunkName(s, ch), a, b);
       if (diff !== null) bad.push(diff);
     },
-    only,
+    re?.chunks,
   );
+  if (re !== undefined) {
+    const sp = poolOf(ctx, m.src);
+    const dp = poolOf(ctx, m.dst);
+    try {
+      for (const [t, s] of found.entries()) {
+        const ks = re.keys[t] ?? [];
+        for (let i = 0; i < ks.length; i += 500) {
+          const part = ks.slice(i, i + 500);
+          const [a, b] = await Promise.all([keysSum(sp, s, movedName(s.table, m.id), part), keysSum(dp, s, s.table, part)]);
+          keys += part.length;
+          const diff = differs(`${s.db}.${s.table} rows written during the move (${part.length} keys from ${JSON.stringify(part[0])})`, a, b);
+          if (diff !== null) bad.push(diff);
+        }
+      }
+    } finally {
+      await Promise.all([sp.end(), dp.end()]).catch(() => undefined);
+    }
+  }
   if (bad.length > 0) throw new JobError(JOB_INTERNAL_ERROR, `verify_table: ${bad.length} chunks differ: ${bad.slice(0, 3).join('; ')}`.slice(0, 900));
-  return { rows, chunks, prechecked: only !== undefined, ms: Date.now() - t0, checksum: 'ok' };
+  return { rows, chunks, keys, prechecked: re !== undefined, ms: Date.now() - t0, checksum: 'ok' };
 }
 
 async function reroute(ctx: JobContext, m: Move): Promise<Json> {
