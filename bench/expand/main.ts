@@ -216,6 +216,8 @@ async function main(): Promise<void> {
         cutover_ms: step('reroute_table').to - renamedAt,
         verify_ms: verifyMs,
         verify_in_pause_ms: verifyInPause,
+        // The steps that ran during the longest gap (the writer's own retry after the reroute included in the last).
+        pause_steps: move.steps.filter((x) => x.from < pause.to && x.to > pause.from).map((x) => x.step).join('+') || 'none',
         writes_acked: writer.inserted.length + writer.updated.size,
         inserts_acked: writer.inserted.length,
         writer_errors: writer.errors,
@@ -233,12 +235,12 @@ async function main(): Promise<void> {
   }
   const pauses = results.map((r) => Number(r.pause_ms));
   console.log(`size ${sizeMb} MiB asked, ${trials} trials, ${os.cpus().length} CPUs`);
-  console.log('| trial | move | MiB | dump→mariadb MiB/s | move copy MiB/s | copy / dump | longest write gap ms | rename→reroute ms | verify ms (in gap) | inserts acked | lost | lost updates | duplicated | load (1 min) |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| trial | move | MiB | dump→mariadb MiB/s | move copy MiB/s | copy / dump | longest write gap ms | rename→reroute ms | verify ms (in gap) | steps in gap | inserts acked | lost | lost updates | duplicated | load (1 min) |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const n = (k: string) => Number(r[k]);
     console.log(
-      `| ${n('trial')} | ${n('from')} → ${n('to')} | ${n('mib')} | ${n('dump_mib_per_s')}${r.dump_same ? '' : ' (checksums DIFFER)'} | ${n('copy_mib_per_s')} | ${(n('copy_mib_per_s') / n('dump_mib_per_s')).toFixed(2)}× | ${n('pause_ms')} | ${n('cutover_ms')} | ${n('verify_ms')} (${n('verify_in_pause_ms')}) | ${n('inserts_acked')} | ${n('lost')} | ${n('lost_updates')} | ${n('duplicated')} | ${String(r.load)} |`,
+      `| ${n('trial')} | ${n('from')} → ${n('to')} | ${n('mib')} | ${n('dump_mib_per_s')}${r.dump_same ? '' : ' (checksums DIFFER)'} | ${n('copy_mib_per_s')} | ${(n('copy_mib_per_s') / n('dump_mib_per_s')).toFixed(2)}× | ${n('pause_ms')} | ${n('cutover_ms')} | ${n('verify_ms')} (${n('verify_in_pause_ms')}) | ${String(r.pause_steps)} | ${n('inserts_acked')} | ${n('lost')} | ${n('lost_updates')} | ${n('duplicated')} | ${String(r.load)} |`,
     );
   }
   const med = median(pauses);

@@ -8,7 +8,7 @@
 // gtid_strict_mode; the source's transactions applied on the destination would enter its domain-0
 // stream out of order and stop the destination's own replicas. The triggers and the log are ordinary
 // replicated objects, so they survive a failover of the source shard.
-import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Connection, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { q, qst } from '../metadata/ident.js';
 import type { TableShape } from './table-shape.js';
 
@@ -58,6 +58,13 @@ export async function pendingChanges(c: Connection, move: number): Promise<numbe
   assertInts(move);
   const [[r]] = await c.query<RowDataPacket[]>(`SELECT COUNT(*) AS n FROM ${qlog(move)}`);
   return Number(r!.n);
+}
+
+/** The keys of `tables[t]` in the log, not replayed yet. */
+export async function pendingKeys(c: Connection | PoolConnection, move: number, t: number): Promise<unknown[][]> {
+  assertInts(move, t);
+  const [rows] = await c.query<RowDataPacket[]>(`SELECT DISTINCT pk FROM ${qlog(move)} WHERE tbl = ?`, [t]);
+  return rows.map((r) => JSON.parse(String(r.pk)) as unknown[]);
 }
 
 /** `(a, b) IN ((?, ?), …)` or `a IN (?, …)` with its values, for `keys` of a table. */

@@ -38,11 +38,16 @@ export async function chunksOf(c: Connection | Pool, s: TableShape, rows: number
   return out;
 }
 
+/** Whether the row with primary key `key` falls in the chunk. */
+export function inChunk(s: TableShape, ch: Chunk, key: readonly unknown[]): boolean {
+  if (!s.intPk) return true;
+  const k = BigInt(String(key[0]));
+  return (ch.lo === null || k >= BigInt(ch.lo)) && (ch.hi === null || k <= BigInt(ch.hi));
+}
+
 /** The index of the chunk of `chunks` (chunksOf of the table: open at both ends) that holds `key`. */
 export function chunkIndexOf(s: TableShape, chunks: readonly Chunk[], key: readonly unknown[]): number {
-  if (!s.intPk) return 0;
-  const k = BigInt(String(key[0]));
-  const i = chunks.findIndex((ch) => ch.hi === null || k <= BigInt(ch.hi));
+  const i = chunks.findIndex((ch) => inChunk(s, ch, key));
   return i < 0 ? chunks.length - 1 : i;
 }
 
@@ -113,9 +118,13 @@ export interface ChunkSum {
   crc: string;
 }
 
-/** Row count and checksum of a chunk of `table` (the table's own name, or the name it was renamed to). */
-export function chunkSum(c: Connection | Pool, s: TableShape, table: string, ch: Chunk): Promise<ChunkSum> {
-  return rowsSum(c, s, table, where(s, ch));
+/** Row count and checksum of a chunk of `table` (the table's own name, or the name it was renamed to),
+ *  leaving out the rows with the keys `except`. */
+export function chunkSum(c: Connection | Pool, s: TableShape, table: string, ch: Chunk, except: readonly unknown[][] = []): Promise<ChunkSum> {
+  const w = where(s, ch);
+  if (except.length === 0) return rowsSum(c, s, table, w);
+  const k = keyMatch(s, except);
+  return rowsSum(c, s, table, { sql: `(${w.sql}) AND NOT (${k.sql})`, params: [...w.params, ...k.params] });
 }
 
 /** Row count and checksum of the rows of `table` with these primary keys. */

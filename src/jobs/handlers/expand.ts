@@ -23,8 +23,8 @@ import { connectWritableMeta, metaConnectOptions } from '../../metadata/connect.
 import { DEFAULT_DATABASE, qst } from '../../metadata/ident.js';
 import { upsertTableMove, type MoveStage } from '../../metadata/table-move-jobs.js';
 import { checkLeading } from '../../reconcile/host.js';
-import { dropCapture, ensureCapture, pendingChanges, replayChanges, type KeysSeen } from '../../storage-node/table-capture.js';
-import { chunkIndexOf, chunkSum, chunksOf, copyChunk, emptyTable, inParallel, keysSum, type Chunk, type ChunkSum } from '../../storage-node/table-copy.js';
+import { dropCapture, ensureCapture, pendingChanges, pendingKeys, replayChanges, type KeysSeen } from '../../storage-node/table-capture.js';
+import { chunkIndexOf, chunkSum, inChunk, chunksOf, copyChunk, emptyTable, inParallel, keysSum, type Chunk, type ChunkSum } from '../../storage-node/table-copy.js';
 import { copyDefinition, describeTable, largestTables, parseTableName, storageDb, tableExists, type TableRef, type TableShape } from '../../storage-node/table-shape.js';
 import { JOB_INTERNAL_ERROR, JobError, type JobContext } from '../engine.js';
 import { connectNode, storageAccount } from '../shard-install.js';
@@ -285,8 +285,11 @@ const RECHECK_KEYS = 5_000;
 
 /**
  * The pre-check, while writes still go on: every chunk of both sides compared (the destination's
- * chunks). Returns the chunks, the destination's rows of each, and per table the indexes of those
- * that differed.
+ * chunks). The destination does not change meanwhile (only this step's replay writes it); each source
+ * chunk is read in a consistent snapshot together with the change log, and the rows the log names then
+ * (changed, not replayed yet: the catch-up replays them later, and the check compares them by key)
+ * are left out on both sides. So a chunk differs only when the copy or the replay went wrong.
+ * Returns the chunks, the destination's rows of each, and per table the indexes of those that differed.
  */
 async function precheck(ctx: JobContext, m: Move, found: readonly TableShape[]): Promise<{ chunks: Chunk[][]; rows: number[][]; bad: Set<number>[] }> {
   const chunks: Chunk[][] = found.map(() => []);
@@ -294,7 +297,20 @@ async function precheck(ctx: JobContext, m: Move, found: readonly TableShape[]):
   const bad: Set<number>[] = found.map(() => new Set<number>());
   await overChunks(ctx, m, found, 'dst', async (sp, dp, s, ch, t, ci) => {
     chunks[t]![ci] = ch;
-    const [a, b] = await Promise.all([chunkSum(sp, s, s.table, ch), chunkSum(dp, s, s.table, ch)]);
+    const sc = await sp.getConnection();
+    let a: ChunkSum;
+    let pending: unknown[][];
+    try {
+      // The snapshot must hold over the log read and the checksum.
+      await sc.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      await sc.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+      pending = (await pendingKeys(sc, m.id, t)).filter((k) => inChunk(s, ch, k));
+      a = await chunkSum(sc, s, s.table, ch, pending);
+      await sc.query('COMMIT');
+    } finally {
+      sc.release();
+    }
+    const b = await chunkSum(dp, s, s.table, ch, pending);
     rows[t]![ci] = b.rows;
     if (differs('', a, b) !== null) bad[t]!.add(ci);
   });
