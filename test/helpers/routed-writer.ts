@@ -26,6 +26,13 @@ export interface Pause {
   to: number;
 }
 
+const GAP_MS = 20;
+
+/** The gap of `gaps` that spans the moment `at` (epoch ms), or none. */
+export function gapAt(gaps: readonly Pause[], at: number): Pause | null {
+  return gaps.find((g) => g.from <= at && at <= g.to) ?? null;
+}
+
 export class RoutedWriter {
   readonly inserted: number[] = [];
   readonly deleted: number[] = [];
@@ -37,6 +44,8 @@ export class RoutedWriter {
   readonly maybeUpdated = new Set<number>();
   errors = 0;
   longest: Pause = { ms: 0, from: 0, to: 0 };
+  /** Every gap of GAP_MS or more, in order: where a pause fell (e.g. the one across a cut-over). */
+  readonly gaps: Pause[] = [];
   private stopped = false;
   private done: Promise<void> | null = null;
   private c: mysql.Connection | null = null;
@@ -64,7 +73,9 @@ export class RoutedWriter {
       this.c ??= await this.o.connect(await this.o.route());
       await this.c.query(sql, params);
       const now = Date.now();
-      if (now - this.lastOk > this.longest.ms) this.longest = { ms: now - this.lastOk, from: this.lastOk, to: now };
+      const gap = { ms: now - this.lastOk, from: this.lastOk, to: now };
+      if (gap.ms > this.longest.ms) this.longest = gap;
+      if (gap.ms >= GAP_MS) this.gaps.push(gap);
       this.lastOk = now;
       return true;
     } catch (e) {

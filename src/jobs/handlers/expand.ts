@@ -6,9 +6,10 @@
 //   catchup_table  replay the captured changes until few are left
 //   rename_table   compare every chunk of both sides while writes go on (a pre-check), replay, rename
 //                  the source tables away (<table>_moved_<job>): from here writes to the old place
-//                  fail, they never silently succeed; replay what is left
-//   verify_table   compare row counts and checksums of the chunks that differed at the pre-check and
-//                  of the rows written since it began (all chunks when the rename step did no pre-check)
+//                  fail, they never silently succeed; replay what is left and compare, by key, the
+//                  rows written since the pre-check began
+//   verify_table   compare row counts and checksums of the chunks that differed at the pre-check
+//                  (all chunks when the rename step did no pre-check)
 //   reroute_table  record the new shard on every compute node (compute/table-placement.ts)
 //   cleanup        drop the capture, and the old tables with drop_old_table=1
 // A failure before reroute_table undoes everything (the source tables get their names back, the
@@ -280,8 +281,26 @@ function differs(what: string, a: ChunkSum, b: ChunkSum): string | null {
 
 const chunkName = (s: TableShape, ch: Chunk): string => `${s.db}.${s.table} [${ch.lo ?? 'min'}..${ch.hi ?? 'max'}]`;
 
-/** Keys the check after the rename compares one by one; past this, their chunks are compared whole. */
+/** Keys the rename step compares one by one; past this, their chunks are compared whole. */
 const RECHECK_KEYS = 5_000;
+/** A step's result is a Raft entry of at most ~1 KB: a longer list of chunks means "compare all". */
+const RECHECK_JSON = 600;
+
+/** Compares the rows with these keys on both sides (the source renamed); returns the differences. */
+async function compareKeys(s: Connection, d: Connection, found: readonly TableShape[], keys: readonly unknown[][][], move: number): Promise<string[]> {
+  const bad: string[] = [];
+  for (const [t, sh] of found.entries()) {
+    const ks = keys[t] ?? [];
+    for (let i = 0; i < ks.length; i += 500) {
+      const part = ks.slice(i, i + 500);
+      const a = await keysSum(s, sh, movedName(sh.table, move), part);
+      const b = await keysSum(d, sh, sh.table, part);
+      const diff = differs(`${sh.db}.${sh.table} rows written during the move (${part.length} keys from ${JSON.stringify(part[0])})`, a, b);
+      if (diff !== null) bad.push(diff);
+    }
+  }
+  return bad;
+}
 
 /**
  * The pre-check, while writes still go on: every chunk of both sides compared (the destination's
@@ -318,13 +337,13 @@ async function precheck(ctx: JobContext, m: Move, found: readonly TableShape[]):
 }
 
 /**
- * The rename step's result. With a pre-check: what the check after the rename must compare — the
- * chunks that differed at the pre-check, and the rows (by key) the catch-up wrote since it began. The
- * rest was equal at the pre-check and nobody wrote it since.
+ * The rename step's result. With a pre-check: the chunks the verify step must compare (those that
+ * differed at the pre-check); the rows the catch-up wrote since the pre-check began were compared by
+ * key in the rename step; the rest was equal at the pre-check and nobody wrote it since.
  */
 interface Renamed {
   renamed_at: number;
-  recheck?: { chunks: Chunk[][]; keys: unknown[][][]; clean_rows: number };
+  recheck?: { chunks: Chunk[][]; keys: number; clean_rows: number };
 }
 
 async function rename(ctx: JobContext, m: Move): Promise<Renamed> {
@@ -351,11 +370,15 @@ async function rename(ctx: JobContext, m: Move): Promise<Renamed> {
       const keys = written.map((w, t) => [...w.values()].filter((k) => !pre.bad[t]!.has(chunkIndexOf(found[t]!, pre.chunks[t]!, k))));
       // Too many keys for the step's record: their chunks are compared whole instead.
       if (many) keys.forEach((ks, t) => ks.forEach((k) => pre.bad[t]!.add(chunkIndexOf(found[t]!, pre.chunks[t]!, k))));
+      // The source is frozen: the rows written since the pre-check began are compared now, by key.
+      const diffs = many ? [] : await compareKeys(s, d, found, keys, m.id);
+      if (diffs.length > 0) throw new JobError(JOB_INTERNAL_ERROR, `rename_table: ${diffs.length} sets of rows differ: ${diffs.slice(0, 3).join('; ')}`.slice(0, 900));
       recheck = {
         chunks: pre.chunks.map((cs, t) => [...pre.bad[t]!].sort((x, y) => x - y).map((i) => cs[i]!)),
-        keys: many ? found.map(() => []) : keys,
+        keys: many ? 0 : keys.reduce((n, ks) => n + ks.length, 0),
         clean_rows: pre.rows.reduce((sum, rs, t) => sum + rs.reduce((a, n, i) => a + (pre.bad[t]!.has(i) ? 0 : n), 0), 0),
       };
+      if (JSON.stringify(recheck).length > RECHECK_JSON) recheck = undefined;
     }
     await writeRow(ctx, m, 'renamed');
     // A rerun after the rename did no pre-check: the verify step then compares every chunk.
@@ -378,7 +401,6 @@ async function verify(ctx: JobContext, m: Move): Promise<Json> {
   // Rows covered: those of the chunks not compared again were equal at the pre-check.
   let rows = re?.clean_rows ?? 0;
   let chunks = 0;
-  let keys = 0;
   await overChunks(
     ctx,
     m,
@@ -393,26 +415,8 @@ async function verify(ctx: JobContext, m: Move): Promise<Json> {
     },
     re?.chunks,
   );
-  if (re !== undefined) {
-    const sp = poolOf(ctx, m.src);
-    const dp = poolOf(ctx, m.dst);
-    try {
-      for (const [t, s] of found.entries()) {
-        const ks = re.keys[t] ?? [];
-        for (let i = 0; i < ks.length; i += 500) {
-          const part = ks.slice(i, i + 500);
-          const [a, b] = await Promise.all([keysSum(sp, s, movedName(s.table, m.id), part), keysSum(dp, s, s.table, part)]);
-          keys += part.length;
-          const diff = differs(`${s.db}.${s.table} rows written during the move (${part.length} keys from ${JSON.stringify(part[0])})`, a, b);
-          if (diff !== null) bad.push(diff);
-        }
-      }
-    } finally {
-      await Promise.all([sp.end(), dp.end()]).catch(() => undefined);
-    }
-  }
   if (bad.length > 0) throw new JobError(JOB_INTERNAL_ERROR, `verify_table: ${bad.length} chunks differ: ${bad.slice(0, 3).join('; ')}`.slice(0, 900));
-  return { rows, chunks, keys, prechecked: re !== undefined, ms: Date.now() - t0, checksum: 'ok' };
+  return { rows, chunks, keys: re?.keys ?? 0, prechecked: re !== undefined, ms: Date.now() - t0, checksum: 'ok' };
 }
 
 async function reroute(ctx: JobContext, m: Move): Promise<Json> {
