@@ -282,7 +282,7 @@ function differs(what: string, a: ChunkSum, b: ChunkSum): string | null {
 const chunkName = (s: TableShape, ch: Chunk): string => `${s.db}.${s.table} [${ch.lo ?? 'min'}..${ch.hi ?? 'max'}]`;
 
 /** Keys the rename step compares one by one; past this, their chunks are compared whole. */
-const RECHECK_KEYS = 5_000;
+const RECHECK_KEYS = 50_000;
 /** A step's result is a Raft entry of at most ~1 KB: a longer list of chunks means "compare all". */
 const RECHECK_JSON = 600;
 
