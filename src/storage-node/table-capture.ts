@@ -8,7 +8,7 @@
 // gtid_strict_mode; the source's transactions applied on the destination would enter its domain-0
 // stream out of order and stop the destination's own replicas. The triggers and the log are ordinary
 // replicated objects, so they survive a failover of the source shard.
-import type { Connection, RowDataPacket } from 'mysql2/promise';
+import type { Connection, PoolConnection, RowDataPacket } from 'mysql2/promise';
 import { q, qst } from '../metadata/ident.js';
 import type { TableShape } from './table-shape.js';
 
@@ -60,12 +60,22 @@ export async function pendingChanges(c: Connection, move: number): Promise<numbe
   return Number(r!.n);
 }
 
+/** The keys of `tables[t]` in the log, not replayed yet. */
+export async function pendingKeys(c: Connection | PoolConnection, move: number, t: number): Promise<unknown[][]> {
+  assertInts(move, t);
+  const [rows] = await c.query<RowDataPacket[]>(`SELECT DISTINCT pk FROM ${qlog(move)} WHERE tbl = ?`, [t]);
+  return rows.map((r) => JSON.parse(String(r.pk)) as unknown[]);
+}
+
 /** `(a, b) IN ((?, ?), …)` or `a IN (?, …)` with its values, for `keys` of a table. */
 export function keyMatch(s: TableShape, keys: readonly unknown[][]): { sql: string; params: unknown[] } {
   if (s.pk.length === 1) return { sql: `${q(s.pk[0]!, 'column')} IN (${keys.map(() => '?').join(', ')})`, params: keys.map((k) => k[0]) };
   const tuple = `(${s.pk.map(() => '?').join(', ')})`;
   return { sql: `(${s.pk.map((k) => q(k, 'column')).join(', ')}) IN (${keys.map(() => tuple).join(', ')})`, params: keys.flat() };
 }
+
+/** Told the keys of table `tables[t]` a replay wrote. */
+export type KeysSeen = (t: number, keys: readonly unknown[][]) => void;
 
 /** Where each table's rows are read on the source (its name, or the name it was renamed to). */
 export type SourceName = (i: number) => string;
@@ -74,9 +84,10 @@ export type SourceName = (i: number) => string;
  * Replays up to `batch` of the oldest log entries: the rows they name are read on the source and
  * replace those on the destination (in one destination transaction per table), then the entries are
  * deleted. Entries are taken by their seq, not "after the last one": a transaction that took a lower
- * seq may commit later. Returns how many entries were replayed (0: the log was empty).
+ * seq may commit later. Returns how many entries were replayed (0: the log was empty). `seen` gets the
+ * keys replayed, per table index.
  */
-export async function replayChanges(src: Connection, dst: Connection, move: number, tables: readonly TableShape[], sourceName: SourceName, batch = 2_000): Promise<number> {
+export async function replayChanges(src: Connection, dst: Connection, move: number, tables: readonly TableShape[], sourceName: SourceName, batch = 2_000, seen?: KeysSeen): Promise<number> {
   assertInts(move, batch);
   const [entries] = await src.query<RowDataPacket[]>(`SELECT seq, tbl, pk FROM ${qlog(move)} ORDER BY seq LIMIT ${batch}`);
   if (entries.length === 0) return 0;
@@ -91,6 +102,7 @@ export async function replayChanges(src: Connection, dst: Connection, move: numb
     const s = tables[t];
     if (s === undefined) throw new Error(`change log of move ${move} names table ${t}, which the move does not have`);
     const all = [...keys.values()];
+    seen?.(t, all);
     for (let i = 0; i < all.length; i += 500) {
       const part = all.slice(i, i + 500);
       const m = keyMatch(s, part);

@@ -7,6 +7,7 @@
 // order-independent checksum of the rows (BIT_XOR of CRC32 over every stored column, NULLs marked).
 import type { Connection, Pool, RowDataPacket } from 'mysql2/promise';
 import { q, qst } from '../metadata/ident.js';
+import { keyMatch } from './table-capture.js';
 import type { TableShape } from './table-shape.js';
 
 /** A part of a table: a range of its integer key, or (other keys) the whole table. */
@@ -35,6 +36,19 @@ export async function chunksOf(c: Connection | Pool, s: TableShape, rows: number
     out.push({ lo: out.length === 0 ? null : String(a), hi: b === hi ? null : String(b) });
   }
   return out;
+}
+
+/** Whether the row with primary key `key` falls in the chunk. */
+export function inChunk(s: TableShape, ch: Chunk, key: readonly unknown[]): boolean {
+  if (!s.intPk) return true;
+  const k = BigInt(String(key[0]));
+  return (ch.lo === null || k >= BigInt(ch.lo)) && (ch.hi === null || k <= BigInt(ch.hi));
+}
+
+/** The index of the chunk of `chunks` (chunksOf of the table: open at both ends) that holds `key`. */
+export function chunkIndexOf(s: TableShape, chunks: readonly Chunk[], key: readonly unknown[]): number {
+  const i = chunks.findIndex((ch) => inChunk(s, ch, key));
+  return i < 0 ? chunks.length - 1 : i;
 }
 
 function where(s: TableShape, ch: Chunk): { sql: string; params: string[] } {
@@ -104,11 +118,23 @@ export interface ChunkSum {
   crc: string;
 }
 
-/** Row count and checksum of a chunk of `table` (the table's own name, or the name it was renamed to). */
-export async function chunkSum(c: Connection | Pool, s: TableShape, table: string, ch: Chunk): Promise<ChunkSum> {
+/** Row count and checksum of a chunk of `table` (the table's own name, or the name it was renamed to),
+ *  leaving out the rows with the keys `except`. */
+export function chunkSum(c: Connection | Pool, s: TableShape, table: string, ch: Chunk, except: readonly unknown[][] = []): Promise<ChunkSum> {
+  const w = where(s, ch);
+  if (except.length === 0) return rowsSum(c, s, table, w);
+  const k = keyMatch(s, except);
+  return rowsSum(c, s, table, { sql: `(${w.sql}) AND NOT (${k.sql})`, params: [...w.params, ...k.params] });
+}
+
+/** Row count and checksum of the rows of `table` with these primary keys. */
+export function keysSum(c: Connection | Pool, s: TableShape, table: string, keys: readonly unknown[][]): Promise<ChunkSum> {
+  return rowsSum(c, s, table, keyMatch(s, keys));
+}
+
+async function rowsSum(c: Connection | Pool, s: TableShape, table: string, w: { sql: string; params: unknown[] }): Promise<ChunkSum> {
   const cols = s.columns.map((x) => q(x, 'column'));
   const nulls = `CONCAT(${cols.map((x) => `ISNULL(${x})`).join(', ')})`;
-  const w = where(s, ch);
   const [[r]] = await c.query<RowDataPacket[]>(
     `SELECT COUNT(*) AS n, CAST(COALESCE(BIT_XOR(CRC32(CONCAT_WS('#', ${cols.join(', ')}, ${nulls}))), 0) AS CHAR) AS x FROM ${qst(s.db, table)} WHERE ${w.sql}`,
     w.params,

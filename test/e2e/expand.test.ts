@@ -9,7 +9,7 @@ import mysql, { type RowDataPacket } from 'mysql2/promise';
 import { connectComp } from '../../src/compute/connect.js';
 import { tableShard } from '../../src/compute/table-placement.js';
 import { ADMIN, E2eEnv, waitFor } from './env.js';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { RoutedWriter } from '../helpers/routed-writer.js';
 
 interface NodeV { id: number; hostaddr: string; port: number }
 interface ShardV { id: number; cluster: number; primary: number | null }
@@ -32,65 +32,6 @@ async function query<T extends RowDataPacket>(n: NodeV, sql: string, params: unk
     return (await c.query<T[]>(sql, params))[0];
   } finally {
     await c.end();
-  }
-}
-
-/** A writer that writes where the compute node says the table is; after an error it looks again. */
-class RoutedWriter {
-  readonly inserted: number[] = [];
-  readonly deleted: number[] = [];
-  /** Inserts and deletes whose outcome is unknown (a lost connection): they may or may not have committed. */
-  readonly maybeInserted: number[] = [];
-  readonly maybeDeleted: number[] = [];
-  errors = 0;
-  longestPauseMs = 0;
-  private stopped = false;
-  private done: Promise<void> | null = null;
-  private c: mysql.Connection | null = null;
-
-  constructor(
-    private readonly nodeOfShard: (shard: number) => NodeV,
-    private readonly route: () => Promise<number>,
-  ) {}
-
-  start(): void {
-    this.done = this.loop();
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.done;
-  }
-
-  /** Runs one write: true when acknowledged; false after an error (then it looks up the table's shard again). */
-  private async write(sql: string, params: unknown[], unsure: number[], id: number): Promise<boolean> {
-    try {
-      this.c ??= await as(this.nodeOfShard(await this.route()), APP);
-      await this.c.query(sql, params);
-      return true;
-    } catch (e) {
-      this.errors++;
-      // "No such table" did not commit; anything else may have.
-      if ((e as { code?: string }).code !== 'ER_NO_SUCH_TABLE') unsure.push(id);
-      await this.c?.end().catch(() => undefined);
-      this.c = null;
-      await sleep(10);
-      return false;
-    }
-  }
-
-  private async loop(): Promise<void> {
-    let lastOk = Date.now();
-    for (let k = 1; !this.stopped; k++) {
-      const id = ROWS + k;
-      if (!(await this.write('INSERT INTO t (id, v, n) VALUES (?, ?, ?)', [id, `w${id}`, k], this.maybeInserted, id))) continue;
-      this.inserted.push(id);
-      this.longestPauseMs = Math.max(this.longestPauseMs, Date.now() - lastOk);
-      lastOk = Date.now();
-      if (k % 3 === 0) await this.write('UPDATE t SET n = n + 1000, v = ? WHERE id = ?', [`u${k}`, 1 + ((k * 7919) % ROWS)], [], 0);
-      if (k % 5 === 0 && (await this.write('DELETE FROM t WHERE id = ?', [k], this.maybeDeleted, k))) this.deleted.push(k);
-    }
-    await this.c?.end().catch(() => undefined);
   }
 }
 
@@ -128,7 +69,7 @@ t.test('expand_cluster moves a written table to another shard', async (t) => {
   const cc = await connectComp({ host: comp.hostaddr, port: comp.port, user: 'abc', password: 'abc' });
   t.teardown(() => cc.end());
   const route = async (): Promise<number> => (await tableShard(cc, TABLE)) ?? s1.id;
-  const writer = new RoutedWriter(nodeOfShard, route);
+  const writer = new RoutedWriter({ connect: (shard) => as(nodeOfShard(shard), APP), route, existing: ROWS, deleteEvery: 5 });
   writer.start();
   await waitFor('the writer', () => Promise.resolve(writer.inserted.length >= 50), 20_000);
 

@@ -4,9 +4,12 @@
 //                  change capture on the source (storage-node/table-capture.ts)
 //   dump_table     create the tables on the destination, copy them in key chunks on parallel connections
 //   catchup_table  replay the captured changes until few are left
-//   rename_table   rename the source tables away (<table>_moved_<job>): from here writes to the old
-//                  place fail, they never silently succeed
-//   verify_table   replay what is left, then compare row counts and chunked checksums of both sides
+//   rename_table   compare every chunk of both sides while writes go on (a pre-check), replay, rename
+//                  the source tables away (<table>_moved_<job>): from here writes to the old place
+//                  fail, they never silently succeed; replay what is left and compare, by key, the
+//                  rows written since the pre-check began
+//   verify_table   compare row counts and checksums of the chunks that differed at the pre-check
+//                  (all chunks when the rename step did no pre-check)
 //   reroute_table  record the new shard on every compute node (compute/table-placement.ts)
 //   cleanup        drop the capture, and the old tables with drop_old_table=1
 // A failure before reroute_table undoes everything (the source tables get their names back, the
@@ -21,8 +24,8 @@ import { connectWritableMeta, metaConnectOptions } from '../../metadata/connect.
 import { DEFAULT_DATABASE, qst } from '../../metadata/ident.js';
 import { upsertTableMove, type MoveStage } from '../../metadata/table-move-jobs.js';
 import { checkLeading } from '../../reconcile/host.js';
-import { dropCapture, ensureCapture, pendingChanges, replayChanges } from '../../storage-node/table-capture.js';
-import { chunkSum, chunksOf, copyChunk, emptyTable, inParallel, type Chunk } from '../../storage-node/table-copy.js';
+import { dropCapture, ensureCapture, pendingChanges, pendingKeys, replayChanges, type KeysSeen } from '../../storage-node/table-capture.js';
+import { chunkIndexOf, chunkSum, inChunk, chunksOf, copyChunk, emptyTable, inParallel, keysSum, type Chunk, type ChunkSum } from '../../storage-node/table-copy.js';
 import { copyDefinition, describeTable, largestTables, parseTableName, storageDb, tableExists, type TableRef, type TableShape } from '../../storage-node/table-shape.js';
 import { JOB_INTERNAL_ERROR, JobError, type JobContext } from '../engine.js';
 import { connectNode, storageAccount } from '../shard-install.js';
@@ -107,16 +110,27 @@ function poolOf(ctx: JobContext, shard: number): Pool {
 }
 
 /**
- * Runs `fn` on every chunk of the tables (chunked as `chunkSide` has them), PARALLEL at a time, with a
- * pool of connections to each primary; the pools are closed afterwards.
+ * Runs `fn` on every chunk of the tables (chunked as `chunkSide` has them, or the chunks `only` lists
+ * per table), PARALLEL at a time, with a pool of connections to each primary; the pools are closed
+ * afterwards. `fn` gets the table's index and the chunk's index among the table's chunks.
  */
-async function overChunks(ctx: JobContext, m: Move, found: readonly TableShape[], chunkSide: 'src' | 'dst', fn: (sp: Pool, dp: Pool, s: TableShape, ch: Chunk) => Promise<void>): Promise<void> {
+async function overChunks(
+  ctx: JobContext,
+  m: Move,
+  found: readonly TableShape[],
+  chunkSide: 'src' | 'dst',
+  fn: (sp: Pool, dp: Pool, s: TableShape, ch: Chunk, t: number, ci: number) => Promise<void>,
+  only?: readonly (readonly Chunk[])[],
+): Promise<void> {
   const sp = poolOf(ctx, m.src);
   const dp = poolOf(ctx, m.dst);
   try {
-    const work: { s: TableShape; ch: Chunk }[] = [];
-    for (const sh of found) for (const ch of await chunksOf(chunkSide === 'src' ? sp : dp, sh, CHUNK_ROWS)) work.push({ s: sh, ch });
-    await inParallel(work, PARALLEL, ({ s, ch }) => fn(sp, dp, s, ch), ctx.signal);
+    const work: { s: TableShape; ch: Chunk; t: number; ci: number }[] = [];
+    for (const [t, sh] of found.entries()) {
+      const chunks = only?.[t] ?? (await chunksOf(chunkSide === 'src' ? sp : dp, sh, CHUNK_ROWS));
+      for (const [ci, ch] of chunks.entries()) work.push({ s: sh, ch, t, ci });
+    }
+    await inParallel(work, PARALLEL, ({ s, ch, t, ci }) => fn(sp, dp, s, ch, t, ci), ctx.signal);
   } finally {
     await Promise.all([sp.end(), dp.end()]).catch(() => undefined);
   }
@@ -238,12 +252,12 @@ async function dump(ctx: JobContext, m: Move): Promise<Json> {
   return { rows, seconds: +seconds.toFixed(2), rows_per_s: Math.round(rows / Math.max(seconds, 0.001)), parallel: PARALLEL };
 }
 
-/** Replays captured changes until fewer than `left` remain (0: until none). */
-async function replayUntil(ctx: JobContext, s: Connection, d: Connection, m: Move, found: TableShape[], nameOf: (i: number) => string, left: number): Promise<number> {
+/** Replays captured changes until fewer than `left` remain (0: until none); `seen` gets the keys replayed. */
+async function replayUntil(ctx: JobContext, s: Connection, d: Connection, m: Move, found: TableShape[], nameOf: (i: number) => string, left: number, seen?: KeysSeen): Promise<number> {
   let replayed = 0;
   for (;;) {
     checkLeading(ctx.signal);
-    const n = await replayChanges(s, d, m.id, found, nameOf);
+    const n = await replayChanges(s, d, m.id, found, nameOf, undefined, seen);
     replayed += n;
     if (n === 0 || (left > 0 && (await pendingChanges(s, m.id)) < left)) return replayed;
   }
@@ -259,41 +273,150 @@ async function catchup(ctx: JobContext, m: Move): Promise<Json> {
   });
 }
 
-async function rename(ctx: JobContext, m: Move): Promise<Json> {
+/** A chunk or set of rows that differs between the sides, for the error. */
+function differs(what: string, a: ChunkSum, b: ChunkSum): string | null {
+  if (a.rows === b.rows && a.crc === b.crc) return null;
+  return `${what}: source ${a.rows} rows crc ${a.crc}, destination ${b.rows} rows crc ${b.crc}`;
+}
+
+const chunkName = (s: TableShape, ch: Chunk): string => `${s.db}.${s.table} [${ch.lo ?? 'min'}..${ch.hi ?? 'max'}]`;
+
+/** Keys the rename step compares one by one; past this, their chunks are compared whole. */
+const RECHECK_KEYS = 50_000;
+/** A step's result is a Raft entry of at most ~1 KB: a longer list of chunks means "compare all". */
+const RECHECK_JSON = 600;
+
+/** Compares the rows with these keys on both sides (the source renamed); returns the differences. */
+async function compareKeys(s: Connection, d: Connection, found: readonly TableShape[], keys: readonly unknown[][][], move: number): Promise<string[]> {
+  const bad: string[] = [];
+  for (const [t, sh] of found.entries()) {
+    const ks = keys[t] ?? [];
+    for (let i = 0; i < ks.length; i += 500) {
+      const part = ks.slice(i, i + 500);
+      const a = await keysSum(s, sh, movedName(sh.table, move), part);
+      const b = await keysSum(d, sh, sh.table, part);
+      const diff = differs(`${sh.db}.${sh.table} rows written during the move (${part.length} keys from ${JSON.stringify(part[0])})`, a, b);
+      if (diff !== null) bad.push(diff);
+    }
+  }
+  return bad;
+}
+
+/**
+ * The pre-check, while writes still go on: every chunk of both sides compared (the destination's
+ * chunks). The destination does not change meanwhile (only this step's replay writes it); each source
+ * chunk is read in a consistent snapshot together with the change log, and the rows the log names then
+ * (changed, not replayed yet: the catch-up replays them later, and the check compares them by key)
+ * are left out on both sides. So a chunk differs only when the copy or the replay went wrong.
+ * Returns the chunks, the destination's rows of each, and per table the indexes of those that differed.
+ */
+async function precheck(ctx: JobContext, m: Move, found: readonly TableShape[]): Promise<{ chunks: Chunk[][]; rows: number[][]; bad: Set<number>[] }> {
+  const chunks: Chunk[][] = found.map(() => []);
+  const rows: number[][] = found.map(() => []);
+  const bad: Set<number>[] = found.map(() => new Set<number>());
+  await overChunks(ctx, m, found, 'dst', async (sp, dp, s, ch, t, ci) => {
+    chunks[t]![ci] = ch;
+    const sc = await sp.getConnection();
+    let a: ChunkSum;
+    let pending: unknown[][];
+    try {
+      // The snapshot must hold over the log read and the checksum.
+      await sc.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ');
+      await sc.query('START TRANSACTION WITH CONSISTENT SNAPSHOT');
+      pending = (await pendingKeys(sc, m.id, t)).filter((k) => inChunk(s, ch, k));
+      a = await chunkSum(sc, s, s.table, ch, pending);
+      await sc.query('COMMIT');
+    } finally {
+      sc.release();
+    }
+    const b = await chunkSum(dp, s, s.table, ch, pending);
+    rows[t]![ci] = b.rows;
+    if (differs('', a, b) !== null) bad[t]!.add(ci);
+  });
+  return { chunks, rows, bad };
+}
+
+/**
+ * The rename step's result. With a pre-check: the chunks the verify step must compare (those that
+ * differed at the pre-check); the rows the catch-up wrote since the pre-check began were compared by
+ * key in the rename step; the rest was equal at the pre-check and nobody wrote it since.
+ */
+interface Renamed {
+  renamed_at: number;
+  recheck?: { chunks: Chunk[][]; keys: number; clean_rows: number };
+}
+
+async function rename(ctx: JobContext, m: Move): Promise<Renamed> {
   const refs = refsOf(ctx);
   return withPrimaries(ctx, m, async (s, d) => {
+    let recheck: Renamed['recheck'];
+    let renamedAt = Date.now();
     if (!(await isRenamed(s, refs, m.id))) {
-      // The last changes before the rename keep the pause short.
       const found = await shapes(d, refs);
-      await replayUntil(ctx, s, d, m, found, (i) => found[i]!.table, CATCHUP_LEFT / 5);
+      const pre = await precheck(ctx, m, found);
+      const written = found.map(() => new Map<string, unknown[]>());
+      const mark: KeysSeen = (t, keys) => {
+        for (const k of keys) written[t]!.set(JSON.stringify(k), k);
+      };
+      // The last changes before the rename keep the pause short.
+      await replayUntil(ctx, s, d, m, found, (i) => found[i]!.table, CATCHUP_LEFT / 5, mark);
       checkLeading(ctx.signal);
       // One statement: every table leaves at once. Writers of the old place now get "doesn't exist".
       await s.query(`RENAME TABLE ${refs.map((r) => `${qst(storageDb(r), r.table)} TO ${qst(storageDb(r), movedName(r.table, m.id))}`).join(', ')}`);
+      renamedAt = Date.now();
+      // The source tables are frozen now: what is left of the log is the last of their changes.
+      await replayUntil(ctx, s, d, m, found, (i) => movedName(found[i]!.table, m.id), 0, mark);
+      const many = written.reduce((n, w) => n + w.size, 0) > RECHECK_KEYS;
+      const keys = written.map((w, t) => [...w.values()].filter((k) => !pre.bad[t]!.has(chunkIndexOf(found[t]!, pre.chunks[t]!, k))));
+      // Too many keys for the step's record: their chunks are compared whole instead.
+      if (many) keys.forEach((ks, t) => ks.forEach((k) => pre.bad[t]!.add(chunkIndexOf(found[t]!, pre.chunks[t]!, k))));
+      // The source is frozen: the rows written since the pre-check began are compared now, by key.
+      const diffs = many ? [] : await compareKeys(s, d, found, keys, m.id);
+      if (diffs.length > 0) throw new JobError(JOB_INTERNAL_ERROR, `rename_table: ${diffs.length} sets of rows differ: ${diffs.slice(0, 3).join('; ')}`.slice(0, 900));
+      recheck = {
+        chunks: pre.chunks.map((cs, t) => [...pre.bad[t]!].sort((x, y) => x - y).map((i) => cs[i]!)),
+        keys: many ? 0 : keys.reduce((n, ks) => n + ks.length, 0),
+        clean_rows: pre.rows.reduce((sum, rs, t) => sum + rs.reduce((a, n, i) => a + (pre.bad[t]!.has(i) ? 0 : n), 0), 0),
+      };
+      if (JSON.stringify(recheck).length > RECHECK_JSON) recheck = undefined;
     }
     await writeRow(ctx, m, 'renamed');
-    return { renamed_at: Date.now() };
+    // A rerun after the rename did no pre-check: the verify step then compares every chunk.
+    return { renamed_at: renamedAt, ...(recheck === undefined ? {} : { recheck }) };
   });
 }
 
 async function verify(ctx: JobContext, m: Move): Promise<Json> {
   const refs = refsOf(ctx);
   const t0 = Date.now();
+  const r = ctx.job.steps.find((x) => x.step === RENAME && x.ok);
+  let re = r === undefined ? undefined : (JSON.parse(r.info) as Renamed).recheck;
   const found = await withPrimaries(ctx, m, async (s, d) => {
     const out = await shapes(d, refs);
-    await replayUntil(ctx, s, d, m, out, (i) => movedName(out[i]!.table, m.id), 0);
+    // Normally nothing is left; what is (a rerun) may touch any chunk.
+    if ((await replayUntil(ctx, s, d, m, out, (i) => movedName(out[i]!.table, m.id), 0)) > 0) re = undefined;
     return out;
   });
   const bad: string[] = [];
-  let rows = 0;
+  // Rows covered: those of the chunks not compared again were equal at the pre-check.
+  let rows = re?.clean_rows ?? 0;
   let chunks = 0;
-  await overChunks(ctx, m, found, 'dst', async (sp, dp, s, ch) => {
-    const [a, b] = await Promise.all([chunkSum(sp, s, movedName(s.table, m.id), ch), chunkSum(dp, s, s.table, ch)]);
-    chunks++;
-    rows += b.rows;
-    if (a.rows !== b.rows || a.crc !== b.crc) bad.push(`${s.db}.${s.table} [${ch.lo ?? 'min'}..${ch.hi ?? 'max'}]: source ${a.rows} rows crc ${a.crc}, destination ${b.rows} rows crc ${b.crc}`);
-  });
+  await overChunks(
+    ctx,
+    m,
+    found,
+    'dst',
+    async (sp, dp, s, ch) => {
+      const [a, b] = await Promise.all([chunkSum(sp, s, movedName(s.table, m.id), ch), chunkSum(dp, s, s.table, ch)]);
+      chunks++;
+      rows += b.rows;
+      const diff = differs(chunkName(s, ch), a, b);
+      if (diff !== null) bad.push(diff);
+    },
+    re?.chunks,
+  );
   if (bad.length > 0) throw new JobError(JOB_INTERNAL_ERROR, `verify_table: ${bad.length} chunks differ: ${bad.slice(0, 3).join('; ')}`.slice(0, 900));
-  return { rows, chunks, ms: Date.now() - t0, checksum: 'ok' };
+  return { rows, chunks, keys: re?.keys ?? 0, prechecked: re !== undefined, ms: Date.now() - t0, checksum: 'ok' };
 }
 
 async function reroute(ctx: JobContext, m: Move): Promise<Json> {
@@ -327,7 +450,7 @@ export async function expandCluster(ctx: JobContext): Promise<Json> {
   const prep = obj(await ctx.step(PREPARE, total, async () => (await prepare(ctx, m)) as unknown as Obj));
   const copied = obj(await ctx.step(DUMP, total, () => dump(ctx, m)));
   const caught = obj(await ctx.step(CATCHUP, total, () => catchup(ctx, m)));
-  const renamed = obj(await ctx.step(RENAME, total, () => rename(ctx, m)));
+  const renamed = obj(await ctx.step(RENAME, total, async () => (await rename(ctx, m)) as unknown as Obj));
   const checked = obj(await ctx.step(VERIFY, total, () => verify(ctx, m)));
   const routed = obj(await ctx.step(REROUTE, total, () => reroute(ctx, m)));
   const cleaned = obj(await ctx.step(CLEANUP, total, () => cleanup(ctx, m)));
