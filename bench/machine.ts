@@ -1,7 +1,7 @@
 // What a benchmark records about the machine it ran on (CPUs, memory, the disk and its write pace, the
 // load) and the CPU time of a process, shared by the benchmarks that report them.
 import { execFileSync } from 'node:child_process';
-import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 
@@ -28,7 +28,14 @@ function diskWriteRate(dir: string): number {
 }
 
 /** The machine, for the record: CPUs, memory, the disk under the run dir (and its write pace), the load. */
-export function machine(dir: string): { nproc: number; memGib: number; disk: string; loadavg: number[] } {
+export interface Machine {
+  nproc: number;
+  memGib: number;
+  disk: string;
+  loadavg: number[];
+}
+
+export function machine(dir: string): Machine {
   const run = (cmd: string, args: string[]): string => {
     try {
       return execFileSync(cmd, args, { encoding: 'utf8' }).trim();
@@ -51,4 +58,22 @@ export function cpuSeconds(pid: number): number {
   // Fields after the command name (which may hold spaces): state is field 3, utime 14, stime 15.
   const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return (Number(f[11]) + Number(f[12])) / CLK_TCK;
+}
+
+/**
+ * A bench's figures as a markdown table for docs/benchmarks.md: the command, the date, the machine and
+ * its load before and after, a line about the data, then the rows (the first is the header).
+ */
+export function writeMarkdown(file: string, o: { command: string; host: Machine; loadAfter: number[]; data: string; rows: string[][] }): void {
+  const md = [
+    `\`${o.command}\` — ${new Date().toISOString().slice(0, 10)}, ${o.host.nproc} CPUs, ${o.host.memGib} GiB, disk ${o.host.disk}, load ${o.host.loadavg.join(' ')} before / ${o.loadAfter.join(' ')} after;`,
+    o.data,
+    '',
+    `| ${o.rows[0]!.join(' | ')} |`,
+    `|${o.rows[0]!.map(() => '---').join('|')}|`,
+    // A cell's own | (a pipe in a command) would end it.
+    ...o.rows.slice(1).map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
+    '',
+  ].join('\n');
+  writeFileSync(file, md);
 }

@@ -13,22 +13,20 @@
 //
 //   npm run bench:backup [-- --size-gb 2 --trials 3 --markdown /tmp/backup.md]
 //   npm run bench:backup -- --size-gb 0.05 --trials 1   (smoke run, about a minute)
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Registry } from '../../src/agent/registry.js';
 import type { BackupManifest } from '../../src/backup/manifest.js';
 import { ADMIN } from '../../test/e2e/env.js';
-import { AgentShard, caughtUp } from '../../test/e2e/agent-shard.js';
+import { AgentShard } from '../../test/e2e/agent-shard.js';
 import { median } from '../../test/switch/helpers.js';
-import { log, printTable } from '../failover/common.js';
-import { cpuSeconds, machine } from '../machine.js';
-import { loadData } from '../rebuild/load.js';
+import { log, mib, printTable, rate, secs } from '../failover/common.js';
+import { cpuSeconds, machine, writeMarkdown } from '../machine.js';
+import { startLoadedShard } from '../rebuild/load.js';
 import { backupByHand, type ByHandResult } from './by-hand.js';
 
-const MIB = 1024 * 1024;
-const GIB = 1024 * MIB;
 const GOAL = 1.15;
 
 const { values } = parseArgs({
@@ -52,9 +50,6 @@ function fail(why: string): never {
   process.exit(2);
 }
 
-const mib = (b: number): string => (b / MIB).toFixed(1);
-const secs = (ms: number): string => (ms / 1_000).toFixed(1);
-const rate = (bytes: number, ms: number): string => ((bytes / MIB) * 1_000 / ms).toFixed(1);
 
 interface JobResult {
   jobId: string;
@@ -125,32 +120,7 @@ async function main(): Promise<void> {
   let loaded: { tableBytes: number; rows: number; ms: number };
   const host = machine(os.tmpdir());
   try {
-    log('starting the metadata shard, 3 manager members and the node agent; create_cluster (1 shard × 3 nodes)');
-    await bed.start();
-    const s = await bed.settled(180_000);
-    const replicas = s.nodes.filter((n) => n.id !== s.primary.id);
-    log(`primary ${s.primary.port}; loading ${sizeGb} GiB`);
-    loaded = await loadData({
-      connect: () => bed.adminConnection(s.primary.port),
-      primaryDataDir: join(bed.env.base, 'storage', String(s.primary.port), 'data'),
-      targetBytes: Math.round(sizeGb * GIB),
-      writers,
-      progress: (b) => log(`loaded ${mib(b)} MiB`),
-    });
-    const pc = await bed.adminConnection(s.primary.port);
-    try {
-      for (const r of replicas) {
-        const rc = await bed.adminConnection(r.port);
-        try {
-          await caughtUp(pc, rc, 3_600);
-        } finally {
-          await rc.end();
-        }
-      }
-    } finally {
-      await pc.end();
-    }
-    log(`loaded ${loaded.rows} rows, ${mib(loaded.tableBytes)} MiB of table files in ${secs(loaded.ms)} s; replicas caught up`);
+    ({ loaded } = await startLoadedShard(bed, sizeGb, writers));
 
     const storageDir = join(bed.env.dir, 'backups');
     mkdirSync(storageDir, { recursive: true });
@@ -210,17 +180,7 @@ async function main(): Promise<void> {
   };
   console.log(JSON.stringify(summary));
   if (values.markdown !== undefined) {
-    const md = [
-      `\`${command}\` — ${new Date().toISOString().slice(0, 10)}, ${host.nproc} CPUs, ${host.memGib} GiB, disk ${host.disk}, load ${host.loadavg.join(' ')} before / ${summary.loadavg_after.join(' ')} after;`,
-      `${loaded.rows} rows, ${mib(loaded.tableBytes)} MiB of table files.`,
-      '',
-      `| ${rows[0]!.join(' | ')} |`,
-      `|${rows[0]!.map(() => '---').join('|')}|`,
-      // A cell's own | (the by-hand pipe) would end it.
-      ...rows.slice(1).map((r) => `| ${r.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`),
-      '',
-    ].join('\n');
-    writeFileSync(values.markdown, md);
+    writeMarkdown(values.markdown, { command, host, loadAfter: summary.loadavg_after, data: `${loaded.rows} rows, ${mib(loaded.tableBytes)} MiB of table files.`, rows });
   }
 }
 

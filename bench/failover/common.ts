@@ -1,4 +1,4 @@
-// Shared by the failover and switchover benchmarks: the settled-shard wait, the view, the table.
+// Shared by the benchmarks: the settled-shard wait, the view, the table, the figures' formats.
 import type { HaCluster } from '../../test/helpers/ha-cluster.js';
 export { settled } from '../../test/switch/helpers.js';
 
@@ -21,6 +21,12 @@ export const stat = (xs: (number | null)[], f: (v: number[]) => number): number 
   return v.length === 0 ? null : Math.round(f(v));
 };
 
+
+const MIB = 1024 * 1024;
+/** Figures as the data benches print them: MiB, seconds and MiB/s with one decimal. */
+export const mib = (b: number): string => (b / MIB).toFixed(1);
+export const secs = (ms: number): string => (ms / 1_000).toFixed(1);
+export const rate = (bytes: number, ms: number): string => ((bytes / MIB) * 1_000 / ms).toFixed(1);
 
 export function printTable(all: string[][]): void {
   const widths = all[0]!.map((_, i) => Math.max(...all.map((r) => (r[i] ?? '').length)));

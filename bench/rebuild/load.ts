@@ -4,6 +4,8 @@
 import { join } from 'node:path';
 import { treeBytes } from '../../src/agent/disk.js';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
+import { caughtUp, type AgentShard } from '../../test/e2e/agent-shard.js';
+import { log, mib, secs } from '../failover/common.js';
 
 export const BENCH_DB = 'bench_rebuild';
 /** Bytes of payload per row (two RANDOM_BYTES(1024): its maximum is 1024). */
@@ -63,4 +65,39 @@ export async function loadData(o: {
   };
   await Promise.all(Array.from({ length: o.writers }, (_, i) => writer(i)));
   return { tableBytes: treeBytes(dbDir), rows, ms: Date.now() - started };
+}
+
+const MIB = 1024 * 1024;
+
+/**
+ * The benches' set-up (rebuild, backup): the shard settled, `sizeGb` GiB loaded through its primary by
+ * `writers` writers, and every replica caught up with it.
+ */
+export async function startLoadedShard(bed: AgentShard, sizeGb: number, writers: number): Promise<{ settled: Awaited<ReturnType<AgentShard['settled']>>; loaded: LoadResult }> {
+  log('starting the metadata shard, 3 manager members and the node agent; create_cluster (1 shard × 3 nodes)');
+  await bed.start();
+  const settled = await bed.settled(180_000);
+  log(`primary ${settled.primary.port}; loading ${sizeGb} GiB`);
+  const loaded = await loadData({
+    connect: () => bed.adminConnection(settled.primary.port),
+    primaryDataDir: join(bed.env.base, 'storage', String(settled.primary.port), 'data'),
+    targetBytes: Math.round(sizeGb * 1024 * MIB),
+    writers,
+    progress: (b) => log(`loaded ${mib(b)} MiB`),
+  });
+  const pc = await bed.adminConnection(settled.primary.port);
+  try {
+    for (const r of settled.nodes.filter((n) => n.id !== settled.primary.id)) {
+      const rc = await bed.adminConnection(r.port);
+      try {
+        await caughtUp(pc, rc, 3_600);
+      } finally {
+        await rc.end();
+      }
+    }
+  } finally {
+    await pc.end();
+  }
+  log(`loaded ${loaded.rows} rows, ${mib(loaded.tableBytes)} MiB of table files in ${secs(loaded.ms)} s; replicas caught up`);
+  return { settled, loaded };
 }

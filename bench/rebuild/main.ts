@@ -12,25 +12,24 @@
 //
 //   npm run bench:rebuild [-- --size-gb 2 --trials 3 --pv-limit-mb 20 --markdown /tmp/rebuild.md]
 //   npm run bench:rebuild -- --size-gb 0.05 --trials 1   (smoke run, about a minute)
-import { rmSync, writeFileSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Registry } from '../../src/agent/registry.js';
 import { ADMIN } from '../../test/e2e/env.js';
-import { AgentShard, caughtUp, pidAlive, tableChecksums, waitFor } from '../../test/e2e/agent-shard.js';
+import { AgentShard, pidAlive, tableChecksums, waitFor } from '../../test/e2e/agent-shard.js';
 import { median } from '../../test/switch/helpers.js';
-import { log, printTable } from '../failover/common.js';
+import { log, mib, printTable, rate, secs } from '../failover/common.js';
 import { baselineCopy, type BaselineResult } from './baseline.js';
 import { rebuildJob, type RebuildResult, type RebuildTarget } from './copy.js';
 import { treeBytes } from '../../src/agent/disk.js';
-import { BENCH_DB, loadData } from './load.js';
-import { cpuSeconds, machine } from '../machine.js';
+import { BENCH_DB, startLoadedShard } from './load.js';
+import { cpuSeconds, machine, writeMarkdown } from '../machine.js';
 
 const MIB = 1024 * 1024;
 /** The least stream over which the pv_limit rate is judged. */
 const PV_MIN_MIB = 300;
-const GIB = 1024 * MIB;
 
 const { values } = parseArgs({
   options: {
@@ -56,9 +55,6 @@ function fail(why: string): never {
   process.exit(2);
 }
 
-const mib = (b: number): string => (b / MIB).toFixed(1);
-const secs = (ms: number): string => (ms / 1_000).toFixed(1);
-const rate = (bytes: number, ms: number): string => ((bytes / MIB) * 1_000 / ms).toFixed(1);
 
 /** kill -9 of the node's server, then its data dir deleted: the lost disk the rebuild repairs. */
 async function loseNode(bed: AgentShard, port: number): Promise<void> {
@@ -92,41 +88,18 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
-  const targetBytes = Math.round(sizeGb * GIB);
   const trialsDone: { base: BaselineResult; job: RebuildResult & { same: boolean; agentCpuS: number } }[] = [];
   let limited: RebuildResult & { same: boolean };
   let loaded: { tableBytes: number; rows: number; ms: number; dataDirBytes: number };
   const host = machine(os.tmpdir());
   try {
-    log('starting the metadata shard, 3 manager members and the node agent; create_cluster (1 shard × 3 nodes)');
-    await bed.start();
-    const s = await bed.settled(180_000);
+    const { settled: s, loaded: l } = await startLoadedShard(bed, sizeGb, writers);
     const replicas = s.nodes.filter((n) => n.id !== s.primary.id);
     const [target, source] = [replicas[0]!, replicas[1]!];
     const dataDirOf = (port: number): string => join(bed.env.base, 'storage', String(port), 'data');
-    log(`primary ${s.primary.port}, rebuilt replica ${target.port}, source replica ${source.port}; loading ${sizeGb} GiB`);
-    const l = await loadData({
-      connect: () => bed.adminConnection(s.primary.port),
-      primaryDataDir: dataDirOf(s.primary.port),
-      targetBytes,
-      writers,
-      progress: (b) => log(`loaded ${mib(b)} MiB`),
-    });
-    const pc = await bed.adminConnection(s.primary.port);
-    try {
-      for (const r of replicas) {
-        const rc = await bed.adminConnection(r.port);
-        try {
-          await caughtUp(pc, rc, 3_600);
-        } finally {
-          await rc.end();
-        }
-      }
-    } finally {
-      await pc.end();
-    }
+    log(`rebuilt replica ${target.port}, source replica ${source.port}`);
     loaded = { ...l, dataDirBytes: treeBytes(dataDirOf(source.port)) };
-    log(`loaded ${l.rows} rows, ${mib(l.tableBytes)} MiB of table files in ${secs(l.ms)} s; replicas caught up; source data dir ${mib(loaded.dataDirBytes)} MiB`);
+    log(`source data dir ${mib(loaded.dataDirBytes)} MiB`);
 
     const rec = Registry.load(bed.env.base).get(source.port);
     if (!rec) throw new Error(`bench:rebuild: the agent's registry has no instance on port ${source.port}`);
@@ -198,16 +171,7 @@ async function main(): Promise<void> {
   };
   console.log(JSON.stringify(summary));
   if (values.markdown !== undefined) {
-    const md = [
-      `\`${command}\` — ${new Date().toISOString().slice(0, 10)}, ${host.nproc} CPUs, ${host.memGib} GiB, disk ${host.disk}, load ${host.loadavg.join(' ')} before / ${summary.loadavg_after.join(' ')} after;`,
-      `${loaded.rows} rows, ${mib(loaded.tableBytes)} MiB of table files (source data dir ${mib(loaded.dataDirBytes)} MiB).`,
-      '',
-      `| ${rows[0]!.join(' | ')} |`,
-      `|${rows[0]!.map(() => '---').join('|')}|`,
-      ...rows.slice(1).map((r) => `| ${r.join(' | ')} |`),
-      '',
-    ].join('\n');
-    writeFileSync(values.markdown, md);
+    writeMarkdown(values.markdown, { command, host, loadAfter: summary.loadavg_after, data: `${loaded.rows} rows, ${mib(loaded.tableBytes)} MiB of table files (source data dir ${mib(loaded.dataDirBytes)} MiB).`, rows });
   }
 }
 
