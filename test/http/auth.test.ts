@@ -34,6 +34,8 @@ t.before(async () => {
   follower = group.members.find((m) => m !== leader)!;
   // A slow machine may still be starting a follower's HTTP server when the leader already answers.
   for (const m of group.members) await waitFor(`${m.url} serving`, async () => ((await fetch(`${m.url}/healthz`).catch(() => null))?.status === 200 ? true : undefined));
+  // /readyz says 503 until the follower has caught up with the leader's log (a moment, more under load).
+  await waitFor(`${follower.url} ready`, async () => ((await fetch(`${follower.url}/readyz`).catch(() => null))?.status === 200 ? true : undefined));
 });
 t.teardown(async () => {
   await group.stopAll();
